@@ -1,0 +1,3 @@
+from dentro.cli import main
+
+raise SystemExit(main())

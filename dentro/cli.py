@@ -1,0 +1,66 @@
+"""`dentro <command>`: parses arguments and hands them to a command module.
+
+Each module in dentro/commands/ defines HELP, add_arguments(parser) and main(args).
+Modules import heavy libraries (torch, ...) inside main, so `dentro --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from dentro import __version__
+from dentro.errors import UserError
+
+# name: (module, one line for `dentro --help`); in pipeline order.
+COMMANDS = {
+    "world": ("dentro.commands.world", "stage 0  generate the tiny world: a crawl with ground truth"),
+    "data": ("dentro.commands.data", "stage 1  process the internet: WARC -> clean corpus (FineWeb-style)"),
+    "tokenizer": ("dentro.commands.tokenizer", "stage 2  train, show and measure the BPE tokenizer"),
+    "pretrain": ("dentro.commands.pretrain", "stage 3  pretrain a Transformer on next-token prediction"),
+    "sample": ("dentro.commands.sample", "stage 4  sample from the base model, see its probabilities"),
+    "speedrun": ("dentro.commands.speedrun", "run every built stage in order and write the report card"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dentro",
+        description="dentro builds a small ChatGPT-like assistant from raw web pages, stage by stage, "
+                    "and lets you look inside every stage.",
+        epilog="Artifacts go to $DENTRO_HOME/runs/<run> (default ~/.cache/dentro). "
+               "`dentro <command> --help` for each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"dentro {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (modname, helptext) in COMMANDS.items():
+        if importlib.util.find_spec(modname) is None:
+            continue  # a stage not built yet
+        mod = importlib.import_module(modname)
+        p = sub.add_parser(name, help=helptext, description=getattr(mod, "HELP", helptext),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_main", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._main(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except UserError as e:  # bad input: say what is wrong and what to do, no traceback
+        print(f"dentro {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Where artifacts live: one folder per run under DENTRO_HOME, one subfolder per stage.
+
+    $DENTRO_HOME/runs/<run>/            (DENTRO_HOME defaults to ~/.cache/dentro)
+        report.md                       the report card, rewritten after every stage
+        <stage>/summary.json            written last by a stage: its key figures and time;
+                                        its presence means "this stage is done"
+        <stage>/section.md              the stage's part of the report card
+        <stage>/...                     the stage's own outputs (see docs/run-folder.md)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+DEFAULT_HOME = "~/.cache/dentro"
+
+
+def home() -> Path:
+    return Path(os.environ.get("DENTRO_HOME") or DEFAULT_HOME).expanduser()
+
+
+def default_run() -> str:
+    return os.environ.get("DENTRO_RUN") or "tiny"
+
+
+def run_dir(name: str | os.PathLike) -> Path:
+    """A run name maps to $DENTRO_HOME/runs/<name>; a path with a separator is used as it is."""
+    s = str(name)
+    if os.sep in s or s.startswith("."):
+        return Path(s).expanduser()
+    return home() / "runs" / s
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: Path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
