@@ -18,7 +18,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV with $($PY --version)"
   "$PY" -m venv "$VENV"
 fi
-pip() { "$VENV/bin/python" -m pip "$@"; }
+# pip, minus the noise of this machine's local package mirrors
+pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 
 if "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "[setup] torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)') already installed"
@@ -36,5 +37,5 @@ fi
 spec="."
 [ -n "$extra" ] && spec=".[$extra]"
 echo "[setup] installing dentro ($spec)"
-pip install -q -e "$spec" 2>&1 | grep -v "is ignored: it is neither" || true
+pip install -q -e "$spec"
 "$VENV/bin/python" -c "import dentro, torch; print('[setup] ok: dentro', dentro.__version__, '| torch', torch.__version__)"
