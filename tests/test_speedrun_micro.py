@@ -1,0 +1,30 @@
+"""End to end: the speedrun's `micro` preset runs every built stage and writes the report card."""
+
+import json
+
+import pytest
+
+from dentro import speedrun
+
+
+@pytest.mark.slow
+def test_micro_speedrun_end_to_end(tmp_path):
+    stages = [name for name, _ in speedrun.built_stages()]
+    if not stages:
+        pytest.skip("no stage is built yet")
+    run = tmp_path / "micro"
+    report = speedrun.speedrun(run, "micro", log=lambda *a: None)
+    card = report.read_text()
+    for name, mod in speedrun.built_stages():
+        summary = json.loads((run / name / "summary.json").read_text())
+        assert summary["figures"], f"stage {name} reported no figures"
+        assert mod.TITLE in card
+    assert "Not run yet" not in card
+    # Every image the card links to exists.
+    import re
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card):
+        assert (run / img).exists(), img
+    # A second speedrun finds everything done and reruns nothing.
+    before = {n: (run / n / "summary.json").stat().st_mtime_ns for n in stages}
+    speedrun.speedrun(run, "micro", log=lambda *a: None)
+    assert before == {n: (run / n / "summary.json").stat().st_mtime_ns for n in stages}
