@@ -1,0 +1,130 @@
+"""Inference: sample text from a model, one token at a time, with a KV cache.
+
+    prefill:  the prompt goes through the model once; every layer's keys and values are kept
+    decode:   each new token goes through alone and attends to the cached keys/values,
+              so a step costs O(T) instead of re-running the whole O(T^2) sequence.
+
+generate() streams one Step per new token; generate_naive() is the slow reference
+(re-runs the full sequence every step, no cache) that tests/test_engine.py checks it against.
+Sampling: temperature, top-k (Fan et al. 2018, arXiv:1805.04833) and top-p / nucleus
+sampling (Holtzman et al. 2019, arXiv:1904.09751), from a seeded torch.Generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from dentro.model import GPT, KVCache
+
+
+@dataclass
+class Sampling:
+    temperature: float = 1.0  # 0 = greedy (always the most likely token)
+    top_k: int | None = None  # keep only the k most likely tokens
+    top_p: float | None = None  # keep the smallest set of tokens whose probabilities sum to >= p
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass
+class Step:
+    """One generation step for every sample in the batch."""
+    tokens: list[int | None]  # the new token of each sample (None: that sample had stopped)
+    finished: list[bool]  # True once a sample produced a stop token or ran out of room
+    logits: torch.Tensor | None = None  # (B, V) float32: the next-token logits these tokens came from
+    top: list[list[tuple[int, float]]] | None = None  # per sample: the most likely next tokens
+    # (id, probability) under the model's own distribution (softmax of the logits, temperature 1)
+
+
+def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
+    """logits (B, V) -> logits with temperature applied and the tokens outside top-k/top-p at -inf."""
+    logits = logits / s.temperature
+    if s.top_k is not None and s.top_k < logits.size(-1):
+        kth = torch.topk(logits, s.top_k, dim=-1).values[:, -1:]  # (B, 1) the k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if s.top_p is not None and s.top_p < 1:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        # drop a token when the tokens before it already reach top_p (the first always stays)
+        drop_sorted = (cum - sorted_logits.softmax(-1)) >= s.top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None = None) -> torch.Tensor:
+    """logits (B, V) float -> next token ids (B,)."""
+    if s.temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = filter_logits(logits, s).softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(model: GPT, prompt: list[int], *, max_tokens: int = 64, sampling: Sampling = Sampling(),
+             num_samples: int = 1, seed: int | None = None, stop_ids=(), show_top: int = 0) -> Iterator[Step]:
+    """Continue `prompt` (token ids) num_samples times in one batch; yields a Step per new token.
+    Stops a sample at any id in stop_ids (the stop token is yielded, then None), all samples
+    after max_tokens or when the context window is full. show_top > 0 fills Step.top."""
+    if not prompt:
+        raise ValueError("the prompt needs at least one token (start it with <|endoftext|>)")
+    ctx = model.config.max_position_embeddings
+    if len(prompt) >= ctx:
+        raise ValueError(f"the prompt has {len(prompt)} tokens; the model's context window is {ctx}")
+    max_tokens = min(max_tokens, ctx - len(prompt))
+    device = model.embed_tokens.weight.device
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device).manual_seed(seed)
+    stop = torch.tensor(sorted(set(stop_ids)) or [-1], device=device)
+    cache = KVCache(model.config, num_samples, len(prompt) + max_tokens, device=device,
+                    dtype=model.embed_tokens.weight.dtype)
+    idx = torch.tensor([prompt] * num_samples, dtype=torch.long, device=device)  # (B, T)
+    logits = model(idx, kv_cache=cache)[:, -1]  # prefill -> (B, V)
+    finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
+    for _ in range(max_tokens):
+        nxt = sample_next(logits, sampling, generator)  # (B,)
+        top = None
+        if show_top:
+            p, i = logits.softmax(-1).topk(min(show_top, logits.size(-1)), dim=-1)
+            top = [list(zip(i[b].tolist(), p[b].tolist())) for b in range(num_samples)]
+        tokens = [None if f else t for t, f in zip(nxt.tolist(), finished.tolist())]
+        finished = finished | torch.isin(nxt, stop)
+        yield Step(tokens, finished.tolist(), logits, top)
+        if finished.all() or cache.pos >= cache.max_len:
+            return
+        logits = model(nxt[:, None], kv_cache=cache)[:, -1]  # decode one token -> (B, V)
+
+
+def generate_all(model: GPT, prompt: list[int], **kw) -> list[list[int]]:
+    """generate() collected: the new token ids of each sample (stop token included)."""
+    out = [[] for _ in range(kw.get("num_samples", 1))]
+    for step in generate(model, prompt, **kw):
+        for b, t in enumerate(step.tokens):
+            if t is not None:
+                out[b].append(t)
+    return out
+
+
+@torch.no_grad()
+def generate_naive(model: GPT, prompt: list[int], max_tokens: int) -> tuple[list[int], list[torch.Tensor]]:
+    """The slow reference: greedy, re-running the whole sequence each step without a cache.
+    Returns (new token ids, the next-token logits (V,) of each step)."""
+    device = model.embed_tokens.weight.device
+    ids, new, all_logits = list(prompt), [], []
+    for _ in range(max_tokens):
+        logits = model(torch.tensor([ids], device=device))[0, -1]
+        all_logits.append(logits)
+        t = int(logits.argmax())
+        ids.append(t)
+        new.append(t)
+    return new, all_logits
