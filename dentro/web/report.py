@@ -1,0 +1,64 @@
+"""The data stage's part of the report card: the funnel, languages, PII and removed samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dentro.report import fmt, md_table, plot_bars
+
+
+def section(run: Path, stats: dict, seconds: float) -> tuple[dict, str]:
+    """(key figures, Markdown) for a finished `data` stage in run/data."""
+    stages = stats["stages"]
+    by = {s["stage"]: s for s in stages}
+    docs_in = by["read"]["docs_in"]
+    out = stats["documents_out"]
+    pii = by["pii"].get("replaced", {})
+    langs = by["pii"]["languages"]
+    figures = {
+        "docs_in": docs_in,
+        "docs_out": out,
+        "kept_pct": round(100 * out / docs_in, 1) if docs_in else 0.0,
+        "docs_per_s": round(docs_in / seconds, 1) if seconds else 0.0,
+        **{f"docs_{l}": v["docs_out"] for l, v in langs.items()},
+        "pii_replaced": sum(pii.values()),
+        "shards": len(stats["shards"]),
+    }
+    plot_bars(run / "data" / "funnel.png", [s["stage"] for s in stages], [s["docs_out"] for s in stages],
+              title="documents left after each stage", ylabel="documents")
+    rows = []
+    for s in stages:
+        top = ", ".join(f"{k} {v['docs']}" for k, v in list(s["removed"].items())[:3])
+        rows.append([s["stage"], s["docs_in"], s["docs_out"], s["docs_in"] - s["docs_out"],
+                     _mb(s["bytes_in"]), _mb(s["bytes_out"]), top])
+    lines = [f"{fmt(docs_in)} crawled documents in, {fmt(out)} clean documents out "
+             f"({figures['kept_pct']}%) in {seconds:.1f} s on {stats.get('workers', 1)} worker(s), "
+             f"{stats.get('executor', 'local')} executor.", "",
+             "![funnel](data/funnel.png)", "",
+             md_table(["stage", "docs in", "docs out", "removed", "MB in", "MB out", "top reasons"], rows), ""]
+    lang_rows = [[l, by["language"]["languages"].get(l, {}).get("docs_out", 0), v["docs_out"],
+                  _mb(v["bytes_out"])] for l, v in langs.items()]
+    if lang_rows:
+        lines += ["Per language:", "",
+                  md_table(["language", "after language ID", "in the corpus", "MB"], lang_rows), ""]
+    if pii:
+        lines += ["PII replaced: " + ", ".join(f"{k} {fmt(v)}" for k, v in pii.items())
+                  + f" (in {fmt(by['pii'].get('docs_with_pii', 0))} documents).", ""]
+    rdir = run / "data" / "removed"
+    sample_rows = []
+    for f in sorted(rdir.glob("*.jsonl")):
+        first = f.read_text(encoding="utf-8").splitlines()[:1]
+        if not first:
+            continue
+        s = json.loads(first[0])
+        snippet = " ".join((s.get("text") or "").split())[:80].replace("|", "/")
+        sample_rows.append([f"[{f.stem}](data/removed/{f.name})", s.get("url", "")[:60], snippet])
+    if sample_rows:
+        lines += ["What each filter removed (first sample; the linked file has more):", "",
+                  md_table(["reason", "url", "text"], sample_rows), ""]
+    return figures, "\n".join(lines)
+
+
+def _mb(b: int) -> float:
+    return round(b / 1e6, 2)
