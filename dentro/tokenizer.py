@@ -45,13 +45,15 @@ SPECIAL_TOKENS = [
 ]
 
 # GPT-4's split pattern (tiktoken cl100k_base) with one change: numbers split into groups of
-# at most 2 digits (\p{N}{1,2}) instead of 3. nanochat makes the same choice; GPT-4 and
-# Llama 3 use {1,3}, Qwen2/3 split single digits (\p{N}). Why 2 for dentro: measured in
-# benchmarks/tokenizer_digits.py (results in docs/tokenizer.md): at our small vocabularies
-# (4K tiny, 32K small) {1,2} costs almost nothing on pt/en prose (bytes/token within ~1%)
-# while all 100 two-digit groups fit in the vocabulary, so every number is tokenised in
-# regular, learnable 2-digit pieces; with {1,3} a 4K vocabulary learns only some
-# 3-digit groups (years, common amounts), so the same number splits irregularly.
+# at most 2 digits (\p{N}{1,2}) instead of 3. Practice elsewhere: GPT-4 and Llama 3 use {1,3},
+# nanochat {1,2}, Qwen2/3 single digits (\p{N}). Measured in benchmarks/tokenizer_compression.py
+# (pt+en+GSM8K held-out text; table in docs/tokenizer.md): on pt and en prose the choice moves
+# bytes/token by < 0.5%; on digit-heavy GSM8K {1,3} compresses 1.6% (4K vocab) to 2.6% (32K)
+# better, single digits 9-11% worse. But at 32K, {1,2} has all 100 two-digit groups as tokens,
+# so every number is cut into the same regular pieces, while {1,3} spends 526 ids on digits and
+# still has only 42% of the 1000 three-digit groups, so a 3-digit number is one token or two
+# depending on which number it is. We pay ~2% on number-heavy text for regular pieces, which
+# we expect a small model to learn arithmetic on more easily (expected, not measured here).
 # Pieces: English contractions | optional non-letter + letters | 1-2 digits |
 # optional space + punctuation (+ newlines) | newlines | trailing spaces | spaces.
 SPLIT_PATTERN = (
