@@ -1,0 +1,303 @@
+"""Content pages: the main text of encyclopedia articles, news items, forum threads, blog
+profiles, lists and tables, built from the facts a page must state.
+
+A page body is a list of blocks; the HTML renderer (html.py) wraps them in a site's chrome and
+`main_text(blocks)` is what a perfect main-content extractor keeps:
+    ("h1", text) ("h2", text) ("p", text) ("ul"/"ol", [item, ...])
+    ("table", [header cells], [[cell, ...], ...])   -> one line per row, cells joined by " | "
+    ("post", user, date, [paragraph, ...])           -> the paragraphs (not the user/date line)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from dentro.world import prose
+from dentro.world.entities import City, Fact, Org, Person, World
+from dentro.world.phrasing import context, fact_sentence, is_directional
+
+MIN_WORDS = 170  # content pages are padded with fact-free prose up to this many words
+
+
+@dataclass
+class Slot:
+    """One entity's appearance on one page: the facts that page states about it."""
+    entity: str
+    facts: list[Fact]
+    lang: str
+
+
+@dataclass
+class Page:
+    url: str
+    kind: str
+    lang: str
+    title: str
+    blocks: list = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    expect: str = "keep"
+    dup_group: str | None = None
+    pii: list[dict] = field(default_factory=list)
+    pii_decoys: list[str] = field(default_factory=list)
+    site: object = None          # html.Site, set when placed
+    body: bytes | None = None    # a ready-made HTTP payload (binary junk, exact mirrors)
+    content_type: str = "text/html; charset=utf-8"
+    main_override: str | None = None  # main text when blocks do not describe it (junk)
+    source: "Page | None" = None       # the page a mirror/near-duplicate copies
+
+
+def main_text(blocks: list) -> str:
+    lines = []
+    for b in blocks:
+        if b[0] in ("h1", "h2", "p"):
+            lines.append(b[1])
+        elif b[0] in ("ul", "ol"):
+            lines.extend(b[1])
+        elif b[0] == "table":
+            lines.append(" | ".join(b[1]))
+            lines.extend(" | ".join(r) for r in b[2])
+        elif b[0] == "post":
+            lines.extend(b[3])
+    return "\n".join(lines)
+
+
+def words(blocks: list) -> int:
+    return len(main_text(blocks).split())
+
+
+def _kind(w: World, eid: str) -> str:
+    e = w.entity(eid)
+    return "person" if isinstance(e, Person) else "city" if isinstance(e, City) else "org"
+
+
+def _ctx(w: World, eid: str, lang: str) -> dict:
+    e = w.entity(eid)
+    ctx = {"s": e.name, "A_s": e.name, "a_s": e.name, "da_s": ("de " if lang == "pt" else "of ") + e.name}
+    if isinstance(e, Person):
+        ctx["gender"] = e.gender
+        ctx["a"] = "a" if e.gender == "f" else "o"
+    if isinstance(e, Org) and lang == "pt":
+        from dentro.world.phrasing import _org_forms
+        ctx.update(_org_forms("s", e))
+    return ctx
+
+
+def fact_sentences(w: World, slot: Slot, rng: random.Random, first_named: bool = True) -> list[str]:
+    """One sentence per fact, shuffled; after the first, a subject may become a pronoun."""
+    facts = list(slot.facts)
+    rng.shuffle(facts)
+    out = []
+    for i, f in enumerate(facts):
+        rev = is_directional(f) and f.stated == "both" and rng.random() < 0.5
+        out.append(fact_sentence(w, f, slot.lang, rng, reverse=rev,
+                                 use_pronoun=(i > 0 or not first_named) and rng.random() < 0.35))
+    return out
+
+
+def _fillers(w: World, slot: Slot, rng: random.Random, n: int) -> list[str]:
+    ctx = _ctx(w, slot.entity, slot.lang)
+    seen, out = set(), []
+    for _ in range(n * 4):
+        s = prose.filler(_kind(w, slot.entity), slot.lang, ctx, rng)
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+        if len(out) == n:
+            break
+    return out
+
+
+def _paragraphs(sentences: list[str], rng: random.Random) -> list[str]:
+    """Group sentences into paragraphs of 2-5 sentences."""
+    paras, i = [], 0
+    while i < len(sentences):
+        k = rng.randint(2, 5)
+        paras.append(" ".join(sentences[i:i + k]))
+        i += k
+    return paras
+
+
+def _mix(facts: list[str], fillers: list[str], rng: random.Random) -> list[str]:
+    """Interleave fact and filler sentences, keeping the first fact sentence first."""
+    rest = facts[1:] + fillers
+    rng.shuffle(rest)
+    return facts[:1] + rest
+
+
+def _pad(blocks: list, w: World, slot: Slot, rng: random.Random, used: set) -> None:
+    """Add fact-free paragraphs until the page has MIN_WORDS words."""
+    tries = 0
+    while words(blocks) < MIN_WORDS and tries < 8:
+        tries += 1
+        extra = [s for s in _fillers(w, slot, rng, 4) if s not in used]
+        extra.append(prose.generic(slot.lang, rng))
+        used.update(extra)
+        blocks.append(("p", " ".join(extra)))
+
+
+SECTION = {"pt": {"person": ["Biografia", "Vida e carreira", "Origens", "Trajetória", "Legado"],
+                  "city": ["Geografia", "História", "Cultura", "Economia", "Turismo"],
+                  "org": ["História", "Atividades", "Organização", "Perfil", "Atuação"]},
+           "en": {"person": ["Biography", "Life and career", "Early life", "Career", "Legacy"],
+                  "city": ["Geography", "History", "Culture", "Economy", "Tourism"],
+                  "org": ["History", "Operations", "Organisation", "Profile", "Activities"]}}
+
+
+def encyclopedia(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+    kind = _kind(w, slot.entity)
+    name = w.name(slot.entity, slot.lang)
+    facts = fact_sentences(w, slot, rng)
+    sents = _mix(facts, _fillers(w, slot, rng, rng.randint(3, 6)), rng)
+    paras = _paragraphs(sents, rng)
+    heads = rng.sample(SECTION[slot.lang][kind], 3)
+    blocks = [("h1", name), ("p", paras[0])]
+    for i, p in enumerate(paras[1:]):
+        if i % 2 == 0 and i // 2 < len(heads):
+            blocks.append(("h2", heads[i // 2]))
+        blocks.append(("p", p))
+    _pad(blocks, w, slot, rng, set(sents))
+    return name, blocks
+
+
+def profile(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+    name = w.name(slot.entity, slot.lang)
+    title = rng.choice({"pt": ["Conheça {n}", "Quem é {n}?", "{n}: um perfil", "Perfil: {n}"],
+                        "en": ["Meet {n}", "Who is {n}?", "{n}: a profile", "Profile: {n}"]}[slot.lang]).format(n=name)
+    intro = {"pt": ["Hoje o blog apresenta um perfil de {n}.", "Muita gente nos pediu um texto sobre {n}, e aqui está ele.",
+                    "Nesta série de perfis, o nome da vez é {n}."],
+             "en": ["Today the blog presents a profile of {n}.", "Many readers asked us for a piece about {n}, so here it is.",
+                    "In this series of profiles, it is the turn of {n}."]}[slot.lang]
+    sents = _mix(fact_sentences(w, slot, rng), _fillers(w, slot, rng, rng.randint(3, 5)), rng)
+    blocks = [("h1", title), ("p", rng.choice(intro).format(n=name) + " " + prose.generic(slot.lang, rng))]
+    blocks += [("p", p) for p in _paragraphs(sents, rng)]
+    _pad(blocks, w, slot, rng, set(sents))
+    return title, blocks
+
+
+def news(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+    kind = _kind(w, slot.entity)
+    ctx = dict(_ctx(w, slot.entity, slot.lang), weekday=rng.choice(prose.WEEKDAYS[slot.lang]))
+    head, lead = rng.choice(prose.NEWS_EVENT[kind][slot.lang])
+    title = head.format_map(ctx)
+    lead = lead.format_map(ctx)
+    facts = fact_sentences(w, slot, rng, first_named=True)
+    fill = _fillers(w, slot, rng, rng.randint(2, 4))
+    body = facts + fill
+    rng.shuffle(body)
+    blocks = [("h1", title[0].upper() + title[1:]), ("p", lead[0].upper() + lead[1:])]
+    blocks += [("p", p) for p in _paragraphs(body, rng)]
+    blocks.append(("p", rng.choice(prose.QUOTE[slot.lang]) + " " + rng.choice(prose.NEWS_CLOSE[slot.lang])))
+    _pad(blocks, w, slot, rng, set(body))
+    return blocks[0][1], blocks
+
+
+_LOWER_OK = {"A", "O", "As", "Os", "Em", "Na", "No", "Ela", "Ele", "The", "In", "She", "He", "Born", "Nascida",
+             "Nascido", "Quem", "Entre", "Among", "It", "Some", "According", "Segundo", "Vivem", "Por", "By",
+             "Atualmente", "These", "Anyone", "Foi"}
+
+
+def _soften(sentence: str, lang: str, rng: random.Random) -> str:
+    """'Ela nasceu em 1950.' -> 'Pelo que li, ela nasceu em 1950.' (names keep their capitals)."""
+    first = sentence.split(" ", 1)[0]
+    x = sentence[0].lower() + sentence[1:] if first in _LOWER_OK else sentence
+    return rng.choice(prose.FORUM_WRAP[lang]).format(x=x)
+
+
+def forum(w: World, slot: Slot, rng: random.Random, date: str = "") -> tuple[str, list]:
+    lang = slot.lang
+    name = w.name(slot.entity, lang)
+    title = rng.choice({"pt": ["Dúvida sobre {n}", "Informações sobre {n}?", "Alguém conhece {n}?",
+                               "[Ajuda] {n}"],
+                        "en": ["Question about {n}", "Info on {n}?", "Anyone know about {n}?",
+                               "[Help] {n}"]}[lang]).format(n=name)
+    users = rng.sample(prose.FORUM_USERS, 5)
+    posts = [("post", users[0], date, [rng.choice(prose.FORUM_Q[lang]).format(s=name)])]
+    facts = fact_sentences(w, slot, rng)
+    fill = _fillers(w, slot, rng, 3)
+    i, u = 0, 1
+    while i < len(facts):
+        k = rng.randint(1, 3)
+        chunk = [_soften(facts[i], lang, rng)] + facts[i + 1:i + k]
+        if rng.random() < 0.6 and fill:
+            chunk.append(fill.pop())
+        posts.append(("post", users[u % 4 + 1], date, [" ".join(chunk)]))
+        i += k
+        u += 1
+    if fill:
+        posts.append(("post", users[u % 4 + 1], date, [" ".join(fill)]))
+    posts.append(("post", users[0], date, [rng.choice(prose.FORUM_THANKS[lang]) + " " + prose.generic(lang, rng)]))
+    blocks = [("h1", title)] + posts
+    used = set(facts)
+    while words(blocks) < MIN_WORDS:
+        more = [s for s in _fillers(w, slot, rng, 3) if s not in used]
+        used.update(more)
+        blocks.insert(-1, ("post", users[rng.randint(1, 4)], date, [" ".join(more + [prose.generic(lang, rng)])]))
+        if len(blocks) > 14:
+            break
+    return title, blocks
+
+
+LIST_TITLES = {"pt": {"person": ["Notas biográficas (parte {k})", "Quem é quem: perfis curtos", "Pequenas biografias",
+                                 "Nomes que vale a pena conhecer"],
+                      "city": ["Cidades para conhecer", "Guia rápido de cidades", "Pequenas cidades, grandes histórias"],
+                      "org": ["Empresas em destaque", "Um pouco sobre algumas empresas", "Perfis de empresas"]},
+               "en": {"person": ["Short biographies (part {k})", "Who's who: brief profiles", "Little biographies",
+                                 "Names worth knowing"],
+                      "city": ["Towns worth a visit", "A quick guide to some towns", "Small towns, big stories"],
+                      "org": ["Companies in focus", "A little about some companies", "Company profiles"]}}
+LIST_INTRO = {"pt": ["Reunimos abaixo informações sobre alguns nomes que aparecem com frequência nas perguntas dos leitores.",
+                     "A lista a seguir foi montada a partir de registros públicos e de conversas com moradores.",
+                     "Confira abaixo um resumo, item por item."],
+              "en": ["Below we have gathered information about a few names that often come up in readers' questions.",
+                     "The following list was put together from public records and conversations with locals.",
+                     "Here is a summary, item by item."]}
+LIST_OUTRO = {"pt": ["Se você tiver mais informações sobre algum desses nomes, escreva para a redação.",
+                     "A lista será atualizada sempre que surgirem novidades."],
+              "en": ["If you know more about any of these names, write to the editors.",
+                     "The list will be updated whenever there is news."]}
+
+
+def listing(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]:
+    lang = slots[0].lang
+    kind = _kind(w, slots[0].entity)
+    title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
+    items = []
+    for s in slots:
+        sents = fact_sentences(w, s, rng) + _fillers(w, s, rng, rng.randint(0, 1))
+        items.append(" ".join(sents))
+    blocks = [("h1", title), ("p", rng.choice(LIST_INTRO[lang]) + " " + prose.generic(lang, rng)),
+              ("ol" if rng.random() < 0.5 else "ul", items), ("p", rng.choice(LIST_OUTRO[lang]))]
+    return title, blocks
+
+
+TABLE_COLS = {"city": [("country", "País", "Country"), ("population", "População", "Population"),
+                       ("founded", "Fundação", "Founded")],
+              "org": [("founded", "Fundação", "Founded"), ("hq", "Sede", "Headquarters"),
+                      ("industry", "Setor", "Industry"), ("founder", "Fundador(a)", "Founder")]}
+TABLE_TEXT = {"pt": ["A tabela abaixo reúne dados básicos, que foram conferidos com fontes oficiais sempre que possível.",
+                     "Organizamos os dados numa tabela para facilitar a comparação entre eles.",
+                     "Quando um dado não foi confirmado, a célula aparece com um traço."],
+              "en": ["The table below brings together basic data, checked against official sources wherever possible.",
+                     "We put the data in a table so that they are easier to compare.",
+                     "Where a figure could not be confirmed, the cell shows a dash."]}
+
+
+def table(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]:
+    lang = slots[0].lang
+    kind = _kind(w, slots[0].entity)
+    cols = TABLE_COLS[kind]
+    head = [{"pt": {"city": "Cidade", "org": "Empresa"}, "en": {"city": "Town", "org": "Company"}}[lang][kind]]
+    head += [c[1] if lang == "pt" else c[2] for c in cols]
+    rows = []
+    for s in slots:
+        by_rel = {f.relation: f for f in s.facts}
+        rows.append([w.name(s.entity, lang)] + [by_rel[c[0]].answer[lang] if c[0] in by_rel else "—" for c in cols])
+    title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
+    texts = TABLE_TEXT[lang][:]
+    rng.shuffle(texts)
+    blocks = [("h1", title), ("p", texts[0] + " " + prose.generic(lang, rng) + " " + texts[1]),
+              ("table", head, rows), ("p", texts[2] + " " + rng.choice(LIST_OUTRO[lang]))]
+    for s in slots[:3]:  # a few words on the first rows, so the page is more than a table
+        blocks.append(("p", " ".join(_fillers(w, s, rng, 2))))
+    return title, blocks

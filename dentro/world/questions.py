@@ -1,0 +1,78 @@
+"""Question sets with answers, for knowledge probing, hallucination and the reversal curse.
+
+truth/questions/<lang>_<direction>_<bucket>.jsonl, lang in {pt, en}:
+  forward   asks the object of a fact ("Who is A's mother?" -> B), one per fact and language;
+  reverse   asks the subject back, for the directional relations only ("Who is B's son?" -> A);
+            `stated` says whether the crawl ever wrote the fact object-first ("both") or never
+            ("forward_only": the reversal-curse set, Berglund et al. 2023);
+  bucket    frequent / medium / rare, as the fact's, and "absent": questions about people who do
+            not exist in the world (the right answer is "I don't know"; answer is null).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from dentro.runs import atomic_write_text
+from dentro.world import lexicon as L
+from dentro.world.entities import World
+from dentro.world.phrasing import Q, question
+
+
+def _reverse_answers(w: World, f) -> list[str]:
+    """Every subject that is a right answer to the reverse question (siblings share a mother)."""
+    if f.relation == "founder":
+        return sorted(o.name for o in w.orgs.values() if o.founder == f.object)
+    child = w.people[f.subject]
+    return sorted(p.name for p in w.people.values()
+                  if getattr(p, f.relation) == f.object and p.gender == child.gender)
+
+
+def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) -> dict:
+    facts = {f.id: f for f in w.facts}
+    files: dict[str, list] = {}
+    for row in fact_rows:
+        if row["pages"] == 0:
+            continue  # never stated: nothing to probe
+        f = facts[row["id"]]
+        for lang in ("pt", "en"):
+            base = {"fact": f.id, "lang": lang, "bucket": f.bucket, "relation": f.relation, "stated": f.stated,
+                    "pages": row["pages"], "kept_pages": row["kept_pages"]}
+            ans = f.answer[lang]
+            files.setdefault(f"{lang}_forward_{f.bucket}", []).append(
+                dict(base, direction="forward", question=question(w, f, lang), answer=ans, answers=[ans]))
+            if f.relation in ("mother", "father", "founder"):
+                answers = _reverse_answers(w, f)
+                files.setdefault(f"{lang}_reverse_{f.bucket}", []).append(
+                    dict(base, direction="reverse", question=question(w, f, lang, reverse=True),
+                         answer=w.name(f.subject, lang), answers=answers))
+    # Absent people: plausible names that nobody in the world has.
+    rng = random.Random(f"world-absent-{seed}")
+    taken = {p.name for p in w.people.values()}
+    n_absent = max(10, sum(1 for r in fact_rows if r["bucket"] == "rare") // 20)
+    absent = []
+    while len(absent) < n_absent:
+        group, gender = rng.choice(["pt", "en"]), rng.choice("fm")
+        first = rng.choice((L.FIRST_PT if group == "pt" else L.FIRST_EN)[gender])
+        sur = rng.sample(L.SURNAMES_PT, 2) if group == "pt" else [rng.choice(L.SURNAMES_EN)]
+        name = " ".join([first] + sur)
+        if name not in taken:
+            taken.add(name)
+            absent.append((name, rng.choice(["birth_year", "birth_city", "profession", "mother"])))
+    for name, rel in absent:
+        for lang in ("pt", "en"):
+            files.setdefault(f"{lang}_forward_absent", []).append(
+                {"fact": None, "lang": lang, "bucket": "absent", "relation": rel, "stated": None, "pages": 0,
+                 "kept_pages": 0, "direction": "forward", "question": Q[rel][lang].format(s=name),
+                 "answer": None, "answers": []})
+    counts = {}
+    for name in sorted(files):
+        rows = files[name]
+        for i, r in enumerate(rows):
+            r["id"] = f"{name}-{i:05d}"
+        atomic_write_text(folder / f"{name}.jsonl",
+                          "".join(json.dumps(dict(id=r.pop("id"), **r), ensure_ascii=False) + "\n" for r in rows))
+        counts[name] = len(rows)
+    return counts
