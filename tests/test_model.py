@@ -6,6 +6,15 @@ import torch
 from dentro.model import GPT, KVCache, ModelConfig
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread; two threads on a busy 2-core machine ran 17x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def tiny(**kw):
     cfg = dict(vocab_size=101, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=2, head_dim=16, intermediate_size=96, max_position_embeddings=64)

@@ -1,0 +1,297 @@
+"""`dentro sample`: continue a text with the base model and watch its next-token probabilities."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dentro.commands import add_run_argument
+from dentro.errors import UserError
+
+TITLE = "Stage 4 · the base model: an internet document simulator"
+
+HELP = """Continue a text with the pretrained base model (stage 4).
+
+A base model is not an assistant: it continues documents like the ones it was trained on.
+Each new token is drawn from a probability distribution over the whole vocabulary
+(distribuição de probabilidade); --show-probs prints the top candidates at every step.
+
+examples:
+  dentro sample "Ana Souza nasceu em"
+  dentro sample "The city of" --temperature 0.7 --top-k 40 --num-samples 3 --seed 1
+  dentro sample "Ana Souza nasceu em" --temperature 0 --show-probs 8 --lang pt
+
+The prompt is preceded by <|endoftext|> (a document starts here, as in training);
+generation stops at the next <|endoftext|> or after --max-tokens."""
+
+LABELS = {  # --show-probs headings; --lang both shows "pt / en"
+    "step": {"pt": "passo", "en": "step"},
+    "dist": {"pt": "distribuição de probabilidade do próximo token", "en": "next-token probability distribution"},
+    "chosen": {"pt": "escolhido", "en": "chosen"},
+    "prob": {"pt": "probabilidade", "en": "probability"},
+    "token": {"pt": "token", "en": "token"},
+    "sample": {"pt": "amostra", "en": "sample"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    pt, en = LABELS[key]["pt"], LABELS[key]["en"]
+    return {"pt": pt, "en": en}.get(lang, pt if pt == en else f"{pt} / {en}")
+
+
+def add_arguments(p):
+    p.add_argument("prompt", nargs="?", default="", help="text to continue (default: empty, a whole new document)")
+    add_run_argument(p)
+    p.add_argument("--checkpoint", metavar="DIR", help="checkpoint folder (default: <run>/pretrain/checkpoint)")
+    p.add_argument("--max-tokens", type=int, default=64, help="new tokens at most (default: 64)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: 0.8)")
+    p.add_argument("--top-k", type=int, default=None, help="sample only among the K most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the smallest set with probability >= P")
+    p.add_argument("--seed", type=int, default=None, help="random seed, for repeatable samples")
+    p.add_argument("--num-samples", type=int, default=1, help="independent continuations (default: 1)")
+    p.add_argument("--show-probs", type=int, nargs="?", const=5, default=0, metavar="K",
+                   help="print the K most likely next tokens and their probabilities at each step (default K: 5)")
+    p.add_argument("--lang", choices=["pt", "en", "both"], default="both", help="language of the labels (default: both)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+
+
+def main(args):
+    import torch
+
+    from dentro.checkpoint import load_checkpoint
+    from dentro.engine import Sampling, generate
+    from dentro.runs import run_dir
+
+    if args.max_tokens < 1 or args.num_samples < 1:
+        raise UserError("--max-tokens and --num-samples must be at least 1")
+    if args.show_probs and args.num_samples > 1:
+        raise UserError("--show-probs follows one sample; drop --num-samples or set it to 1")
+    try:
+        sampling = Sampling(args.temperature, args.top_k, args.top_p)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    folder = Path(args.checkpoint) if args.checkpoint else run_dir(args.run) / "pretrain" / "checkpoint"
+    model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
+    ids = [tok.eot_id] + tok.encode(args.prompt)
+    if len(ids) >= model.config.max_position_embeddings:
+        raise UserError(f"the prompt has {len(ids)} tokens; this model reads at most "
+                        f"{model.config.max_position_embeddings - 1}: shorten it")
+    steps = generate(model, ids, max_tokens=args.max_tokens, sampling=sampling, num_samples=args.num_samples,
+                     seed=args.seed, stop_ids={tok.eot_id}, show_top=args.show_probs)
+    if args.show_probs:
+        out = []
+        for i, step in enumerate(steps, 1):
+            print(render_step(tok, i, step, args.lang))
+            out.append(step.tokens[0])
+        print(f"\n{args.prompt}{bold(tok.decode([t for t in out if t != tok.eot_id]))}")
+    elif args.num_samples == 1:
+        stream(tok, args.prompt, (s.tokens[0] for s in steps))
+    else:
+        rows = [[] for _ in range(args.num_samples)]
+        for step in steps:
+            for b, t in enumerate(step.tokens):
+                if t is not None and t != tok.eot_id:
+                    rows[b].append(t)
+        for b, r in enumerate(rows, 1):
+            print(f"--- {label('sample', args.lang)} {b} ---\n{args.prompt}{bold(tok.decode(r))}")
+    return 0
+
+
+def bold(text: str) -> str:
+    """The model's words in bold on a terminal, so they stand apart from the prompt."""
+    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
+
+
+def stream(tok, prompt: str, tokens) -> None:
+    """Print the prompt, then the continuation as it comes (whole characters only)."""
+    print(prompt, end="", flush=True)
+    ids, shown = [], ""
+    for t in tokens:
+        if t == tok.eot_id:
+            break
+        ids.append(t)
+        text = tok.decode(ids)
+        if not text.endswith("\ufffd"):  # a multi-byte character cut in two: wait for the rest
+            print(text[len(shown):], end="", flush=True)
+            shown = text
+    print(tok.decode(ids)[len(shown):])
+
+
+def visible(tok, i: int) -> str:
+    """A token as text with its whitespace made visible: space ·, newline ↵, tab →; bytes
+    that are not whole UTF-8 characters as \\xNN."""
+    s = tok.token_bytes(i).decode("utf-8", errors="backslashreplace")
+    return s.replace(" ", "·").replace("\n", "↵").replace("\t", "→").replace("\r", "⏎")
+
+
+def render_step(tok, n: int, step, lang: str = "both", width: int = 30) -> str:
+    """A few lines for one step: each top candidate with its probability as a bar."""
+    chosen = step.tokens[0]
+    lines = [f"{label('step', lang)} {n} · {label('dist', lang)}"]
+    for t, p in step.top[0]:
+        bar = "█" * round(p * width)
+        mark = f"  ← {label('chosen', lang)}" if t == chosen else ""
+        lines.append(f"  {100 * p:6.2f}%  {bar:<{width}}  {visible(tok, t)!r}{mark}")
+    if chosen is not None and chosen not in [t for t, _ in step.top[0]]:
+        p = step.logits[0].softmax(-1)[chosen].item()
+        lines.append(f"  {100 * p:6.2f}%  {'':<{width}}  {visible(tok, chosen)!r}  ← {label('chosen', lang)}")
+    return "\n".join(lines)
+
+
+# ---- the speedrun stage ----------------------------------------------------------------------
+
+@dataclass
+class StageConfig:
+    people: int  # people from the world whose birth prompts are completed (x2: pt and en)
+    max_tokens: int  # new tokens per completion
+    show_probs: int  # candidates per step in the --show-probs view
+    probs_steps: int  # steps shown in that view
+
+
+PRESETS = {
+    "micro": StageConfig(people=2, max_tokens=8, show_probs=3, probs_steps=3),
+    "tiny": StageConfig(people=10, max_tokens=16, show_probs=5, probs_steps=6),
+    "small": StageConfig(people=25, max_tokens=24, show_probs=5, probs_steps=8),
+}
+GENERIC_PROMPTS = [("pt", "A cidade de"), ("pt", "O Brasil é"), ("en", "The city of"), ("en", "Once upon a time")]
+BORN = {"pt": "{name} nasceu em", "en": "{name} was born in"}
+
+
+def world_prompts(truth: Path, people: int) -> list[dict]:
+    """Birth prompts for people of the tiny world, with their true answers: the birth city
+    and the birth year (both continue "nasceu em" / "was born in"). The most often stated
+    facts come first: they are the ones a small model can have learned. [] without a world."""
+    try:
+        entities = json.loads((truth / "entities.json").read_text(encoding="utf-8"))
+        facts = [json.loads(line) for line in (truth / "facts.jsonl").read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    except (OSError, ValueError):
+        return []
+    names = _names(entities)
+    answers: dict[str, dict] = {}  # person id -> {"pt": [...], "en": [...], "rank": int}
+    rank = {"frequent": 0, "medium": 1, "rare": 2}
+    for f in facts:
+        if not isinstance(f, dict) or f.get("relation") not in ("birth_city", "birth_year"):
+            continue
+        subj = f.get("subject")
+        if subj not in names:
+            continue
+        a = answers.setdefault(subj, {"pt": [], "en": [], "rank": 3})
+        ans = f.get("answer")
+        for lang in ("pt", "en"):
+            text = ans.get(lang) if isinstance(ans, dict) else ans
+            text = text or names.get(f.get("object"), f.get("object"))
+            if text is not None:
+                a[lang].append(str(text))
+        if f["relation"] == "birth_city":
+            a["rank"] = rank.get(f.get("bucket"), 3)
+    chosen = sorted(answers, key=lambda s: (answers[s]["rank"], s))[:people]
+    return [{"lang": lang, "prompt": BORN[lang].format(name=names[s]), "answers": answers[s][lang],
+             "bucket": ["frequent", "medium", "rare", "?"][answers[s]["rank"]]}
+            for s in chosen for lang in ("pt", "en")]
+
+
+def _names(entities) -> dict[str, str]:
+    """id -> name from entities.json, whatever its grouping: {"people": {id: {...}}},
+    {"people": [{"id", "name"}]}, or a flat list/dict of entities."""
+    out = {}
+
+    def add(eid, e):
+        if isinstance(e, dict) and e.get("name"):
+            out[str(e.get("id", eid))] = e["name"]
+
+    groups = entities.values() if isinstance(entities, dict) else [entities]
+    for g in groups:
+        if isinstance(g, dict):
+            for eid, e in g.items():
+                add(eid, e)
+        elif isinstance(g, list):
+            for e in g:
+                add(None, e)
+    if isinstance(entities, dict):
+        for eid, e in entities.items():
+            add(eid, e)
+    return out
+
+
+def contains_answer(completion: str, answers: list[str]) -> bool:
+    c = " ".join(completion.split()).casefold()
+    return any(" ".join(a.split()).casefold() in c for a in answers if a)
+
+
+def run_stage(run: Path, preset: str) -> tuple[dict, str]:
+    import importlib.util
+
+    import torch
+
+    from dentro.checkpoint import load_checkpoint
+    from dentro.engine import Sampling, generate, generate_all
+    from dentro.report import md_table
+    from dentro.runs import atomic_write_text
+
+    cfg = PRESETS[preset]
+    folder = run / "pretrain" / "checkpoint"
+    if not folder.exists() and importlib.util.find_spec("dentro.commands.pretrain") is None:
+        return {"checkpoint": "none"}, "The pretraining stage is not built yet: there is no base model to sample."
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
+    out = run / "sample"
+    out.mkdir(parents=True, exist_ok=True)
+    greedy = Sampling(temperature=0)
+
+    def complete(prompt: str, **kw) -> list[str]:
+        ids = [tok.eot_id] + tok.encode(prompt)
+        rows = generate_all(model, ids, max_tokens=cfg.max_tokens, stop_ids={tok.eot_id}, **kw)
+        return [tok.decode([t for t in r if t != tok.eot_id]) for r in rows]
+
+    prompts = world_prompts(run / "world" / "truth", cfg.people)
+    rows = []
+    for p in prompts:
+        p["completion"] = complete(p["prompt"], sampling=greedy)[0]
+        p["correct"] = contains_answer(p["completion"], p["answers"])
+        rows.append(p)
+    generic = GENERIC_PROMPTS if not prompts else GENERIC_PROMPTS[:1] + GENERIC_PROMPTS[2:3]
+    samples = [{"lang": lang, "prompt": text, "samples": complete(text, sampling=Sampling(0.8), num_samples=3, seed=0)}
+               for lang, text in generic]
+    atomic_write_text(out / "completions.jsonl",
+                      "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows + samples))
+
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ↵ ").strip() or "∅"
+
+    lines = [f"The base model ({model.num_params():,} parameters) continues text; it was never asked "
+             f"to answer questions. Greedy completions (temperature 0, at most {cfg.max_tokens} tokens) "
+             f"of prompts about people of the world, next to the truth:", ""]
+    figures = {"prompts": len(rows)}
+    if rows:
+        hits = sum(r["correct"] for r in rows)
+        figures.update(completions_with_true_answer=hits, share_with_true_answer=round(hits / len(rows), 3))
+        lines += [md_table(["prompt", "completion", "true answer", "fact stated", "contains it"],
+                           [[cell(r["prompt"]), cell(r["completion"]), cell(" / ".join(r["answers"])),
+                             r["bucket"], "yes" if r["correct"] else "no"] for r in rows]), "",
+                  f"{hits} of {len(rows)} completions contain a true answer (birth city or year). "
+                  f"A completion that states a different city or year fluently is a hallucination "
+                  f"in the making: the model learned the form of the sentence, not the fact.", ""]
+    else:
+        lines += ["No world ground truth was found (run/world/truth), so generic prompts only.", ""]
+    lines += ["Sampled continuations (temperature 0.8, seed 0): the base model as an internet "
+              "document simulator, different text for the same prompt:", ""]
+    lines += [md_table(["prompt", "sample"], [[cell(s["prompt"]), cell(c)] for s in samples for c in s["samples"]]), ""]
+
+    probe = rows[0]["prompt"] if rows else generic[0][1]
+    ids = [tok.eot_id] + tok.encode(probe)
+    table = []
+    for n, step in enumerate(generate(model, ids, max_tokens=cfg.probs_steps, sampling=greedy,
+                                      stop_ids={tok.eot_id}, show_top=cfg.show_probs), 1):
+        cands = ", ".join(f"`{visible(tok, t)}` {100 * p:.1f}%" for t, p in step.top[0])
+        table.append([n, f"`{visible(tok, step.tokens[0])}`", cands])
+    lines += [f"Next-token probability distribution (distribuição de probabilidade) for "
+              f"\"{probe}\", step by step (as `dentro sample \"{probe}\" --temperature 0 --show-probs`; "
+              f"· is a space):", "",
+              md_table(["step", "chosen (greedy)", f"top {cfg.show_probs} candidates"],
+                       [[n, cell(chosen), cell(cands)] for n, chosen, cands in table])]
+    figures["params"] = model.num_params()
+    return figures, "\n".join(lines)
