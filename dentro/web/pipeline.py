@@ -79,7 +79,9 @@ def plan_tasks(inputs: list[Path], cfg: DataConfig, workers: int) -> list[Task]:
     tasks = []
     spread = math.ceil(workers / max(1, len(inputs))) if workers > 1 else 1
     for i, (p, size) in enumerate(zip(inputs, sizes)):
-        n = max(spread, math.ceil(size / cfg.task_bytes)) if size > (1 << 20) else 1
+        n = max(1, math.ceil(size / cfg.task_bytes))
+        if size > (1 << 20):   # small files are not worth splitting for the workers' sake
+            n = max(n, spread)
         for k in range(n):
             tasks.append(Task(f"{i:05d}-{k:03d}of{n:03d}", i, str(p), k, n))
     return tasks

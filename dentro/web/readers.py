@@ -127,8 +127,10 @@ def _read_warc(path: Path, problems: Counter, max_bytes: int, mine) -> Iterator[
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     types = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
+    last_pos = 0
     with open(path, "rb") as f:
         for i, r in enumerate(ArchiveIterator(f, record_types=types, parse_http=True)):
+            last_pos = r.stream_pos
             if not mine(i):
                 continue
             try:
@@ -157,6 +159,31 @@ def _read_warc(path: Path, problems: Counter, max_bytes: int, mine) -> Iterator[
                              charset=r.http_charset if r.http_headers is not None else None)
             except Exception as e:  # one broken record must not stop the file
                 problems[f"read_bad_record_{type(e).__name__}"] += 1
+    # FastWARC stops quietly at a truncated gzip member; check the tail ourselves
+    if path.name.lower().endswith(".gz") and not _gzip_tail_complete(path, last_pos) and mine(0):
+        problems["read_truncated_gzip"] += 1
+
+
+def _gzip_tail_complete(path: Path, offset: int) -> bool:
+    """True if every gzip member from `offset` (where the last record we saw starts) to the end
+    of the file is complete. Cheap with per-record gzip members, the WARC norm."""
+    import zlib
+
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    try:
+        while data.strip(b"\0"):
+            d = zlib.decompressobj(wbits=31)     # one gzip member
+            d.decompress(data, 1 << 20)          # output is thrown away: we only want to reach its end
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 20)
+            if not d.eof:
+                return False
+            data = d.unused_data
+    except zlib.error:
+        return False
+    return True
 
 
 def _file_id(source: str, key: str) -> str:

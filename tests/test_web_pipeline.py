@@ -1,0 +1,174 @@
+"""The whole stage on a crawl made in the test: every filter's decision, stats, resume, executors."""
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from dentro.web.pipeline import DataConfig, finalize, plan_tasks, prepare, process, run_task
+from dentro.web.readers import list_inputs
+from test_web_fixtures import page, prose, truncate, write_warc
+
+BOILER = b"""<html><body><nav><a href="/">Home</a> <a href="/a">About</a></nav>
+<footer>Copyright 2024</footer></body></html>"""
+PII_TEXT = prose("pt", 40) + "\n\nContato: ana.lima@exemplo.com.br, CPF 529.982.247-25, versão 1.2.3.4."
+SPAM = prose("en", 41) + "\n\n" + "\n".join(["Buy cheap watches now, best prices online!"] * 12)
+SPANISH = ("El ayuntamiento abrió la puerta norte antes de que empezara la lluvia. " * 3
+           + "La biblioteca del barrio organizó una fiesta anual con mucho cuidado. " * 3)
+
+
+def make_crawl(root):
+    """Three WARC files + a UT1 blocklist. Returns (crawl folder, blocklist, expected fate per url)."""
+    crawl = root / "crawl"
+    expect = {}
+    a = []
+    for i in range(6):
+        for lang in ("en", "pt"):
+            url = f"https://{lang}{i}.example/a"
+            a.append({"url": url, "body": page(prose(lang, i), lang=lang)})
+            expect[url] = "keep"
+    extra = [("https://badsite.example/x", page(prose("en", 30)), "url"),
+             ("https://free-porn.example/1", page(prose("en", 31)), "url"),
+             ("https://img.example/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(300), "extraction"),
+             ("https://empty.example/", BOILER, "extraction"),
+             ("https://es.example/", page(SPANISH, lang="es"), "language"),
+             ("https://spam.example/", page(SPAM), "quality"),
+             ("https://pii.example/", page(PII_TEXT, lang="pt"), "keep")]
+    for url, body, fate in extra:
+        a.append({"url": url, "body": body, **({"ctype": "image/png"} if url.endswith(".png") else {})})
+        expect[url] = fate
+    write_warc(crawl / "a.warc.gz", a)
+    near = prose("pt", 3).replace("vezes", "vez", 1)
+    b = [{"url": "https://mirror.example/en2", "body": page(prose("en", 2), lang="en")},   # exact copy
+         {"url": "https://near.example/pt3", "body": page(near, lang="pt")}]               # near copy
+    expect.update({"https://mirror.example/en2": "dedup", "https://near.example/pt3": "dedup"})
+    for i in range(10, 13):
+        b.append({"url": f"https://b{i}.example/", "body": page(prose("en", i))})
+        expect[f"https://b{i}.example/"] = "keep"
+    write_warc(crawl / "b.warc.gz", b)
+    c = [{"url": f"https://c{i}.example/", "body": page(prose("pt", 100 + i))} for i in range(8)]
+    truncate(write_warc(crawl / "c.warc.gz", c), 0.55)   # broken: only its first pages survive
+    bl = root / "blocklist" / "adult"
+    bl.mkdir(parents=True)
+    (bl / "domains").write_text("badsite.example\n")
+    return crawl, root / "blocklist", expect
+
+
+STAGE_GROUP = {"url": "url", "extraction": "extraction", "language": "language", "dedup": "dedup",
+               "gopher_repetition": "quality", "gopher_quality": "quality", "c4": "quality", "fineweb": "quality"}
+
+
+def fates(out):
+    got = {r["url"]: STAGE_GROUP[r["stage"]] for r in pq.read_table(out / "removed.parquet").to_pylist()}
+    for f in sorted((out / "corpus").glob("*.parquet")):
+        for url in pq.read_table(f, columns=["url"])["url"].to_pylist():
+            got[url] = "keep"
+    return got
+
+
+def corpus(out):
+    return [r for f in sorted((out / "corpus").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    return make_crawl(tmp_path_factory.mktemp("crawl"))
+
+
+def test_every_filter_decides_as_expected(crawl, tmp_path):
+    src, bl, expect = crawl
+    cfg = DataConfig(blocklist=str(bl), docs_per_shard=7)
+    stats = process([src], tmp_path / "out", cfg, workers=1, log=lambda *a: None)
+    got = fates(tmp_path / "out")
+    for url, fate in expect.items():
+        assert got.get(url) == fate, (url, got.get(url), fate)
+    survivors_c = [u for u in got if u.startswith("https://c")]
+    assert 1 <= len(survivors_c) < 8          # the truncated file: the pages before the cut
+    rows = corpus(tmp_path / "out")
+    assert [r["url"] for r in rows][:2] == ["https://en0.example/a", "https://pt0.example/a"]  # crawl order
+    assert len(list((tmp_path / "out" / "corpus").glob("*.parquet"))) == -(-len(rows) // 7)
+    assert {"text", "id", "url", "date", "language", "language_score", "file_path"} <= set(rows[0])
+    assert {r["language"] for r in rows} == {"pt", "en"}
+    pii = next(r for r in rows if r["url"] == "https://pii.example/")
+    assert "<EMAIL>" in pii["text"] and "<CPF>" in pii["text"] and "1.2.3.4" in pii["text"]
+    assert "ana.lima" not in pii["text"]
+    near = next(r for r in rows if r["url"] == "https://pt3.example/a")
+    assert near["minhash_cluster_size"] == 2
+
+    # stats: each stage's output is the next one's input; in - removed = out; per language adds up
+    st = stats["stages"]
+    assert st[0]["docs_out"] == sum(1 for u in got if got[u]) and st[0]["removed"]["read_truncated_gzip"]["docs"] == 1
+    for s, nxt in zip(st, st[1:]):
+        assert s["docs_in"] - sum(r["docs"] for r in s["removed"].values()) == s["docs_out"], s["stage"]
+        assert s["docs_out"] == nxt["docs_in"], (s["stage"], nxt["stage"])
+        assert sum(v["docs_out"] for v in s["languages"].values()) == s["docs_out"]
+    assert st[-1]["docs_out"] == stats["documents_out"] == len(rows)
+    assert stats["stages"][-1]["replaced"] == {"cpf": 1, "email": 1}
+    saved = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert saved["documents_out"] == len(rows)
+    samples = {f.stem for f in (tmp_path / "out" / "removed").glob("*.jsonl")}
+    assert {"url.blocklist_adult", "url.banned_word", "extraction.not_html", "extraction.empty",
+            "language.other_language", "dedup.exact", "dedup.minhash"} <= samples
+    dup = json.loads((tmp_path / "out" / "removed" / "dedup.exact.jsonl").read_text().splitlines()[0])
+    assert dup["url"] == "https://mirror.example/en2" and dup["duplicate_of"] == "https://en2.example/a"
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):
+    src, bl, _ = crawl
+    cfg = DataConfig(blocklist=str(bl))
+    process([src], tmp_path / "full", cfg, workers=1, log=lambda *a: None)
+    # the "killed" run: only the first task finished; a second left a half-written file behind
+    out = tmp_path / "killed"
+    tasks = prepare(list_inputs([src]), out, cfg, workers=1, log=lambda *a: None)
+    assert len(tasks) == 3
+    run_task(tasks[0], cfg, out)
+    (out / "tasks" / f"{tasks[1].name}.kept.parquet").write_bytes(b"half a file")
+    logs = []
+    process([src], out, cfg, workers=1, log=logs.append)
+    assert any("resuming: 1/3" in l for l in logs)
+    assert corpus(out) == corpus(tmp_path / "full")
+    a, b = (json.loads((d / "stats.json").read_text()) for d in (out, tmp_path / "full"))
+    assert a["stages"] == b["stages"]
+
+
+def test_parallel_split_files_give_the_same_corpus(crawl, tmp_path):
+    src, bl, _ = crawl
+    one = DataConfig(blocklist=str(bl))
+    process([src], tmp_path / "one", one, workers=1, log=lambda *a: None)
+    # tiny task_bytes: every file is split into parts, and two processes share them
+    split = DataConfig(blocklist=str(bl), task_bytes=4096)
+    tasks = plan_tasks(list_inputs([src]), split, 2)
+    assert len(tasks) > 6 and all(t.nparts > 1 for t in tasks)
+    process([src], tmp_path / "two", split, workers=2, log=lambda *a: None)
+    assert len(list((tmp_path / "two" / "tasks").glob("0*.json"))) == len(tasks)
+    assert corpus(tmp_path / "two") == corpus(tmp_path / "one")
+
+
+def test_ray_executor_gives_the_same_corpus(crawl, tmp_path):
+    pytest.importorskip("ray")
+    src, bl, _ = crawl
+    cfg = DataConfig(blocklist=str(bl))
+    process([src], tmp_path / "local", cfg, workers=1, log=lambda *a: None)
+    process([src], tmp_path / "ray", cfg, executor="ray", workers=2, log=lambda *a: None)
+    assert corpus(tmp_path / "ray") == corpus(tmp_path / "local")
+
+
+def test_cli_errors_and_run(crawl, tmp_path, capsys):
+    from dentro.cli import main
+
+    assert main(["data", "--run", str(tmp_path / "r")]) == 2          # no world yet: a clear error
+    assert "dentro world" in capsys.readouterr().err
+    assert main(["data", "--input", str(tmp_path / "missing.warc.gz")]) == 2
+    src, bl, _ = crawl
+    run = tmp_path / "r2"
+    shutil.copytree(src, run / "world" / "crawl")
+    shutil.copytree(bl, run / "world" / "blocklist")
+    assert main(["data", "--run", str(run), "--workers", "1"]) == 0
+    assert "corpus:" in capsys.readouterr().out
+    from dentro.commands import data
+
+    figures, section = data.run_stage(run, "micro")
+    assert figures["docs_out"] == len(corpus(run / "data")) and figures["docs_pt"] > 0
+    assert "![funnel](data/funnel.png)" in section and (run / "data" / "funnel.png").exists()
+    assert "data/removed/url.blocklist_adult.jsonl" in section

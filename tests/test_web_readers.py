@@ -1,0 +1,88 @@
+"""Readers: every input format, and bad input skipped and counted, never fatal."""
+
+import gzip
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dentro.web.readers import kind_of, list_inputs, read
+from test_web_fixtures import page, prose, truncate, write_warc
+
+
+def _records(n, lang="en"):
+    return [{"url": f"https://site{i}.example/{lang}/{i}", "body": page(prose(lang, i))} for i in range(n)]
+
+
+def test_warc_records_in_order_with_metadata(tmp_path):
+    p = write_warc(tmp_path / "a.warc.gz", _records(5))
+    problems = Counter()
+    recs = list(read(p, problems))
+    assert [r.index for r in recs] == list(range(5))
+    assert recs[2].url == "https://site2.example/en/2"
+    assert recs[0].id.startswith("urn:uuid:") and recs[0].date.startswith("20")
+    assert recs[0].html.startswith(b"<!doctype html>") and recs[0].content_type == "text/html"
+    assert not problems
+
+
+def test_parts_split_a_file_without_loss_or_overlap(tmp_path):
+    p = write_warc(tmp_path / "a.warc.gz", _records(7))
+    got = sorted(r.index for k in range(3) for r in read(p, Counter(), part=k, nparts=3))
+    assert got == list(range(7))
+
+
+def test_truncated_gzip_is_counted_not_fatal(tmp_path):
+    p = truncate(write_warc(tmp_path / "t.warc.gz", _records(20)), 0.5)
+    problems = Counter()
+    recs = list(read(p, problems))
+    assert 3 <= len(recs) < 20                     # the whole records before the damage survive
+    assert sum(problems.values()) >= 1             # and the damage is counted
+    assert all(r.html.endswith(b"</html>") for r in recs)
+
+
+def test_garbage_file_and_huge_record(tmp_path):
+    bad = tmp_path / "junk.warc.gz"
+    bad.write_bytes(b"\x1f\x8b this is not a gzip stream at all" * 10)
+    problems = Counter()
+    assert list(read(bad, problems)) == []
+    big = write_warc(tmp_path / "big.warc.gz", [{"url": "https://big.example/", "body": b"<p>" + b"x" * 3_000_000},
+                                                 *_records(1)])
+    problems = Counter()
+    recs = list(read(big, problems, max_bytes=1_000_000))
+    assert len(recs) == 1 and problems["read_too_large"] == 1
+
+
+def test_wet_conversion_records_are_text(tmp_path):
+    p = write_warc(tmp_path / "x.warc.wet.gz", [{"url": "https://a.example/", "type": "conversion",
+                                                 "body": prose("pt", 1).encode()}])
+    assert kind_of(p) == "wet"
+    (r,) = list(read(p, Counter()))
+    assert r.html is None and r.text.startswith(prose("pt", 1)[:20])
+
+
+def test_jsonl_parquet_and_html_folder(tmp_path):
+    lines = [json.dumps({"text": prose("en", 1), "url": "https://j.example/1"}), "{not json",
+             json.dumps({"nope": 1}), json.dumps({"text": prose("pt", 2), "id": "x2"})]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+    problems = Counter()
+    recs = list(read(tmp_path / "in" / "a.jsonl.gz", problems))
+    assert [r.url for r in recs] == ["https://j.example/1", ""] and recs[1].id == "x2"
+    assert problems["read_bad_json_line"] == 2
+
+    pq.write_table(pa.table({"text": [prose("en", 3), None], "url": ["u1", "u2"]}), tmp_path / "in" / "b.parquet")
+    problems = Counter()
+    recs = list(read(tmp_path / "in" / "b.parquet", problems))
+    assert len(recs) == 1 and recs[0].url == "u1" and problems["read_bad_row"] == 1
+
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "index.html").write_bytes(page(prose("en", 4)))
+    (site / "sub" / "b.html.gz").write_bytes(gzip.compress(page(prose("pt", 5))))
+    (site / "notes.txt").write_text("ignored")
+    inputs = list_inputs([tmp_path / "in", site])
+    assert site in inputs and len(inputs) == 3
+    recs = list(read(site, Counter()))
+    assert [r.url for r in recs] == ["file:///index.html", "file:///sub/b.html.gz"]
+    assert recs[1].html.startswith(b"<!doctype")
