@@ -47,16 +47,16 @@ def run(tmp_path_factory):
     save_checkpoint(run / "pretrain" / "checkpoint", model.eval(), tok)
     truth = run / "world" / "truth"
     truth.mkdir(parents=True)
-    (truth / "entities.json").write_text(json.dumps({
-        "people": {"P1": {"id": "P1", "name": "Ana Souza"}, "P2": {"id": "P2", "name": "Rui Lima"}},
-        "cities": {"C1": {"id": "C1", "name": "Recife"}, "C2": {"id": "C2", "name": "Natal"}}}))
-    facts = [("P1", "birth_city", "C1", "frequent", {"pt": "Recife", "en": "Recife"}),
-             ("P1", "birth_year", 1970, "frequent", {"pt": "1970", "en": "1970"}),
-             ("P2", "birth_city", "C2", "rare", {"pt": "Natal", "en": "Natal"}),
-             ("C1", "founded", 1537, "rare", {"pt": "1537", "en": "1537"})]
+    (truth / "entities.json").write_text(json.dumps({  # the world's layout: lists of entities with ids
+        "people": [{"id": "P1", "name": "Ana Souza"}, {"id": "P0", "name": "Rui Lima"}],
+        "cities": [{"id": "C1", "name": "Recife"}, {"id": "C2", "name": "Natal"}]}))
+    facts = [("P1", "birth_city", "C1", "frequent", {"pt": "Recife", "en": "Recife"}, 3, ["en", "pt"]),
+             ("P1", "birth_year", 1970, "frequent", {"pt": "1970", "en": "1970"}, 3, ["en", "pt"]),
+             ("P0", "birth_city", "C2", "rare", {"pt": "Natal", "en": "Natal"}, 1, ["pt"]),
+             ("C1", "founded", 1537, "rare", {"pt": "1537", "en": "1537"}, 1, ["pt"])]
     (truth / "facts.jsonl").write_text("".join(json.dumps(
-        {"id": f"F{i}", "subject": s, "relation": r, "object": o, "bucket": b, "answer": a}) + "\n"
-        for i, (s, r, o, b, a) in enumerate(facts)))
+        {"id": f"F{i}", "subject": s, "relation": r, "object": o, "bucket": b, "answer": a, "kept_pages": k,
+         "langs": langs}) + "\n" for i, (s, r, o, b, a, k, langs) in enumerate(facts)))
     return run
 
 
@@ -99,10 +99,11 @@ def test_stage_compares_completions_with_the_world_truth(run):
     figures, section = sample.run_stage(run, "micro")
     rows = [json.loads(line) for line in (run / "sample" / "completions.jsonl").read_text().splitlines()]
     facts = [r for r in rows if "answers" in r]
-    assert [r["prompt"] for r in facts] == ["Ana Souza nasceu em", "Ana Souza was born in",
-                                           "Rui Lima nasceu em", "Rui Lima was born in"]  # most stated first
+    # the most stated facts first, each in the languages of the pages that state it
+    assert [r["prompt"] for r in facts] == ["Ana Souza nasceu em", "Ana Souza was born in", "Rui Lima nasceu em"]
     assert facts[0]["answers"] == ["Recife", "1970"] and facts[0]["correct"]
-    assert figures["prompts"] == 4 and figures["completions_with_true_answer"] >= 2
+    assert facts[0]["pages"] == 6 and facts[2]["pages"] == 1
+    assert figures["prompts"] == 3 and figures["completions_with_true_answer"] >= 2
     assert figures["completions_with_true_answer"] == sum(r["correct"] for r in facts)
     assert "| Ana Souza nasceu em |" in section and "distribuição de probabilidade" in section
     assert "`·R`" in section or "`·`" in section
@@ -116,10 +117,10 @@ def test_stage_without_a_world_uses_generic_prompts(run, tmp_path):
     assert figures["prompts"] == 0 and "No world ground truth" in section and "Once upon a time" in section
 
 
-def test_world_prompts_reads_list_shaped_entities(tmp_path):
-    (tmp_path / "entities.json").write_text(json.dumps({"people": [{"id": "p7", "name": "Eva Reis"}]}))
+def test_world_prompts_reads_other_entity_layouts(tmp_path):
+    (tmp_path / "entities.json").write_text(json.dumps({"people": {"p7": {"name": "Eva Reis"}}}))
     (tmp_path / "facts.jsonl").write_text(json.dumps({"subject": "p7", "relation": "birth_year", "object": 1990})
                                           + "\n\n")
     assert sample.world_prompts(tmp_path, 5)[1] == {"lang": "en", "prompt": "Eva Reis was born in",
-                                                    "answers": ["1990"], "bucket": "?"}
+                                                    "answers": ["1990"], "bucket": "?", "pages": 0}
     assert sample.world_prompts(tmp_path / "missing", 5) == []

@@ -162,8 +162,9 @@ BORN = {"pt": "{name} nasceu em", "en": "{name} was born in"}
 
 def world_prompts(truth: Path, people: int) -> list[dict]:
     """Birth prompts for people of the tiny world, with their true answers: the birth city
-    and the birth year (both continue "nasceu em" / "was born in"). The most often stated
-    facts come first: they are the ones a small model can have learned. [] without a world."""
+    and the birth year (both continue "nasceu em" / "was born in"), in the languages the
+    pages state them in. The facts on the most kept pages come first: they are the ones a
+    small model can have learned. [] when there is no world truth."""
     try:
         entities = json.loads((truth / "entities.json").read_text(encoding="utf-8"))
         facts = [json.loads(line) for line in (truth / "facts.jsonl").read_text(encoding="utf-8").splitlines()
@@ -171,27 +172,29 @@ def world_prompts(truth: Path, people: int) -> list[dict]:
     except (OSError, ValueError):
         return []
     names = _names(entities)
-    answers: dict[str, dict] = {}  # person id -> {"pt": [...], "en": [...], "rank": int}
-    rank = {"frequent": 0, "medium": 1, "rare": 2}
+    people_facts: dict[str, dict] = {}  # person id -> {"pt": [answers], "en": [...], "pages", "bucket", "langs"}
     for f in facts:
         if not isinstance(f, dict) or f.get("relation") not in ("birth_city", "birth_year"):
             continue
         subj = f.get("subject")
-        if subj not in names:
+        name = names.get(subj) or f.get("subject_name")
+        if not name:
             continue
-        a = answers.setdefault(subj, {"pt": [], "en": [], "rank": 3})
+        names[subj] = name
+        a = people_facts.setdefault(subj, {"pt": [], "en": [], "pages": 0, "bucket": "?", "langs": set()})
         ans = f.get("answer")
         for lang in ("pt", "en"):
-            text = ans.get(lang) if isinstance(ans, dict) else ans
-            text = text or names.get(f.get("object"), f.get("object"))
+            text = (ans.get(lang) if isinstance(ans, dict) else ans) or names.get(f.get("object"), f.get("object"))
             if text is not None:
                 a[lang].append(str(text))
+        a["pages"] += int(f.get("kept_pages", f.get("pages", 0)) or 0)
+        a["langs"].update(x for x in f.get("langs") or () if x in BORN)
         if f["relation"] == "birth_city":
-            a["rank"] = rank.get(f.get("bucket"), 3)
-    chosen = sorted(answers, key=lambda s: (answers[s]["rank"], s))[:people]
-    return [{"lang": lang, "prompt": BORN[lang].format(name=names[s]), "answers": answers[s][lang],
-             "bucket": ["frequent", "medium", "rare", "?"][answers[s]["rank"]]}
-            for s in chosen for lang in ("pt", "en")]
+            a["bucket"] = f.get("bucket", "?")
+    chosen = sorted(people_facts, key=lambda s: (-people_facts[s]["pages"], s))[:people]
+    return [{"lang": lang, "prompt": BORN[lang].format(name=names[s]), "answers": people_facts[s][lang],
+             "bucket": people_facts[s]["bucket"], "pages": people_facts[s]["pages"]}
+            for s in chosen for lang in ("pt", "en") if lang in people_facts[s]["langs"] or not people_facts[s]["langs"]]
 
 
 def _names(entities) -> dict[str, str]:
@@ -269,9 +272,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     if rows:
         hits = sum(r["correct"] for r in rows)
         figures.update(completions_with_true_answer=hits, share_with_true_answer=round(hits / len(rows), 3))
-        lines += [md_table(["prompt", "completion", "true answer", "fact stated", "contains it"],
+        lines += [md_table(["prompt", "completion", "true answer", "pages stating it", "contains it"],
                            [[cell(r["prompt"]), cell(r["completion"]), cell(" / ".join(r["answers"])),
-                             r["bucket"], "yes" if r["correct"] else "no"] for r in rows]), "",
+                             r["pages"], "yes" if r["correct"] else "no"] for r in rows]), "",
                   f"{hits} of {len(rows)} completions contain a true answer (birth city or year). "
                   f"A completion that states a different city or year fluently is a hallucination "
                   f"in the making: the model learned the form of the sentence, not the fact.", ""]
