@@ -39,6 +39,26 @@ W = {
 }
 
 
+TIPS = {
+    "pt": ["Antes de começar, vale a pena estimar o resultado de cabeça para saber se a resposta final faz sentido.",
+           "Depois de terminar, confira a conta fazendo a operação inversa: é um jeito simples de evitar erros bobos.",
+           "Escreva os números bem alinhados no caderno, cada algarismo na sua coluna, para não se perder.",
+           "Muitos alunos erram esta conta por pressa, então vale a pena ir devagar e revisar cada passo.",
+           "Se a conta parecer difícil, quebre o problema em partes menores e resolva uma de cada vez.",
+           "Leia o enunciado duas vezes e sublinhe as informações que realmente importam para a resposta.",
+           "Com a prática, esse tipo de conta fica automático, mas no começo é normal precisar de atenção.",
+           "Repare como o raciocínio usado aqui também serve para números maiores, com o mesmo cuidado."],
+    "en": ["Before you start, it helps to estimate the result in your head so you know whether the final answer makes sense.",
+           "When you have finished, check the sum by doing the inverse operation: it is an easy way to catch silly mistakes.",
+           "Write the numbers neatly lined up in your exercise book, each digit in its own column, so you do not get lost.",
+           "Many pupils get this one wrong by rushing, so it is worth going slowly and checking every step.",
+           "If the sum looks hard, break the problem into smaller parts and solve them one at a time.",
+           "Read the problem twice and underline the information that really matters for the answer.",
+           "With practice this kind of sum becomes automatic, but at first it is normal to need some care.",
+           "Notice how the same reasoning also works for bigger numbers, with the same care."],
+}
+
+
 def _digits_add(a: int, b: int, lang: str) -> list[str]:
     """Column addition in words: units, tens with carries."""
     steps, carry, place = [], 0, 0
@@ -126,7 +146,8 @@ def exercise(lang: str, rng: random.Random) -> tuple[str, list[str], int, str]:
          f"How many {many} are left?")
     if pt and many in ("figurinhas", "maçãs", "bolinhas de gude"):
         q = q.replace("Quantos", "Quantas")
-    steps = ([f"Primeiro, calculamos quantos {many} vieram nos pacotes: {packs} vezes {per} dá {total}.",
+    quantos = "quantas" if many in ("figurinhas", "maçãs", "bolinhas de gude") else "quantos"
+    steps = ([f"Primeiro, calculamos {quantos} {many} vieram nos pacotes: {packs} vezes {per} dá {total}.",
               f"Depois, tiramos os {give} que foram dados: {total} menos {give} dá {total - give}.",
               f"Sobraram {total - give} {many}."]
              if pt else
@@ -140,7 +161,9 @@ def homework_page(lang: str, rng: random.Random, n: int) -> tuple[str, list, lis
     """(title, blocks, tasks): a page with n exercises and their worked solutions."""
     w = W[lang]
     title = rng.choice(w["title"]).format(k=rng.randint(1, 60))
-    blocks = [("h1", title), ("p", rng.choice(w["intro"]))]
+    intro = w["intro"][:]
+    rng.shuffle(intro)
+    blocks = [("h1", title), ("p", " ".join(intro[:2]))]
     tasks = []
     for i in range(1, n + 1):
         q, steps, ans, t = exercise(lang, rng)
@@ -148,6 +171,17 @@ def homework_page(lang: str, rng: random.Random, n: int) -> tuple[str, list, lis
         blocks.append(("p", q))
         blocks.append(("p", f"{w['sol']}: " + " ".join(steps)))
         blocks.append(("p", f"{w['ans']}: {ans}."))
+        blocks.append(("p", " ".join(rng.sample(TIPS[lang], 2))))
         tasks.append({"lang": lang, "type": t, "question": q, "answer": ans, "steps": steps})
     blocks.append(("p", rng.choice(w["outro"])))
+    # Pad with tips until >= 85% of words contain a letter (Gopher's rule is 80%; keep a margin).
+    tips = TIPS[lang][:]
+    rng.shuffle(tips)
+    while _alpha_share(blocks) < 0.85 and tips:
+        blocks.insert(-1, ("p", tips.pop()))
     return title, blocks, tasks
+
+
+def _alpha_share(blocks: list) -> float:
+    words = " ".join(b[1] for b in blocks if b[0] in ("h1", "h2", "p")).split()
+    return sum(any(c.isalpha() for c in x) for x in words) / max(1, len(words))
