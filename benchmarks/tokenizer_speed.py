@@ -7,7 +7,9 @@ ranks, build the tiktoken Encoding: what any user of the raw libraries must do t
 Encoding: Tokenizer.encode in a loop vs tiktoken's encode_ordinary (one thread), and
 Tokenizer.encode_batch vs tiktoken's encode_ordinary_batch on all cores.
 Runs alternate (dentro raw, raw dentro, dentro raw, ...) so machine noise hits both alike; we
-report medians and the ratio dentro / raw (target: <= 1.10).
+report medians of wall time and the ratio dentro / raw (target: <= 1.10), also in CPU
+time (less sensitive to other programs on a shared machine), and an A/A row (raw vs
+an identical raw encoder) that shows how much of a ratio is noise.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ def raw_train(texts, vocab_size):
 
 
 def timed(fn):
-    t0 = time.perf_counter()
+    """(wall seconds, CPU seconds of this process, all threads)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def side_by_side(name, mine, raw, repeats, mb=None):
@@ -51,20 +54,51 @@ def side_by_side(name, mine, raw, repeats, mb=None):
         else:
             a.append(timed(mine))
             b.append(timed(raw))
-    ma, mb_ = statistics.median(a), statistics.median(b)
+    ma, mb_ = statistics.median(w for w, _ in a), statistics.median(w for w, _ in b)
+    ca, cb = statistics.median(c for _, c in a), statistics.median(c for _, c in b)
     if mb:
-        row = f"| {name} | {mb / ma:.2f} MB/s | {mb / mb_:.2f} MB/s | {ma / mb_:.3f} |"
+        row = f"| {name} | {mb / ma:.2f} MB/s | {mb / mb_:.2f} MB/s | {ma / mb_:.3f} | {ca / cb:.3f} |"
     else:
-        row = f"| {name} | {ma:.3f} s | {mb_:.3f} s | {ma / mb_:.3f} |"
+        row = f"| {name} | {ma:.3f} s | {mb_:.3f} s | {ma / mb_:.3f} | {ca / cb:.3f} |"
     print(row, flush=True)
     return ma / mb_
+
+
+def reference_vs_fast(texts, n_merges=200, kb=200):
+    """The plain-Python reference BPE against the fast path, once, on a small slice."""
+    from dentro import bpe_reference as ref
+
+    small, size = [], 0
+    for t in texts:
+        if size >= kb * 1000:
+            break
+        small.append(t)
+        size += len(t.encode())
+    t0 = time.perf_counter()
+    merges, vocab = ref.train(small, n_merges, SPLIT_PATTERN)
+    t_ref = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tok = train_tokenizer(small, 256 + n_merges + len(SPECIAL_TOKENS))
+    t_fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ids_ref = [ref.encode(t, vocab, SPLIT_PATTERN) for t in small]
+    e_ref = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ids = [tok.encode(t) for t in small]
+    e_fast = time.perf_counter() - t0
+    assert ids == ids_ref and [tok.token_bytes(i) for i in range(tok.n_ranks)] == vocab
+    print(f"| reference BPE: train {n_merges} merges on {size / 1e3:.0f} KB | {t_fast:.3f} s | "
+          f"{t_ref:.2f} s (plain Python) | {t_fast / t_ref:.4f} | |")
+    print(f"| reference BPE: encode {size / 1e3:.0f} KB | {size / 1e6 / e_fast:.2f} MB/s | "
+          f"{size / 1e6 / e_ref:.3f} MB/s (plain Python) | {e_fast / e_ref:.4f} | |")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/text")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--vocab-sizes", type=int, nargs="+", default=[4096, 32768])
+    ap.add_argument("--reference", action="store_true", help="only the reference-vs-fast rows (one run each)")
     args = ap.parse_args()
 
     docs = list(read_documents([args.data]))
@@ -74,13 +108,19 @@ def main():
     print(f"data: {args.data} — {len(texts)} documents; pt {size['pt']:.2f} MB, en {size['en']:.2f} MB")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"rustbpe, tiktoken {tiktoken.__version__}; median of {args.repeats}\n")
-    print("| what | dentro | raw library | dentro / raw |\n|---|---|---|---|")
+    print("| what | dentro | raw library | dentro / raw, wall | dentro / raw, CPU |\n|---|---|---|---|---|")
+    if args.reference:
+        reference_vs_fast(by_lang["pt"])
+        return
     for v in args.vocab_sizes:
         side_by_side(f"train, vocab {v}, pt+en {sum(size.values()):.1f} MB",
                      lambda: train_tokenizer(texts, v), lambda: raw_train(texts, v), args.repeats)
     tok = train_tokenizer(texts, args.vocab_sizes[0])
     enc = raw_train(texts, args.vocab_sizes[0])
     assert all(tok.encode(t) == enc.encode_ordinary(t) for t in texts[:200])
+    enc2 = raw_train(texts, args.vocab_sizes[0])  # raw vs raw: the noise floor of this machine
+    side_by_side("A/A check: raw vs raw, encode pt, 1 thread", lambda: [enc2.encode_ordinary(t) for t in by_lang["pt"]],
+                 lambda: [enc.encode_ordinary(t) for t in by_lang["pt"]], args.repeats, size["pt"])
     for lang, ts in by_lang.items():
         side_by_side(f"encode {lang}, 1 thread", lambda: [tok.encode(t) for t in ts],
                      lambda: [enc.encode_ordinary(t) for t in ts], args.repeats, size[lang])
