@@ -53,7 +53,7 @@ def render_terminal(tok, ids: list[int], color: bool = True, ids_only: bool = Fa
             nums.append(str(i))
         if tok.token_bytes(i).endswith(b"\n") and not tok.is_special(i):
             texts.append("\n")  # keep the text's line layout after the ↵
-    return "".join(texts) + "\n\n" + " ".join(nums)
+    return "".join(texts).rstrip("\n") + "\n\n" + " ".join(nums)
 
 
 def summary_line(tok, text: str, ids: list[int]) -> str:

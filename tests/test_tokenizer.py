@@ -128,3 +128,32 @@ def test_round_trip_arbitrary_bytes(tok, data):
 @given(st.lists(st.integers(min_value=-5, max_value=700)))
 def test_decode_of_any_id_list_never_raises(tok, ids):
     assert isinstance(tok.decode(ids), str)
+
+
+def test_lone_surrogates_become_replacement_characters(tok):
+    # not valid Unicode scalar values, so not encodable as UTF-8: U+FFFD instead of an error
+    assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
+    assert tok.encode_batch(["a\ud800b"]) == [tok.encode("a\ud800b")]
+
+
+def test_loads_and_encodes_without_the_trainer(tok, tmp_path, monkeypatch):
+    import sys
+
+    tok.save(tmp_path)
+    monkeypatch.setitem(sys.modules, "rustbpe", None)  # `import rustbpe` now fails
+    with pytest.raises(ImportError):
+        train_tokenizer(["abc"], 300)
+    t2 = Tokenizer.load(tmp_path)
+    assert t2.decode(t2.encode("Olá, mundo")) == "Olá, mundo"
+
+
+def test_a_twin_token_is_never_emitted_but_decodes():
+    # rustbpe can learn one byte string through two merges ((ab, c) and (a, bc)); the first id wins
+    ranks = [bytes([i]) for i in range(256)] + [b"ab", b"bc", b"abc", b"abc"]
+    t = Tokenizer(ranks)
+    assert t.n_unreachable == 1 and t.vocab_size == 260 + len(SPECIAL_TOKENS)
+    assert t.encode("abc") == [258] and t.decode([259]) == "abc" and t.token_bytes(259) == b"abc"
+    from tokenizers import Tokenizer as HF
+
+    hf = HF.from_str(json.dumps(t.to_hf_dict()))
+    assert hf.encode("abc abcabc", add_special_tokens=False).ids == t.encode("abc abcabc")
