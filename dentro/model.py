@@ -86,7 +86,8 @@ class ModelConfig:
 
 
 class RMSNorm(nn.Module):
-    """x / rms(x) * weight, computed in float32 (as HF Qwen3RMSNorm). x: (..., dim)."""
+    """x / rms(x) * weight, computed in float32 (as HF Qwen3RMSNorm), returned in x's dtype
+    (under bf16 autocast the fp32 gain would otherwise promote q and k to fp32). x: (..., dim)."""
 
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -96,7 +97,7 @@ class RMSNorm(nn.Module):
     def forward(self, x):
         xf = x.float()
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        return (self.weight * xf.to(x.dtype)).to(x.dtype)
 
 
 def rope_tables(head_dim: int, positions: torch.Tensor, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,6 +162,7 @@ class Attention(nn.Module):
         if kv_cache is not None:
             past = kv_cache.pos
             k, v = kv_cache.update(self.layer, k, v)  # (B, Hkv, past + T, D)
+            k, v = k.to(q.dtype), v.to(q.dtype)  # the cache may be kept in another dtype
         Tk = k.size(2)
         weights = None
         if explicit:

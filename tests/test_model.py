@@ -126,3 +126,19 @@ def test_too_long_input_is_refused():
     m = tiny(max_position_embeddings=8)
     with pytest.raises(ValueError, match="max_position_embeddings"):
         m(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_bf16_autocast_keeps_attention_inputs_in_one_dtype():
+    m = tiny()
+    idx = torch.randint(0, 101, (2, 10))
+    seen = []
+    hook = m.layers[0].self_attn.q_norm.register_forward_hook(lambda mod, i, o: seen.append(o.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = m(idx, idx)
+        cache = KVCache(m.config, 2, 11)  # fp32 cache under bf16 compute
+        full = m(idx, kv_cache=cache)
+        step = m(idx[:, :1], kv_cache=cache)
+    hook.remove()
+    assert seen[0] == torch.bfloat16  # q after QK-norm: bf16 like k and v, not promoted to fp32
+    assert torch.isfinite(loss) and full.dtype == step.dtype == torch.float32
+    assert abs(loss.item() - m(idx, idx).item()) < 0.05  # bf16 close to fp32
