@@ -59,14 +59,18 @@ def model_tensors(model) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_checkpoint(folder, model, tokenizer, train_state: dict | None = None, *, extra: dict | None = None) -> Path:
+def save_checkpoint(folder, model, tokenizer, train_state: dict | None = None, *, extra: dict | None = None,
+                    write: bool = True) -> Path:
     """Write the checkpoint folder atomically. extra: small JSON-able facts for config.json's
-    "dentro" section (step, tokens seen, validation bits per byte, preset...)."""
+    "dentro" section (step, tokens seen, validation bits per byte, preset...). With FSDP2,
+    call it on every rank (gathering the shards is collective) with write=(rank == 0)."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     gpt = unwrap(model)
     tensors = model_tensors(model)
+    if not write:
+        return folder
     if tokenizer.vocab_size > gpt.config.vocab_size:
         raise ValueError(f"tokenizer has {tokenizer.vocab_size} tokens but the model only "
                          f"{gpt.config.vocab_size} embedding rows")

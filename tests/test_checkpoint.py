@@ -137,3 +137,9 @@ def test_corrupt_train_state(tmp_path):
     with pytest.raises(UserError, match="train_state.pt is corrupt"):
         load_checkpoint(tmp_path / "ck")
     assert load_checkpoint(tmp_path / "ck", load_train_state=False)[0] is not None
+
+
+def test_write_false_gathers_but_writes_nothing(tmp_path):
+    model, tok = setup()
+    save_checkpoint(tmp_path / "ck", model, tok, {"step": 1}, write=False)  # a non-zero FSDP rank
+    assert list(tmp_path.iterdir()) == []
