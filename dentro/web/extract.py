@@ -69,8 +69,30 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
 
 
+# Share bars ("Share: Facebook X WhatsApp LinkedIn") survive main-content detection because they sit
+# inside the article element; a line made only of these words is dropped.
+_SOCIAL = frozenset("""share shares sharing compartilhe compartilhar partilhar partilhe follow us siga-nos
+siga nos facebook x twitter whatsapp linkedin instagram telegram pinterest reddit youtube tiktok
+threads bluesky mastodon e-mail email print imprimir tweet""".split())
+_WORD = re.compile(r"[\w-]+")
+
+
+def _is_share_bar(line: str) -> bool:
+    words = _WORD.findall(line.lower())
+    return bool(words) and all(w in _SOCIAL for w in words)
+
+
+# Page furniture that main-content detection keeps when a page has no real content: copyright
+# lines, and lines that are only a date, an e-mail address or a URL.
+_FURNITURE = re.compile(
+    r"^\s*(?:(?:©|\(c\)|copyright\b).*|.*\b(?:all rights reserved|todos os direitos reservados)\b.*"
+    r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+)\s*$", re.I)
+
+
 def _tidy(text: str) -> str:
     text = _TRAILING_SPACE.sub("\n", text)
+    text = "\n".join(l for l in text.split("\n")   # furniture lines are short: skip the regexes on prose
+                     if len(l) > 160 or not (_is_share_bar(l) or _FURNITURE.match(l)))
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 

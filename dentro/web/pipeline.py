@@ -48,7 +48,7 @@ class DataConfig:
     extractor: str = "resiliparse"
     timeout_s: float = 2.0
     max_html_bytes: int = 5_000_000
-    min_words: int = 5               # fewer words after extraction: "nothing meaningful left"
+    min_words: int = 1               # fewer words after extraction: "nothing meaningful left"
     blocklist: str | None = None     # UT1 folder or tarball
     blocklist_categories: tuple | None = None
     pii: bool = True

@@ -129,9 +129,42 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
     if char_frac > cfg.dup_line_char_frac:
         return "dup_line_char_frac"
 
+    # n-gram rules, measured as datatrove measures them (the code FineWeb and FineWeb-2 fit their
+    # thresholds with): characters of the n-gram(s) over all characters of the text; for duplicated
+    # n-grams only the repeats count (not the first occurrence), scanning left to right and jumping
+    # over a repeat once counted.
     words = [w for w in (t.strip(_PUNCT_STRIP).lower() for t in text.split()) if w]
     if len(words) < 2:
         return None
+    total = float(len(text))
+    with np.errstate(over="ignore"):
+        ids = np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)  # (W,)
+        lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
+        csum = np.concatenate([[0], np.cumsum(lens)])                             # (W+1,)
+        for n, thr in cfg.top_n_grams:
+            if len(words) < n:
+                break
+            h = _ngram_hashes(ids, n)
+            _, first, counts = np.unique(h, return_index=True, return_counts=True)
+            k = int(np.argmax(counts))
+            i = int(first[k])
+            chars = (csum[i + n] - csum[i] + n - 1) * counts[k]   # "w1 w2" with its space, all copies
+            if chars / total > thr:
+                return f"top_{n}_gram"
+        for n, thr in cfg.dup_n_grams:
+            if len(words) < n:
+                break
+            h = _ngram_hashes(ids, n)
+            _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+            repeats = np.flatnonzero(first[inv] < np.arange(len(h)))   # n-grams seen before
+            chars, nxt = 0, 0
+            for i in repeats.tolist():
+                if i >= nxt:
+                    chars += csum[i + n] - csum[i]
+                    nxt = i + n
+            if chars / total > thr:
+                return f"dup_{n}_gram"
+    return None
     with np.errstate(over="ignore"):
         ids = np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)  # (W,)
         lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
@@ -165,6 +198,11 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
     return None
 
 
+_ALPHA_WORD = re.compile(r"\S*[^\W\d_]\S*")      # a whitespace-delimited word with a letter in it
+_PUNCT_CHAR = re.compile("[" + re.escape(_PUNCT_STRIP) + "]")
+_LOWER_WORD = re.compile(r"[^\W\d_]+")
+
+
 def gopher_quality(text: str, cfg: QualityConfig) -> str | None:
     words = text.split()
     n = len(words)
@@ -172,7 +210,9 @@ def gopher_quality(text: str, cfg: QualityConfig) -> str | None:
         return "too_few_words"
     if n > cfg.max_doc_words:
         return "too_many_words"
-    avg = sum(len(w.strip(_PUNCT_STRIP)) for w in words) / n
+    # mean word length without punctuation (Gopher strips it from the word's ends; we drop all of
+    # it, which differs only for inner marks such as "e-mail")
+    avg = (sum(map(len, words)) - len(_PUNCT_CHAR.findall(text))) / n
     if avg < cfg.min_avg_word_length:
         return "short_words"
     if avg > cfg.max_avg_word_length:
@@ -185,11 +225,12 @@ def gopher_quality(text: str, cfg: QualityConfig) -> str | None:
             return "bullet_lines"
         if sum(l.endswith(("...", "…")) for l in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
             return "ellipsis_lines"
-    if sum(any(c.isalpha() for c in w) for w in words) / n < cfg.min_alpha_words_ratio:
+    if len(_ALPHA_WORD.findall(text)) / n < cfg.min_alpha_words_ratio:
         return "non_alpha_words"
-    if cfg.min_stop_words and sum(w.strip(_PUNCT_STRIP).lower() in cfg.stop_words
-                                  for w in words) < cfg.min_stop_words:
-        return "few_stop_words"
+    if cfg.min_stop_words:
+        sw = cfg.stop_words
+        if sum(w in sw for w in _LOWER_WORD.findall(text.lower())) < cfg.min_stop_words:
+            return "few_stop_words"
     return None
 
 
