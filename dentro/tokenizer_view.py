@@ -67,14 +67,17 @@ def summary_line(tok, text: str, ids: list[int]) -> str:
     return line
 
 
-def render_markdown(tok, text: str) -> str:
-    """A two-row Markdown table: the tokens (whitespace visible) over their ids."""
+def render_markdown(tok, text: str, per_row: int = 12) -> str:
+    """Markdown tables of per_row tokens each: the tokens (whitespace visible) over their ids."""
     ids = tok.encode(text)
-    cells = [visible(tok.token_bytes(i)).replace("|", "\\|").replace("`", "'") for i in ids]
-    head = "| " + " | ".join(f"`{c}`" for c in cells) + " |"
-    rule = "|" + "|".join("---" for _ in ids) + "|"
-    row = "| " + " | ".join(str(i) for i in ids) + " |"
-    return "\n".join([head, rule, row])
+    tables = []
+    for k in range(0, len(ids), per_row):
+        part = ids[k:k + per_row]
+        cells = [visible(tok.token_bytes(i)).replace("|", "\\|").replace("`", "'") for i in part]
+        tables.append("\n".join(["| " + " | ".join(f"`{c}`" for c in cells) + " |",
+                                 "|" + "|".join("---" for _ in part) + "|",
+                                 "| " + " | ".join(str(i) for i in part) + " |"]))
+    return "\n\n".join(tables)
 
 
 def compression_stats(tok, docs: Iterable, max_bytes_per_language: int = 5_000_000,

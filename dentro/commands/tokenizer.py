@@ -201,7 +201,12 @@ def cmd_show(args):
     from dentro.tokenizer_view import render_terminal, summary_line
 
     tok = load_tokenizer(args)
-    text = " ".join(args.text) if args.text and args.text != ["-"] else sys.stdin.read()
+    if args.text and args.text != ["-"]:
+        text = " ".join(args.text)
+    elif sys.stdin.isatty():
+        raise UserError('give a text to show, e.g. dentro tokenizer show "O céu é azul", or pipe one in')
+    else:
+        text = sys.stdin.read()
     if args.chat:
         text = text.replace("\\n", "\n")  # shells make typing newlines awkward; accept \n in --chat
     ids = tok.encode_with_special(text) if args.chat else tok.encode(text)
