@@ -163,3 +163,13 @@ def test_run_stage_micro(tmp_path):
     assert "| pt |" in section and "`O`" in section and "tokens/word" in section
     assert (tmp_path / "tokenizer" / "tokenizer.dentro.json").exists()
     assert (tmp_path / "tokenizer" / "tokenizer.json").exists()
+
+
+def test_show_reads_standard_input(trained, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Olá\nmundo\n"))
+    assert cli.main(["tokenizer", "show", "--run", str(trained), "--color", "never", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "↵]\n[" in out  # a newline token ends its line in the view
+    assert "10 characters · 11 bytes" in out and "[\\xc3][\\xa1]" in out  # á: a byte pair not learned
