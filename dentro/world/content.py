@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from dentro.world import prose
 from dentro.world.entities import City, Fact, Org, Person, World
-from dentro.world.phrasing import context, fact_sentence, is_directional
+from dentro.world.phrasing import _org_forms, fact_sentence, is_directional
 
-MIN_WORDS = 170  # content pages are padded with fact-free prose up to this many words
+MIN_WORDS = 200  # content pages are padded with fact-free prose up to this many words (a longer page
+# also dilutes the subject's name under Gopher's top-n-gram share; see checks.py)
 
 
 @dataclass
@@ -72,39 +73,75 @@ def _kind(w: World, eid: str) -> str:
 
 
 def _ctx(w: World, eid: str, lang: str) -> dict:
+    """Template values for headlines: the full name, with pt articles for organisations."""
     e = w.entity(eid)
-    ctx = {"s": e.name, "A_s": e.name, "a_s": e.name, "da_s": ("de " if lang == "pt" else "of ") + e.name}
+    ctx = {"s": e.name, "A_s": e.name, "a_s": e.name}
     if isinstance(e, Person):
-        ctx["gender"] = e.gender
         ctx["a"] = "a" if e.gender == "f" else "o"
     if isinstance(e, Org) and lang == "pt":
-        from dentro.world.phrasing import _org_forms
         ctx.update(_org_forms("s", e))
     return ctx
 
 
+def refs_for(w: World, eid: str, lang: str, rng: random.Random) -> prose.Refs:
+    e = w.entity(eid)
+    if isinstance(e, Person):
+        toks = e.name.split()
+        short = [toks[0]] if e.group == "pt" else [toks[0], toks[-1]]
+        return prose.Refs("person", lang, e.name, rng, gender=e.gender, short=short)
+    if isinstance(e, City):
+        return prose.Refs("city", lang, e.name, rng,
+                          generic=["a cidade", "a localidade"] if lang == "pt" else ["the town", "the city"])
+    f = _org_forms("s", e)
+    return prose.Refs("org", lang, e.name, rng,
+                      generic=["a empresa", "a companhia"] if lang == "pt" else ["the company", "the firm"],
+                      pt_forms=(f["A_s"], f["a_s"], f["da_s"], f["na_s"]))
+
+
 def fact_sentences(w: World, slot: Slot, rng: random.Random, first_named: bool = True) -> list[str]:
-    """One sentence per fact, shuffled; after the first, a subject may become a pronoun."""
+    """One sentence per fact, shuffled. After the first, the subject may become a pronoun or (people)
+    a short name; directional facts always carry both full names."""
     facts = list(slot.facts)
     rng.shuffle(facts)
+    e = w.entity(slot.entity)
     out = []
     for i, f in enumerate(facts):
         rev = is_directional(f) and f.stated == "both" and rng.random() < 0.5
-        out.append(fact_sentence(w, f, slot.lang, rng, reverse=rev,
-                                 use_pronoun=(i > 0 or not first_named) and rng.random() < 0.35))
+        later = i > 0 or not first_named
+        s = fact_sentence(w, f, slot.lang, rng, reverse=rev, use_pronoun=later and rng.random() < 0.4)
+        if later and not is_directional(f) and rng.random() < 0.6:
+            s = _shorten(e, s, slot.lang, rng)
+        out.append(s)
     return out
 
 
-def _fillers(w: World, slot: Slot, rng: random.Random, n: int) -> list[str]:
-    ctx = _ctx(w, slot.entity, slot.lang)
-    seen, out = set(), []
-    for _ in range(n * 4):
-        s = prose.filler(_kind(w, slot.entity), slot.lang, ctx, rng)
-        if s not in seen:
-            seen.add(s)
-            out.append(s)
-        if len(out) == n:
+def _shorten(e, s: str, lang: str, rng: random.Random) -> str:
+    """Refer to the subject by a short name ("Maria") or a generic noun ("a cidade", "the company")."""
+    if isinstance(e, Person):
+        toks = e.name.split()
+        return s.replace(e.name, toks[0] if e.group == "pt" or rng.random() < 0.5 else toks[-1])
+    noun = ("cidade" if isinstance(e, City) else "empresa") if lang == "pt" else (
+        rng.choice(["town", "city"]) if isinstance(e, City) else rng.choice(["company", "firm"]))
+    if lang == "pt":
+        forms = _org_forms("s", e) if isinstance(e, Org) else {"A_s": e.name, "a_s": e.name, "da_s": "de " + e.name,
+                                                                  "na_s": "em " + e.name}
+        for key, generic in (("da_s", "da "), ("na_s", "na "), ("A_s", "A "), ("a_s", "a ")):
+            if forms[key] in s:
+                return s.replace(forms[key], generic + noun, 1)
+        return s
+    if s.startswith(e.name):
+        return s
+    return s.replace(e.name, "the " + noun, 1)
+
+
+def _fillers(w: World, slot: Slot, rng: random.Random, n: int, used: set) -> list[str]:
+    refs = refs_for(w, slot.entity, slot.lang, rng)
+    out = []
+    for _ in range(n):
+        s = prose.filler(_kind(w, slot.entity), slot.lang, refs, rng, used)
+        if s is None:
             break
+        out.append(s)
     return out
 
 
@@ -125,14 +162,13 @@ def _mix(facts: list[str], fillers: list[str], rng: random.Random) -> list[str]:
     return facts[:1] + rest
 
 
-def _pad(blocks: list, w: World, slot: Slot, rng: random.Random, used: set) -> None:
-    """Add fact-free paragraphs until the page has MIN_WORDS words."""
-    tries = 0
-    while words(blocks) < MIN_WORDS and tries < 8:
-        tries += 1
-        extra = [s for s in _fillers(w, slot, rng, 4) if s not in used]
-        extra.append(prose.generic(slot.lang, rng))
-        used.update(extra)
+def _pad(blocks: list, w: World, slot: Slot, rng: random.Random, used: set, min_words: int = MIN_WORDS) -> None:
+    """Add fact-free paragraphs until the page has min_words words."""
+    for _ in range(8):
+        if words(blocks) >= min_words:
+            return
+        extra = _fillers(w, slot, rng, 3, used)
+        extra.append(prose.generic(slot.lang, rng, used))
         blocks.append(("p", " ".join(extra)))
 
 
@@ -148,7 +184,8 @@ def encyclopedia(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
     kind = _kind(w, slot.entity)
     name = w.name(slot.entity, slot.lang)
     facts = fact_sentences(w, slot, rng)
-    sents = _mix(facts, _fillers(w, slot, rng, rng.randint(3, 6)), rng)
+    used: set = set()
+    sents = _mix(facts, _fillers(w, slot, rng, rng.randint(3, 6), used), rng)
     paras = _paragraphs(sents, rng)
     heads = rng.sample(SECTION[slot.lang][kind], 3)
     blocks = [("h1", name), ("p", paras[0])]
@@ -156,7 +193,7 @@ def encyclopedia(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
         if i % 2 == 0 and i // 2 < len(heads):
             blocks.append(("h2", heads[i // 2]))
         blocks.append(("p", p))
-    _pad(blocks, w, slot, rng, set(sents))
+    _pad(blocks, w, slot, rng, used)
     return name, blocks
 
 
@@ -168,10 +205,11 @@ def profile(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
                     "Nesta série de perfis, o nome da vez é {n}."],
              "en": ["Today the blog presents a profile of {n}.", "Many readers asked us for a piece about {n}, so here it is.",
                     "In this series of profiles, it is the turn of {n}."]}[slot.lang]
-    sents = _mix(fact_sentences(w, slot, rng), _fillers(w, slot, rng, rng.randint(3, 5)), rng)
-    blocks = [("h1", title), ("p", rng.choice(intro).format(n=name) + " " + prose.generic(slot.lang, rng))]
+    used: set = set()
+    sents = _mix(fact_sentences(w, slot, rng), _fillers(w, slot, rng, rng.randint(3, 5), used), rng)
+    blocks = [("h1", title), ("p", rng.choice(intro).format(n=name) + " " + prose.generic(slot.lang, rng, used))]
     blocks += [("p", p) for p in _paragraphs(sents, rng)]
-    _pad(blocks, w, slot, rng, set(sents))
+    _pad(blocks, w, slot, rng, used)
     return title, blocks
 
 
@@ -182,13 +220,14 @@ def news(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
     title = head.format_map(ctx)
     lead = lead.format_map(ctx)
     facts = fact_sentences(w, slot, rng, first_named=True)
-    fill = _fillers(w, slot, rng, rng.randint(2, 4))
+    used: set = set()
+    fill = _fillers(w, slot, rng, rng.randint(2, 4), used)
     body = facts + fill
     rng.shuffle(body)
     blocks = [("h1", title[0].upper() + title[1:]), ("p", lead[0].upper() + lead[1:])]
     blocks += [("p", p) for p in _paragraphs(body, rng)]
     blocks.append(("p", rng.choice(prose.QUOTE[slot.lang]) + " " + rng.choice(prose.NEWS_CLOSE[slot.lang])))
-    _pad(blocks, w, slot, rng, set(body))
+    _pad(blocks, w, slot, rng, used)
     return blocks[0][1], blocks
 
 
@@ -214,7 +253,8 @@ def forum(w: World, slot: Slot, rng: random.Random, date: str = "") -> tuple[str
     users = rng.sample(prose.FORUM_USERS, 5)
     posts = [("post", users[0], date, [rng.choice(prose.FORUM_Q[lang]).format(s=name)])]
     facts = fact_sentences(w, slot, rng)
-    fill = _fillers(w, slot, rng, 3)
+    used: set = set()
+    fill = _fillers(w, slot, rng, 3, used)
     i, u = 0, 1
     while i < len(facts):
         k = rng.randint(1, 3)
@@ -226,15 +266,11 @@ def forum(w: World, slot: Slot, rng: random.Random, date: str = "") -> tuple[str
         u += 1
     if fill:
         posts.append(("post", users[u % 4 + 1], date, [" ".join(fill)]))
-    posts.append(("post", users[0], date, [rng.choice(prose.FORUM_THANKS[lang]) + " " + prose.generic(lang, rng)]))
+    posts.append(("post", users[0], date, [rng.choice(prose.FORUM_THANKS[lang]) + " " + prose.generic(lang, rng, used)]))
     blocks = [("h1", title)] + posts
-    used = set(facts)
-    while words(blocks) < MIN_WORDS:
-        more = [s for s in _fillers(w, slot, rng, 3) if s not in used]
-        used.update(more)
-        blocks.insert(-1, ("post", users[rng.randint(1, 4)], date, [" ".join(more + [prose.generic(lang, rng)])]))
-        if len(blocks) > 14:
-            break
+    while words(blocks) < MIN_WORDS and len(blocks) < 14:
+        more = _fillers(w, slot, rng, 3, used) + [prose.generic(lang, rng, used)]
+        blocks.insert(-1, ("post", users[rng.randint(1, 4)], date, [" ".join(more)]))
     return title, blocks
 
 
@@ -262,12 +298,21 @@ def listing(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]
     lang = slots[0].lang
     kind = _kind(w, slots[0].entity)
     title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
-    items = []
+    items, used = [], set()
     for s in slots:
-        sents = fact_sentences(w, s, rng) + _fillers(w, s, rng, rng.randint(0, 1))
+        sents = fact_sentences(w, s, rng) + _fillers(w, s, rng, rng.randint(1, 2), used)
         items.append(" ".join(sents))
-    blocks = [("h1", title), ("p", rng.choice(LIST_INTRO[lang]) + " " + prose.generic(lang, rng)),
-              ("ol" if rng.random() < 0.5 else "ul", items), ("p", rng.choice(LIST_OUTRO[lang]))]
+    blocks = [("h1", title), ("p", rng.choice(LIST_INTRO[lang]) + " " + prose.generic(lang, rng, used))]
+    if rng.random() < 0.5:  # an HTML list
+        blocks.append(("ol" if rng.random() < 0.5 else "ul", items))
+    else:  # a "listicle": one heading and one paragraph per item
+        for s, item in zip(slots, items):
+            blocks += [("h2", w.name(s.entity, lang)), ("p", item)]
+    blocks.append(("p", rng.choice(LIST_OUTRO[lang])))
+    for _ in range(4):  # short lists get a closing paragraph of fact-free prose
+        if words(blocks) >= MIN_WORDS - 40:
+            break
+        blocks.append(("p", " ".join(_fillers(w, rng.choice(slots), rng, 2, used) + [prose.generic(lang, rng, used)])))
     return title, blocks
 
 
@@ -294,10 +339,11 @@ def table(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]:
         by_rel = {f.relation: f for f in s.facts}
         rows.append([w.name(s.entity, lang)] + [by_rel[c[0]].answer[lang] if c[0] in by_rel else "—" for c in cols])
     title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
+    used: set = set()
     texts = TABLE_TEXT[lang][:]
     rng.shuffle(texts)
     blocks = [("h1", title), ("p", texts[0] + " " + prose.generic(lang, rng) + " " + texts[1]),
               ("table", head, rows), ("p", texts[2] + " " + rng.choice(LIST_OUTRO[lang]))]
     for s in slots[:3]:  # a few words on the first rows, so the page is more than a table
-        blocks.append(("p", " ".join(_fillers(w, s, rng, 2))))
+        blocks.append(("p", " ".join(_fillers(w, s, rng, 2, used))))
     return title, blocks

@@ -114,7 +114,8 @@ def _links(items: list[str], cls: str) -> str:
 
 
 def render_page(site: Site, title: str, blocks: list, rng: random.Random, *, date: str = "",
-                related: list[str] | None = None, lang: str | None = None, chrome: bool = True) -> bytes:
+                related: list[str] | None = None, lang: str | None = None, chrome: bool = True,
+                extras: bool = True) -> bytes:
     """A full HTML document: the site's chrome around the rendered blocks."""
     lang = lang or site.lang
     c = CHROME[lang if lang in CHROME else "en"]
@@ -139,6 +140,9 @@ def render_page(site: Site, title: str, blocks: list, rng: random.Random, *, dat
     share = (f'<div class="share">{_e(c["share"])} <a href="#">Facebook</a> <a href="#">X</a> '
              f'<a href="#">WhatsApp</a> <a href="#">LinkedIn</a></div>')
     comments = f'<div class="comments"><h3>{_e(rng.choice(c["comments"]))}</h3></div>'
+    if not extras:  # a login wall or an app shell: no share buttons, comments, tagline or breadcrumb
+        share = comments = crumbs = ""
+        site = Site(site.domain, site.lang, site.kind, site.name, site.semantic, site.footer_email, site.nav, "", site.cookie)
     foot_links = _links(rng.sample(c["footer"][1:], 5), "footer-links")
     contact = f'<p class="contact">contato@{site.domain}</p>' if site.footer_email else ""
     year = date[:4] if date else "2024"
@@ -169,7 +173,7 @@ def boilerplate_only(site: Site, rng: random.Random, date: str) -> tuple[str, by
     title = rng.choice({"pt": ["Entrar", "Arquivo de tags", "Página não encontrada", "Carregando..."],
                         "en": ["Sign in", "Tag archive", "Page not found", "Loading..."]}[lang])
     blocks = []  # nothing in the main area but a form
-    html = render_page(site, title, blocks, rng, date=date, related=[])
+    html = render_page(site, title, blocks, rng, date="", related=[], extras=False)
     # Put a login form in the main area: inputs and buttons, no prose.
     form = ('<form class="login"><label>E-mail</label><input type="email"><label>Senha</label>'
             '<input type="password"><button>Entrar</button></form>') if lang == "pt" else (

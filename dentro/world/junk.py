@@ -62,53 +62,97 @@ SPAM_KEYS = {
 }
 
 
+SPAM_FRAMES = {
+    "pt": ["Procurando {0}? Aqui você encontra {0} com {1} e {2}.", "O melhor {0} é aqui: {1}, {2}, {3}.",
+           "{0} {1} {2} {3}", "Clique e confira {0} {1} {2} agora mesmo!", "{0} é aqui, {0} com {1}, {0} hoje.",
+           "Não perca: {0}, {1}, {2}, {3}, {4}.", "Quer {0}? {1}! {2}! {3}!"],
+    "en": ["Looking for {0}? Here you will find {0} with {1} and {2}.", "The best {0} is here: {1}, {2}, {3}.",
+           "{0} {1} {2} {3}", "Click and check out {0} {1} {2} right now!", "{0} is here, {0} with {1}, {0} today.",
+           "Don't miss out: {0}, {1}, {2}, {3}, {4}.", "Want {0}? {1}! {2}! {3}!"],
+}
+
+
+SPAM_PROSE = {
+    "pt": ["Nossa equipe está pronta para atender você com toda a atenção que você merece.",
+           "Somos uma empresa séria, com milhares de clientes satisfeitos em todo o país.",
+           "Não perca tempo e aproveite enquanto as condições especiais ainda estão valendo.",
+           "Fale com um dos nossos consultores e tire todas as suas dúvidas sem compromisso.",
+           "Aqui você encontra as melhores condições do mercado e um atendimento de verdade."],
+    "en": ["Our team is ready to help you with all the attention you deserve.",
+           "We are a serious company with thousands of happy customers all over the country.",
+           "Do not waste time and take advantage while the special conditions are still on.",
+           "Talk to one of our advisers and get all your questions answered with no obligation.",
+           "Here you will find the best conditions on the market and real customer service."],
+}
+
+
 def spam_blocks(lang: str, rng: random.Random) -> tuple[str, list]:
-    """Keyword stuffing: a handful of phrases repeated in near-identical lines."""
+    """SEO keyword stuffing: a handful of phrases over and over, in the page's language."""
     keys = rng.choice(SPAM_KEYS[lang])
     title = " | ".join(rng.sample(keys, 3)).title() + f" {rng.randint(2019, 2025)}"
     lines = []
-    for _ in range(rng.randint(18, 30)):
-        k = rng.sample(keys, 3)
-        lines.append(rng.choice(["{0} {1} {2}", "{0} - {1} - {2}", "melhor {0} {1}" if lang == "pt" else "best {0} {1}",
-                                 "{0} {0} {1}", "{1} {2} {0} agora" if lang == "pt" else "{1} {2} {0} now"]).format(*k))
-    lines += [lines[0]] * rng.randint(4, 8)
+    for _ in range(rng.randint(14, 24)):
+        k = rng.sample(keys, 5)
+        lines.append(rng.choice(SPAM_FRAMES[lang]).format(*k))
+    lines += [lines[0]] * rng.randint(5, 9)
+    lines += rng.sample(SPAM_PROSE[lang], 3)  # a little real prose, as SEO pages have
     rng.shuffle(lines)
     return title, [("h1", title)] + [("p", x) for x in lines]
 
 
 LOWQ_TAGS = {
-    "pt": ["receita bolo", "bolo de cenoura", "bolo fácil", "receita rápida", "torta de frango", "pão caseiro",
-           "sobremesa gelada", "doce de leite", "pudim de leite", "lanche da tarde", "café da manhã", "suco natural",
-           "salada verde", "arroz doce", "brigadeiro gourmet", "receita fit", "jantar rápido", "comida caseira"],
-    "en": ["cake recipe", "carrot cake", "easy cake", "quick recipe", "chicken pie", "homemade bread",
-           "cold dessert", "caramel sauce", "bread pudding", "afternoon snack", "breakfast ideas", "fresh juice",
-           "green salad", "rice pudding", "chocolate fudge", "healthy recipe", "quick dinner", "home cooking"],
+    "pt": ["receita de bolo de cenoura com cobertura de chocolate", "como fazer pão caseiro sem sovar",
+           "torta de frango de liquidificador fácil e rápida", "sobremesa gelada com leite condensado",
+           "pudim de leite sem furinhos na panela de pressão", "lanche da tarde para as crianças levarem na escola",
+           "suco natural de laranja com cenoura e beterraba", "salada verde com molho de mostarda e mel",
+           "arroz doce cremoso da vovó com canela", "brigadeiro gourmet para vender e ganhar dinheiro",
+           "jantar rápido com o que tem na geladeira", "receita fit de panqueca de banana com aveia",
+           "bolo de fubá com goiabada da fazenda", "feijoada completa para o almoço de domingo",
+           "como fazer doce de leite em casa", "cardápio da semana para economizar no mercado"],
+    "en": ["easy carrot cake recipe with cream cheese frosting", "how to make homemade bread without kneading",
+           "quick chicken pie for a weeknight dinner", "cold dessert with condensed milk and lemon",
+           "bread pudding with raisins and a little cinnamon", "afternoon snacks for kids to take to school",
+           "fresh orange juice with carrot and beetroot", "green salad with honey mustard dressing",
+           "creamy rice pudding like grandma used to make", "chocolate fudge to sell at the school fair",
+           "quick dinner with whatever is left in the fridge", "healthy banana pancakes with oats and honey",
+           "cornbread with jam for a country breakfast", "slow cooker stew for a cold sunday lunch",
+           "how to make caramel sauce at home", "weekly meal plan to save money at the supermarket"],
 }
-LOWQ_REPEAT = {"pt": ["Clique aqui para baixar o arquivo", "Página em manutenção volte mais tarde",
-                      "Confira nossas ofertas", "Link atualizado"],
-               "en": ["Click here to download the file", "Page under maintenance come back later",
-                      "Check out our deals", "Updated link"]}
-LOWQ_SHORT = {"pt": ["Em breve mais informações.", "Site em construção. Volte logo!", "Nenhum resultado encontrado.",
-                     "Obrigado pela visita."],
-              "en": ["More information coming soon.", "Site under construction. Come back soon!",
-                     "No results found.", "Thanks for visiting."]}
+LOWQ_REPEAT = {"pt": ["Clique aqui para baixar o arquivo completo em alta velocidade, sem cadastro e sem complicação.",
+                      "Esta página está em manutenção e deve voltar ao ar nas próximas horas, obrigado pela paciência.",
+                      "Confira as nossas ofertas da semana com descontos especiais para quem comprar hoje.",
+                      "O link foi atualizado e agora o download funciona normalmente para todos os usuários."],
+               "en": ["Click here to download the complete file at high speed, with no sign-up and no hassle.",
+                      "This page is under maintenance and should be back online in the next few hours, thanks for your patience.",
+                      "Check out our deals of the week with special discounts for anyone who buys today.",
+                      "The link has been updated and the download now works normally for all users."]}
+LOWQ_SHORT = {"pt": ["Esta página ainda está em construção. Em breve vamos publicar aqui os horários de funcionamento da loja, "
+                     "as formas de pagamento e os contatos da equipe. Obrigado pela visita e volte logo.",
+                     "Nenhum resultado foi encontrado para a sua busca. Tente usar outras palavras ou verifique se o "
+                     "termo foi digitado corretamente antes de tentar de novo."],
+              "en": ["This page is still under construction. Soon we will publish the shop's opening hours, the "
+                     "payment options and the team's contact details here. Thanks for visiting and come back soon.",
+                     "No results were found for your search. Try using other words or check that the term was "
+                     "typed correctly before trying again."]}
 
 
 def lowq_blocks(lang: str, rng: random.Random) -> tuple[str, list, str]:
-    """(title, blocks, subkind): a tag cloud, one line repeated, or an almost empty page."""
+    """(title, blocks, subkind): a keyword dump without punctuation, one sentence repeated, or a
+    page of a few dozen words (Gopher's minimum is 50)."""
     sub = rng.choice(["keywords", "repeated", "short"])
     if sub == "keywords":
         tags = LOWQ_TAGS[lang][:]
         rng.shuffle(tags)
-        title = tags[0].title()
-        items = [" ".join(rng.sample(tags, rng.randint(1, 3))) for _ in range(rng.randint(25, 40))]
-        return title, [("h1", title), ("ul", items)], sub
+        title = tags[0].capitalize()
+        lines = [rng.choice(tags) if rng.random() < 0.3 else tags[i % len(tags)] for i in range(rng.randint(25, 40))]
+        return title, [("h1", title)] + [("p", x) for x in lines], sub
     if sub == "repeated":
         line = rng.choice(LOWQ_REPEAT[lang])
-        title = line
-        return title, [("h1", title)] + [("p", line)] * rng.randint(15, 30), sub
-    title = rng.choice(LOWQ_SHORT[lang])
-    return title, [("h1", title.split(".")[0]), ("p", title)], sub
+        title = line.split(",")[0]
+        return title, [("h1", title)] + [("p", line)] * rng.randint(12, 25), sub
+    text = rng.choice(LOWQ_SHORT[lang])
+    title = text.split(".")[0]
+    return title, [("h1", title), ("p", text)], sub
 
 
 # -- other languages ---------------------------------------------------------------------------------
@@ -217,16 +261,53 @@ def ip(rng: random.Random) -> str:
     return f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
+PII_ITEMS = {"pt": ["uma bicicleta aro 29", "um sofá de três lugares", "uma geladeira duplex", "um notebook de 15 polegadas",
+                    "um carrinho de bebê", "uma mesa de jantar com seis cadeiras", "um violão com capa", "uma esteira elétrica",
+                    "um fogão de quatro bocas", "uma máquina de lavar de 11 quilos", "um guarda-roupa de casal", "uma TV de 50 polegadas"],
+             "en": ["a mountain bike", "a three-seat sofa", "a fridge freezer", "a 15-inch laptop", "a baby pram",
+                    "a dining table with six chairs", "an acoustic guitar with case", "a running machine",
+                    "a four-burner cooker", "a washing machine", "a double wardrobe", "a 50-inch TV"]}
 PII_AD = {
-    "pt": ["Vendo {item} em ótimo estado, pouco uso, com nota fiscal e manual. Aceito proposta razoável e posso entregar na região.",
-           "O motivo da venda é mudança de cidade, por isso preciso desocupar o apartamento até o fim do mês.",
-           "Interessados podem mandar mensagem a qualquer hora, respondo assim que puder."],
-    "en": ["Selling {item} in great condition, barely used, with receipt and manual. Reasonable offers considered and I can deliver locally.",
-           "I am selling because I am moving to another city and need to clear the flat by the end of the month.",
-           "Anyone interested can message me at any time and I will reply as soon as I can."],
+    "pt": ["Vendo {item} em ótimo estado, com pouco uso.", "Está tudo funcionando perfeitamente e sem nenhum arranhão.",
+           "Acompanha nota fiscal, manual e a caixa original.", "Aceito proposta razoável, mas não faço troca.",
+           "Posso entregar na região central sem custo adicional.", "O motivo da venda é mudança de cidade.",
+           "Comprei há dois anos e usei muito pouco desde então.", "Retirada no local, de preferência no fim de semana.",
+           "Aceito pagamento à vista ou por transferência bancária.", "Quem chegar primeiro leva, não reservo.",
+           "Tenho fotos de todos os ângulos para quem quiser ver antes.", "O preço está abaixo do valor de mercado porque preciso vender logo.",
+           "Interessados podem mandar mensagem a qualquer hora, respondo assim que puder.",
+           "Também tenho outros móveis à venda, é só perguntar."],
+    "en": ["Selling {item} in great condition, barely used.", "Everything works perfectly and there is not a scratch on it.",
+           "Comes with the receipt, the manual and the original box.", "Reasonable offers considered, but no swaps.",
+           "I can deliver in the town centre at no extra cost.", "I am selling because I am moving to another city.",
+           "I bought it two years ago and have hardly used it since.", "Collection only, ideally at the weekend.",
+           "Cash or bank transfer accepted.", "First come, first served, I do not hold items.",
+           "I have photos from every angle for anyone who wants to see them first.",
+           "The price is below market value because I need a quick sale.",
+           "Anyone interested can message me at any time and I will reply as soon as I can.",
+           "I also have other furniture for sale, just ask."],
 }
-PII_ITEMS = {"pt": ["uma bicicleta aro 29", "um sofá de três lugares", "uma geladeira duplex", "um notebook de 15 polegadas"],
-             "en": ["a mountain bike", "a three-seat sofa", "a fridge freezer", "a 15-inch laptop"]}
+PII_PROBLEMS = {
+    "pt": ["não consigo acessar o sistema interno da empresa", "o e-mail corporativo parou de sincronizar no celular",
+           "a impressora da sala não aparece mais na rede", "a VPN desconecta a cada poucos minutos",
+           "o site do banco diz que o meu acesso foi bloqueado", "o roteador novo não deixa o computador entrar na internet"],
+    "en": ["I cannot reach our internal company system", "my work e-mail stopped syncing on my phone",
+           "the office printer no longer shows up on the network", "the VPN drops every few minutes",
+           "the bank's website says my access has been blocked", "the new router will not let my computer onto the internet"],
+}
+PII_TRIED = {
+    "pt": ["Já reiniciei o roteador e o computador, mas nada mudou.", "Limpei o cache do navegador e tentei em outro aparelho.",
+           "Atualizei o sistema operacional ontem à noite, então pode ter relação.", "O técnico da empresa está de férias e ninguém sabe resolver.",
+           "Testei com cabo e sem cabo, e o problema continua igual.", "Li vários tópicos aqui no fórum, mas nenhum resolveu."],
+    "en": ["I have restarted the router and the computer, but nothing changed.", "I cleared the browser cache and tried on another device.",
+           "I updated the operating system last night, so it might be related.", "Our IT person is on holiday and nobody else knows what to do.",
+           "I tried with and without a cable and the problem is the same.", "I have read several threads on this forum, but none of them helped."],
+}
+PII_HELP = {
+    "pt": ["Parece bloqueio no firewall.", "Isso costuma ser o certificado vencido.", "Deve ser conflito de endereço na rede.",
+           "Já vi isso acontecer depois de atualização.", "Pode ser o antivírus barrando a conexão."],
+    "en": ["It looks like a firewall block.", "That is usually an expired certificate.", "It may be an address conflict on the network.",
+           "I have seen this happen after an update.", "It could be the antivirus blocking the connection."],
+}
 
 
 def pii_blocks(lang: str, rng: random.Random, first: str, last: str) -> tuple[str, list, list[dict], list[str]]:
@@ -237,42 +318,76 @@ def pii_blocks(lang: str, rng: random.Random, first: str, last: str) -> tuple[st
     version = f"{rng.randint(2, 14)}.{rng.randint(0, 20)}.{rng.randint(1, 300)}"
     date = f"{rng.randint(10, 28)}/{rng.randint(10, 12)}/{rng.randint(2015, 2024)}"
     decoys += [version, date]
+    pt = lang == "pt"
     if rng.random() < 0.5:
         item = rng.choice(PII_ITEMS[lang])
-        title = ({"pt": "Vendo {i} — classificados", "en": "For sale: {i}"}[lang]).format(i=item)
-        ad = [x.format(item=item) for x in PII_AD[lang]]
-        if lang == "pt":
+        title = ("Vendo {i}" if pt else "For sale: {i}").format(i=item)
+        ad = PII_AD[lang][:1] + rng.sample(PII_AD[lang][1:], rng.randint(5, 8))
+        ad = [x.format(item=item) for x in ad]
+        if pt:
             doc, bad = cpf(rng), cpf(rng, valid=False)
             pii.append({"type": "cpf", "value": doc})
             decoys.append(bad)
-            contact = (f"Meu nome é {first} {last}, CPF {doc}, e o anúncio está no ar desde {date}. "
-                       f"Contato pelo e-mail {mail} ou pelo telefone {tel}. O número do protocolo do anúncio é {bad}, "
-                       f"guarde para referência. O aplicativo do site está na versão {version}.")
+            contact = rng.choice([
+                f"Meu nome é {first} {last}, CPF {doc}, e o anúncio está no ar desde {date}.",
+                f"Anúncio publicado em {date} por {first} {last} (CPF {doc}) e verificado pelo site."])
+            contact += " " + rng.choice([f"Contato pelo e-mail {mail} ou pelo telefone {tel}.",
+                                         f"Fale comigo pelo {tel} ou escreva para {mail}."])
+            contact += f" O número do protocolo do anúncio é {bad}. O aplicativo do site está na versão {version}."
         else:
             cc = card(rng)
             pii.append({"type": "card", "value": cc})
-            contact = (f"My name is {first} {last} and the ad has been up since {date}. Contact me by e-mail at {mail} "
-                       f"or call {tel}. I paid the listing fee with card {cc}, so the ad is verified. "
-                       f"The site's app is on version {version}.")
-        blocks = [("h1", title), ("p", ad[0]), ("p", ad[1] + " " + contact), ("p", ad[2])]
+            contact = rng.choice([f"My name is {first} {last} and the ad has been up since {date}.",
+                                  f"Ad posted on {date} by {first} {last} and checked by the site."])
+            contact += " " + rng.choice([f"Contact me by e-mail at {mail} or call {tel}.",
+                                         f"Call me on {tel} or write to {mail}."])
+            contact += f" I paid the listing fee with card {cc}. The site's app is on version {version}."
+        k = rng.randint(2, 4)
+        blocks = [("h1", title), ("p", " ".join(ad[:k])), ("p", contact), ("p", " ".join(ad[k:]))]
     else:
-        title = {"pt": "Não consigo acessar o sistema da empresa", "en": "Can't connect to the company system"}[lang]
-        company = cnpj(rng)
-        if lang == "pt":
+        problem = rng.choice(PII_PROBLEMS[lang])
+        title = problem[0].upper() + problem[1:]
+        tried = rng.sample(PII_TRIED[lang], 3)
+        if pt:
+            company = cnpj(rng)
             pii.append({"type": "cnpj", "value": company})
-            q = (f"Olá, pessoal. Desde {date} não consigo acessar o sistema interno da empresa. O meu IP é {addr} e o "
-                 f"programa está na versão {version}. Já reiniciei o roteador e o computador, mas nada mudou. "
-                 f"A empresa é a mesma de sempre, CNPJ {company}.")
-            a = (f"Oi, {first}. Parece bloqueio no firewall. Manda um e-mail para o suporte com o seu IP e o print do erro, "
+            q = (f"Olá, pessoal. Desde {date} {problem}. O meu IP é {addr} e o programa está na versão {version}. "
+                 + " ".join(tried) + f" A empresa é a mesma de sempre, CNPJ {company}.")
+            a = (f"Oi, {first}. {rng.choice(PII_HELP[lang])} Manda um e-mail para o suporte com o seu IP e o print do erro, "
                  f"ou me escreve em {mail} que eu te ajudo. Se preferir, liga no {tel} depois das seis da tarde.")
         else:
-            q = (f"Hi all. Since {date} I have not been able to reach our internal system. My IP address is {addr} and "
-                 f"the client is on version {version}. I have restarted the router and the computer, but nothing changed.")
-            a = (f"Hi {first}, it looks like a firewall block. Send support an e-mail with your IP and a screenshot of "
+            q = (f"Hi all. Since {date}, {problem}. My IP address is {addr} and the client is on version {version}. "
+                 + " ".join(tried))
+            a = (f"Hi {first}. {rng.choice(PII_HELP[lang])} Send support an e-mail with your IP and a screenshot of "
                  f"the error, or write to me at {mail} and I will help. You can also call {tel} after six in the evening.")
         pii.append({"type": "ip", "value": addr})
-        thanks = {"pt": "Valeu, vou tentar isso hoje mesmo e depois conto aqui se deu certo. Obrigado pela ajuda de todos.",
-                  "en": "Thanks, I will try that today and report back here if it works. Thank you all for the help."}[lang]
+        thanks = rng.choice({"pt": ["Valeu, vou tentar isso hoje mesmo e depois conto aqui se deu certo.",
+                                    "Obrigado pela ajuda de todos, era exatamente isso. Resolvido!",
+                                    "Funcionou depois que troquei a configuração que você falou. Muito obrigado."],
+                             "en": ["Thanks, I will try that today and report back here if it works.",
+                                    "Thank you all for the help, that was exactly it. Solved!",
+                                    "It worked after I changed the setting you mentioned. Many thanks."]}[lang])
         blocks = [("h1", title), ("post", "user" + str(rng.randint(100, 999)), date, [q]),
                   ("post", "helper" + str(rng.randint(10, 99)), date, [a]), ("post", "user", date, [thanks])]
     return title, blocks, pii, decoys
+
+
+PII_NOTE = {
+    "news": {"pt": ["Serviço: mais informações pelo telefone {tel} ou pelo e-mail {mail}, de segunda a sexta.",
+                    "Quem quiser participar pode se inscrever até {date} pelo e-mail {mail} ou pelo telefone {tel}."],
+             "en": ["Details: call {tel} or e-mail {mail}, Monday to Friday.",
+                    "Anyone who wants to take part can sign up until {date} by e-mail at {mail} or by phone on {tel}."]},
+    "forum": {"pt": ["Se alguém tiver mais documentos sobre isso, me escreve em {mail} ou manda mensagem no {tel}. Respondo até {date}.",
+                     "Tenho umas fotos antigas sobre o assunto. Quem quiser, é só pedir pelo {mail} ou ligar no {tel}."],
+              "en": ["If anyone has more documents on this, write to me at {mail} or text {tel}. I will reply by {date}.",
+                     "I have some old photos on the subject. Anyone who wants them can ask at {mail} or call {tel}."]},
+}
+
+
+def pii_note(kind: str, lang: str, rng: random.Random, first: str, last: str) -> tuple[str, list[dict], list[str]]:
+    """A contact line for a news item or a forum post: (sentence, pii, decoys)."""
+    mail, tel = email(rng, first, last), phone(rng, lang)
+    date = f"{rng.randint(10, 28)}/{rng.randint(10, 12)}/{rng.randint(2015, 2024)}"
+    text = rng.choice(PII_NOTE[kind][lang]).format(mail=mail, tel=tel, date=date)
+    decoys = [date] if date in text else []
+    return text, [{"type": "email", "value": mail}, {"type": "phone", "value": tel}], decoys

@@ -17,91 +17,159 @@ ADJ_PT = {"f": ["generosa", "discreta", "obstinada", "curiosa", "paciente", "exi
 ADJ_EN = ["generous", "quiet", "stubborn", "curious", "patient", "demanding", "good-humoured", "reserved",
           "tireless", "methodical", "charismatic", "candid", "thoughtful", "warm"]
 
+# Slots: {S} the subject at the start of a sentence (name, short name or pronoun), {s} the subject
+# inside a sentence, {de_s}/{em_s} with a Portuguese preposition, {adjf} a feminine adjective
+# (agrees with "pessoa", "figura"), {adjg} one agreeing with the person, {he}/{his}/{him}/{himself}.
 PERSON_PT = [
-    "Colegas descrevem {s} como uma pessoa {adj} e {adj2}.",
-    "Quem conhece {s} de perto fala de alguém {adj}, que raramente perde a calma.",
+    "Colegas descrevem {s} como uma pessoa {adjf} e {adjf2}.",
+    "Quem conhece {s} de perto fala de alguém {adjg}, que raramente perde a calma.",
     "Em entrevistas, {s} costuma dizer que o trabalho bem feito fala por si.",
-    "A trajetória de {s} é citada com frequência como exemplo de persistência.",
-    "{s} evita os holofotes e prefere que o trabalho seja lembrado, não o nome.",
-    "Muitos jovens dizem ter se inspirado na história de {s}.",
-    "Para os amigos, {s} é {adj} e sempre disposto a ouvir.",
-    "A carreira de {s} teve altos e baixos, como a de quase todo mundo.",
+    "A trajetória {de_s} é citada com frequência como exemplo de persistência.",
+    "{S} evita os holofotes e prefere que o trabalho seja lembrado, não o nome.",
+    "Muitos jovens dizem ter se inspirado na história {de_s}.",
+    "Para os amigos, {s} é {adjg} e sempre tem tempo para ouvir os outros.",
+    "A carreira {de_s} teve altos e baixos, como a de quase todo mundo.",
     "Segundo pessoas próximas, {s} nunca deixou de estudar e de fazer perguntas.",
-    "{s} já disse mais de uma vez que deve muito aos professores que teve.",
+    "{S} já disse mais de uma vez que deve muito aos professores que teve.",
     "Não é raro encontrar {s} em palestras e encontros com estudantes.",
-    "O nome de {s} aparece com frequência em reportagens e debates.",
-    "{s} acredita que a curiosidade é o melhor ponto de partida para qualquer profissão.",
-    "Há quem considere {s} uma figura {adj}, mas ninguém duvida da sua dedicação.",
-    "A vida de {s} mostra como escolhas pequenas podem mudar um caminho inteiro.",
+    "O nome {de_s} aparece com frequência em reportagens e debates.",
+    "{S} acredita que a curiosidade é o melhor ponto de partida para qualquer profissão.",
+    "Há quem considere {s} uma figura {adjf}, mas ninguém duvida da sua dedicação.",
+    "A vida {de_s} mostra como escolhas pequenas podem mudar um caminho inteiro.",
+    "Pouca gente sabe, mas {s} guarda até hoje cartas e fotografias dos tempos de escola.",
+    "{S} costuma responder com calma mesmo às perguntas mais difíceis.",
+    "Nas conversas, {s} fala mais dos outros do que de si {mesmo}.",
+    "Ao longo dos anos, {s} colecionou amizades em muitos lugares.",
+    "A forma como {s} lida com os desafios costuma impressionar quem trabalha ao lado.",
+    "{S} repete com frequência que ninguém chega longe sozinho.",
+    "Em mais de uma ocasião, {s} ajudou colegas em começo de carreira.",
+    "A disciplina {de_s} é lembrada por quem conviveu {com_ele} no dia a dia.",
+    "{S} prefere ouvir antes de falar, um hábito que muitos admiram.",
+    "Para quem acompanha a trajetória {de_s}, a palavra que melhor a define é dedicação.",
+    "Não faltam histórias curiosas envolvendo {s}.",
+    "Sempre que pode, {s} volta a rever os amigos de infância.",
+    "{S} conta que aprendeu muito com os próprios erros.",
 ]
 PERSON_EN = [
     "Colleagues describe {s} as {adj} and {adj2}.",
-    "People who know {s} well speak of someone {adj} who rarely loses their temper.",
+    "People who know {s} well speak of someone {adj} who rarely loses {his} temper.",
     "In interviews, {s} likes to say that good work speaks for itself.",
     "The career of {s} is often cited as an example of persistence.",
-    "{s} avoids the spotlight and prefers the work to be remembered rather than the name.",
+    "{S} avoids the spotlight and prefers the work to be remembered rather than the name.",
     "Many young people say they were inspired by the story of {s}.",
-    "To friends, {s} is {adj} and always ready to listen.",
-    "The career of {s} had its ups and downs, like almost everyone's.",
-    "According to people close to {s}, the habit of asking questions never faded.",
-    "{s} has said more than once that a great deal is owed to good teachers.",
+    "To friends, {s} is {adj} and always has time to listen.",
+    "{Poss} career had its ups and downs, like almost everyone's.",
+    "According to those close to {s}, the habit of asking questions never faded.",
+    "{S} has said more than once that {he} owes a great deal to good teachers.",
     "It is not unusual to find {s} giving talks to students.",
     "The name {s} comes up often in articles and debates.",
-    "{s} believes curiosity is the best starting point for any profession.",
-    "Some consider {s} {adj}, but nobody doubts the dedication behind the work.",
+    "{S} believes curiosity is the best starting point for any profession.",
+    "Some consider {s} {adj}, but nobody doubts {his} dedication.",
     "The life of {s} shows how small choices can change a whole path.",
+    "Few people know that {s} still keeps letters and photographs from school days.",
+    "{S} tends to answer calmly, even when the questions are hard.",
+    "In conversation, {s} talks more about others than about {himself}.",
+    "Over the years, {s} made friends in many places.",
+    "The way {s} handles setbacks tends to impress those who work alongside {him}.",
+    "{S} often repeats that nobody gets far alone.",
+    "More than once, {s} has helped colleagues at the start of their careers.",
+    "{S} prefers to listen before speaking, a habit many admire.",
+    "For those who follow {poss} work, the word that best sums it up is dedication.",
+    "There is no shortage of curious stories about {s}.",
+    "Whenever possible, {s} goes back to see childhood friends.",
+    "{S} says {he} learned a lot from {his} own mistakes.",
 ]
 CITY_PT = [
-    "As ruas do centro de {s} guardam casarões antigos e praças arborizadas.",
+    "As ruas do centro {de_s} guardam casarões antigos e praças arborizadas.",
     "Quem visita {s} costuma elogiar a comida e a hospitalidade dos moradores.",
-    "O comércio de {s} movimenta a região, sobretudo nos fins de semana.",
-    "{s} tem um calendário cultural animado, com festas e feiras ao longo do ano.",
+    "O comércio {de_s} movimenta a região, sobretudo nos fins de semana.",
+    "{S} tem um calendário cultural animado, com festas e feiras ao longo do ano.",
     "Nos últimos anos, {s} investiu em transporte público e ciclovias.",
-    "O mercado municipal de {s} é um dos pontos mais visitados por turistas.",
-    "Muitos moradores de {s} dizem que a cidade mudou bastante nas últimas décadas.",
-    "A paisagem ao redor de {s} mistura morros, rios e áreas de plantio.",
-    "{s} é conhecida pelas festas populares, que atraem visitantes de longe.",
-    "O clima de {s} agrada a quem gosta de dias amenos e noites frescas.",
-    "Em {s}, a vida cultural gira em torno do teatro e da biblioteca pública.",
-    "A arquitetura de {s} conta, em cada fachada, um pedaço da sua história.",
+    "O mercado municipal {de_s} é um dos pontos mais visitados por turistas.",
+    "Muitos moradores dizem que {s} mudou bastante nas últimas décadas.",
+    "A paisagem ao redor {de_s} mistura morros, rios e áreas de plantio.",
+    "{S} é conhecida pelas festas populares, que atraem visitantes de longe.",
+    "O clima {de_s} agrada a quem gosta de dias amenos e noites frescas.",
+    "{Em_s}, a vida cultural gira em torno do teatro e da biblioteca pública.",
+    "A arquitetura {de_s} conta, em cada fachada, um pedaço da sua história.",
+    "Aos domingos, a feira livre {de_s} reúne produtores de toda a região.",
+    "{Em_s}, é comum ver crianças brincando nas praças até o fim da tarde.",
+    "A culinária local {de_s} tem pratos que os visitantes não esquecem.",
+    "O centro histórico {de_s} passou por uma reforma cuidadosa.",
+    "Quem mora {em_s} costuma dizer que a vida ali tem outro ritmo.",
+    "Os bairros mais novos {de_s} cresceram ao longo das estradas principais.",
+    "{S} recebe visitantes durante o ano inteiro, mas o movimento cresce nas férias.",
+    "A biblioteca {de_s} guarda jornais antigos e documentos dos primeiros tempos.",
+    "Um passeio a pé pelo centro {de_s} leva cerca de uma hora.",
+    "As festas de inverno {de_s} são famosas em toda a região.",
 ]
 CITY_EN = [
     "The old streets of {s} are lined with historic houses and leafy squares.",
-    "Visitors to {s} often praise the food and the friendliness of its people.",
+    "Visitors to {s} often praise the food and the friendliness of the locals.",
     "Local shops keep {s} busy, especially at weekends.",
-    "{s} has a lively cultural calendar, with fairs and festivals throughout the year.",
+    "{S} has a lively cultural calendar, with fairs and festivals throughout the year.",
     "In recent years {s} has invested in public transport and cycle lanes.",
     "The covered market of {s} is one of the places tourists visit most.",
-    "Many residents of {s} say the town has changed a great deal over the decades.",
+    "Many residents say {s} has changed a great deal over the decades.",
     "The countryside around {s} mixes hills, rivers and farmland.",
-    "{s} is known for its street festivals, which draw visitors from far away.",
+    "{S} is known for its street festivals, which draw visitors from far away.",
     "The climate of {s} suits people who like mild days and cool nights.",
     "In {s}, cultural life revolves around the theatre and the public library.",
     "The architecture of {s} tells a piece of its history on every facade.",
+    "On Sundays, the farmers' market in {s} brings together growers from all over the region.",
+    "In {s}, children play in the squares until late in the afternoon.",
+    "The local cooking of {s} has dishes that visitors do not forget.",
+    "The historic centre of {s} was carefully restored.",
+    "People who live in {s} say life there has a different pace.",
+    "The newer neighbourhoods of {s} grew up along the main roads.",
+    "{S} welcomes visitors all year round, but it gets busier during the holidays.",
+    "The library of {s} keeps old newspapers and documents from its early days.",
+    "A walk around the centre of {s} takes about an hour.",
+    "The winter fair of {s} is famous across the region.",
 ]
 ORG_PT = [
-    "{A_s} aposta em inovação e na formação dos seus funcionários.",
-    "Ao longo dos anos, {a_s} enfrentou crises e soube se reinventar.",
-    "Clientes costumam elogiar o atendimento {da_s}.",
-    "{A_s} mantém programas de estágio para estudantes universitários.",
-    "A reputação {da_s} foi construída com paciência e trabalho constante.",
-    "Analistas do setor acompanham de perto os planos {da_s}.",
-    "{A_s} investe parte do lucro em projetos sociais na comunidade.",
-    "Em relatórios anuais, {a_s} destaca a preocupação com a sustentabilidade.",
-    "A cultura interna {da_s} valoriza o trabalho em equipe.",
-    "Nem sempre foi fácil, mas {a_s} seguiu crescendo ano após ano.",
+    "{S} aposta em inovação e na formação dos seus funcionários.",
+    "Ao longo dos anos, {s} enfrentou crises e soube se reinventar.",
+    "Clientes costumam elogiar o atendimento {de_s}.",
+    "{S} mantém programas de estágio para estudantes universitários.",
+    "A reputação {de_s} foi construída com paciência e trabalho constante.",
+    "Analistas do setor acompanham de perto os planos {de_s}.",
+    "{S} investe parte do lucro em projetos sociais na comunidade.",
+    "Em relatórios anuais, {s} destaca a preocupação com a sustentabilidade.",
+    "A cultura interna {de_s} valoriza o trabalho em equipe.",
+    "Nem sempre foi fácil, mas {s} seguiu crescendo ano após ano.",
+    "Funcionários antigos {de_s} lembram com carinho dos primeiros tempos.",
+    "{S} aparece com frequência em listas de bons lugares para trabalhar.",
+    "Nos últimos anos, {s} modernizou seus processos e abriu novas vagas.",
+    "Parte do sucesso {de_s} vem da relação próxima com fornecedores locais.",
+    "{Em_s}, as decisões importantes são discutidas em equipe.",
+    "Quem trabalha {em_s} fala de um ambiente exigente, mas respeitoso.",
+    "{S} participa de feiras do setor e recebe visitas de estudantes.",
+    "A marca {de_s} é reconhecida por boa parte dos consumidores da região.",
+    "Projetos de pesquisa {de_s} contam com parcerias com universidades.",
+    "Em tempos de crise, {s} preferiu cortar custos a demitir funcionários.",
 ]
 ORG_EN = [
-    "{s} puts a strong emphasis on innovation and staff training.",
+    "{S} puts a strong emphasis on innovation and staff training.",
     "Over the years, {s} weathered several crises and managed to reinvent itself.",
     "Customers often praise the service at {s}.",
-    "{s} runs internship programmes for university students.",
+    "{S} runs internship programmes for university students.",
     "The reputation of {s} was built patiently, through steady work.",
     "Industry analysts keep a close eye on the plans of {s}.",
-    "{s} invests part of its profits in community projects.",
+    "{S} invests part of its profits in community projects.",
     "In its annual reports, {s} stresses its commitment to sustainability.",
     "The internal culture of {s} values teamwork.",
     "It was not always easy, but {s} kept growing year after year.",
+    "Long-serving staff at {s} remember the early days fondly.",
+    "{S} often appears in lists of good places to work.",
+    "In recent years {s} modernised its processes and opened new positions.",
+    "Part of the success of {s} comes from close ties with local suppliers.",
+    "At {s}, important decisions are discussed as a team.",
+    "People who work at {s} describe a demanding but respectful environment.",
+    "{S} takes part in trade fairs and welcomes visits from students.",
+    "The brand of {s} is recognised by most consumers in the region.",
+    "Research projects at {s} are run in partnership with universities.",
+    "In hard times, {s} chose to cut costs rather than lay off staff.",
 ]
 GENERIC_PT = [
     "Vale lembrar que as informações abaixo foram reunidas a partir de várias fontes.",
@@ -112,6 +180,8 @@ GENERIC_PT = [
     "Os dados foram conferidos mais de uma vez, mas erros sempre podem acontecer.",
     "É um assunto que desperta curiosidade e rende boas conversas.",
     "Histórias assim ajudam a entender melhor a região e as pessoas que vivem nela.",
+    "Se você tiver fotos ou documentos antigos sobre o tema, entre em contato com a redação.",
+    "Nas próximas semanas, outros textos da série serão publicados aqui.",
 ]
 GENERIC_EN = [
     "The information below was gathered from several sources.",
@@ -122,26 +192,121 @@ GENERIC_EN = [
     "The details were checked more than once, but mistakes can always slip through.",
     "It is a subject that sparks curiosity and makes for good conversation.",
     "Stories like this help us understand the region and the people who live there.",
+    "If you have old photos or documents on the subject, please get in touch with the editors.",
+    "Other pieces in this series will be published here over the coming weeks.",
 ]
+OPENERS = {"pt": ["Curiosamente, ", "Vale dizer que ", "Além disso, ", "Por outro lado, ", "De fato, ", "Hoje, ",
+                  "Ao que tudo indica, ", "Como se sabe, "],
+           "en": ["Interestingly, ", "It is worth saying that ", "Besides, ", "On the other hand, ", "In fact, ",
+                  "Today, ", "By all accounts, ", "As is well known, "]}
+BANKS = {("person", "pt"): PERSON_PT, ("person", "en"): PERSON_EN, ("city", "pt"): CITY_PT,
+         ("city", "en"): CITY_EN, ("org", "pt"): ORG_PT, ("org", "en"): ORG_EN}
+# Words that may lose their capital after an opener ("Além disso, a cidade ..."); names keep theirs.
+LOWER_OK = {"A", "O", "As", "Os", "Em", "Na", "No", "Nas", "Nos", "Ela", "Ele", "The", "In", "She", "He", "Born",
+            "Nascida", "Nascido", "Quem", "Entre", "Among", "It", "Some", "According", "Segundo", "Vivem", "Por",
+            "By", "Atualmente", "These", "Anyone", "Foi", "Her", "His", "Many", "People", "Colleagues", "Para",
+            "Muitos", "Colegas", "Customers", "Clientes", "Local", "Visitors", "Industry", "Analistas", "Long-serving",
+            "Funcionários", "Research", "Projetos", "Few", "Pouca", "More", "Over", "Ao", "Aos", "On", "Sempre",
+            "Whenever", "Não", "There", "Há", "To", "Nas", "Um", "Parte", "Part", "At", "Team"}
 
 
-def filler(kind: str, lang: str, ctx: dict, rng: random.Random) -> str:
-    """A fact-free sentence about an entity of kind person/city/org (ctx: template values)."""
-    bank = {("person", "pt"): PERSON_PT, ("person", "en"): PERSON_EN, ("city", "pt"): CITY_PT,
-            ("city", "en"): CITY_EN, ("org", "pt"): ORG_PT, ("org", "en"): ORG_EN}[(kind, lang)]
+def soften(sentence: str, lead: str) -> str:
+    """Prefix `lead` ("Além disso, ") and lower the first letter unless it starts a name."""
+    first = sentence.split(" ", 1)[0]
+    x = sentence[0].lower() + sentence[1:] if first in LOWER_OK else sentence
+    return lead + x
+
+
+class Refs:
+    """Ways to refer to one entity on one page: the full name sometimes, a short name or a pronoun
+    otherwise, so that a name does not dominate the page's n-gram statistics (Gopher's top-2-gram
+    rule; FineWeb-2's Portuguese threshold is 9.3% of characters)."""
+
+    def __init__(self, kind: str, lang: str, name: str, rng: random.Random, *, gender: str = "f",
+                 short: list[str] | None = None, generic: list[str] | None = None, pt_forms: dict | None = None):
+        self.kind, self.lang, self.name, self.rng, self.gender = kind, lang, name, rng, gender
+        self.short = short or [name]
+        self.generic = generic or []
+        self.pt_forms = pt_forms  # organisations in pt: (S, s, de_s, em_s) with the name's article
+
+    def _pick(self, p_full: float, allow_generic: bool = True) -> str:
+        r = self.rng.random()
+        if r < p_full:
+            return "full"
+        if self.generic and allow_generic and (self.kind != "person" or r > 0.6):
+            return "generic"
+        return "short"
+
+    def values(self) -> dict:
+        """One draw of every slot (each filler sentence gets a fresh draw)."""
+        rng, lang, fem = self.rng, self.lang, self.gender == "f"
+        v = {}
+        if self.kind == "person":
+            short = rng.choice(self.short)
+            full_or_short = self.name if rng.random() < 0.12 else short
+            pron = ("Ela" if fem else "Ele") if lang == "pt" else ("She" if fem else "He")
+            S = rng.choices([self.name, short, pron], [0.1, 0.45, 0.45])[0]
+            v.update(S=S, s=full_or_short, de_s="de " + full_or_short,
+                     adjf=None, adjg=None, mesmo="mesma" if fem else "mesmo", com_ele="com ela" if fem else "com ele",
+                     he="she" if fem else "he", his="her" if fem else "his", him="her" if fem else "him",
+                     himself="herself" if fem else "himself",
+                     Poss=rng.choice(["Her" if fem else "His", full_or_short + "'s"]),
+                     poss=rng.choice(["her" if fem else "his", full_or_short + "'s"]))
+        else:
+            use_full = rng.random() < 0.3
+            if lang == "pt" and self.pt_forms:
+                forms = self.pt_forms if use_full else None
+            else:
+                forms = None
+            if forms:
+                S, s, de_s, em_s = forms
+            elif use_full or not self.generic:
+                S = s = self.name
+                de_s, em_s = "de " + self.name, "em " + self.name
+            else:
+                g = rng.choice(self.generic)  # "a cidade" / "the town" / "a empresa"
+                S, s = g[0].upper() + g[1:], g
+                if lang == "pt":
+                    art, noun = g.split(" ", 1)
+                    de_s = {"a": "da", "o": "do"}[art] + " " + noun
+                    em_s = {"a": "na", "o": "no"}[art] + " " + noun
+                else:
+                    de_s, em_s = "of " + g, "in " + g
+            v.update(S=S, s=s, de_s=de_s, em_s=em_s, Em_s=em_s[0].upper() + em_s[1:])
+        return v
+
+
+def filler(kind: str, lang: str, refs: Refs, rng: random.Random, used: set) -> str | None:
+    """A fact-free sentence about an entity of kind person/city/org, from a frame not yet `used`
+    on this page (None when the page has used them all)."""
+    bank = BANKS[(kind, lang)]
+    free = [i for i in range(len(bank)) if (kind, lang, i) not in used]
+    if not free:
+        return None
+    i = rng.choice(free)
+    used.add((kind, lang, i))
+    v = refs.values()
     if lang == "pt":
-        adjs = ADJ_PT[ctx.get("gender", "m")]
+        fa = rng.sample(ADJ_PT["f"], 2)
+        v.update(adjf=fa[0], adjf2=fa[1], adjg=rng.choice(ADJ_PT[refs.gender]))
     else:
-        adjs = ADJ_EN
-    a, b = rng.sample(adjs, 2)
-    s = rng.choice(bank).format_map(dict(ctx, adj=a, adj2=b))
-    if lang == "pt" and ctx.get("gender") == "f":
-        s = s.replace("disposto", "disposta")
-    return s[0].upper() + s[1:]
+        a, b = rng.sample(ADJ_EN, 2)
+        v.update(adj=a, adj2=b)
+    s = bank[i].format_map(v)
+    s = s[0].upper() + s[1:]
+    if rng.random() < 0.2:
+        s = soften(s, rng.choice(OPENERS[lang]))
+    return s
 
 
-def generic(lang: str, rng: random.Random) -> str:
-    return rng.choice(GENERIC_PT if lang == "pt" else GENERIC_EN)
+def generic(lang: str, rng: random.Random, used: set | None = None) -> str:
+    bank = GENERIC_PT if lang == "pt" else GENERIC_EN
+    if used is not None:
+        free = [x for x in bank if x not in used] or bank
+        x = rng.choice(free)
+        used.add(x)
+        return x
+    return rng.choice(bank)
 
 
 # -- frames for page kinds -------------------------------------------------------------------------
