@@ -16,6 +16,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,9 +39,10 @@ def normalise(text: str) -> str:
     return " ".join(_DIGITS.sub("0", _NON_WORD.sub(" ", text.lower())).split())
 
 
-def exact_hash(text: str) -> int:
+def exact_hash(text: str, normalised: str | None = None) -> int:
     """64-bit hash of the normalised text (as a signed int, Parquet-friendly)."""
-    return int.from_bytes(hashlib.blake2b(normalise(text).encode(), digest_size=8).digest(), "little", signed=True)
+    norm = normalise(text) if normalised is None else normalised
+    return int.from_bytes(hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little", signed=True)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -52,25 +54,31 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _seeds(cfg: MinHashConfig) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _hash_params(cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(H,) odd multipliers a and (H,) offsets b: hash function i is x -> a_i * x + b_i (mod 2^64).
+    The shingle hashes x are already well mixed, so one multiply-add per function is enough."""
     rng = np.random.default_rng(cfg.seed)
-    return rng.integers(0, 2**63, size=cfg.bands * cfg.rows, dtype=np.int64).view(np.uint64)  # (H,)
+    h = cfg.bands * cfg.rows
+    a = rng.integers(0, 2**63, size=h, dtype=np.int64).view(np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=h, dtype=np.int64).view(np.uint64)
+    return a, b
 
 
-def signature(text: str, cfg: MinHashConfig = MinHashConfig()) -> list[int]:
+def signature(text: str, cfg: MinHashConfig = MinHashConfig(), normalised: str | None = None) -> list[int]:
     """(bands,) band hashes: documents with a band hash in common are near-duplicate candidates."""
-    words = normalise(text).split()
+    words = (normalise(text) if normalised is None else normalised).split()
     if not words:
         words = [""]
     with np.errstate(over="ignore"):
         w = np.fromiter((zlib.crc32(x.encode()) for x in words), dtype=np.uint64, count=len(words))
         n = min(cfg.ngram, len(words))
         sh = np.zeros(len(words) - n + 1, dtype=np.uint64)          # (S,) shingle hashes
-        for j in range(n):
-            sh = _mix(sh + w[j: len(words) - n + 1 + j])
-        sh = np.unique(sh)                                            # a set of shingles
-        seeds = _seeds(cfg)
-        mins = _mix(sh[:, None] ^ seeds[None, :]).min(axis=0)         # (H,) the MinHash values
+        for j in range(n):                                            # polynomial in the word hashes
+            sh = sh * np.uint64(0x100000001B3) + w[j: len(words) - n + 1 + j]
+        sh = np.unique(_mix(sh))                                      # a set of well-mixed shingles
+        a, b = _hash_params(cfg)
+        mins = (sh[:, None] * a[None, :] + b[None, :]).min(axis=0)     # (H,) the MinHash values
         bands = mins.reshape(cfg.bands, cfg.rows)                     # (bands, rows)
         acc = np.zeros(cfg.bands, dtype=np.uint64)
         for r in range(cfg.rows):

@@ -32,6 +32,7 @@ PHONE = re.compile(
     r"|(?:\+1[\s.-]?)?\d{3}[.-]\d{3}[.-]\d{4}"                          # 555-123-4567
     r"|\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}"                          # +44 20 7946 0958
     r")(?![\w])")
+_DIGIT_RUN = re.compile(r"\d(?:[\d\s().:/+-]{0,3}\d){6}|\d\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _VERSION_BEFORE = re.compile(r"(?:version|versão|versao|release|v)\s*$", re.I)
 
 
@@ -106,7 +107,7 @@ def anonymise(text: str) -> tuple[str, Counter]:
 
     if "@" in text:
         text = sub("email", EMAIL, text)
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT_RUN.search(text):   # the other kinds need 7+ digits close together, or an IP shape
         return text, counts
     text = sub("cnpj", CNPJ, text, lambda m: cnpj_valid(_digits(m.group(0))))
     text = sub("cpf", CPF, text, lambda m: cpf_valid(_digits(m.group(0))))

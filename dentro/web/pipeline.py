@@ -222,9 +222,11 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
             continue
         # 6. dedup signatures (on the text before PII placeholders), 7. PII
         clean, pii_counts = anonymise(text) if cfg.pii else (text, Counter())
+        norm = dd.normalise(text)
         row = {"text": clean, "id": rec.id, "url": rec.url, "date": rec.date, "file_path": rec.source,
                "language": lang, "language_score": round(score, 4), "input_idx": task.input_idx,
-               "index": rec.index, "exact": dd.exact_hash(text), "bands": dd.signature(text, cfg.minhash),
+               "index": rec.index, "exact": dd.exact_hash(text, norm),
+               "bands": dd.signature(text, cfg.minhash, norm),
                "pii": json.dumps(dict(pii_counts), sort_keys=True), "bytes_before_pii": nb}
         for k, v in row.items():
             kept[k].append(v)

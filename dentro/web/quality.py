@@ -147,6 +147,8 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
             h = _ngram_hashes(ids, n)
             _, first, counts = np.unique(h, return_index=True, return_counts=True)
             k = int(np.argmax(counts))
+            if counts[k] == 1:
+                break   # no n-gram repeats, so no longer one does either
             i = int(first[k])
             chars = (csum[i + n] - csum[i] + n - 1) * counts[k]   # "w1 w2" with its space, all copies
             if chars / total > thr:
@@ -157,6 +159,8 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
             h = _ngram_hashes(ids, n)
             _, first, inv = np.unique(h, return_index=True, return_inverse=True)
             repeats = np.flatnonzero(first[inv] < np.arange(len(h)))   # n-grams seen before
+            if len(repeats) == 0:
+                break   # a repeated (n+1)-gram would contain a repeated n-gram
             chars, nxt = 0, 0
             for i in repeats.tolist():
                 if i >= nxt:
