@@ -57,6 +57,26 @@ def section(run: Path, stats: dict, seconds: float) -> tuple[dict, str]:
     if sample_rows:
         lines += ["What each filter removed (first sample; the linked file has more):", "",
                   md_table(["reason", "url", "text"], sample_rows), ""]
+    pages = run / "world" / "truth" / "pages.jsonl"
+    if pages.exists():
+        from dentro.web.truth import evaluate
+
+        res = evaluate(pages, run / "data")
+        figures["survival"] = round(res["survival"], 4)
+        figures["pii_recall"] = round(res["pii"]["recall"], 4)
+        rows = [[f, round(v["precision"], 3), round(v["recall"], 3), v["removed"], v["expected"]]
+                for f, v in res["filters"].items()]
+        lines += ["Against the world's ground truth (`world/truth/pages.jsonl`: the first filter that "
+                  "should remove each page):", "",
+                  md_table(["filter", "precision", "recall", "removed", "should remove"], rows), "",
+                  f"Pages that should survive and did: {res['survival']:.1%}. PII in surviving pages: "
+                  f"recall {res['pii']['recall']:.3f} of {res['pii']['values']} values, decoys kept "
+                  f"{res['pii']['decoys_kept']:.3f} of {res['pii']['decoys']}.", ""]
+        top = [[k, ", ".join(f"{r} ({n})" for r, n in list(v.items())[:3])]
+               for k, v in list(res["disagreements"].items())[:6]]
+        if top:
+            lines += ["Largest disagreements (expected -> got: page kind: stage.reason):", "",
+                      md_table(["expected -> got", "pages"], top), ""]
     return figures, "\n".join(lines)
 
 
