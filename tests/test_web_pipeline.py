@@ -160,10 +160,18 @@ def test_cli_errors_and_run(crawl, tmp_path, capsys):
     assert main(["data", "--run", str(tmp_path / "r")]) == 2          # no world yet: a clear error
     assert "dentro world" in capsys.readouterr().err
     assert main(["data", "--input", str(tmp_path / "missing.warc.gz")]) == 2
-    src, bl, _ = crawl
+    src, bl, expect = crawl
     run = tmp_path / "r2"
     shutil.copytree(src, run / "world" / "crawl")
     shutil.copytree(bl, run / "world" / "blocklist")
+    truth = run / "world" / "truth"
+    truth.mkdir(parents=True)
+    pii = {"https://pii.example/": ([{"type": "email", "value": "ana.lima@exemplo.com.br"},
+                                     {"type": "cpf", "value": "529.982.247-25"}], ["1.2.3.4"])}
+    (truth / "pages.jsonl").write_text("".join(
+        json.dumps({"url": u, "kind": "test", "lang": "?", "expect": e, "dup_group": None, "facts": [],
+                    "pii": pii.get(u, ([], []))[0], "pii_decoys": pii.get(u, ([], []))[1],
+                    "main_text": PII_TEXT if u in pii else ""}) + "\n" for u, e in expect.items()))
     assert main(["data", "--run", str(run), "--workers", "1"]) == 0
     assert "corpus:" in capsys.readouterr().out
     from dentro.commands import data
@@ -172,3 +180,6 @@ def test_cli_errors_and_run(crawl, tmp_path, capsys):
     assert figures["docs_out"] == len(corpus(run / "data")) and figures["docs_pt"] > 0
     assert "![funnel](data/funnel.png)" in section and (run / "data" / "funnel.png").exists()
     assert "data/removed/url.blocklist_adult.jsonl" in section
+    # scored against the truth: this crawl's expectations are all met
+    assert figures["survival"] == 1.0 and figures["pii_recall"] == 1.0
+    assert "| quality | 1 | 1 | 1 | 1 |" in section and "| dedup | 1 | 1 | 2 | 2 |" in section
