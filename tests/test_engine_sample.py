@@ -104,6 +104,7 @@ def test_stage_compares_completions_with_the_world_truth(run):
     assert facts[0]["answers"] == ["Recife", "1970"] and facts[0]["correct"]
     assert facts[0]["pages"] == 6 and facts[2]["pages"] == 1
     assert figures["prompts"] == 3 and figures["completions_with_true_answer"] >= 2
+    assert 1 <= figures["distinct_completions"] <= 3
     assert figures["completions_with_true_answer"] == sum(r["correct"] for r in facts)
     assert "| Ana Souza nasceu em |" in section and "distribuição de probabilidade" in section
     assert "`·R`" in section or "`·`" in section

@@ -271,13 +271,18 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     figures = {"prompts": len(rows)}
     if rows:
         hits = sum(r["correct"] for r in rows)
-        figures.update(completions_with_true_answer=hits, share_with_true_answer=round(hits / len(rows), 3))
+        # The same continuation for everyone is the form of the sentence, not a fact; it can
+        # still hit a true year by chance, so the number of distinct answers is shown too.
+        distinct = len({" ".join(r["completion"].split()[:3]) for r in rows})
+        figures.update(completions_with_true_answer=hits, share_with_true_answer=round(hits / len(rows), 3),
+                       distinct_completions=distinct)
         lines += [md_table(["prompt", "completion", "true answer", "pages stating it", "contains it"],
                            [[cell(r["prompt"]), cell(r["completion"]), cell(" / ".join(r["answers"])),
                              r["pages"], "yes" if r["correct"] else "no"] for r in rows]), "",
-                  f"{hits} of {len(rows)} completions contain a true answer (birth city or year). "
-                  f"A completion that states a different city or year fluently is a hallucination "
-                  f"in the making: the model learned the form of the sentence, not the fact.", ""]
+                  f"{hits} of {len(rows)} completions contain a true answer (birth city or year); the "
+                  f"completions begin in {distinct} different ways (first three words). A model that gives "
+                  f"everyone the same city or year has learned the form of the sentence, not the facts: "
+                  f"fluent, confident and wrong, which is how hallucinations start.", ""]
     else:
         lines += ["No world ground truth was found (run/world/truth), so generic prompts only.", ""]
     lines += ["Sampled continuations (temperature 0.8, seed 0): the base model as an internet "
