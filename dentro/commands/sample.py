@@ -16,7 +16,8 @@ HELP = """Continue a text with the pretrained base model (stage 4).
 
 A base model is not an assistant: it continues documents like the ones it was trained on.
 Each new token is drawn from a probability distribution over the whole vocabulary
-(distribuição de probabilidade); --show-probs prints the top candidates at every step.
+(distribuição de probabilidade); --show-probs prints the top candidates at every step
+(the model's own probabilities, before --temperature/--top-k/--top-p reshape them).
 
 examples:
   dentro sample "Ana Souza nasceu em"
