@@ -134,6 +134,7 @@ def measure(case: Case, impl: str, args, device) -> dict:
             break
         except torch.cuda.OutOfMemoryError:
             del model
+            torch._dynamo.reset()
             torch.cuda.empty_cache()
             if case.batch_size == 1:
                 raise
@@ -157,6 +158,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 20; smoke 3)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first, for compilation (default 5; smoke 1)")
     p.add_argument("--impl", choices=["both", "train", "plain"], default="both")
+    p.add_argument("--case", choices=[c.name for c in CASES], action="append",
+                   help="only this config (repeatable; default: all). Each case x impl compiles for 1-2 min")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
@@ -174,9 +177,13 @@ def main(argv=None):
             impls.remove("train")
             impls = impls or ["plain"]
     rows = []
-    for case in (SMOKE if args.smoke else CASES):
+    cases = SMOKE if args.smoke else [c for c in CASES if not args.case or c.name in args.case]
+    for case in cases:
         for impl in impls:
             r = measure(case, impl, args, device)
+            if device.type == "cuda":  # free the compiled graphs and memory before the next run
+                torch._dynamo.reset()
+                torch.cuda.empty_cache()
             rows.append(r)
             mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a (no GPU peak)"
             print(f"{r['case']:>6} {r['impl']:>5}  {r['params'] / 1e6:7.1f}M params  batch {r['batch']}x{r['seq_len']}"
