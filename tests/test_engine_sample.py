@@ -125,3 +125,10 @@ def test_world_prompts_reads_other_entity_layouts(tmp_path):
     assert sample.world_prompts(tmp_path, 5)[1] == {"lang": "en", "prompt": "Eva Reis was born in",
                                                     "answers": ["1990"], "bucket": "?", "pages": 0}
     assert sample.world_prompts(tmp_path / "missing", 5) == []
+
+
+def test_visible_tokens():
+    tok = Tokenizer([bytes([i]) for i in range(256)] + [b" \n", "ã".encode()[:1]])
+    assert sample.visible(tok, 256) == "·↵" and sample.visible(tok, 257) == "\\xc3"
+    assert sample.visible(tok, tok.eot_id) == "<|endoftext|>"
+    assert sample.visible(tok, 10_000) == "<id 10000>"  # a padded row of the model's vocabulary

@@ -124,7 +124,10 @@ def stream(tok, prompt: str, tokens) -> None:
 def visible(tok, i: int) -> str:
     """A token as text with its whitespace made visible: space ·, newline ↵, tab →; bytes
     that are not whole UTF-8 characters as \\xNN."""
-    s = tok.token_bytes(i).decode("utf-8", errors="backslashreplace")
+    try:
+        s = tok.token_bytes(i).decode("utf-8", errors="backslashreplace")
+    except IndexError:  # a padded embedding row the tokenizer has no token for
+        return f"<id {i}>"
     return s.replace(" ", "·").replace("\n", "↵").replace("\t", "→").replace("\r", "⏎")
 
 
@@ -135,10 +138,10 @@ def render_step(tok, n: int, step, lang: str = "both", width: int = 30) -> str:
     for t, p in step.top[0]:
         bar = "█" * round(p * width)
         mark = f"  ← {label('chosen', lang)}" if t == chosen else ""
-        lines.append(f"  {100 * p:6.2f}%  {bar:<{width}}  {visible(tok, t)!r}{mark}")
+        lines.append(f"  {100 * p:6.2f}%  {bar:<{width}}  '{visible(tok, t)}'{mark}")
     if chosen is not None and chosen not in [t for t, _ in step.top[0]]:
         p = step.logits[0].softmax(-1)[chosen].item()
-        lines.append(f"  {100 * p:6.2f}%  {'':<{width}}  {visible(tok, chosen)!r}  ← {label('chosen', lang)}")
+        lines.append(f"  {100 * p:6.2f}%  {'':<{width}}  '{visible(tok, chosen)}'  ← {label('chosen', lang)}")
     return "\n".join(lines)
 
 
