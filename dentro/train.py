@@ -388,6 +388,8 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
     from dentro.progress import bar
 
     accum = cfg.accumulation_steps(d.world_size)
+    fsdp = cfg.fsdp and d.world_size > 1
+    wrapped = wrap_model(model, cfg, d)  # before the optimisers: FSDP2 swaps parameters for sharded ones
     optimizers = build_optimizers(model, cfg)
     for o in optimizers:
         for g in o.param_groups:
@@ -396,7 +398,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
     if train_state is not None:
         step, tokens_seen = train_state["step"], train_state["tokens"]
         elapsed_before = train_state.get("elapsed_seconds", 0.0)
-        _load_optimizer_states(model, optimizers, train_state["optimizers"], cfg.fsdp and d.world_size > 1)
+        _load_optimizer_states(model, optimizers, train_state["optimizers"], fsdp)
         for o in optimizers:  # load_state_dict restores the lr of the moment; the schedule needs the base
             for g in o.param_groups:
                 g.setdefault("initial_lr", g["lr"])
@@ -404,8 +406,6 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
         set_rng_state(train_state["rng"])
     else:
         torch.manual_seed(cfg.seed)
-    fsdp = cfg.fsdp and d.world_size > 1
-    wrapped = wrap_model(model, cfg, d)
     cuda = d.device.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and not fsdp else _nullcontext()
     byte_lengths = torch.as_tensor(_byte_lengths(tokenizer, model), device=d.device)

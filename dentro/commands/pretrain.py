@@ -61,7 +61,7 @@ PRESETS = {
                     max_minutes=None, eval_every=4, eval_tokens=256, sample_every=0, save_every=0,
                     warmup_steps=2, val_fraction=0.1),
     "tiny": Preset(depth=4, seq_len=256, device_batch_size=16, total_batch_tokens=4096, max_steps=5000,
-                   max_minutes=8.0, eval_every=100, eval_tokens=16 * 256, sample_every=200, save_every=200),
+                   max_minutes=8.0, eval_every=25, eval_tokens=16 * 256, sample_every=100, save_every=100),
     "small": Preset(depth=12, seq_len=1024, device_batch_size=32, total_batch_tokens=524_288, max_steps=5000,
                     max_minutes=None, eval_every=250, eval_tokens=32 * 1024 * 16, sample_every=1000,
                     save_every=1000, warmup_steps=50),

@@ -1,0 +1,236 @@
+"""The training loop (dentro/train.py) and `dentro pretrain`: schedule, parameter groups,
+bits per byte, exact resume, DDP on two gloo processes, bad inputs."""
+
+import json
+import math
+import os
+import shutil
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from dentro import train as T
+from dentro.data import BatchLoader, DocumentIndex, ShardSpec, tokenize_corpus
+from dentro.errors import UserError
+from dentro.model import GPT, ModelConfig
+from dentro.tokenizer import Tokenizer, train_tokenizer
+from test_data import make_corpus, make_texts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run folder with data/corpus and tokenizer/, as the earlier stages leave it, plus shards."""
+    root = tmp_path_factory.mktemp("run")
+    texts = make_texts(240, seed=1)
+    make_corpus(root / "data" / "corpus", texts, files=1)
+    tok = train_tokenizer(texts, vocab_size=384)
+    tok.save(root / "tokenizer" / "tokenizer.dentro.json")
+    tokenize_corpus(root / "data" / "corpus", root / "tokenizer" / "tokenizer.dentro.json", root / "tokens",
+                    ShardSpec(val_fraction=0.1), progress=False)
+    return root
+
+
+def small_cfg(**kw):
+    base = dict(seq_len=32, device_batch_size=2, total_batch_tokens=2 * 32 * 2, max_steps=6, warmup_steps=2,
+                eval_every=3, eval_tokens=4 * 32, sample_every=0, grad_clip=1.0, matrix_lr=0.03)
+    return T.TrainConfig(**{**base, **kw})
+
+
+def build(root, cfg, rank=0, world=1, seed=0):
+    tok = Tokenizer.load(root / "tokenizer")
+    torch.manual_seed(seed)
+    model = GPT(ModelConfig.from_depth(1, tok.vocab_size, cfg.seq_len))
+    idx, vidx = DocumentIndex(root / "tokens", "train"), DocumentIndex(root / "tokens", "val")
+    loader = BatchLoader(idx, cfg.device_batch_size, cfg.seq_len, rank=rank, world_size=world, seed=cfg.seed)
+
+    def val():
+        return BatchLoader(vidx, cfg.device_batch_size, cfg.seq_len, rank=rank, world_size=world, shuffle=False)
+
+    return model, tok, loader, val
+
+
+def test_schedule_warms_up_holds_and_decays_to_the_floor():
+    cfg = T.TrainConfig(warmup_steps=10, warmdown_frac=0.4, final_lr_frac=0.1, max_steps=100)
+    m = [T.lr_multiplier(s, s / 100, cfg) for s in range(101)]
+    assert m[0] == pytest.approx(0.1) and m[9] == 1.0 and m[30] == 1.0 and m[60] == 1.0
+    assert m[80] == pytest.approx(0.1 + 0.9 * 0.5) and m[100] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(m[60:], m[61:]))
+    # a time budget drives the same curve: progress 0.8 of the budget at step 20 is mid-decay
+    assert T.lr_multiplier(20, 0.8, cfg) == pytest.approx(0.55)
+
+
+def test_every_parameter_in_exactly_one_explicit_group():
+    for tie in (False, True):
+        model = GPT(ModelConfig.from_depth(2, 300, 32, tie_word_embeddings=tie))
+        g = T.param_groups(model)
+        ids = [id(p) for ps in g.values() for p in ps]
+        assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+        assert g["embedding"] == [model.embed_tokens.weight]
+        assert g["lm_head"] == ([] if tie else [model.lm_head.weight])
+        assert all(p.ndim == 2 for p in g["matrices"]) and all(p.ndim == 1 for p in g["scalars"])
+        adamw, muon = T.build_optimizers(model, T.TrainConfig())
+        assert isinstance(muon, torch.optim.Muon) and len(muon.param_groups[0]["params"]) == len(g["matrices"]) == 14
+
+
+def test_bits_per_byte_of_a_uniform_model_is_log2_vocab_over_bytes_per_token(run):
+    """A model that outputs equal logits loses ln V nats on every token: bpb = ln V x (text tokens) /
+    (ln 2 x their bytes). Checks the sums, the byte table and that <|endoftext|> targets are left out."""
+    cfg = small_cfg()
+    model, tok, _, val = build(run, cfg)
+
+    class Uniform(torch.nn.Module):
+        config = model.config
+
+        def forward(self, idx, targets=None):
+            return torch.zeros(*idx.shape, tok.vocab_size)
+
+    lengths = torch.tensor(T._byte_lengths(tok, model))
+    r = T.evaluate_bpb(Uniform(), val, 3, lengths, T.Dist(), T._nullcontext())
+    loader = val()
+    n_text, n_bytes = 0, 0
+    for _ in range(3):
+        _, y = loader.next_batch()
+        b = lengths[y.reshape(-1)]
+        n_text += int((b > 0).sum())
+        n_bytes += int(b.sum())
+    assert r["val_bpb"] == pytest.approx(math.log(tok.vocab_size) * n_text / (math.log(2) * n_bytes), rel=1e-6)
+    assert r["val_loss"] == pytest.approx(math.log(tok.vocab_size), rel=1e-6)
+
+
+def test_training_lowers_the_loss_and_writes_metrics(run, tmp_path):
+    cfg = small_cfg(max_steps=12, eval_every=6)
+    model, tok, loader, val = build(run, cfg)
+    r = T.train(model, tok, loader, val, cfg, out_dir=tmp_path, prompts=["Ana Souza nasceu em"])
+    assert r.steps == 12 and r.tokens == 12 * cfg.total_batch_tokens and r.stopped_by == "steps"
+    assert sum(r.losses[-3:]) / 3 < r.losses[0] - 1.0
+    assert [e["step"] for e in r.evals] == [6, 12] and r.evals[1]["val_bpb"] < r.evals[0]["val_bpb"]
+    recs = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in recs if "loss" in x] == list(range(1, 13))
+    assert any("samples" in x for x in recs) and isinstance(r.samples["Ana Souza nasceu em"], str)
+
+
+def test_resume_from_a_checkpoint_continues_exactly(run, tmp_path):
+    """Save at step 3 of a 6-step run (decaying schedule), load it into a new model and continue:
+    steps 4-6 have bit-identical losses (CPU, fp32)."""
+    from dentro.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = small_cfg(max_steps=6, save_every=3, warmdown_frac=0.5)
+    model, tok, loader, val = build(run, cfg)
+
+    def save(m, state):
+        save_checkpoint(tmp_path / f"ckpt{state['step']}", m, tok, state)
+
+    full = T.train(model, tok, loader, val, cfg, save_fn=save)
+    model2, tok2, state = load_checkpoint(tmp_path / "ckpt3")
+    assert state["step"] == 3
+    _, _, loader2, _ = build(run, cfg, seed=123)  # a loader in a different position: the state restores it
+    resumed = T.train(model2.train(), tok2, loader2, val, cfg, train_state=state)
+    assert resumed.losses == full.losses[3:]
+    assert resumed.evals[-1]["val_bpb"] == full.evals[-1]["val_bpb"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank_main(rank, world, port, root, cfg_kws, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    import torch.distributed as dist
+
+    d = T.setup_distributed("cpu")
+    results = []
+    for kw in cfg_kws:  # one process group for every mode: starting processes is the slow part
+        cfg = small_cfg(**kw)
+        model, tok, loader, val = build(root, cfg, rank=d.rank, world=d.world_size)
+        r = T.train(model, tok, loader, val, cfg, d=d)
+        results.append({"losses": r.losses, "bpb": r.evals[-1]["val_bpb"]})
+    if d.master:
+        with open(out, "w") as f:
+            json.dump(results, f)
+    dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_match_one_process_with_the_same_global_batch(run, tmp_path):
+    """2 ranks x 2 rows x 1 micro-step vs 1 process x 2 rows x 2 accumulation steps: same rows per
+    step (see BatchLoader), so the same losses up to float summation order. DDP and FSDP2 (gloo, CPU)."""
+    kws = [dict(max_steps=4, fsdp=fsdp, eval_every=0) for fsdp in (False, True)]
+    out = tmp_path / "ranks.json"
+    mp.spawn(_rank_main, args=(2, _free_port(), run, kws, str(out)), nprocs=2, join=True)
+    got = json.loads(out.read_text())
+    cfg = small_cfg(**kws[0])
+    model, tok, loader, val = build(run, cfg)
+    ref = T.train(model, tok, loader, val, cfg)
+    assert ref.losses[-1] < ref.losses[0] - 0.5
+    for mode, g in zip(("ddp", "fsdp2"), got):
+        assert g["losses"] == pytest.approx(ref.losses, rel=1e-4), mode
+        assert g["bpb"] == pytest.approx(ref.evals[-1]["val_bpb"], rel=1e-3), mode
+
+
+# ---------------------------------------------------------------------------- the command
+
+def _pretrain(run_dir, **kw):
+    from dentro.commands.pretrain import pretrain
+
+    return pretrain(run_dir, "micro", progress=False, **kw)
+
+
+@pytest.fixture()
+def fresh_run(run, tmp_path):
+    r = tmp_path / "r"
+    for sub in ("data", "tokenizer"):
+        shutil.copytree(run / sub, r / sub)
+    return r
+
+
+def test_pretrain_micro_writes_a_loadable_checkpoint_and_resumes_exactly(fresh_run):
+    from dentro.checkpoint import load_checkpoint
+    from dentro.commands.pretrain import plot_loss
+
+    # warmdown_frac=0: the schedule does not depend on max_steps, so 4 steps + 4 resumed == 8 steps
+    full = _pretrain(fresh_run, overrides={"max_steps": 8, "warmdown_frac": 0.0})
+    f = full["figures"]
+    assert f["steps"] == 8 and f["params"] > 0 and 0 < f["val_bpb"] < 10 and f["tokens_trained"] == 8 * 128
+    out = fresh_run / "pretrain"
+    assert (out / "loss.png").stat().st_size > 1000 and (out / "tokens" / "meta.json").exists()
+    model, tok, state = load_checkpoint(out / "checkpoint")
+    assert state["step"] == 8 and tok.vocab_size == model.config.vocab_size
+    losses_full = [json.loads(l)["loss"] for l in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in l]
+
+    shutil.rmtree(out / "checkpoint")
+    _pretrain(fresh_run, overrides={"max_steps": 4, "warmdown_frac": 0.0})
+    again = _pretrain(fresh_run, overrides={"max_steps": 8}, resume=True)
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [x["loss"] for x in recs if "loss" in x]
+    assert [x["step"] for x in recs if "loss" in x] == list(range(1, 9))  # nothing doubled by the resume
+    assert losses == losses_full
+    assert again["figures"]["val_bpb"] == f["val_bpb"]
+    assert plot_loss(out / "metrics.jsonl", out / "loss2.png").exists()
+
+
+def test_pretrain_bad_inputs_say_what_to_do(fresh_run, tmp_path):
+    with pytest.raises(UserError, match="dentro data"):
+        _pretrain(tmp_path / "empty_run")
+    (tmp_path / "no_tok" / "data").mkdir(parents=True)
+    shutil.copytree(fresh_run / "data" / "corpus", tmp_path / "no_tok" / "data" / "corpus")
+    with pytest.raises(UserError, match="dentro tokenizer train"):
+        _pretrain(tmp_path / "no_tok")
+    with pytest.raises(UserError, match="no checkpoint"):
+        _pretrain(fresh_run, resume=True)
+    _pretrain(fresh_run, overrides={"max_steps": 2})
+    with pytest.raises(UserError, match="seq_len"):
+        _pretrain(fresh_run, overrides={"seq_len": 16}, resume=True)
+    # another tokenizer than the checkpoint's
+    other = train_tokenizer(make_texts(50, seed=9), vocab_size=300)
+    other.save(fresh_run / "tokenizer" / "tokenizer.dentro.json")
+    with pytest.raises(UserError, match="another tokenizer"):
+        _pretrain(fresh_run, resume=True)
+    # a damaged checkpoint
+    (fresh_run / "pretrain" / "checkpoint" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="corrupt"):
+        _pretrain(fresh_run, resume=True)
