@@ -123,3 +123,18 @@ def test_each_quality_reason_fires():
     assert fineweb(short, ENGLISH) == "short_line_ratio"
     dup = good + "\n" + "\n".join([good.split("\n\n")[0]] * 2)
     assert fineweb(dup, ENGLISH) == "char_dup_ratio"
+
+
+def test_repetition_reasons_do_not_depend_on_the_process():
+    """Ties between equally frequent n-grams must break the same way in every worker (a Ray or
+    multiprocessing run must give the local run's corpus): no per-process string hashing."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from dentro.web.quality import gopher_repetition, PORTUGUESE as P\n"
+            "t = ' '.join(['Ana Maria Souza disse que Ana Maria Souza foi ao rio Tejo com Rio Tejo'] * 3)\n"
+            "print(gopher_repetition(t, P))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(outs) == 1 and outs.pop().strip().startswith(("top_", "dup_"))

@@ -16,6 +16,7 @@ Each filter returns (reason or None, text): C4 edits the text (drops lines), the
 from __future__ import annotations
 
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -138,7 +139,9 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
         return None
     total = float(len(text))
     with np.errstate(over="ignore"):
-        ids = np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)  # (W,)
+        # stable word ids (Python's str hash changes per process, and so would tie-breaking)
+        ids = np.fromiter((zlib.crc32(w.encode()) | (len(w) << 32) for w in words), dtype=np.uint64,
+                          count=len(words))                                       # (W,)
         lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
         csum = np.concatenate([[0], np.cumsum(lens)])                             # (W+1,)
         for n, thr in cfg.top_n_grams:
@@ -146,11 +149,11 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
                 break
             h = _ngram_hashes(ids, n)
             _, first, counts = np.unique(h, return_index=True, return_counts=True)
-            k = int(np.argmax(counts))
-            if counts[k] == 1:
+            top = counts.max()
+            if top == 1:
                 break   # no n-gram repeats, so no longer one does either
-            i = int(first[k])
-            chars = (csum[i + n] - csum[i] + n - 1) * counts[k]   # "w1 w2" with its space, all copies
+            i = int(first[counts == top].min())   # ties: the one that appears first in the text
+            chars = (csum[i + n] - csum[i] + n - 1) * top   # "w1 w2" with its space, all copies
             if chars / total > thr:
                 return f"top_{n}_gram"
         for n, thr in cfg.dup_n_grams:
@@ -170,7 +173,9 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
                 return f"dup_{n}_gram"
     return None
     with np.errstate(over="ignore"):
-        ids = np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)  # (W,)
+        # stable word ids (Python's str hash changes per process, and so would tie-breaking)
+        ids = np.fromiter((zlib.crc32(w.encode()) | (len(w) << 32) for w in words), dtype=np.uint64,
+                          count=len(words))                                       # (W,)
         lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
         total = float(lens.sum())
         csum = np.concatenate([[0], np.cumsum(lens)])
