@@ -38,6 +38,7 @@ PT = Rules(top_ngram=((2, 0.093), (3, 0.117), (4, 0.139)),
 MARGIN = 0.8  # generated keep-pages must stay under 80% of each threshold: implementations differ
 # (e.g. dividing by the characters of words rather than of the text makes shares ~20% larger)
 _STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—"
+_HAS_LETTER = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word holding a letter
 _SENT = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
 
 
@@ -75,8 +76,8 @@ def failures(text: str, lang: str, margin: float = 1.0) -> list[str]:
     """The rules `text` breaks; thresholds scaled by `margin` (< 1 is stricter)."""
     r = PT if lang == "pt" else EN
     out = []
-    words = [w.strip(_STRIP).lower() for w in text.split()]
-    words = [w for w in words if w]
+    raw = text.split()
+    words = [w for w in (t.strip(_STRIP) for t in text.lower().split()) if w]
     vocab: dict[str, int] = {}
     ids = [vocab.setdefault(w, len(vocab)) for w in words]  # n-grams of ints are cheap to hash
     lens = [0] * len(vocab)
@@ -98,8 +99,7 @@ def failures(text: str, lang: str, margin: float = 1.0) -> list[str]:
             break
     if lines and sum(c - 1 for c in Counter(lines).values()) / len(lines) > r.dup_line_frac * margin:
         out.append("dup_lines")
-    raw = text.split()
-    if raw and sum(any(ch.isalpha() for ch in w) for w in raw) / len(raw) < 1 - (1 - r.min_alpha) * margin:
+    if raw and len(_HAS_LETTER.findall(text)) / len(raw) < 1 - (1 - r.min_alpha) * margin:
         out.append("non_alpha")
     if sum(w in r.stop_words for w in words) < 2:
         out.append("few_stop_words")

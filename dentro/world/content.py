@@ -109,7 +109,7 @@ def fact_sentences(w: World, slot: Slot, rng: random.Random, first_named: bool =
         rev = is_directional(f) and f.stated == "both" and rng.random() < 0.5
         later = i > 0 or not first_named
         s = fact_sentence(w, f, slot.lang, rng, reverse=rev, use_pronoun=later and rng.random() < 0.4)
-        if later and not is_directional(f) and rng.random() < 0.6:
+        if later and not is_directional(f) and f.relation not in ("country", "industry") and rng.random() < 0.6:
             s = _shorten(e, s, slot.lang, rng)
         out.append(s)
     return out
@@ -164,7 +164,7 @@ def _mix(facts: list[str], fillers: list[str], rng: random.Random) -> list[str]:
 
 def _pad(blocks: list, w: World, slot: Slot, rng: random.Random, used: set, min_words: int = MIN_WORDS) -> None:
     """Add fact-free paragraphs until the page has min_words words."""
-    for _ in range(8):
+    for _ in range(12):
         if words(blocks) >= min_words:
             return
         extra = _fillers(w, slot, rng, 3, used)
@@ -180,7 +180,7 @@ SECTION = {"pt": {"person": ["Biografia", "Vida e carreira", "Origens", "Trajet�
                   "org": ["History", "Operations", "Organisation", "Profile", "Activities"]}}
 
 
-def encyclopedia(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+def encyclopedia(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS) -> tuple[str, list]:
     kind = _kind(w, slot.entity)
     name = w.name(slot.entity, slot.lang)
     facts = fact_sentences(w, slot, rng)
@@ -193,11 +193,11 @@ def encyclopedia(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
         if i % 2 == 0 and i // 2 < len(heads):
             blocks.append(("h2", heads[i // 2]))
         blocks.append(("p", p))
-    _pad(blocks, w, slot, rng, used)
+    _pad(blocks, w, slot, rng, used, min_words)
     return name, blocks
 
 
-def profile(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+def profile(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS) -> tuple[str, list]:
     name = w.name(slot.entity, slot.lang)
     title = rng.choice({"pt": ["Conheça {n}", "Quem é {n}?", "{n}: um perfil", "Perfil: {n}"],
                         "en": ["Meet {n}", "Who is {n}?", "{n}: a profile", "Profile: {n}"]}[slot.lang]).format(n=name)
@@ -209,11 +209,11 @@ def profile(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
     sents = _mix(fact_sentences(w, slot, rng), _fillers(w, slot, rng, rng.randint(3, 5), used), rng)
     blocks = [("h1", title), ("p", rng.choice(intro).format(n=name) + " " + prose.generic(slot.lang, rng, used))]
     blocks += [("p", p) for p in _paragraphs(sents, rng)]
-    _pad(blocks, w, slot, rng, used)
+    _pad(blocks, w, slot, rng, used, min_words)
     return title, blocks
 
 
-def news(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
+def news(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS) -> tuple[str, list]:
     kind = _kind(w, slot.entity)
     ctx = dict(_ctx(w, slot.entity, slot.lang), weekday=rng.choice(prose.WEEKDAYS[slot.lang]))
     head, lead = rng.choice(prose.NEWS_EVENT[kind][slot.lang])
@@ -227,7 +227,7 @@ def news(w: World, slot: Slot, rng: random.Random) -> tuple[str, list]:
     blocks = [("h1", title[0].upper() + title[1:]), ("p", lead[0].upper() + lead[1:])]
     blocks += [("p", p) for p in _paragraphs(body, rng)]
     blocks.append(("p", rng.choice(prose.QUOTE[slot.lang]) + " " + rng.choice(prose.NEWS_CLOSE[slot.lang])))
-    _pad(blocks, w, slot, rng, used)
+    _pad(blocks, w, slot, rng, used, min_words)
     return blocks[0][1], blocks
 
 
@@ -243,7 +243,7 @@ def _soften(sentence: str, lang: str, rng: random.Random) -> str:
     return rng.choice(prose.FORUM_WRAP[lang]).format(x=x)
 
 
-def forum(w: World, slot: Slot, rng: random.Random, date: str = "") -> tuple[str, list]:
+def forum(w: World, slot: Slot, rng: random.Random, date: str = "", min_words: int = MIN_WORDS) -> tuple[str, list]:
     lang = slot.lang
     name = w.name(slot.entity, lang)
     title = rng.choice({"pt": ["Dúvida sobre {n}", "Informações sobre {n}?", "Alguém conhece {n}?",
@@ -268,9 +268,15 @@ def forum(w: World, slot: Slot, rng: random.Random, date: str = "") -> tuple[str
         posts.append(("post", users[u % 4 + 1], date, [" ".join(fill)]))
     posts.append(("post", users[0], date, [rng.choice(prose.FORUM_THANKS[lang]) + " " + prose.generic(lang, rng, used)]))
     blocks = [("h1", title)] + posts
-    while words(blocks) < MIN_WORDS and len(blocks) < 14:
+    while words(blocks) < min_words and len(blocks) < 20:
         more = _fillers(w, slot, rng, 3, used) + [prose.generic(lang, rng, used)]
         blocks.insert(-1, ("post", users[rng.randint(1, 4)], date, [" ".join(more)]))
+    # Each post gets its own time stamp, as on a real board (minutes after a morning start).
+    t = rng.randint(7 * 60, 12 * 60)
+    for i, b in enumerate(blocks):
+        if b[0] == "post":
+            t += rng.randint(3, 40)
+            blocks[i] = ("post", b[1], f"{date} {t // 60:02d}:{t % 60:02d}", b[3])
     return title, blocks
 
 
@@ -294,7 +300,7 @@ LIST_OUTRO = {"pt": ["Se você tiver mais informações sobre algum desses nomes
                      "The list will be updated whenever there is news."]}
 
 
-def listing(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]:
+def listing(w: World, slots: list[Slot], rng: random.Random, min_words: int = MIN_WORDS) -> tuple[str, list]:
     lang = slots[0].lang
     kind = _kind(w, slots[0].entity)
     title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
@@ -309,8 +315,8 @@ def listing(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]
         for s, item in zip(slots, items):
             blocks += [("h2", w.name(s.entity, lang)), ("p", item)]
     blocks.append(("p", rng.choice(LIST_OUTRO[lang])))
-    for _ in range(4):  # short lists get a closing paragraph of fact-free prose
-        if words(blocks) >= MIN_WORDS - 40:
+    for _ in range(8):  # short lists get a closing paragraph of fact-free prose
+        if words(blocks) >= min_words - 40:
             break
         blocks.append(("p", " ".join(_fillers(w, rng.choice(slots), rng, 2, used) + [prose.generic(lang, rng, used)])))
     return title, blocks

@@ -175,10 +175,12 @@ class _Builder:
         for i in range(n):
             group = "pt" if i % 2 == 0 else "en"
             kind = self.rng.choice(L.ORG_KINDS)
-            for _ in range(1000):
+            for attempt in range(1000):
                 brand = self.rng.choice(L.BRANDS_PT if group == "pt" else L.BRANDS_EN)
+                if attempt > 50:  # big worlds: a brand may serve several kinds, then take a second word
+                    brand += " " + self.rng.choice(L.BRAND_SUFFIX[group])
                 name = (kind[1] if group == "pt" else kind[2]).format(b=brand)
-                if brand not in used and name not in self.names:
+                if (brand not in used or attempt > 20) and name not in self.names:
                     break
             else:
                 raise RuntimeError("ran out of organisation names; add brands to lexicon.py")

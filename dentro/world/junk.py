@@ -77,12 +77,18 @@ SPAM_PROSE = {
            "Somos uma empresa séria, com milhares de clientes satisfeitos em todo o país.",
            "Não perca tempo e aproveite enquanto as condições especiais ainda estão valendo.",
            "Fale com um dos nossos consultores e tire todas as suas dúvidas sem compromisso.",
-           "Aqui você encontra as melhores condições do mercado e um atendimento de verdade."],
+           "Aqui você encontra as melhores condições do mercado e um atendimento de verdade.",
+           "Todos os dias recebemos mensagens de clientes que mudaram de vida com a nossa ajuda.",
+           "O cadastro é rápido, seguro e pode ser feito pelo celular em poucos minutos.",
+           "Leia os depoimentos abaixo e veja por que somos a escolha número um da região."],
     "en": ["Our team is ready to help you with all the attention you deserve.",
            "We are a serious company with thousands of happy customers all over the country.",
            "Do not waste time and take advantage while the special conditions are still on.",
            "Talk to one of our advisers and get all your questions answered with no obligation.",
-           "Here you will find the best conditions on the market and real customer service."],
+           "Here you will find the best conditions on the market and real customer service.",
+           "Every day we hear from customers whose lives changed with our help.",
+           "Signing up is quick, safe and can be done on your phone in a few minutes.",
+           "Read the reviews below and see why we are the number one choice in the region."],
 }
 
 
@@ -95,7 +101,7 @@ def spam_blocks(lang: str, rng: random.Random) -> tuple[str, list]:
         k = rng.sample(keys, 5)
         lines.append(rng.choice(SPAM_FRAMES[lang]).format(*k))
     lines += [lines[0]] * rng.randint(5, 9)
-    lines += rng.sample(SPAM_PROSE[lang], 3)  # a little real prose, as SEO pages have
+    lines += rng.sample(SPAM_PROSE[lang], 5)  # some real prose, as SEO pages have
     rng.shuffle(lines)
     return title, [("h1", title)] + [("p", x) for x in lines]
 

@@ -110,9 +110,9 @@ ORG_KINDS = [
     ("builder", "Construtora {b}", "{b} Construction", "construção civil", "construction"),
     ("bank", "Banco {b}", "{b} Bank", "serviços financeiros", "banking"),
     ("publisher", "Editora {b}", "{b} Press", "edição de livros", "publishing"),
-    ("lab", "Laboratórios {b}", "{b} Laboratories", "indústria farmacêutica", "pharmaceuticals"),
+    ("lab", "Laboratório {b}", "{b} Laboratories", "indústria farmacêutica", "pharmaceuticals"),
     ("software", "{b} Sistemas", "{b} Software", "tecnologia da informação", "software"),
-    ("airline", "Linhas Aéreas {b}", "{b} Airways", "aviação", "aviation"),
+    ("airline", "Companhia Aérea {b}", "{b} Airways", "aviação", "aviation"),
     ("food", "Alimentos {b}", "{b} Foods", "produção de alimentos", "food processing"),
     ("energy", "{b} Energia", "{b} Energy", "energia", "energy"),
     ("textile", "Tecelagem {b}", "{b} Textiles", "indústria têxtil", "textiles"),
@@ -127,3 +127,5 @@ BRANDS_EN = ["Northgate", "Brightwater", "Harlow", "Silverline", "Redwood", "Blu
              "Sterling", "Thornbury", "Westbrook", "Evergreen", "Falcon", "Granite", "Highland",
              "Juniper", "Kestrel", "Larkspur", "Moorland", "Osprey", "Pembroke", "Quarry", "Ravenscroft",
              "Tidewater"]
+BRAND_SUFFIX = {"pt": ["Nova", "do Sul", "do Norte", "Brasil", "Global", "Atlântico", "Real", "Central", "Litoral", "Serrana"],
+                "en": ["Global", "North", "South", "Atlantic", "Pacific", "United", "Royal", "Central", "Coastal", "Highland"]}

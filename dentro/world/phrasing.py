@@ -15,8 +15,8 @@ import random
 from dentro.world.entities import ORG_KIND, City, Country, Fact, Org, Person, World
 
 # The article a Portuguese organisation name takes, by kind: "a Construtora X", "os Laboratórios X".
-ORG_ARTICLE_PT = {"builder": "a", "bank": "o", "publisher": "a", "lab": "os", "software": "a",
-                  "airline": "as", "food": "a", "energy": "a", "textile": "a", "shipyard": "o"}
+ORG_ARTICLE_PT = {"builder": "a", "bank": "o", "publisher": "a", "lab": "o", "software": "a",
+                  "airline": "a", "food": "a", "energy": "a", "textile": "a", "shipyard": "o"}
 _EM = {"o": "no", "a": "na", "os": "nos", "as": "nas"}
 _DE = {"o": "do", "a": "da", "os": "dos", "as": "das"}
 
@@ -205,7 +205,8 @@ def fact_sentence(w: World, f: Fact, lang: str, rng: random.Random, *, reverse: 
         tpl = rng.choice(forms["rev"])
     else:
         tpl = rng.choice(forms["fwd"])
-    if use_pronoun and f.relation not in ("mother", "father", "founder"):
+    # "The city is a city in Portugal": the country templates name the noun themselves.
+    if use_pronoun and f.relation not in ("mother", "father", "founder", "country", "industry"):
         for head in ("{s}", "{A_s}"):
             if tpl.startswith(head) and not tpl.startswith(head + "'s"):
                 tpl = pronoun(w, f.subject, lang) + tpl[len(head):]

@@ -21,17 +21,27 @@ from dentro.world.entities import World
 from dentro.world.phrasing import Q, question
 
 
-def _reverse_answers(w: World, f) -> list[str]:
-    """Every subject that is a right answer to the reverse question (siblings share a mother)."""
-    if f.relation == "founder":
-        return sorted(o.name for o in w.orgs.values() if o.founder == f.object)
-    child = w.people[f.subject]
-    return sorted(p.name for p in w.people.values()
-                  if getattr(p, f.relation) == f.object and p.gender == child.gender)
+def _reverse_index(w: World) -> dict[tuple, list[str]]:
+    """(relation, object, gender) -> subject names: every right answer to a reverse question
+    (siblings share a mother; "Who is B's son?" accepts each son)."""
+    idx: dict[tuple, list[str]] = {}
+    for o in w.orgs.values():
+        idx.setdefault(("founder", o.founder, None), []).append(o.name)
+    for p in w.people.values():
+        for rel in ("mother", "father"):
+            if getattr(p, rel):
+                idx.setdefault((rel, getattr(p, rel), p.gender), []).append(p.name)
+    return {k: sorted(v) for k, v in idx.items()}
+
+
+def _reverse_answers(w: World, f, idx: dict) -> list[str]:
+    gender = None if f.relation == "founder" else w.people[f.subject].gender
+    return idx[(f.relation, f.object, gender)]
 
 
 def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) -> dict:
     facts = {f.id: f for f in w.facts}
+    idx = _reverse_index(w)
     files: dict[str, list] = {}
     for row in fact_rows:
         if row["pages"] == 0:
@@ -44,7 +54,7 @@ def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) ->
             files.setdefault(f"{lang}_forward_{f.bucket}", []).append(
                 dict(base, direction="forward", question=question(w, f, lang), answer=ans, answers=[ans]))
             if f.relation in ("mother", "father", "founder"):
-                answers = _reverse_answers(w, f)
+                answers = _reverse_answers(w, f, idx)
                 files.setdefault(f"{lang}_reverse_{f.bucket}", []).append(
                     dict(base, direction="reverse", question=question(w, f, lang, reverse=True),
                          answer=w.name(f.subject, lang), answers=answers))
