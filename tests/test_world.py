@@ -93,9 +93,11 @@ def test_every_warc_record_parses_and_matches_the_truth(world):
             if p["kind"] == "binary":
                 assert not http.get("Content-Type").startswith("text/html")
                 continue
-            assert body.startswith(b"<!DOCTYPE html>") and b'<meta charset="utf-8">' in body
-            parser = _Visible()
-            parser.feed(body.decode("utf-8"))
+            charset = http.get("Content-Type").split("charset=")[1]
+            assert charset == p["charset"] and charset in ("utf-8", "windows-1252", "iso-8859-1")
+            assert body.startswith(b"<!DOCTYPE html>") and f'<meta charset="{charset}">'.encode() in body
+            parser = _Visible()  # (it also resolves the &#NNNN; references of legacy encodings)
+            parser.feed(body.decode(charset))
             visible = norm(" ".join(parser.out))
             for line in p["main_text"].splitlines():  # the main text is on the page, line by line
                 assert norm(line) in visible, (url, line)

@@ -19,6 +19,7 @@ class WorldConfig:
         ("boilerplate", 0.015), ("binary", 0.01), ("pii", 0.04), ("mirror", 0.04), ("near_dup", 0.04),
     )
     crawl_start: str = "2024-03-01"        # fake crawl dates start here (plus a seed-derived offset)
+    legacy_charset_share: float = 0.05     # pt/es/fr/de HTML pages served as windows-1252 / iso-8859-1
 
     def counts(self) -> dict[str, int]:
         """Derived entity counts. Entity pages get what is left after math and junk; about half of

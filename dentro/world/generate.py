@@ -31,7 +31,7 @@ from dentro.world import junk as J
 from dentro.world import prose
 from dentro.world.config import WorldConfig
 from dentro.world.entities import City, Person, World, build_world
-from dentro.world.html import Site, boilerplate_only, make_site, render_page
+from dentro.world.html import Site, boilerplate_only, legacy_encoding, make_site, render_page
 from dentro.world.mathpages import homework_page
 from dentro.world.questions import write_questions
 from dentro.world.warc import WarcWriter
@@ -75,8 +75,7 @@ class Generator:
         for lang, kinds in SITES.items():
             for kind, domains in kinds.items():
                 for d in domains:
-                    self.sites[d] = make_site(d, lang if lang in ("pt", "en") else "en", kind, self.rng)
-                    self.sites[d].lang = lang
+                    self.sites[d] = make_site(d, lang, kind, self.rng)
         for d in MIRRORS:
             self.sites[d] = make_site(d, "en", "mirror", self.rng)
         self.pages: list[C.Page] = []
@@ -396,11 +395,17 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
             related = [t for t in rng.sample(pool, min(6, len(pool))) if t != p.title][:5]
             lang = p.lang if p.lang in ("pt", "en", "es", "fr", "de") else "en"
             p.body = render_page(p.site, p.title, p.blocks, rng, date=p.date, related=related, lang=lang)
+            # Some sites still serve legacy 8-bit encodings (declared in the header and the meta tag).
+            if p.lang in ("pt", "es", "fr", "de") and rng.random() < cfg.legacy_charset_share:
+                charset = rng.choice(["windows-1252", "iso-8859-1"])
+                p.body = legacy_encoding(p.body, charset)
+                p.content_type = f"text/html; charset={charset}"
         ip = f"{10 + (hash_domain(p.site.domain) % 200)}.{hash_domain(p.site.domain) // 200 % 250}.0.{1 + i % 250}"
         writers[p.shard].response(p.url, dates[i][0], dates[i][1], p.body, p.content_type, ip=ip)
         mt = p.main_override if p.main_override is not None else C.main_text(p.blocks)
         page_rows.append({"url": p.url, "warc_file": names[p.shard], "record": p.record, "kind": p.kind,
-                          "lang": p.lang, "expect": p.expect, "dup_group": p.dup_group, "facts": p.facts,
+                          "lang": p.lang, "charset": _charset(p.content_type),
+                          "expect": p.expect, "dup_group": p.dup_group, "facts": p.facts,
                           "pii": p.pii, "pii_decoys": p.pii_decoys, "title": p.title, "main_text": mt})
     for i, buf in enumerate(shards):
         atomic_write_bytes(out / "crawl" / names[i], buf.getvalue())
@@ -431,6 +436,10 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
     atomic_write_text(out / "stats.json", json.dumps(stats, indent=1, ensure_ascii=False) + "\n")
     log(f"[world] {stats['pages']} pages, {stats['crawl_mb']:.2f} MB of WARC in {seconds:.1f} s -> {out}")
     return stats
+
+
+def _charset(content_type: str) -> str | None:
+    return content_type.split("charset=", 1)[1] if "charset=" in content_type else None
 
 
 def hash_domain(d: str) -> int:

@@ -51,10 +51,36 @@ CHROME = {
         "home": "Home",
     },
 }
+# Spanish, French and German sites get their own chrome (a few words each, enough that the menu
+# of a foreign page is not in English).
+for _lang, _w in {
+    "es": (["Inicio", "Noticias", "Cultura", "Deportes", "Recetas", "Viajes", "Contacto", "Archivo"],
+           "Usamos cookies para mejorar tu experiencia. Al seguir navegando aceptas nuestra política de privacidad.",
+           ["Aceptar"], ["Lo más leído", "Relacionados"], ["Suscríbete a nuestro boletín"], "Compartir:",
+           ["Todos los derechos reservados.", "Sobre nosotros", "Privacidad", "Aviso legal", "Publicidad", "Mapa del sitio"],
+           ["Publicidad"], ["Deja tu comentario"], "Buscar", "Inicio"),
+    "fr": (["Accueil", "Actualités", "Culture", "Sport", "Recettes", "Voyages", "Contact", "Archives"],
+           "Nous utilisons des cookies pour améliorer votre expérience. En poursuivant la navigation, vous acceptez notre politique de confidentialité.",
+           ["Accepter"], ["Les plus lus", "À lire aussi"], ["Abonnez-vous à notre lettre"], "Partager :",
+           ["Tous droits réservés.", "À propos", "Confidentialité", "Mentions légales", "Publicité", "Plan du site"],
+           ["Publicité"], ["Laisser un commentaire"], "Rechercher", "Accueil"),
+    "de": (["Startseite", "Nachrichten", "Kultur", "Sport", "Rezepte", "Reisen", "Kontakt", "Archiv"],
+           "Wir verwenden Cookies, um Ihr Erlebnis zu verbessern. Mit der weiteren Nutzung stimmen Sie unserer Datenschutzerklärung zu.",
+           ["Akzeptieren"], ["Meistgelesen", "Auch interessant"], ["Newsletter abonnieren"], "Teilen:",
+           ["Alle Rechte vorbehalten.", "Über uns", "Datenschutz", "Impressum", "Werbung", "Sitemap"],
+           ["Anzeige"], ["Kommentar schreiben"], "Suchen", "Startseite"),
+}.items():
+    CHROME[_lang] = dict(zip(["nav", "cookie", "accept", "related", "newsletter", "share", "footer", "ad",
+                              "comments", "search", "home"], _w))
+    CHROME[_lang]["cookie"] = [CHROME[_lang]["cookie"]]
+
 TAGLINES = {"pt": ["Informação com credibilidade", "O seu portal de conhecimento", "Desde o primeiro clique",
                    "Conteúdo livre para todos", "A comunidade que pergunta e responde"],
             "en": ["Trusted information", "Your gateway to knowledge", "Since the very first click",
-                   "Free content for everyone", "The community that asks and answers"]}
+                   "Free content for everyone", "The community that asks and answers"],
+            "es": ["Información de confianza", "Tu portal de noticias"],
+            "fr": ["L'information de confiance", "Votre portail d'actualités"],
+            "de": ["Verlässliche Informationen", "Ihr Nachrichtenportal"]}
 SCRIPTS = ['window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}gtag("js",new Date());',
            'var _paq=window._paq||[];_paq.push(["trackPageView"]);_paq.push(["enableLinkTracking"]);',
            'document.addEventListener("DOMContentLoaded",function(){var b=document.getElementById("cc");if(b)b.style.display="block";});']
@@ -78,7 +104,7 @@ def make_site(domain: str, lang: str, kind: str, rng: random.Random) -> Site:
     c = CHROME[lang]
     base = domain.split(".")[0].replace("-", " ")
     return Site(domain, lang, kind, base.title(), semantic=rng.random() < 0.5,
-                footer_email=rng.random() < 0.4, nav=rng.sample(c["nav"], rng.randint(6, 10)),
+                footer_email=rng.random() < 0.4, nav=rng.sample(c["nav"], min(len(c["nav"]), rng.randint(6, 10))),
                 tagline=rng.choice(TAGLINES[lang]), cookie=rng.choice(c["cookie"]) if rng.random() < 0.8 else "")
 
 
@@ -129,7 +155,8 @@ def render_page(site: Site, title: str, blocks: list, rng: random.Random, *, dat
     if not chrome:
         return (head + f"<body>\n{main}\n</body>\n</html>\n").encode("utf-8")
     nav = _links(site.nav, "menu")
-    crumbs = f'<a href="/">{_e(c["home"])}</a> › <a href="/{site.kind}">{_e(site.kind.title())}</a>'
+    section = rng.choice(site.nav)
+    crumbs = f'<a href="/">{_e(c["home"])}</a> › <a href="/{escape(section.lower())}">{_e(section)}</a>'
     cookie = (f'<div id="cc" class="cookie-banner"><p>{_e(site.cookie)}</p><button>{_e(rng.choice(c["accept"]))}</button></div>'
               if site.cookie else "")
     rel = related or []
@@ -182,3 +209,10 @@ def boilerplate_only(site: Site, rng: random.Random, date: str) -> tuple[str, by
     html = html.replace(b"<article>\n", b"<article>\n" + form.encode(), 1).replace(
         b'<div class="entry-content">\n', b'<div class="entry-content">\n' + form.encode(), 1)
     return title, html
+
+
+def legacy_encoding(body: bytes, charset: str) -> bytes:
+    """Re-encode a UTF-8 page as an older CMS would serve it (windows-1252 / iso-8859-1), with
+    the <meta charset> to match; characters the charset lacks become numeric references."""
+    html = body.decode("utf-8").replace('<meta charset="utf-8">', f'<meta charset="{charset}">', 1)
+    return html.encode(charset, errors="xmlcharrefreplace")
