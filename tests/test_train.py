@@ -111,6 +111,18 @@ def test_training_lowers_the_loss_and_writes_metrics(run, tmp_path):
     assert any("samples" in x for x in recs) and isinstance(r.samples["Ana Souza nasceu em"], str)
 
 
+def test_a_time_budget_stops_the_run_and_the_schedule_decays_within_it(run, tmp_path, monkeypatch):
+    clock = iter(range(10**6))  # a fake clock: each reading is one second later, so the test is not timing-bound
+    monkeypatch.setattr(T.time, "perf_counter", lambda: float(next(clock)))
+    cfg = small_cfg(max_steps=10**6, max_minutes=0.5, warmup_steps=1, eval_every=0)
+    model, tok, loader, val = build(run, cfg)
+    r = T.train(model, tok, loader, val, cfg, out_dir=tmp_path)
+    assert r.stopped_by == "time" and 5 <= r.steps < 30 and len(r.evals) == 1
+    mults = [json.loads(l)["lr_mult"] for l in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"lr_mult"' in l]
+    assert mults[0] == 1.0 and mults[-1] < 0.3  # decayed toward 0 as the 30 s budget ran out
+    assert all(a >= b for a, b in zip(mults, mults[1:]))
+
+
 def test_resume_from_a_checkpoint_continues_exactly(run, tmp_path):
     """Save at step 3 of a 6-step run (decaying schedule), load it into a new model and continue:
     steps 4-6 have bit-identical losses (CPU, fp32)."""
