@@ -94,15 +94,15 @@ _FURNITURE = re.compile(
     r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+)\s*$", re.I)
 
 
-_TRIGGERS = ("©", "(c)", "copyright", "reserv", "@", "http", "facebook", "twitter", "whatsapp",
-             "linkedin", "instagram", "share", "compartilh", "partilh", "siga", "follow", "print", "imprimir")
+_TRIGGERS = re.compile(r"©|\(c\)|copyright|reserv|@|http|facebook|twitter|whatsapp|linkedin|instagram"
+                       r"|share|partilh|siga|follow|print|imprimir", re.I)
 
 
 def _is_furniture(line: str) -> bool:
     if len(line) > 160:   # furniture lines are short: prose skips every check below
         return False
-    low = line.lower()
-    if any(t in low for t in _TRIGGERS):
+    if _TRIGGERS.search(line):
+        low = line.lower()
         return _is_share_bar(low) or bool(_FURNITURE.match(low))
     return len(line) <= 12 and bool(_FURNITURE.match(line))   # a lone date
 
