@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing as mp
 import os
 import shutil
 import time
@@ -30,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dentro.progress import bar
 from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.web import dedup as dd
 from dentro.web.extract import ExtractConfig, decode_html, extract_with_limit
@@ -39,6 +41,9 @@ from dentro.web.quality import QUALITY_STAGES, run_quality
 from dentro.web.readers import list_inputs, looks_like_html, read
 from dentro.web.stats import UNKNOWN, Stats
 from dentro.web.url_filter import Blocklist, check_url, load_blocklist
+
+
+_MAIN_PID = os.getpid()   # the process that imported us first (forked workers inherit the value)
 
 
 @dataclass(frozen=True)
@@ -165,8 +170,12 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
             lst.append({"url": rec.url, "file_path": rec.source, "index": rec.index, "stage": stage,
                         "reason": reason, "language": lang, "text": (snippet or "")[:2000]})
 
-    for rec in read(Path(task.path), problems, max_bytes=cfg.max_html_bytes * 2,
-                    part=task.part, nparts=task.nparts):
+    records = read(Path(task.path), problems, max_bytes=cfg.max_html_bytes * 2, part=task.part,
+                   nparts=task.nparts)
+    # a per-document bar when the task runs in this process (one worker); pools show per-task bars
+    in_main = mp.current_process().name == "MainProcess" and os.getpid() == _MAIN_PID
+    for rec in bar(records, desc=f"data: {Path(task.path).name}", unit="doc", leave=False,
+                   disable=not in_main):
         n = rec.nbytes
         st.enter("read", UNKNOWN, n)
         st.leave("read", UNKNOWN, n)
