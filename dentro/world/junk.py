@@ -51,7 +51,8 @@ def adult_domain(rng: random.Random, used: set) -> str:
 
 # -- spam and low quality ---------------------------------------------------------------------------
 SPAM_KEYS = {
-    "pt": [["empréstimo barato", "empréstimo online", "crédito rápido", "sem consulta", "aprovado na hora"],
+    "pt": [["empréstimo para negativado", "crédito consignado para aposentados", "limpar o nome", "sem consulta ao Serasa",
+            "parcelas que cabem no bolso"],
            ["emagrecer rápido", "perder peso", "dieta milagrosa", "queimar gordura", "resultado garantido"],
            ["ganhar dinheiro", "renda extra", "trabalhe em casa", "dinheiro fácil", "fique rico"],
            ["celular barato", "promoção celular", "frete grátis", "melhor preço", "oferta imperdível"]],
