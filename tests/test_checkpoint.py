@@ -143,3 +143,22 @@ def test_write_false_gathers_but_writes_nothing(tmp_path):
     model, tok = setup()
     save_checkpoint(tmp_path / "ck", model, tok, {"step": 1}, write=False)  # a non-zero FSDP rank
     assert list(tmp_path.iterdir()) == []
+
+
+def test_wrapped_and_bf16_models_save_plain_weights(tmp_path):
+    model, tok = setup()
+
+    class Wrapper(torch.nn.Module):  # torch.compile keeps the model in ._orig_mod, DDP in .module
+        def __init__(self, attr, m):
+            super().__init__()
+            setattr(self, attr, m)
+
+    save_checkpoint(tmp_path / "ck", Wrapper("module", Wrapper("_orig_mod", model)), tok)
+    idx = torch.randint(0, 267, (1, 8))
+    assert torch.equal(load_checkpoint(tmp_path / "ck")[0](idx), model.eval()(idx))
+    save_checkpoint(tmp_path / "bf", model.to(torch.bfloat16), tok)
+    assert json.loads((tmp_path / "bf" / CONFIG_FILE).read_text())["torch_dtype"] == "bfloat16"
+    m2 = load_checkpoint(tmp_path / "bf")[0]
+    assert m2.lm_head.weight.dtype == torch.float32 and torch.equal(m2.lm_head.weight, model.lm_head.weight.float())
+    with pytest.raises(TypeError, match="dentro GPT"):
+        save_checkpoint(tmp_path / "x", torch.nn.Linear(2, 2), tok)
