@@ -86,3 +86,25 @@ def test_jsonl_parquet_and_html_folder(tmp_path):
     recs = list(read(site, Counter()))
     assert [r.url for r in recs] == ["file:///index.html", "file:///sub/b.html.gz"]
     assert recs[1].html.startswith(b"<!doctype")
+
+
+def test_corrupted_bytes_never_crash_a_task(tmp_path):
+    """Flip bytes anywhere in a WARC (headers, gzip stream, payload): the task finishes and counts."""
+    import random
+
+    from dentro.web.pipeline import DataConfig, prepare, run_task
+
+    clean = write_warc(tmp_path / "clean.warc.gz", _records(6) + _records(4, "pt")).read_bytes()
+    rng = random.Random(0)
+    for trial in range(12):
+        data = bytearray(clean)
+        for _ in range(rng.choice([1, 5, 50])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        folder = tmp_path / f"t{trial}"
+        folder.mkdir()
+        (folder / "x.warc.gz").write_bytes(bytes(data))
+        out = tmp_path / f"o{trial}"
+        cfg = DataConfig()
+        (task,) = prepare(list_inputs([folder]), out, cfg, 1, log=lambda *a: None)
+        summary = run_task(task, cfg, out)
+        assert 0 <= summary["docs_kept"] <= 10
