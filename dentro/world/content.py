@@ -125,9 +125,13 @@ def _shorten(e, s: str, lang: str, rng: random.Random) -> str:
     if lang == "pt":
         forms = _org_forms("s", e) if isinstance(e, Org) else {"A_s": e.name, "a_s": e.name, "da_s": "de " + e.name,
                                                                   "na_s": "em " + e.name}
-        for key, generic in (("da_s", "da "), ("na_s", "na "), ("A_s", "A "), ("a_s", "a ")):
+        for key, generic in (("da_s", "da "), ("na_s", "na ")):
             if forms[key] in s:
                 return s.replace(forms[key], generic + noun, 1)
+        if s.startswith(forms["A_s"]):
+            return "A " + noun + s[len(forms["A_s"]):]
+        if forms["a_s"] in s:
+            return s.replace(forms["a_s"], "a " + noun, 1)
         return s
     if s.startswith(e.name):
         return s
@@ -231,16 +235,19 @@ def news(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS) -
     return blocks[0][1], blocks
 
 
-_LOWER_OK = {"A", "O", "As", "Os", "Em", "Na", "No", "Ela", "Ele", "The", "In", "She", "He", "Born", "Nascida",
-             "Nascido", "Quem", "Entre", "Among", "It", "Some", "According", "Segundo", "Vivem", "Por", "By",
-             "Atualmente", "These", "Anyone", "Foi"}
+def _name_starts(w: World) -> set[str]:
+    """First words of every name in the world (people, cities, organisations, countries)."""
+    if not hasattr(w, "_name_starts"):
+        names = [e.name for t in (w.people, w.cities, w.orgs) for e in t.values()]
+        names += [c.name_pt for c in w.countries.values()] + [c.name_en for c in w.countries.values()]
+        w._name_starts = {n.split()[0] for n in names}
+    return w._name_starts
 
 
-def _soften(sentence: str, lang: str, rng: random.Random) -> str:
+def _soften(w: World, sentence: str, lang: str, rng: random.Random) -> str:
     """'Ela nasceu em 1950.' -> 'Pelo que li, ela nasceu em 1950.' (names keep their capitals)."""
-    first = sentence.split(" ", 1)[0]
-    x = sentence[0].lower() + sentence[1:] if first in _LOWER_OK else sentence
-    return rng.choice(prose.FORUM_WRAP[lang]).format(x=x)
+    lead, rest = rng.choice(prose.FORUM_WRAP[lang]).split("{x}")
+    return prose.soften(sentence, lead, _name_starts(w)) + rest
 
 
 def forum(w: World, slot: Slot, rng: random.Random, date: str = "", min_words: int = MIN_WORDS) -> tuple[str, list]:
@@ -258,7 +265,7 @@ def forum(w: World, slot: Slot, rng: random.Random, date: str = "", min_words: i
     i, u = 0, 1
     while i < len(facts):
         k = rng.randint(1, 3)
-        chunk = [_soften(facts[i], lang, rng)] + facts[i + 1:i + k]
+        chunk = [_soften(w, facts[i], lang, rng)] + facts[i + 1:i + k]
         if rng.random() < 0.6 and fill:
             chunk.append(fill.pop())
         posts.append(("post", users[u % 4 + 1], date, [" ".join(chunk)]))

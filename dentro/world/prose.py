@@ -201,20 +201,12 @@ OPENERS = {"pt": ["Curiosamente, ", "Vale dizer que ", "Além disso, ", "Por out
                   "Today, ", "By all accounts, ", "As is well known, "]}
 BANKS = {("person", "pt"): PERSON_PT, ("person", "en"): PERSON_EN, ("city", "pt"): CITY_PT,
          ("city", "en"): CITY_EN, ("org", "pt"): ORG_PT, ("org", "en"): ORG_EN}
-# Words that may lose their capital after an opener ("Além disso, a cidade ..."); names keep theirs.
-LOWER_OK = {"A", "O", "As", "Os", "Em", "Na", "No", "Nas", "Nos", "Ela", "Ele", "The", "In", "She", "He", "Born",
-            "Nascida", "Nascido", "Quem", "Entre", "Among", "It", "Some", "According", "Segundo", "Vivem", "Por",
-            "By", "Atualmente", "These", "Anyone", "Foi", "Her", "His", "Many", "People", "Colleagues", "Para",
-            "Muitos", "Colegas", "Customers", "Clientes", "Local", "Visitors", "Industry", "Analistas", "Long-serving",
-            "Funcionários", "Research", "Projetos", "Few", "Pouca", "More", "Over", "Ao", "Aos", "On", "Sempre",
-            "Whenever", "Não", "There", "Há", "To", "Nas", "Um", "Parte", "Part", "At", "Team"}
-
-
-def soften(sentence: str, lead: str) -> str:
-    """Prefix `lead` ("Além disso, ") and lower the first letter unless it starts a name."""
-    first = sentence.split(" ", 1)[0]
-    x = sentence[0].lower() + sentence[1:] if first in LOWER_OK else sentence
-    return lead + x
+def soften(sentence: str, lead: str, names: set[str]) -> str:
+    """Prefix `lead` ("Além disso, ") and lower the sentence's first letter, unless its first word
+    starts a name (`names`: first words of the names the sentence may begin with)."""
+    first = sentence.split(" ", 1)[0].rstrip(",'’s")
+    keep = first in names or sentence.split(" ", 1)[0].split("'")[0] in names
+    return lead + (sentence if keep else sentence[0].lower() + sentence[1:])
 
 
 class Refs:
@@ -228,6 +220,10 @@ class Refs:
         self.short = short or [name]
         self.generic = generic or []
         self.pt_forms = pt_forms  # organisations in pt: (S, s, de_s, em_s) with the name's article
+
+    def first_words(self) -> set[str]:
+        """First words of the names this entity goes by (they keep their capital letter)."""
+        return {self.name.split()[0]} | {x.split()[0] for x in self.short}
 
     def _pick(self, p_full: float, allow_generic: bool = True) -> str:
         r = self.rng.random()
@@ -295,7 +291,7 @@ def filler(kind: str, lang: str, refs: Refs, rng: random.Random, used: set) -> s
     s = bank[i].format_map(v)
     s = s[0].upper() + s[1:]
     if rng.random() < 0.2:
-        s = soften(s, rng.choice(OPENERS[lang]))
+        s = soften(s, rng.choice(OPENERS[lang]), refs.first_words())
     return s
 
 
