@@ -103,6 +103,8 @@ def test_every_filter_decides_as_expected(crawl, tmp_path):
         assert s["docs_in"] - sum(r["docs"] for r in s["removed"].values()) == s["docs_out"], s["stage"]
         assert s["docs_out"] == nxt["docs_in"], (s["stage"], nxt["stage"])
         assert sum(v["docs_out"] for v in s["languages"].values()) == s["docs_out"]
+        for reason, r in s["removed"].items():   # per reason, per language
+            assert sum(r["languages"].values()) == r["docs"], (s["stage"], reason)
     assert st[-1]["docs_out"] == stats["documents_out"] == len(rows)
     assert stats["stages"][-1]["replaced"] == {"cpf": 1, "email": 1}
     saved = json.loads((tmp_path / "out" / "stats.json").read_text())

@@ -244,6 +244,7 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
         st.add(("read", "docs_in"), k)
         st.add(("read", "lang", UNKNOWN, "docs_in"), k)
         st.add(("read", "removed", reason, "docs"), k)
+        st.add(("read", "removed", reason, "lang", UNKNOWN), k)
         st.add(("read", "lang", UNKNOWN, "removed"), k)
 
     _write_parquet(tdir / f"{task.name}.kept.parquet", pa.table(kept, schema=KEPT_SCHEMA))

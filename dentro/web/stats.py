@@ -4,7 +4,7 @@ Counts are kept flat (a Counter keyed by tuples) so that the per-task counts of 
 up with `+`; `nested` turns them into the stats.json layout:
 
     {"stages": [{"stage": "url", "docs_in": N, "bytes_in": B, "docs_out": N, "bytes_out": B,
-                 "removed": {reason: {"docs": N, "bytes": B}},
+                 "removed": {reason: {"docs": N, "bytes": B, "languages": {lang: N}}},
                  "languages": {lang: {"docs_in": N, "docs_out": N, "bytes_in": B, "bytes_out": B}}}, ...]}
 
 Before language identification a document's language is not known: it is counted as "?".
@@ -41,6 +41,7 @@ class Stats:
         c = self.c
         c[(stage, "removed", reason, "docs")] += 1
         c[(stage, "removed", reason, "bytes")] += nbytes
+        c[(stage, "removed", reason, "lang", lang)] += 1
         c[(stage, "lang", lang, "removed")] += 1
 
     def add(self, key: tuple, n: int = 1) -> None:
@@ -66,6 +67,9 @@ class Stats:
                  "docs_out": c[(s, "docs_out")], "bytes_out": c[(s, "bytes_out")],
                  "removed": {}, "languages": {}}
             for k, v in c.items():
+                if k[0] == s and len(k) == 5 and k[1] == "removed":   # (stage, removed, reason, lang, xx)
+                    r = d["removed"].setdefault(k[2], {"docs": 0, "bytes": 0})
+                    r.setdefault("languages", {})[k[4]] = v
                 if k[0] != s or len(k) != 4:
                     continue
                 if k[1] == "removed":
