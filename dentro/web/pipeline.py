@@ -100,14 +100,21 @@ def _size(p: Path) -> int:
 
 
 def _inputs_key(inputs: list[Path]) -> list:
-    return [[str(p), _size(p), int(Path(p).stat().st_mtime)] for p in inputs]
+    def mtime(p: Path) -> int:   # a folder: its newest file
+        p = Path(p)
+        if p.is_dir():
+            return max((int(f.stat().st_mtime) for f in p.rglob("*") if f.is_file()), default=0)
+        return int(p.stat().st_mtime)
+    return [[str(p), _size(p), mtime(p)] for p in inputs]
 
 
 def prepare(inputs: list[Path], out: Path, cfg: DataConfig, workers: int, log=print) -> list[Task]:
     """Load or write tasks/plan.json. A plan for the same inputs and config is kept (resume);
     anything else starts the tasks over."""
     tdir = out / "tasks"
-    key = {"inputs": _inputs_key(inputs), "config": cfg.fingerprint()}
+    # a changed blocklist changes the URL filter's decisions: it is part of the inputs
+    bl = [Path(cfg.blocklist)] if cfg.blocklist and Path(cfg.blocklist).exists() else []
+    key = {"inputs": _inputs_key(inputs + bl), "config": cfg.fingerprint()}
     plan_path = tdir / "plan.json"
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())
