@@ -332,7 +332,12 @@ def listing(w: World, slots: list[Slot], rng: random.Random, min_words: int = MI
 TABLE_COLS = {"city": [("country", "País", "Country"), ("population", "População", "Population"),
                        ("founded", "Fundação", "Founded")],
               "org": [("founded", "Fundação", "Founded"), ("hq", "Sede", "Headquarters"),
-                      ("industry", "Setor", "Industry"), ("founder", "Fundador(a)", "Founder")]}
+                      ("industry", "Setor", "Industry"), ("founder", "Fundador(a)", "Founder")],
+              "person": [("birth_year", "Nascimento", "Born"), ("birth_city", "Cidade natal", "Birthplace"),
+                         ("profession", "Profissão", "Profession"), ("employer", "Empregador", "Employer")]}
+TABLE_FIRST = {"pt": {"city": "Cidade", "org": "Empresa", "person": "Nome"},
+               "en": {"city": "Town", "org": "Company", "person": "Name"}}
+NOTES = {"pt": "Notas sobre as famílias:", "en": "Notes on the families:"}
 TABLE_TEXT = {"pt": ["A tabela abaixo reúne dados básicos, que foram conferidos com fontes oficiais sempre que possível.",
                      "Organizamos os dados numa tabela para facilitar a comparação entre eles.",
                      "Quando um dado não foi confirmado, a célula aparece com um traço."],
@@ -341,22 +346,30 @@ TABLE_TEXT = {"pt": ["A tabela abaixo reúne dados básicos, que foram conferido
                      "Where a figure could not be confirmed, the cell shows a dash."]}
 
 
-def table(w: World, slots: list[Slot], rng: random.Random) -> tuple[str, list]:
+def table(w: World, slots: list[Slot], rng: random.Random, min_words: int = MIN_WORDS) -> tuple[str, list]:
     lang = slots[0].lang
     kind = _kind(w, slots[0].entity)
     cols = TABLE_COLS[kind]
-    head = [{"pt": {"city": "Cidade", "org": "Empresa"}, "en": {"city": "Town", "org": "Company"}}[lang][kind]]
-    head += [c[1] if lang == "pt" else c[2] for c in cols]
-    rows = []
+    head = [TABLE_FIRST[lang][kind]] + [c[1] if lang == "pt" else c[2] for c in cols]
+    rows, notes = [], []
     for s in slots:
         by_rel = {f.relation: f for f in s.facts}
         rows.append([w.name(s.entity, lang)] + [by_rel[c[0]].answer[lang] if c[0] in by_rel else "—" for c in cols])
+        # Facts with no column (a person's parents) go below the table as sentences.
+        rest = [f for f in s.facts if f.relation not in {c[0] for c in cols}]
+        notes += fact_sentences(w, Slot(s.entity, rest, lang), rng) if rest else []
     title = rng.choice(LIST_TITLES[lang][kind]).format(k=rng.randint(2, 40))
     used: set = set()
     texts = TABLE_TEXT[lang][:]
     rng.shuffle(texts)
     blocks = [("h1", title), ("p", texts[0] + " " + prose.generic(lang, rng) + " " + texts[1]),
               ("table", head, rows), ("p", texts[2] + " " + rng.choice(LIST_OUTRO[lang]))]
+    if notes:
+        blocks.append(("p", NOTES[lang] + " " + " ".join(notes)))
     for s in slots[:3]:  # a few words on the first rows, so the page is more than a table
         blocks.append(("p", " ".join(_fillers(w, s, rng, 2, used))))
+    for _ in range(8):  # numbers and " | " are not words: redraws (larger min_words) add prose
+        if words(blocks) >= min_words:
+            break
+        blocks.append(("p", " ".join(_fillers(w, rng.choice(slots), rng, 3, used) + [prose.generic(lang, rng, used)])))
     return title, blocks

@@ -164,11 +164,11 @@ class Generator:
                 i += k
                 if not chunk:
                     continue
-                if ekind == "person" or rng.random() < 0.4:
+                if rng.random() < (0.7 if ekind == "person" else 0.4):
                     title, blocks = self.keepable(lambda k: C.listing(w, chunk, rng, C.MIN_WORDS + 50 * k), lang)
                     kind = "list"
                 else:
-                    title, blocks = self.keepable(lambda k: C.table(w, chunk, rng), lang)
+                    title, blocks = self.keepable(lambda k: C.table(w, chunk, rng, 80 * k), lang)
                     kind = "table"
                 site = self.site_for(lang, "list")
                 self.add(C.Page(self.url(site, title, "list"), kind, lang, title, blocks,
