@@ -318,5 +318,11 @@ def test_run_stage_and_cli(tmp_path, capsys):
     assert cli.main(["world", "--out", str(tmp_path / "o"), "--size", "micro", "--seed", "3"]) == 0
     assert (tmp_path / "o" / "truth" / "pages.jsonl").exists()
     assert cli.main(["world", "--out", str(tmp_path / "x"), "--pages", "3"]) == 2
+    capsys.readouterr()
+    assert cli.main(["world", "--out", str(tmp_path / "o"), "--show", "2", "--kind", "news"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("== https://") == 2 and "expect keep" in shown and "naive tag stripping" in shown
+    assert cli.main(["world", "--out", str(tmp_path / "o"), "--show", "1", "--kind", "nope"]) == 2
+    assert cli.main(["world", "--out", str(tmp_path / "none"), "--show", "1"]) == 2
     with pytest.raises(UserError):
         cmd.main(type("A", (), {"pages": 3, "seed": 0, "out": str(tmp_path), "run": "r", "size": "micro"})())

@@ -5,7 +5,9 @@ ground truth for every page and fact, a UT1-style URL blocklist and question set
 
 Writes <run>/world/: crawl/*.warc.gz, blocklist/<category>/{domains,urls},
 truth/{facts,pages,math}.jsonl, truth/entities.json, truth/questions/*.jsonl, stats.json.
-Same seed, same size: byte-identical output. See docs/world.md."""
+Same seed, same size: byte-identical output. See docs/world.md.
+
+Look inside a generated world (no generation): dentro world --show 3 [--kind news]"""
 
 TITLE = "Stage 0 · the tiny world"
 
@@ -19,6 +21,9 @@ def add_arguments(p):
                    help="world size preset (default: tiny, ~4,000 pages)")
     p.add_argument("--pages", type=int, default=None, help="target number of pages (overrides the preset's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--show", type=int, default=None, metavar="N",
+                   help="print N pages of an existing world with their ground truth, instead of generating")
+    p.add_argument("--kind", default=None, help="with --show: only pages of this kind (news, forum, adult, ...)")
 
 
 def main(args):
@@ -33,6 +38,16 @@ def main(args):
     if args.seed < 0:
         raise UserError(f"--seed {args.seed} is negative; use a seed >= 0")
     out = Path(args.out) if args.out else run_dir(args.run) / "world"
+    if args.show is not None:
+        from dentro.world.inspect import show_pages
+
+        if not (out / "truth" / "pages.jsonl").exists():
+            raise UserError(f"no world in {out}; generate one first with `dentro world` (same --run/--out)")
+        try:
+            print(show_pages(out, args.show, args.kind, args.seed))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        return 0
     stats = generate(out, config_for(args.size, seed=args.seed, pages=args.pages), log=print)
     print(f"pages by kind: {stats['pages_by_kind']}")
     print(f"expected removals: {stats['expect']}")
