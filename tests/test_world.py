@@ -334,3 +334,18 @@ def test_run_stage_and_cli(tmp_path, capsys):
     assert cli.main(["world", "--out", str(tmp_path / "none"), "--show", "1"]) == 2
     with pytest.raises(UserError):
         cmd.main(type("A", (), {"pages": 3, "seed": 0, "out": str(tmp_path), "run": "r", "size": "micro"})())
+
+
+def test_naive_tag_stripping_is_not_extraction(world):
+    """The chrome (menus, cookie banner, sidebar, footer) adds many words around the main text."""
+    from dentro.world.inspect import _payload, naive_text
+
+    out, _ = world
+    pages = [p for p in load(out, "pages.jsonl") if p["expect"] == "keep"][:40]
+    extra = []
+    for p in pages:
+        naive = naive_text(_payload(out, p["warc_file"], p["record"]).decode(p["charset"]))
+        extra.append(len(naive.split()) / len(p["main_text"].split()) - 1)
+        assert norm(p["main_text"].splitlines()[-1]) in norm(naive)
+    extra.sort()
+    assert extra[len(extra) // 2] > 0.25  # the median page: naive stripping keeps > 25% extra words

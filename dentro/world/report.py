@@ -11,6 +11,8 @@ def stage_report(run: Path, stats: dict) -> tuple[dict, str]:
     kinds = stats["pages_by_kind"]
     plot_bars(run / "world" / "pages_by_kind.png", list(kinds), list(kinds.values()),
               title="tiny world: pages by kind", ylabel="pages")
+    plot_bars(run / "world" / "expect.png", list(stats["expect"]), list(stats["expect"].values()),
+              title="tiny world: the filter that should remove each page", ylabel="pages")
     figures = {"pages": stats["pages"], "crawl_mb": round(stats["crawl_mb"], 2), "facts": stats["facts"],
                "kept_text_mb": round(stats["kept_text_mb"], 2), "generation_s": stats["generation_seconds"],
                "math_tasks": stats["math_tasks"]}
@@ -24,6 +26,7 @@ def stage_report(run: Path, stats: dict) -> tuple[dict, str]:
         md_table(["kind", "pages"], [[k, v] for k, v in kinds.items()]), "",
         md_table(["language", "pages"], [[k, v] for k, v in stats["pages_by_lang"].items()]), "",
         "Expected fate of each page (the first FineWeb-order filter that should remove it):", "",
+        "![expected fate](world/expect.png)", "",
         md_table(["expect", "pages"], [[k, v] for k, v in stats["expect"].items()]), "",
         f"Facts by frequency bucket ({stats['facts_forward_only']} directional facts are written forward only, "
         f"for the reversal-curse probe):", "",
