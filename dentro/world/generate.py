@@ -122,7 +122,7 @@ class Generator:
                 for j in rng.sample(range(m), f.n_pages):
                     per_page[j].append(f)
             e = w.entity(eid)
-            home = e.group if isinstance(e, Person) or hasattr(e, "group") else w.countries[e.country].group
+            home = getattr(e, "group", None) or w.countries[e.country].group  # a city's language: its country's
             for j, fs in enumerate(per_page):
                 lang = home if rng.random() < 0.7 else ("en" if home == "pt" else "pt")
                 slots.append(C.Slot(eid, fs, lang))
@@ -301,12 +301,13 @@ class Generator:
                 if src.dup_group is None:
                     groups += 1
                     src.dup_group = f"D{groups:04d}"
+                # A mirror copies the text to a mirror domain; a near-duplicate is a lightly edited
+                # copy on another site of the same kind (syndication, scrapers).
                 blocks = src.blocks if kind == "mirror" else near_dup(src.blocks, src.lang, rng)
-                site = self.sites[rng.choice(MIRRORS)] if kind == "mirror" else src.site
-                site_for_url = site if kind == "mirror" else self.site_for(src.lang, src.kind)
-                u = self.url(site_for_url, src.title, src.kind)
+                site = self.sites[rng.choice(MIRRORS)] if kind == "mirror" else self.site_for(src.lang, src.kind)
+                u = self.url(site, src.title, src.kind)
                 copy = C.Page(u, kind, src.lang, src.title, blocks, list(src.facts), dup_group=src.dup_group,
-                              site=site_for_url, source=src)
+                              site=site, source=src)
                 copy.date = src.date
                 self.add(copy)
 

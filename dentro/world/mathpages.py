@@ -107,7 +107,7 @@ def _digits_add(a: int, b: int, lang: str, rng: random.Random) -> list[str]:
     return steps
 
 
-TYPES = ["add", "sub", "mul", "div", "word1", "word2"]
+TYPES = ["add", "sub", "mul", "div", "word1", "word2", "change", "share", "times"]
 
 
 def exercise(lang: str, rng: random.Random, t: str | None = None) -> tuple[str, list[str], int, str]:
@@ -191,7 +191,49 @@ def exercise(lang: str, rng: random.Random, t: str | None = None) -> tuple[str, 
                  [f"{name} started with {a} {many}.",
                   c([f"Being given {b} more means adding: {a} plus {b} makes {a + b}.", f"Getting more means we add {a} and {b}, which is {a + b}."]),
                   f"So {name} now has {a + b} {many}."])
-        return q, steps, a + b, "word"
+        return q, steps, a + b, "word_add"
+    if t == "change":  # change from a note: subtraction in a shop
+        note = rng.choice([20, 50, 100])
+        price = rng.randint(note // 4, note - 1)
+        cur = ("reais", "real") if pt else ("pounds", "pound")
+        q = (f"{name} pagou uma compra de {price} {cur[0]} com uma nota de {note} {cur[0]}. Quanto recebeu de troco?" if pt else
+             f"{name} paid for a {price}-{cur[1]} purchase with a {note}-{cur[1]} note. How much change did {name} get?")
+        steps = ([f"O troco é a diferença entre o valor da nota e o preço da compra.",
+                  c([f"Fazemos {note} menos {price}, que dá {note - price}.", f"De {price} até {note} faltam {note - price}."]),
+                  f"{name} recebeu {note - price} {cur[0]} de troco."]
+                 if pt else
+                 [f"The change is the difference between the note and the price.",
+                  c([f"We work out {note} minus {price}, which is {note - price}.", f"From {price} up to {note} there are {note - price}."]),
+                  f"{name} got {note - price} {cur[0]} in change."])
+        return q, steps, note - price, "word_change"
+    if t == "share":  # sharing equally: division
+        kids, each = rng.randint(2, 9), rng.randint(3, 15)
+        total = kids * each
+        q = (f"{name} tem {total} {many} e quer dividir igualmente entre {kids} amigos. {quantos.capitalize()} {many} cada amigo recebe?" if pt else
+             f"{name} has {total} {many} to share equally among {kids} friends. How many {many} does each friend get?")
+        steps = ([f"Dividir igualmente é uma divisão: {total} dividido por {kids}.",
+                  c([f"Como {kids} vezes {each} é igual a {total}, a divisão dá {each}.", f"Testando, {each} para cada um dá {kids} vezes {each}, que é {total}."]),
+                  f"Cada amigo recebe {each} {many}."]
+                 if pt else
+                 [f"Sharing equally is a division: {total} divided by {kids}.",
+                  c([f"Since {kids} times {each} equals {total}, the division gives {each}.", f"Trying {each} each gives {kids} times {each}, which is {total}."]),
+                  f"Each friend gets {each} {many}."])
+        return q, steps, each, "word_share"
+    if t == "times":  # "three times as many": multiplication then addition
+        a, k = rng.randint(3, 25), rng.randint(2, 5)
+        other = rng.choice([x for x in NAMES[lang] if x != name])
+        q = (f"{name} tem {a} {many}. {other} tem {k} vezes mais do que {name}. Quantos {many} os dois têm juntos?" if pt else
+             f"{name} has {a} {many}. {other} has {k} times as many as {name}. How many {many} do they have together?")
+        if pt and fem:
+            q = q.replace("Quantos", "Quantas").replace("os dois", "as duas crianças")
+        steps = ([f"Primeiro, calculamos quanto {other} tem: {k} vezes {a} dá {k * a}.",
+                  f"Depois, somamos o que os dois têm: {a} mais {k * a} dá {a + k * a}.",
+                  f"Juntos, eles têm {a + k * a} {many}."]
+                 if pt else
+                 [f"First we work out how many {other} has: {k} times {a} makes {k * a}.",
+                  f"Then we add what they both have: {a} plus {k * a} makes {a + k * a}.",
+                  f"Together they have {a + k * a} {many}."])
+        return q, steps, a + k * a, "word_times"
     per, packs = rng.randint(4, 15), rng.randint(3, 9)
     total = per * packs
     give = rng.randint(1, total - 2)
@@ -210,7 +252,7 @@ def exercise(lang: str, rng: random.Random, t: str | None = None) -> tuple[str, 
               c([f"Then we take away the {give} given to the friend: {total} minus {give} leaves {total - give}.",
                  f"Since {give} went to the friend, we do {total} minus {give} and get {total - give}."]),
               f"There are {total - give} {many} left."])
-    return q, steps, total - give, "word"
+    return q, steps, total - give, "word_packets"
 
 
 def homework_page(lang: str, rng: random.Random, n: int) -> tuple[str, list, list[dict]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from dentro.world.entities import ORG_KIND, City, Country, Fact, Org, Person, World
+from dentro.world.entities import City, Fact, Org, Person, World
 
 # The article a Portuguese organisation name takes, by kind: "a Construtora X", "os Laboratórios X".
 ORG_ARTICLE_PT = {"builder": "a", "bank": "o", "publisher": "a", "lab": "o", "software": "a",
@@ -231,5 +231,3 @@ def is_directional(f: Fact) -> bool:
     return f.relation in ("mother", "father", "founder")
 
 
-__all__ = ["T", "Q", "Q_REVERSE", "fact_sentence", "question", "context", "pronoun", "is_directional",
-           "ORG_KIND", "Country"]
