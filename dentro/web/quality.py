@@ -16,7 +16,6 @@ Each filter returns (reason or None, text): C4 edits the text (drops lines), the
 from __future__ import annotations
 
 import re
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -86,6 +85,8 @@ def config_for(lang: str) -> QualityConfig:
 
 _PUNCT_STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”‘’…–—"
 TERMINAL_PUNCT = (".", "!", "?", '"', "'", "…", "”", "’", ":", ";")  # FineWeb's line end marks
+_P = re.escape(_PUNCT_STRIP)
+_NGRAM_WORD = re.compile(rf"[^\s{_P}]+(?:[{_P}]+[^\s{_P}]+)*")
 _BULLETS = ("•", "-", "*", "●", "▪", "◦", "‣", "–", "·")
 _SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)")
 _PARA_SPLIT = re.compile(r"\n{2,}")
@@ -134,15 +135,17 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
     # thresholds with): characters of the n-gram(s) over all characters of the text; for duplicated
     # n-grams only the repeats count (not the first occurrence), scanning left to right and jumping
     # over a repeat once counted.
-    words = [w for w in (t.strip(_PUNCT_STRIP).lower() for t in text.split()) if w]
+    words = _NGRAM_WORD.findall(text.lower())   # whitespace tokens without edge punctuation
     if len(words) < 2:
         return None
     total = float(len(text))
+    vocab: dict[str, int] = {}
     with np.errstate(over="ignore"):
-        # stable word ids (Python's str hash changes per process, and so would tie-breaking)
-        ids = np.fromiter((zlib.crc32(w.encode()) | (len(w) << 32) for w in words), dtype=np.uint64,
+        # word ids in order of first appearance: exact (no hash collisions) and the same in every
+        # process (Python's str hash is not, and tie-breaking between n-grams would depend on it)
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.uint64,
                           count=len(words))                                       # (W,)
-        lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
+        lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))     # (W,) chars
         csum = np.concatenate([[0], np.cumsum(lens)])                             # (W+1,)
         for n, thr in cfg.top_n_grams:
             if len(words) < n:
