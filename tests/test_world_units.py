@@ -106,3 +106,14 @@ def test_config_presets_scale():
     assert config_for("tiny", seed=5).seed == 5 and config_for("tiny", pages=900).pages == 900
     with pytest.raises(ValueError, match="unknown world size"):
         config_for("huge")
+
+
+def test_regenerating_into_a_folder_leaves_no_stale_shards(tmp_path):
+    from dataclasses import replace
+
+    from dentro.world import generate
+
+    generate(tmp_path, replace(config_for("micro"), shards=3, pages=60))
+    assert len(list((tmp_path / "crawl").glob("*.warc.gz"))) == 3
+    generate(tmp_path, replace(config_for("micro"), pages=60))
+    assert len(list((tmp_path / "crawl").glob("*.warc.gz"))) == 2

@@ -386,11 +386,19 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
         if p.title and p.site is not None:
             titles_by_site.setdefault(p.site.domain, []).append(p.title)
     dates = _crawl_dates(cfg, len(g.pages))
-    shards = [io.BytesIO() for _ in range(cfg.shards)]
     names = [f"dentro-world-{cfg.seed}-{i:05d}.warc.gz" for i in range(cfg.shards)]
-    writers = [WarcWriter(shards[i], names[i], str(cfg.seed), dates[0][0]) for i in range(cfg.shards)]
+    # A world regenerated into the same folder must not leave another size's shards behind.
+    for old in list((out / "crawl").glob("*.warc.gz")) + list((out / "truth" / "questions").glob("*.jsonl")):
+        old.unlink()
+    # Pages are in crawl order, shard by shard: build one shard in memory, write it, go on.
+    buf, writer, shard = None, None, -1
     page_rows = []
     for i, p in enumerate(g.pages):
+        if p.shard != shard:
+            if buf is not None:
+                atomic_write_bytes(out / "crawl" / names[shard], buf.getvalue())
+            shard, buf = p.shard, io.BytesIO()
+            writer = WarcWriter(buf, names[shard], str(cfg.seed), dates[0][0])
         if p.body is None:
             pool = titles_by_site.get(p.site.domain, [])
             related = [t for t in rng.sample(pool, min(6, len(pool))) if t != p.title][:5]
@@ -402,14 +410,14 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
                 p.body = legacy_encoding(p.body, charset)
                 p.content_type = f"text/html; charset={charset}"
         ip = f"{10 + (hash_domain(p.site.domain) % 200)}.{hash_domain(p.site.domain) // 200 % 250}.0.{1 + i % 250}"
-        writers[p.shard].response(p.url, dates[i][0], dates[i][1], p.body, p.content_type, ip=ip)
+        writer.response(p.url, dates[i][0], dates[i][1], p.body, p.content_type, ip=ip)
+        p.body = None  # written; free it
         mt = p.main_override if p.main_override is not None else C.main_text(p.blocks)
         page_rows.append({"url": p.url, "warc_file": names[p.shard], "record": p.record, "kind": p.kind,
                           "lang": p.lang, "charset": _charset(p.content_type),
                           "expect": p.expect, "dup_group": p.dup_group, "facts": p.facts,
                           "pii": p.pii, "pii_decoys": p.pii_decoys, "title": p.title, "main_text": mt})
-    for i, buf in enumerate(shards):
-        atomic_write_bytes(out / "crawl" / names[i], buf.getvalue())
+    atomic_write_bytes(out / "crawl" / names[shard], buf.getvalue())
     # Blocklist, UT1 layout: <category>/domains and <category>/urls, one entry per line, sorted.
     atomic_write_text(out / "blocklist" / "adult" / "domains", "".join(d + "\n" for d in sorted(g.adult_domains)))
     atomic_write_text(out / "blocklist" / "adult" / "urls", "".join(u + "\n" for u in sorted(g.adult_urls)))
