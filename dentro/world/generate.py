@@ -403,7 +403,11 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
             pool = titles_by_site.get(p.site.domain, [])
             related = [t for t in rng.sample(pool, min(6, len(pool))) if t != p.title][:5]
             lang = p.lang if p.lang in ("pt", "en", "es", "fr", "de") else "en"
-            p.body = render_page(p.site, p.title, p.blocks, rng, date=p.date, related=related, lang=lang)
+            # A mirror names its source as canonical (as syndicated copies often do).
+            canonical = p.source.url if p.kind == "mirror" and p.source is not None else p.url
+            p.body = render_page(p.site, p.title, p.blocks, rng, date=p.date, related=related, lang=lang,
+                                 canonical=canonical, article={"news": "NewsArticle", "encyclopedia": "Article",
+                                                               "profile": "BlogPosting"}.get(p.kind))
             # Some sites still serve legacy 8-bit encodings (declared in the header and the meta tag).
             if p.lang in ("pt", "es", "fr", "de") and rng.random() < cfg.legacy_charset_share:
                 charset = rng.choice(["windows-1252", "iso-8859-1"])

@@ -141,7 +141,7 @@ def _links(items: list[str], cls: str) -> str:
 
 def render_page(site: Site, title: str, blocks: list, rng: random.Random, *, date: str = "",
                 related: list[str] | None = None, lang: str | None = None, chrome: bool = True,
-                extras: bool = True) -> bytes:
+                extras: bool = True, canonical: str | None = None, article: str | None = None) -> bytes:
     """A full HTML document: the site's chrome around the rendered blocks."""
     lang = lang or site.lang
     c = CHROME[lang if lang in CHROME else "en"]
@@ -151,7 +151,11 @@ def render_page(site: Site, title: str, blocks: list, rng: random.Random, *, dat
             f"<title>{_e(title)} | {_e(site.name)}</title>\n"
             f'<meta name="description" content="{escape(title)}">\n'
             f'<link rel="stylesheet" href="/static/css/main.{rng.randrange(16**6):06x}.css">\n'
-            f"<script>{rng.choice(SCRIPTS)}</script>\n</head>\n")
+            + (f'<link rel="canonical" href="{escape(canonical)}">\n' if canonical else "")
+            + f'<meta property="og:title" content="{escape(title)}">\n'
+            + (f'<meta property="og:site_name" content="{escape(site.name)}">\n' if chrome else "")
+            + (_json_ld(article, title, date, site.name) if article and date else "")
+            + f"<script>{rng.choice(SCRIPTS)}</script>\n</head>\n")
     if not chrome:
         return (head + f"<body>\n{main}\n</body>\n</html>\n").encode("utf-8")
     nav = _links(site.nav, "menu")
@@ -216,3 +220,12 @@ def legacy_encoding(body: bytes, charset: str) -> bytes:
     the <meta charset> to match; characters the charset lacks become numeric references."""
     html = body.decode("utf-8").replace('<meta charset="utf-8">', f'<meta charset="{charset}">', 1)
     return html.encode(charset, errors="xmlcharrefreplace")
+
+
+def _json_ld(kind: str, title: str, date: str, publisher: str) -> str:
+    """schema.org metadata as news sites embed it (extractors may read it; it is not main text)."""
+    import json
+
+    data = {"@context": "https://schema.org", "@type": kind, "headline": title,
+            "datePublished": date, "publisher": {"@type": "Organization", "name": publisher}}
+    return f'<script type="application/ld+json">{json.dumps(data, ensure_ascii=False)}</script>\n'
