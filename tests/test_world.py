@@ -209,14 +209,19 @@ def test_world_invariants(world):
 
 def test_blocklist_covers_every_adult_page(world):
     out, _ = world
-    domains = set((out / "blocklist" / "adult" / "domains").read_text().split())
-    urls = set((out / "blocklist" / "adult" / "urls").read_text().split())
+    domains = {d for f in (out / "blocklist").glob("*/domains") for d in f.read_text().split()}
+    urls = {u for f in (out / "blocklist").glob("*/urls") for u in f.read_text().split()}
+    assert {f.parent.name for f in (out / "blocklist").glob("*/domains")} == {"adult", "phishing"}
+    kinds = Counter()
     for p in load(out, "pages.jsonl"):
         host = p["url"].split("/")[2]
         listed = host in domains or p["url"].split("://", 1)[1] in urls
-        assert listed == (p["expect"] == "url"), p["url"]
+        assert listed == (p["expect"] == "url"), p["url"]  # the blocklist is exactly the "url" pages
         if p["kind"] == "adult":
-            assert p["expect"] in ("url",)
+            assert p["expect"] == "url"
+        if listed:
+            kinds[p["kind"]] += 1
+    assert kinds["adult"] and kinds["spam"]  # adult sites and a few scam sites
 
 
 def test_duplicate_groups_keep_exactly_their_first_copy(world):

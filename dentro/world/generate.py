@@ -83,6 +83,7 @@ class Generator:
         self.urls: set[str] = set()
         self.adult_domains: list[str] = []
         self.adult_urls: list[str] = []
+        self.phishing_domains: list[str] = []
         self.self_check_misses = 0
 
     # -- helpers --------------------------------------------------------------------------------
@@ -231,11 +232,18 @@ class Generator:
                 u = self.url(site, title, "adult")
             p = self.add(C.Page(u, "adult", lang, title, blocks, expect="url", site=site))
             p.date = self.pub_date()
-        for _ in range(counts.get("spam", 0)):
+        for i in range(counts.get("spam", 0)):
             lang = rng.choice(["pt", "en"])
             title, blocks = self.removable(lambda: J.spam_blocks(lang, rng), lang)
-            site = self.site_for(lang, "junk")
-            self.add(C.Page(self.url(site, title, "spam"), "spam", lang, title, blocks, expect="quality",
+            if i % 5 == 4:  # a scam site listed in the blocklist's phishing category: the URL filter's
+                d = J.phishing_domain(rng, used)
+                site = make_site(d, lang, "junk", rng)
+                self.sites[d] = site
+                self.phishing_domains.append(d)
+                expect = "url"
+            else:
+                site, expect = self.site_for(lang, "junk"), "quality"
+            self.add(C.Page(self.url(site, title, "spam"), "spam", lang, title, blocks, expect=expect,
                             site=site)).date = self.pub_date()
         for _ in range(counts.get("lowq", 0)):
             lang = rng.choice(["pt", "en"])
@@ -426,6 +434,9 @@ def generate(out: Path, cfg: WorldConfig, log=lambda *a: None) -> dict:
     atomic_write_text(out / "blocklist" / "adult" / "domains", "".join(d + "\n" for d in sorted(g.adult_domains)))
     atomic_write_text(out / "blocklist" / "adult" / "urls", "".join(u + "\n" for u in sorted(g.adult_urls)))
     atomic_write_text(out / "blocklist" / "adult" / "usage", "black\n")
+    atomic_write_text(out / "blocklist" / "phishing" / "domains", "".join(d + "\n" for d in sorted(g.phishing_domains)))
+    atomic_write_text(out / "blocklist" / "phishing" / "urls", "")
+    atomic_write_text(out / "blocklist" / "phishing" / "usage", "black\n")
     # Truth.
     stated = Counter(fid for r in page_rows for fid in r["facts"])
     kept = Counter(fid for r in page_rows if r["expect"] == "keep" for fid in r["facts"])
@@ -490,6 +501,7 @@ def summarize(page_rows, fact_rows, out: Path, g: Generator, qcounts: dict) -> d
         "kept_text_mb": sum(len(t.encode()) for t in kept_text) / 1e6,
         "kept_words": sum(len(t.split()) for t in kept_text),
         "adult_domains": len(g.adult_domains), "adult_urls": len(g.adult_urls),
+        "phishing_domains": len(g.phishing_domains),
         "self_check_misses": g.self_check_misses,
         "pages_with_pii": sum(1 for r in page_rows if r["pii"]),
     }

@@ -49,6 +49,18 @@ def adult_domain(rng: random.Random, used: set) -> str:
             return d
 
 
+PHISHING_WORDS = ["secure", "login", "account", "verify", "update", "bank", "wallet", "prize", "bonus", "support"]
+
+
+def phishing_domain(rng: random.Random, used: set) -> str:
+    while True:
+        d = (f"{rng.choice(PHISHING_WORDS)}-{rng.choice(PHISHING_WORDS)}{rng.randint(1, 999)}."
+             f"{rng.choice(['com', 'net', 'info', 'top', 'xyz'])}")
+        if d not in used:
+            used.add(d)
+            return d
+
+
 # -- spam and low quality ---------------------------------------------------------------------------
 SPAM_KEYS = {
     "pt": [["empréstimo para negativado", "crédito consignado para aposentados", "limpar o nome", "sem consulta ao Serasa",
