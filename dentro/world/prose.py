@@ -195,10 +195,10 @@ GENERIC_EN = [
     "If you have old photos or documents on the subject, please get in touch with the editors.",
     "Other pieces in this series will be published here over the coming weeks.",
 ]
-OPENERS = {"pt": ["Curiosamente, ", "Vale dizer que ", "Além disso, ", "Por outro lado, ", "De fato, ", "Hoje, ",
+OPENERS = {"pt": ["Curiosamente, ", "Vale dizer que ", "Além disso, ", "Por outro lado, ", "De fato, ",
                   "Ao que tudo indica, ", "Como se sabe, "],
            "en": ["Interestingly, ", "It is worth saying that ", "Besides, ", "On the other hand, ", "In fact, ",
-                  "Today, ", "By all accounts, ", "As is well known, "]}
+                  "By all accounts, ", "As is well known, "]}
 BANKS = {("person", "pt"): PERSON_PT, ("person", "en"): PERSON_EN, ("city", "pt"): CITY_PT,
          ("city", "en"): CITY_EN, ("org", "pt"): ORG_PT, ("org", "en"): ORG_EN}
 def soften(sentence: str, lead: str, names: set[str]) -> str:
