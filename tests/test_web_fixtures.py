@@ -94,8 +94,13 @@ def write_warc(path: Path, records: list[dict], *, gzip_: bool = True) -> Path:
 
 
 def truncate(path: Path, keep_fraction: float = 0.6) -> Path:
+    """Cut the file inside a gzip member (never exactly between two, which would leave a valid
+    shorter file: WARC gzip files are one member per record)."""
     data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep_fraction)])
+    cut = int(len(data) * keep_fraction)
+    while data[cut: cut + 3] == b"\x1f\x8b\x08":   # the start of the next member
+        cut += 7
+    path.write_bytes(data[:cut])
     return path
 
 

@@ -52,10 +52,18 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_-]{2,30})""", re.I)
+# declared charsets whose superset decodes more real pages (WHATWG Encoding Standard's mapping)
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252",
+              "us-ascii": "cp1252", "ascii": "cp1252", "shift_jis": "cp932", "sjis": "cp932",
+              "euc-kr": "cp949", "tis-620": "cp874"}
+
+
 def decode_html(html: bytes, charset: str | None = None) -> str:
     """Bytes -> str: the HTTP charset when it decodes cleanly, else UTF-8 when at most 0.1% of the
-    characters are invalid, else resiliparse's detection (tolerant of broken encodings: bad bytes
-    become U+FFFD). Trying UTF-8 first raised trafilatura's ScrapingHub F1 from 0.953 to 0.96."""
+    characters are invalid, else the page's <meta charset> when it decodes cleanly, else
+    resiliparse's detection (tolerant of broken encodings: bad bytes become U+FFFD). Trying UTF-8
+    before detection raised trafilatura's ScrapingHub F1 from 0.953 to 0.96."""
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     if charset:
@@ -67,7 +75,14 @@ def decode_html(html: bytes, charset: str | None = None) -> str:
     text = html.decode("utf-8", "replace")
     if text.count("\ufffd") <= len(text) // 1000:
         return text
-    return bytes_to_str(html, detect_encoding(html))
+    m = _META_CHARSET.search(html[:4096])   # not UTF-8: the page's own declaration, if it decodes
+    if m:
+        name = m.group(1).decode("ascii", "ignore").lower()
+        try:
+            return html.decode(_SUPERSETS.get(name, name))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return bytes_to_str(html, detect_encoding(html))   # ~2 ms on a real page: the last resort
 
 
 _MANY_NEWLINES = re.compile(r"\n{3,}")
