@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="rows per step (both loops; no accumulation)")
     ap.add_argument("--vocab", type=int, default=4096, help="tokenizer size when training one on real text")
     ap.add_argument("--eval-rows", type=int, default=64)
+    ap.add_argument("--adamw-too", action="store_true", help="also run dentro's loop with plain AdamW")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dentro_bench_"))
@@ -184,18 +185,21 @@ def main() -> None:
           f"tokens, vocab {tok.vocab_size}; model depth {args.depth}, context {T}, {B} rows/step; "
           f"{args.minutes} min per run, {args.rounds} round(s); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
-    results = {"dentro": [], "reference": []}
+    loops = ["dentro"] + (["dentro-adamw"] if args.adamw_too else [])
+    results = {k: [] for k in loops + ["reference"]}
     for r in range(args.rounds):
-        cfg = TrainConfig(seq_len=T, device_batch_size=B, total_batch_tokens=B * T, max_steps=10**9,
-                          max_minutes=args.minutes, eval_every=0, eval_tokens=args.eval_rows * T, sample_every=0)
-        torch.manual_seed(cfg.seed)
-        model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
-        res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), val_loader, cfg)
-        ev = res.evals[-1]
-        results["dentro"].append({"tok_s": res.tokens_per_second, "tokens": res.tokens,
+        for name in loops:  # dentro-adamw: dentro's model and loop with plain AdamW, to separate optimiser cost
+            cfg = TrainConfig(seq_len=T, device_batch_size=B, total_batch_tokens=B * T, max_steps=10**9,
+                              max_minutes=args.minutes, eval_every=0, eval_tokens=args.eval_rows * T, sample_every=0,
+                              optimizer="adamw" if name == "dentro-adamw" else "muon")
+            torch.manual_seed(cfg.seed)
+            model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
+            res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), val_loader, cfg)
+            ev = res.evals[-1]
+            results[name].append({"tok_s": res.tokens_per_second, "tokens": res.tokens,
                                   "val_loss": ev["val_loss"], "val_bpb": ev["val_bpb"],
                                   "params": model.num_params()})
-        print(f"round {r + 1} dentro:    {results['dentro'][-1]}", flush=True)
+            print(f"round {r + 1} {name}: {results[name][-1]}", flush=True)
 
         ref, n_tok, tok_s = train_reference(stream, tok.vocab_size, args.depth, T, B, args.minutes * 60, seed=r)
         ev = evaluate_bpb(ref, val_loader, eval_steps, byte_len, Dist(), _nullcontext())
@@ -207,7 +211,7 @@ def main() -> None:
            for k, v in results.items()}
     print("\n| loop | params | tokens/s (median step) | tokens in budget | val loss (nats) | val bits/byte |")
     print("|---|---|---|---|---|---|")
-    for k in ("dentro", "reference"):
+    for k in results:
         m = med[k]
         print(f"| {k} | {m['params'] / 1e6:.2f}M | {m['tok_s']:,.0f} | {m['tokens']:,.0f} | {m['val_loss']:.3f} | "
               f"{m['val_bpb']:.3f} |")

@@ -378,7 +378,7 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist) -> nn.Module:
 
 def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: TrainConfig, *, d: Dist = Dist(),
           train_state: dict | None = None, save_fn=None, out_dir: Path | None = None,
-          prompts: list[str] = (), log=print) -> TrainResult:
+          prompts: list[str] = ()) -> TrainResult:
     """Train `model` (already on d.device) in place.
 
     train_loader: next_batch(device) -> (x, y) (B, T) and state_dict()/load_state_dict().
@@ -423,7 +423,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
     def progress() -> float:
         p = step / cfg.max_steps
         if budget:
-            # every rank must agree on when to stop: take rank 0's... the max over ranks
+            # every rank must agree on when to stop: the latest clock over the ranks decides
             e = _all_reduce(torch.tensor([elapsed()], dtype=torch.float64, device=d.device), d, "max").item()
             p = max(p, e / budget)
         return p
@@ -434,7 +434,8 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
                 "rng": rng_state(), "train_config": asdict(cfg)}
 
     def run_eval() -> dict:
-        r = evaluate_bpb(model if fsdp else _plain(wrapped, model), make_val_loader, eval_steps, byte_lengths, d, autocast)
+        # the plain module: no DDP hooks, no recompiling for the target-less call (FSDP2 shards it in place)
+        r = evaluate_bpb(model, make_val_loader, eval_steps, byte_lengths, d, autocast)
         r = {"step": step, "tokens": tokens_seen, **r}
         evals.append(r)
         if d.master:
@@ -464,7 +465,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
             break
         if step > 0 and cfg.eval_every and step % cfg.eval_every == 0:
             r = run_eval()
-            pbar.set_postfix_str(f"val bpb {r['val_bpb']:.3f}")
+            pbar.set_postfix_str(f"val bpb {r['val_bpb']:.3f}", refresh=False)
         if step > 0 and cfg.sample_every and step % cfg.sample_every == 0:
             run_samples()
         if step > 0 and cfg.save_every and step % cfg.save_every == 0 and save_fn:
@@ -520,7 +521,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
                 post += f" · MFU {100 * mfu:.1f}%"
             if evals:
                 post += f" · val bpb {evals[-1]['val_bpb']:.3f}"
-            pbar.set_postfix_str(post)
+            pbar.set_postfix_str(post, refresh=False)
     pbar.close()
     if not evals or evals[-1]["step"] != step:
         run_eval()
@@ -543,11 +544,6 @@ class _nullcontext:
 
     def __exit__(self, *a):
         return False
-
-
-def _plain(wrapped: nn.Module, model: nn.Module) -> nn.Module:
-    """Evaluate with the plain module: no DDP hooks, no recompilation for the target-less call."""
-    return model
 
 
 def _set_grad_sync(wrapped, model, sync: bool, d: Dist, fsdp: bool) -> None:

@@ -188,6 +188,9 @@ def pretrain(run: Path, preset: str = "tiny", *, corpus=None, tokenizer=None, ou
                             + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in clash.items())
                             + "; drop them or start a new run")
         cfg = replace(saved, **{k: v for k, v in overrides.items() if k in SAFE_ON_RESUME})
+        if depth is not None and depth != model.config.num_hidden_layers:
+            raise UserError(f"--depth {depth} differs from the checkpoint's {model.config.num_hidden_layers}; "
+                            f"drop it to resume, or start a new run")
         model.train()
     else:
         cfg = train_config(preset, overrides)
@@ -293,7 +296,14 @@ def plot_loss(metrics: Path, png: Path) -> Path | None:
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     from dentro.report import md_table
 
-    r = pretrain(run, preset, progress=True)
+    # A speedrun killed mid-training picks up from its last checkpoint (same preset only).
+    ckpt = run / "pretrain" / "checkpoint"
+    resume = False
+    if (ckpt / "train_state.pt").exists():
+        from dentro.checkpoint import read_config
+
+        resume = read_config(ckpt)[1].get("preset") == preset
+    r = pretrain(run, preset, resume=resume, progress=True)
     f, result = r["figures"], r["result"]
     evals = result.evals
     keep = evals if len(evals) <= 8 else [evals[i * (len(evals) - 1) // 7] for i in range(8)]
