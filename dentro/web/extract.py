@@ -59,11 +59,19 @@ _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "la
               "euc-kr": "cp949", "tis-620": "cp874"}
 
 
+# uchardet reads this many bytes (half from each end of the page) when we must guess the charset.
+# On the 29 real EUC-JP pages that reach detection (ClueWeb09) every sample size from 2 KB up gave
+# the same charset as the whole page; on 530 real and world pages re-encoded as cp1252/latin-1 with
+# their <meta> removed, 8 KB lost one page (and 4 KB five) against the default 128 KB, at ~1/3 of
+# the cost (0.66 vs 1.8 ms per 21 KB page).
+DETECT_BYTES = 8192
+
+
 def decode_html(html: bytes, charset: str | None = None) -> str:
     """Bytes -> str: the HTTP charset when it decodes cleanly, else UTF-8 when at most 0.1% of the
     characters are invalid, else the page's <meta charset> when it decodes cleanly, else
-    resiliparse's detection (tolerant of broken encodings: bad bytes become U+FFFD). Trying UTF-8
-    before detection raised trafilatura's ScrapingHub F1 from 0.953 to 0.96."""
+    resiliparse's detection on a sample (tolerant of broken encodings: bad bytes become U+FFFD).
+    Trying UTF-8 before detection raised trafilatura's ScrapingHub F1 from 0.953 to 0.96."""
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     if charset:
@@ -72,6 +80,10 @@ def decode_html(html: bytes, charset: str | None = None) -> str:
         except (LookupError, UnicodeDecodeError):
             pass
     # most of the web is UTF-8: a decode with (almost) no invalid bytes is strong evidence for it
+    try:
+        return html.decode("utf-8")       # the common case, without counting bad characters
+    except UnicodeDecodeError:
+        pass
     text = html.decode("utf-8", "replace")
     if text.count("\ufffd") <= len(text) // 1000:
         return text
@@ -82,7 +94,7 @@ def decode_html(html: bytes, charset: str | None = None) -> str:
             return html.decode(_SUPERSETS.get(name, name))
         except (LookupError, UnicodeDecodeError):
             pass
-    return bytes_to_str(html, detect_encoding(html))   # ~2 ms on a real page: the last resort
+    return bytes_to_str(html, detect_encoding(html, max_len=DETECT_BYTES))   # the last resort
 
 
 _MANY_NEWLINES = re.compile(r"\n{3,}")

@@ -108,13 +108,33 @@ def _dup_stats(parts: list[str]) -> tuple[float, float]:
     return dup_n / len(parts), (dup_chars / total if total else 0.0)
 
 
-def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
-    """(len(ids) - n + 1,) uint64 hashes of consecutive n-grams of word ids (wrapping arithmetic)."""
-    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+def _repeated_ngrams(ids: np.ndarray, cfg: QualityConfig):
+    """Yield (n, positions, first, inverse, counts) for n = 2, 3, ... up to the longest n-gram the
+    rules need, over the positions whose n-gram might occur more than once.
+
+    An n-gram that occurs twice is made of two (n-1)-grams that each occur twice, so the positions
+    to look at for n are those i where the (n-1)-grams at i and i+1 both repeat; every occurrence of
+    every repeated n-gram is among them. On prose that set shrinks fast, so after the first sort
+    each longer n costs little (computing every n-gram of every length sorted W hashes 9 times).
+    positions (P,) ascending; first (U,) index into positions of each distinct hash's first
+    occurrence; inverse (P,) distinct-hash index of each position; counts (U,)."""
+    longest = max(n for n, _ in cfg.top_n_grams + cfg.dup_n_grams)
+    w = len(ids)
+    as_int = ids.astype(np.int64)
+    repeats = np.flatnonzero(np.bincount(as_int)[as_int] > 1)   # positions of repeated words
     mul = np.uint64(0x9E3779B97F4A7C15)
-    for j in range(n):
-        h = h * mul + ids[j: len(ids) - n + 1 + j]
-    return h
+    for n in range(2, longest + 1):
+        marked = np.zeros(w + 1, dtype=bool)
+        marked[repeats] = True
+        pos = repeats[marked[repeats + 1]]             # both (n-1)-grams at i and i+1 repeat
+        if len(pos) == 0:
+            return
+        h = np.zeros(len(pos), dtype=np.uint64)        # (P,) hash of the n-gram at each position
+        for j in range(n):
+            h = h * mul + ids[pos + j]
+        _, first, inv, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
+        yield n, pos, first, inv, counts
+        repeats = pos[counts[inv] > 1]
 
 
 def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
@@ -134,83 +154,41 @@ def gopher_repetition(text: str, cfg: QualityConfig) -> str | None:
     # n-gram rules, measured as datatrove measures them (the code FineWeb and FineWeb-2 fit their
     # thresholds with): characters of the n-gram(s) over all characters of the text; for duplicated
     # n-grams only the repeats count (not the first occurrence), scanning left to right and jumping
-    # over a repeat once counted.
+    # over a repeat once counted. The top n-gram rules come first (n = 2, 3, 4), then the
+    # duplicated n-gram rules (n = 5 ... 10), checked in order of n.
     words = _NGRAM_WORD.findall(text.lower())   # whitespace tokens without edge punctuation
     if len(words) < 2:
         return None
     total = float(len(text))
-    vocab: dict[str, int] = {}
+    top, dup = dict(cfg.top_n_grams), dict(cfg.dup_n_grams)
+    # word ids in order of first appearance: exact (no hash collisions) and the same in every
+    # process (Python's str hash is not, and tie-breaking between n-grams would depend on it)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
     with np.errstate(over="ignore"):
-        # word ids in order of first appearance: exact (no hash collisions) and the same in every
-        # process (Python's str hash is not, and tie-breaking between n-grams would depend on it)
-        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.uint64,
-                          count=len(words))                                       # (W,)
+        ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.uint64, count=len(words))  # (W,)
         lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))     # (W,) chars
         csum = np.concatenate([[0], np.cumsum(lens)])                             # (W+1,)
-        for n, thr in cfg.top_n_grams:
-            if len(words) < n:
-                break
-            h = _ngram_hashes(ids, n)
-            _, first, counts = np.unique(h, return_index=True, return_counts=True)
-            top = counts.max()
-            if top == 1:
-                break   # no n-gram repeats, so no longer one does either
-            i = int(first[counts == top].min())   # ties: the one that appears first in the text
-            chars = (csum[i + n] - csum[i] + n - 1) * top   # "w1 w2" with its space, all copies
-            if chars / total > thr:
-                return f"top_{n}_gram"
-        for n, thr in cfg.dup_n_grams:
-            if len(words) < n:
-                break
-            h = _ngram_hashes(ids, n)
-            _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-            repeats = np.flatnonzero(first[inv] < np.arange(len(h)))   # n-grams seen before
-            if len(repeats) == 0:
-                break   # a repeated (n+1)-gram would contain a repeated n-gram
-            chars, nxt = 0, 0
-            for i in repeats.tolist():
-                if i >= nxt:
-                    chars += csum[i + n] - csum[i]
-                    nxt = i + n
-            if chars / total > thr:
-                return f"dup_{n}_gram"
-    return None
-    with np.errstate(over="ignore"):
-        # stable word ids (Python's str hash changes per process, and so would tie-breaking)
-        ids = np.fromiter((zlib.crc32(w.encode()) | (len(w) << 32) for w in words), dtype=np.uint64,
-                          count=len(words))                                       # (W,)
-        lens = np.array([len(w) for w in words], dtype=np.int64)                  # (W,) chars
-        total = float(lens.sum())
-        csum = np.concatenate([[0], np.cumsum(lens)])
-        for n, thr in cfg.top_n_grams:
-            if len(words) < n:
-                break
-            h = _ngram_hashes(ids, n)
-            uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
-            k = int(np.argmax(counts))
-            if counts[k] > 1:
-                i = int(first[k])
-                chars = (csum[i + n] - csum[i]) * counts[k]   # characters of the top n-gram, all copies
-                if chars / total > thr:
+        for n, pos, first, inv, counts in _repeated_ngrams(ids, cfg):
+            if n in top:
+                k = counts.max()
+                i = int(pos[first[counts == k].min()])   # ties: the one that appears first
+                chars = (csum[i + n] - csum[i] + n - 1) * k   # "w1 w2" with its space, all copies
+                if k > 1 and chars / total > top[n]:
                     return f"top_{n}_gram"
-        for n, thr in cfg.dup_n_grams:
-            if len(words) < n:
-                break
-            h = _ngram_hashes(ids, n)
-            _, inv, counts = np.unique(h, return_inverse=True, return_counts=True)
-            starts = np.flatnonzero(counts[inv] > 1)   # positions that start a repeated n-gram
-            if len(starts) == 0:
-                continue
-            covered = np.zeros(len(words) + 1, dtype=np.int64)  # mark words [s, s + n) as covered
-            np.add.at(covered, starts, 1)
-            np.add.at(covered, starts + n, -1)
-            mask = np.cumsum(covered[:-1]) > 0
-            if lens[mask].sum() / total > thr:
-                return f"dup_{n}_gram"
+            if n in dup:
+                seen_before = pos[first[inv] < np.arange(len(pos))]   # repeats of earlier n-grams
+                chars, nxt = 0, 0
+                for i in seen_before.tolist():
+                    if i >= nxt:
+                        chars += csum[i + n] - csum[i]
+                        nxt = i + n
+                if chars / total > dup[n]:
+                    return f"dup_{n}_gram"
     return None
 
 
-_ALPHA_WORD = re.compile(r"\S*[^\W\d_]\S*")      # a whitespace-delimited word with a letter in it
+# a whitespace-delimited word without a letter (few on real pages, so listing them is cheap)
+_LETTERLESS_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 _PUNCT_CHAR = re.compile("[" + re.escape(_PUNCT_STRIP) + "]")
 _LOWER_WORD = re.compile(r"[^\W\d_]+")
 
@@ -237,11 +215,15 @@ def gopher_quality(text: str, cfg: QualityConfig) -> str | None:
             return "bullet_lines"
         if sum(l.endswith(("...", "…")) for l in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
             return "ellipsis_lines"
-    if len(_ALPHA_WORD.findall(text)) / n < cfg.min_alpha_words_ratio:
+    if (n - len(_LETTERLESS_WORD.findall(text))) / n < cfg.min_alpha_words_ratio:
         return "non_alpha_words"
     if cfg.min_stop_words:
-        sw = cfg.stop_words
-        if sum(w in sw for w in _LOWER_WORD.findall(text.lower())) < cfg.min_stop_words:
+        found = 0
+        for m in _LOWER_WORD.finditer(text.lower()):   # stop at the second stop word
+            found += m.group() in cfg.stop_words
+            if found >= cfg.min_stop_words:
+                break
+        else:
             return "few_stop_words"
     return None
 
@@ -263,7 +245,7 @@ def c4(text: str, cfg: QualityConfig) -> tuple[str | None, str]:
             continue
         ws = s.split()
         l = s.lower()
-        if len(ws) < cfg.c4_min_words_per_line or max(len(w) for w in ws) > cfg.c4_max_word_length:
+        if len(ws) < cfg.c4_min_words_per_line or max(map(len, ws)) > cfg.c4_max_word_length:
             continue
         if "javascript" in l or any(p in l for p in cfg.c4_policy_phrases):
             continue
