@@ -48,7 +48,7 @@ class TrainConfig:
     embedding_lr: float = 0.01          # AdamW, token embedding
     unembedding_lr: float = 0.004       # AdamW, lm_head (nanochat uses 0.004)
     scalar_lr: float = 0.01             # AdamW, RMSNorm gains
-    adamw_lr: float = 3e-3              # optimizer="adamw": every parameter
+    adamw_lr: float = 1e-3              # optimizer="adamw": every parameter (3e-3 diverged at depth 4, docs/pretrain.md)
     weight_decay: float = 0.0           # decoupled; on the hidden matrices only
     adam_betas: tuple[float, float] = (0.9, 0.95)
     warmup_steps: int = 10
