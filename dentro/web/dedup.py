@@ -71,14 +71,16 @@ def signature(text: str, cfg: MinHashConfig = MinHashConfig(), normalised: str |
     if not words:
         words = [""]
     with np.errstate(over="ignore"):
-        w = np.fromiter((zlib.crc32(x.encode()) for x in words), dtype=np.uint64, count=len(words))
+        w = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
         n = min(cfg.ngram, len(words))
         sh = np.zeros(len(words) - n + 1, dtype=np.uint64)          # (S,) shingle hashes
         for j in range(n):                                            # polynomial in the word hashes
             sh = sh * np.uint64(0x100000001B3) + w[j: len(words) - n + 1 + j]
         sh = np.unique(_mix(sh))                                      # a set of well-mixed shingles
         a, b = _hash_params(cfg)
-        mins = (sh[:, None] * a[None, :] + b[None, :]).min(axis=0)     # (H,) the MinHash values
+        hashed = np.multiply.outer(sh, a)                             # (S, H), in place below
+        hashed += b
+        mins = hashed.min(axis=0)                                     # (H,) the MinHash values
         bands = mins.reshape(cfg.bands, cfg.rows)                     # (bands, rows)
         acc = np.zeros(cfg.bands, dtype=np.uint64)
         for r in range(cfg.rows):

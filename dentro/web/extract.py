@@ -121,15 +121,16 @@ _FURNITURE = re.compile(
     r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+)\s*$", re.I)
 
 
+# searched in the lower-cased line: case-sensitive alternatives run ~6x faster than re.IGNORECASE
 _TRIGGERS = re.compile(r"©|\(c\)|copyright|reserv|@|http|facebook|twitter|whatsapp|linkedin|instagram"
-                       r"|share|partilh|siga|follow|print|imprimir", re.I)
+                       r"|share|partilh|siga|follow|print|imprimir")
 
 
 def _is_furniture(line: str) -> bool:
     if len(line) > 160:   # furniture lines are short: prose skips every check below
         return False
-    if _TRIGGERS.search(line):
-        low = line.lower()
+    low = line.lower()
+    if _TRIGGERS.search(low):
         return _is_share_bar(low) or bool(_FURNITURE.match(low))
     return len(line) <= 12 and bool(_FURNITURE.match(line))   # a lone date
 
