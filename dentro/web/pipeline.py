@@ -35,7 +35,7 @@ from dentro.progress import bar
 from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.web import dedup as dd
 from dentro.web.extract import ExtractConfig, decode_html, extract_with_limit
-from dentro.web.language import DEFAULT_THRESHOLD, identify
+from dentro.web.language import DEFAULT_THRESHOLD, identify, load_model
 from dentro.web.pii import anonymise
 from dentro.web.quality import QUALITY_STAGES, run_quality
 from dentro.web.readers import list_inputs, looks_like_html, read
@@ -426,6 +426,8 @@ def process(inputs: list[Path], out: Path, cfg: DataConfig, *, executor: str = "
     tasks = prepare(files, out, cfg, workers, log=log)
     todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
     t0 = time.time()
+    if todo and executor == "local" and workers > 1:
+        load_model()   # before the workers fork
     for _ in run_tasks(run_task, [(t, cfg, out) for t in todo], executor=executor, workers=workers,
                        ray_address=ray_address, desc="data: files"):
         pass
