@@ -155,7 +155,10 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=4096, help="tokenizer size when training one on real text")
     ap.add_argument("--eval-rows", type=int, default=64)
     ap.add_argument("--adamw-too", action="store_true", help="also run dentro's loop with plain AdamW")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # 1 keeps a shared machine's contention out of OpenMP barriers
 
     work = Path(tempfile.mkdtemp(prefix="dentro_bench_"))
     if args.run:

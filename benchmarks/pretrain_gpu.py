@@ -1,5 +1,5 @@
-"""GPU pretraining throughput: tokens/s and MFU of dentro's training loop for a ~124M and a
-~500M-parameter model (bf16 autocast, torch.compile, Muon + AdamW), on random tokens so that
+"""GPU pretraining throughput: tokens/s and MFU of dentro's training loop for a 128M (depth 12)
+and a 448M-parameter model (depth 20), vocabulary 32K (bf16 autocast, torch.compile, Muon + AdamW), on random tokens so that
 only the model and the loop are measured.
 
     .venv/bin/python benchmarks/pretrain_gpu.py                       # depths 12 and 20, one GPU
@@ -58,7 +58,7 @@ class _NoTokenizer:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--depths", type=int, nargs="+", default=[12, 20], help="12: ~124M, 20: ~450M at vocab 32K")
+    ap.add_argument("--depths", type=int, nargs="+", default=[12, 20], help="12: 128M, 20: 448M parameters at vocab 32K")
     ap.add_argument("--vocab", type=int, default=32768)
     ap.add_argument("--seq-len", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=16, help="rows per device per step")
