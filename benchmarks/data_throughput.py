@@ -5,6 +5,8 @@
 Ours:     FastWARC + resiliparse + the filters, the whole stage (tasks + global dedup + shards).
 Baseline: what a straightforward pipeline does: warcio to read, trafilatura (FineWeb's settings) to
           extract, then the same URL/language/quality/PII/MinHash functions, one record at a time.
+          (So a faster filter speeds up both: to compare two versions of dentro, run them side by side;
+          the ratio understates the change.)
 Both run on one core over the same inputs, one after the other in this process, repeated; we quote
 medians and the ratio. The world (if given) also runs on every core to show the parallel speed.
 Inputs: ../shared/data/warc (real Common Crawl, wget, ClueWeb, arquivo.pt WARCs) and a tiny world.

@@ -138,3 +138,56 @@ def test_repetition_reasons_do_not_depend_on_the_process():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
     assert len(outs) == 1 and outs.pop().strip().startswith(("top_", "dup_"))
+
+
+def _ngram_rules_by_brute_force(text, cfg):
+    """The Gopher n-gram rules written out plainly (tuples, Counter, a left-to-right scan): the
+    reference for gopher_repetition's sorted-hash version, which only looks where repeats can be."""
+    from collections import Counter
+
+    from dentro.web.quality import _NGRAM_WORD
+
+    words, total = _NGRAM_WORD.findall(text.lower()), len(text)
+    for n, thr in cfg.top_n_grams:
+        grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+        counts = Counter(grams)
+        top = max(counts.values(), default=1)
+        if top == 1:
+            break
+        first = next(g for g in grams if counts[g] == top)   # ties: the earliest in the text
+        if (sum(map(len, first)) + n - 1) * top / total > thr:
+            return f"top_{n}_gram"
+    for n, thr in cfg.dup_n_grams:
+        grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+        seen, chars, nxt, repeated = set(), 0, 0, False
+        for i, g in enumerate(grams):
+            if g in seen:
+                repeated = True
+                if i >= nxt:
+                    chars, nxt = chars + sum(map(len, g)), i + n
+            seen.add(g)
+        if not repeated:
+            break
+        if chars / total > thr:
+            return f"dup_{n}_gram"
+    return None
+
+
+def test_ngram_rules_match_a_brute_force_reference():
+    import random
+
+    rng = random.Random(7)
+    reasons = set()
+    for _ in range(400):
+        vocab = [f"w{rng.randint(0, 10 ** rng.randint(0, 3))}" + rng.choice(["", ",", "."])
+                 for _ in range(rng.randint(1, 30))]
+        words = [rng.choice(vocab) for _ in range(rng.randint(0, 300))]
+        if words and rng.random() < 0.5:   # a copied passage: long repeated n-grams
+            i = rng.randrange(len(words))
+            words += words[i:i + rng.randint(5, 60)] * rng.randint(1, 3)
+        text = " ".join(words)   # one line: the line and paragraph rules never fire first
+        for cfg in (ENGLISH, PORTUGUESE):
+            want = _ngram_rules_by_brute_force(text, cfg) if words else None
+            assert gopher_repetition(text, cfg) == want, text
+            reasons.add(want)
+    assert {"top_2_gram", "dup_5_gram", None} <= reasons and len(reasons) >= 6   # many rules exercised
