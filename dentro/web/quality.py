@@ -236,6 +236,8 @@ def c4(text: str, cfg: QualityConfig) -> tuple[str | None, str]:
         return "lorem_ipsum", text
     if "{" in text:
         return "curly_bracket", text
+    # the per-line phrase checks only matter if a phrase occurs somewhere in the page
+    phrases = tuple(p for p in ("javascript",) + cfg.c4_policy_phrases if p in low)
     kept = []
     for line in text.split("\n"):
         s = line.strip()
@@ -244,10 +246,9 @@ def c4(text: str, cfg: QualityConfig) -> tuple[str | None, str]:
                 kept.append("")   # keep paragraph breaks
             continue
         ws = s.split()
-        l = s.lower()
         if len(ws) < cfg.c4_min_words_per_line or max(map(len, ws)) > cfg.c4_max_word_length:
             continue
-        if "javascript" in l or any(p in l for p in cfg.c4_policy_phrases):
+        if phrases and any(p in s.lower() for p in phrases):
             continue
         kept.append(s)
     out = "\n".join(kept).strip()
