@@ -62,7 +62,7 @@ _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "la
 # uchardet reads this many bytes (half from each end of the page) when we must guess the charset.
 # On the 29 real EUC-JP pages that reach detection (ClueWeb09) every sample size from 2 KB up gave
 # the same charset as the whole page; on 530 real and world pages re-encoded as cp1252/latin-1 with
-# their <meta> removed, 8 KB lost one page (and 4 KB five) against the default 128 KB, at ~1/3 of
+# their <meta> removed, 8 KB lost one page (and 4 KB four) against the default 128 KB, at ~1/3 of
 # the cost (0.66 vs 1.8 ms per 21 KB page).
 DETECT_BYTES = 8192
 
