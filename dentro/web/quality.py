@@ -16,8 +16,7 @@ Each filter returns (reason or None, text): C4 edits the text (drops lines), the
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
