@@ -338,13 +338,13 @@ class DocumentIndex:
 class BatchLoader:
     """Rows of seq_len+1 tokens packed from whole documents, BOS-aligned where possible.
 
-    Packing (greedy best fit, in the spirit of nanochat's BOS-aligned loader): documents
-    come in a seeded random order per epoch into a small buffer; a document longer than a
-    row is cut into row-sized pieces first (only the first piece starts at a document
-    start). Each row is filled with the largest buffered piece that still fits; when none
-    fits, the shortest piece is cropped to the remaining space (its tail is dropped, the
-    fewest tokens lost). Every row is full, so every target counts and microbatch means
-    can be averaged exactly.
+    Packing (greedy best fit, in the spirit of nanochat's BOS-aligned loader): every
+    document is cut into pieces of at most a row (only a document's first piece starts with
+    <|endoftext|>); pieces come in a seeded random order per epoch into a small buffer. Each
+    row is filled with the largest buffered piece that still fits; when none fits, the
+    shortest piece is cropped to the remaining space (its tail is dropped, the fewest tokens
+    lost). Every row is full, so every target counts and microbatch means can be averaged
+    exactly.
 
     Global row g of a step: every rank packs the same global stream (index arithmetic,
     cheap) and reads only its own rows, so `world_size` ranks with batch B see exactly
@@ -359,15 +359,17 @@ class BatchLoader:
         self.epoch, self.cursor = 0, 0
         self.buffer: list[tuple[int, int, int]] = []  # pieces (doc, lo, hi)
         self.rows_served = 0
+        self._make_pieces()
         self._order = self._permutation(0)
 
     # -- position, for exact resume
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "cursor": self.cursor, "buffer": [list(p) for p in self.buffer],
-                "rows_served": self.rows_served, "seed": self.seed, "num_docs": len(self.index)}
+                "rows_served": self.rows_served, "seed": self.seed, "num_docs": len(self.index),
+                "num_pieces": len(self._piece_doc)}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["num_docs"] != len(self.index):
+        if state["num_docs"] != len(self.index) or state.get("num_pieces", len(self._piece_doc)) != len(self._piece_doc):
             raise UserError(f"the checkpoint's data position is for {state['num_docs']} documents, the token "
                             f"shards hold {len(self.index)}; the corpus or tokenizer changed since; start a new "
                             f"run instead of --resume")
@@ -377,21 +379,31 @@ class BatchLoader:
         self._order = self._permutation(self.epoch)
 
     def _permutation(self, epoch: int) -> np.ndarray:
-        n = len(self.index)
+        n = len(self._piece_doc)
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
+    def _make_pieces(self) -> None:
+        """Cut every document into pieces of at most T+1 tokens: (doc, lo, hi) as three arrays.
+        Pieces, not documents, are shuffled: a book-length document would otherwise fill many
+        consecutive batches (measured: validation loss 8.0 vs 5.0 in training on Machado's
+        novels), which random-window loaders like nanoGPT's never do."""
+        row, length = self.T + 1, self.index.length
+        counts = -(-length // row)  # ceil
+        self._piece_doc = np.repeat(np.arange(len(length)), counts)
+        k = np.arange(len(self._piece_doc)) - np.repeat(np.cumsum(counts) - counts, counts)
+        self._piece_lo = k * row
+        self._piece_hi = np.minimum(self._piece_lo + row, length[self._piece_doc])
+
     def _refill(self) -> None:
-        row = self.T + 1
         while len(self.buffer) < self.buffer_size:
             if self.cursor == len(self._order):
                 self.epoch, self.cursor = self.epoch + 1, 0
                 self._order = self._permutation(self.epoch)
-            doc = int(self._order[self.cursor])
+            i = int(self._order[self.cursor])
             self.cursor += 1
-            n = int(self.index.length[doc])
-            self.buffer += [(doc, lo, min(lo + row, n)) for lo in range(0, n, row)]
+            self.buffer.append((int(self._piece_doc[i]), int(self._piece_lo[i]), int(self._piece_hi[i])))
 
     def next_row(self) -> list[tuple[int, int, int]]:
         """The pieces (doc, lo, hi) that make up the next global row of T+1 tokens."""

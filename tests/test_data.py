@@ -1,5 +1,6 @@
 """Token shards and the batch loader (dentro/data.py): formats, splits, packing, resume, ranks."""
 
+import json
 import random
 
 import numpy as np
@@ -142,13 +143,15 @@ def test_rows_are_packed_from_whole_documents_bos_first(tokenized):
         assert sum(h - l for _, l, h in pieces) == 65
     short = [p[0] for p in recipes if idx.length[p[0][0]] <= 65]
     assert all(lo == 0 for _, lo, _ in short)
-    # each row is a concatenation of document pieces: every eot starts a real document
-    docs = {tuple(idx.tokens(i, 0, int(idx.length[i])).tolist()) for i in range(len(idx))}
-    for row in rows[:20]:
-        starts = np.flatnonzero(row == eot).tolist() + [len(row)]
-        for a, b in zip(starts[:-1], starts[1:]):
-            piece = tuple(row[a:b].tolist())
-            assert any(d[:len(piece)] == piece for d in docs)  # a prefix (cropped at the row's end) of a document
+    # each row is the concatenation of its recipe's document pieces, and only pieces that
+    # begin a document carry an <|endoftext|> (at their start)
+    probe = data.BatchLoader(idx, batch_size=4, seq_len=64, seed=3)
+    for row in rows[:40]:
+        pieces = probe.next_row()
+        assert row.tolist() == np.concatenate([idx.tokens(d, lo, hi) for d, lo, hi in pieces]).tolist()
+        for d, lo, hi in pieces:
+            toks = idx.tokens(d, lo, hi).tolist()
+            assert hi <= idx.length[d] and (toks[0] == eot) == (lo == 0) and eot not in toks[1:]
     # few tokens dropped: over an epoch, rows hold most of the corpus' tokens
     loader2 = data.BatchLoader(idx, batch_size=8, seq_len=64, seed=3)
     n = 0
@@ -195,3 +198,21 @@ def test_token_byte_lengths_count_the_text_bytes(tokenized):
     text = "Ana Souza nasceu em Lisboa. São Paulo, ação!"
     ids = tok.encode(text)
     assert lengths[ids].sum() == len(text.encode("utf-8"))
+
+
+def test_a_book_length_document_does_not_fill_consecutive_batches(tmp_path):
+    """Pieces, not documents, are shuffled: the pieces of one 5,000-token document among 300
+    short ones come scattered over the epoch, not one after the other in consecutive rows."""
+    eot, rng = 9, np.random.default_rng(0)
+    docs = [np.concatenate([[eot], rng.integers(0, 9, 4999)])] + [np.concatenate([[eot], rng.integers(0, 9, 40)])
+                                                                  for _ in range(300)]
+    data.write_shard(tmp_path / "train_000000.bin", np.concatenate(docs).astype(np.uint16), len(docs))
+    (tmp_path / "meta.json").write_text(json.dumps({"eot_id": eot, "splits": {"train": {"shards": ["train_000000.bin"]}}}))
+    idx = data.DocumentIndex(tmp_path, "train")
+    assert len(idx) == 301 and idx.length[0] == 5000
+    loader = data.BatchLoader(idx, batch_size=4, seq_len=64, seed=0)
+    starts = [p[0] for p in (loader.next_row() for _ in range(150))]
+    book = [lo for d, lo, _ in starts if d == 0]
+    assert 10 < len(book) < 140  # the book is ~30% of the tokens: it shows up, it does not take over
+    in_order = sum(b == a + 65 for a, b in zip(book, book[1:]))
+    assert in_order < 0.2 * len(book), (in_order, len(book))  # reading the book page after page: ~all
