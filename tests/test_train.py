@@ -179,8 +179,10 @@ def test_two_gloo_ranks_match_one_process_with_the_same_global_batch(run, tmp_pa
     model, tok, loader, val = build(run, cfg)
     ref = T.train(model, tok, loader, val, cfg)
     assert ref.losses[-1] < ref.losses[0] - 0.5
-    for mode, g in zip(("ddp", "fsdp2"), got):
-        assert g["losses"] == pytest.approx(ref.losses, rel=1e-4), mode
+    # FSDP2 sums gradients in another order; Muon orthogonalises in bf16, which can round those
+    # fp32 differences apart: 1e-3 relative for it, 1e-4 for DDP.
+    for mode, g, tol in zip(("ddp", "fsdp2"), got, (1e-4, 1e-3)):
+        assert g["losses"] == pytest.approx(ref.losses, rel=tol), mode
         assert g["bpb"] == pytest.approx(ref.evals[-1]["val_bpb"], rel=1e-3), mode
 
 
