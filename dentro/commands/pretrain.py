@@ -50,10 +50,11 @@ class Preset:
     val_fraction: float = 0.05
 
 
-# micro: seconds, for the end-to-end test. tiny: a ~5M-parameter model (depth 4: width 256,
+# micro: seconds, for the end-to-end test. tiny: a 5.05M-parameter model (depth 4: width 256,
 # 4 heads; 1M of them in each of the embedding and lm_head at vocabulary 4096) on the tiny
-# world's ~1M tokens, about two epochs in 8 minutes of a 2-core CPU. small: ~124M parameters
-# at vocabulary 32K (depth 12 = GPT-2 small's width 768 and 12 layers), 0.5M tokens per step
+# world's ~1.1M training tokens: 1.3M tokens (~1.2 epochs) in 8 minutes of a 2-core CPU,
+# measured (docs/pretrain.md). small: 128M parameters at vocabulary 32K (depth 12 = GPT-2
+# small's width 768 and 12 layers), 0.5M tokens per step
 # (GPT-2 / nanoGPT's batch), ~2.6B tokens = ~20 tokens per parameter (Chinchilla, Hoffmann
 # et al. 2022), on one GPU.
 PRESETS = {
