@@ -224,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main()  # (the token shards stay in a dentro_bench_* temporary folder; delete it when done)
