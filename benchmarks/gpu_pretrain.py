@@ -32,7 +32,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dentro.model import GPT, ModelConfig  # noqa: E402
 
-PEAK_BF16 = [("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("A100", 312e12)]
 VOCAB = 50304  # GPT-2's 50,257 padded to a multiple of 128 (as nanoGPT/llm.c)
 
 
@@ -53,10 +52,12 @@ SMOKE = [Case("smoke", 2, False, 64, 4)]
 
 
 def peak_flops() -> tuple[str, float | None]:
+    """The GPU's name and dense bf16 peak, from dentro.train's table (one table for the project)."""
     if not torch.cuda.is_available():
         return "cpu", None
-    name = torch.cuda.get_device_name()
-    return name, next((f for key, f in PEAK_BF16 if key in name), None)
+    from dentro.train import peak_flops as train_peak
+
+    return torch.cuda.get_device_name(), train_peak(torch.device("cuda"))
 
 
 class RandomTokens:
@@ -118,7 +119,7 @@ def run_train(model: GPT, case: Case, steps: int, warmup: int, device, compile_:
     tok = Tokenizer([bytes([i]) for i in range(256)])  # only for the final bits-per-byte bookkeeping
     loader = RandomTokens(case.batch_size, case.seq_len, model.config.vocab_size)
     result = train(model, tok, loader, lambda: RandomTokens(case.batch_size, case.seq_len, model.config.vocab_size, 1),
-                   cfg, d=Dist(device=device), log=lambda *a: None)
+                   cfg, d=Dist(device=device))
     return [tokens / result.tokens_per_second]
 
 
