@@ -185,3 +185,13 @@ def test_cli_errors_and_run(crawl, tmp_path, capsys):
     # scored against the truth: this crawl's expectations are all met
     assert figures["survival"] == 1.0 and figures["pii_recall"] == 1.0
     assert "| quality | 1 | 1 | 1 | 1 |" in section and "| dedup | 1 | 1 | 2 | 2 |" in section
+
+
+def test_report_snippets_are_readable_text():
+    from dentro.web.report import _readable
+
+    jpeg = bytes([0xFF, 0xD8, 0xFF, 0xE0, 0, 16]) + b"JFIF\x00" + bytes(range(256))
+    assert _readable(jpeg.decode("utf-8", errors="replace"), 80).startswith("(not text")
+    line = _readable("O céu é <b>azul</b> | hoje\n\n  sim", 80)
+    assert line == "O céu é &lt;b>azul&lt;/b> / hoje sim"
+    assert all(c.isprintable() for c in line)

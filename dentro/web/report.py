@@ -52,7 +52,7 @@ def section(run: Path, stats: dict, seconds: float) -> tuple[dict, str]:
         if not first:
             continue
         s = json.loads(first[0])
-        snippet = " ".join((s.get("text") or "").split())[:80].replace("|", "/")
+        snippet = _readable(s.get("text") or "", 80)
         sample_rows.append([f"[{f.stem}](data/removed/{f.name})", s.get("url", "")[:60], snippet])
     if sample_rows:
         lines += ["What each filter removed (first sample; the linked file has more):", "",
@@ -78,6 +78,17 @@ def section(run: Path, stats: dict, seconds: float) -> tuple[dict, str]:
             lines += ["Largest disagreements (expected -> got: page kind: stage.reason):", "",
                       md_table(["expected -> got", "pages"], top), ""]
     return figures, "\n".join(lines)
+
+
+def _readable(text: str, n: int) -> str:
+    """The first n characters as one Markdown-table-safe line; a payload that is not text
+    (a JPEG decoded with replacement characters, say) is named instead of printed."""
+    head = text[: 4 * n]
+    bad = sum(1 for c in head if c == "\ufffd" or not (c.isprintable() or c.isspace()))
+    if head and bad > 0.1 * len(head):
+        return f"(not text: {len(text):,} characters, {bad} of the first {len(head)} unreadable)"
+    line = " ".join("".join(c if c.isprintable() or c.isspace() else " " for c in head).split())[:n]
+    return line.replace("|", "/").replace("<", "&lt;")
 
 
 def _mb(b: int) -> float:
