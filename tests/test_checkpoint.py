@@ -9,13 +9,7 @@ from dentro.model import GPT, ModelConfig
 from dentro.tokenizer import TOKENIZER_FILE, Tokenizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine ran 17x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 BYTES = [bytes([i]) for i in range(256)]
 

@@ -12,13 +12,7 @@ from dentro.model import GPT, ModelConfig
 from dentro.tokenizer import Tokenizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine ran 17x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 DOCS = ["Ana Souza nasceu em Recife em 1970.", "Ana Souza was born in Recife in 1970."]
 

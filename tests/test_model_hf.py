@@ -7,13 +7,7 @@ from dentro.checkpoint import save_checkpoint
 from dentro.model import GPT, ModelConfig, hf_config, hf_name
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine ran 17x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 transformers = pytest.importorskip("transformers")
