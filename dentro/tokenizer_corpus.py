@@ -5,20 +5,20 @@ JSONL files ({"text": ..., optional "id", "language"}), or plain text files (one
 document per blank-line-separated paragraph). Folders are searched for those files.
 
 Held-out split: a document is held out when a hash of its id falls in the first
-HELD_OUT_PERMILLE of 1000 buckets. The split depends on the id only, so it is the same
+HELD_OUT_PERMILLE of 1000 buckets (dentro.data.is_validation, the split pretraining uses). The split depends on the id only, so it is the same
 on every machine and every run, and held-out text is never seen in training; the stats
 (bytes per token, tokens per word) are measured on it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dentro.data import is_validation
 from dentro.errors import UserError
 
 HELD_OUT_PERMILLE = 50  # 5% of the documents: enough text for stable stats, little lost to training
@@ -42,8 +42,9 @@ class ReadCounts:
 
 
 def is_held_out(doc_id: str) -> bool:
-    h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "big")
-    return h % 1000 < HELD_OUT_PERMILLE
+    """The pipeline's one held-out split (dentro.data.is_validation) at 5%: the documents that
+    pretraining validates on (val_fraction >= 0.05) are never seen by the tokenizer either."""
+    return is_validation(doc_id, HELD_OUT_PERMILLE / 1000)
 
 
 def normalize_language(code) -> str:

@@ -173,3 +173,15 @@ def test_show_reads_standard_input(trained, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "↵]\n[" in out  # a newline token ends its line in the view
     assert "10 characters · 11 bytes" in out and "[\\xc3][\\xa1]" in out  # á: a byte pair not learned
+
+
+def test_tokenizer_held_out_is_pretraining_validation():
+    """One split for the pipeline: pretraining's validation documents (5% and up) are
+    exactly the tokenizer's held-out ones plus more, never text the tokenizer trained on."""
+    from dentro.data import is_validation
+
+    ids = [f"doc-{i}" for i in range(4000)]
+    held = {i for i in ids if is_held_out(i)}
+    assert 120 < len(held) < 280  # about 5%
+    assert held == {i for i in ids if is_validation(i, 0.05)}
+    assert held <= {i for i in ids if is_validation(i, 0.1)}
