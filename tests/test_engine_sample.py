@@ -113,12 +113,14 @@ def test_stage_without_a_world_uses_generic_prompts(run, tmp_path):
 
 
 def test_world_prompts_reads_other_entity_layouts(tmp_path):
+    from dentro.world.questions import birth_prompts
+
     (tmp_path / "entities.json").write_text(json.dumps({"people": {"p7": {"name": "Eva Reis"}}}))
     (tmp_path / "facts.jsonl").write_text(json.dumps({"subject": "p7", "relation": "birth_year", "object": 1990})
                                           + "\n\n")
-    assert sample.world_prompts(tmp_path, 5)[1] == {"lang": "en", "prompt": "Eva Reis was born in",
+    assert birth_prompts(tmp_path, 5)[1] == {"lang": "en", "prompt": "Eva Reis was born in",
                                                     "answers": ["1990"], "bucket": "?", "pages": 0}
-    assert sample.world_prompts(tmp_path / "missing", 5) == []
+    assert birth_prompts(tmp_path / "missing", 5) == []
 
 
 def test_visible_tokens():

@@ -214,7 +214,9 @@ def pretrain(run: Path, preset: str = "tiny", *, corpus=None, tokenizer=None, ou
         return BatchLoader(val_index, cfg.device_batch_size, cfg.seq_len, rank=d.rank, world_size=d.world_size,
                            shuffle=False)
 
-    world = world_prompts(run)
+    from dentro.world.questions import birth_prompts
+
+    world = birth_prompts(run / "world" / "truth", 2)  # the two people the corpus states most
     prompts = SAMPLE_PROMPTS + [w["prompt"] for w in world]
     n_params = model.num_params()
     if d.master:
@@ -252,29 +254,6 @@ def _barrier(d) -> None:
         import torch.distributed as dist
 
         dist.barrier()
-
-
-def world_prompts(run: Path, n_people: int = 2) -> list[dict]:
-    """Prompts about people of the tiny world that the corpus mentions most: "<name> nasceu em"
-    and "<name> was born in", with the true birth city and year from world/truth/facts.jsonl."""
-    path = run / "world" / "truth" / "facts.jsonl"
-    if not path.exists():
-        return []
-    people: dict[str, dict] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fact = json.loads(line)
-            if fact.get("relation") in ("birth_city", "birth_year") and fact.get("kept_pages", 0) > 0:
-                p = people.setdefault(fact["subject"], {"name": fact["subject_name"], "pages": 0})
-                p[fact["relation"]] = fact["answer"]
-                p["pages"] = max(p["pages"], fact.get("kept_pages", 0))
-    ranked = sorted((p for p in people.values() if "birth_city" in p), key=lambda p: (-p["pages"], p["name"]))
-    out = []
-    for p in ranked[:n_people]:
-        for lang, verb in (("pt", "nasceu em"), ("en", "was born in")):
-            truth = p["birth_city"][lang] + (f" / {p['birth_year'][lang]}" if "birth_year" in p else "")
-            out.append({"prompt": f"{p['name']} {verb}", "truth": truth, "lang": lang, "pages": p["pages"]})
-    return out
 
 
 def plot_loss(metrics: Path, png: Path) -> Path | None:
@@ -316,9 +295,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
              md_table(["step", "tokens", "val loss (nats)", "val bits/byte"],
                       [[e["step"], e["tokens"], round(e["val_loss"], 4), round(e["val_bpb"], 4)] for e in keep]), ""]
     if r["world_prompts"]:
-        rows = [[f"`{w['prompt']}`", _short(w["completion"]), w["truth"]] for w in r["world_prompts"]]
+        rows = [[f"`{w['prompt']}`", _short(w["completion"]), " / ".join(w["answers"])] for w in r["world_prompts"]]
         lines += ["Greedy completions of facts from the world (people the corpus mentions most):", "",
-                  md_table(["prompt", "the model continues", "truth (city / year)"], rows)]
+                  md_table(["prompt", "the model continues", "truth"], rows)]
     return f, "\n".join(lines)
 
 

@@ -161,67 +161,6 @@ PRESETS = {
     "small": StageConfig(people=25, max_tokens=24, show_probs=5, probs_steps=8),
 }
 GENERIC_PROMPTS = [("pt", "A cidade de"), ("pt", "O Brasil é"), ("en", "The city of"), ("en", "Once upon a time")]
-BORN = {"pt": "{name} nasceu em", "en": "{name} was born in"}
-
-
-def world_prompts(truth: Path, people: int) -> list[dict]:
-    """Birth prompts for people of the tiny world, with their true answers: the birth city
-    and the birth year (both continue "nasceu em" / "was born in"), in the languages the
-    pages state them in. The facts on the most kept pages come first: they are the ones a
-    small model can have learned. [] when there is no world truth."""
-    try:
-        entities = json.loads((truth / "entities.json").read_text(encoding="utf-8"))
-        facts = [json.loads(line) for line in (truth / "facts.jsonl").read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-    except (OSError, ValueError):
-        return []
-    names = _names(entities)
-    people_facts: dict[str, dict] = {}  # person id -> {"pt": [answers], "en": [...], "pages", "bucket", "langs"}
-    for f in facts:
-        if not isinstance(f, dict) or f.get("relation") not in ("birth_city", "birth_year"):
-            continue
-        subj = f.get("subject")
-        name = names.get(subj) or f.get("subject_name")
-        if not name:
-            continue
-        names[subj] = name
-        a = people_facts.setdefault(subj, {"pt": [], "en": [], "pages": 0, "bucket": "?", "langs": set()})
-        ans = f.get("answer")
-        for lang in ("pt", "en"):
-            text = (ans.get(lang) if isinstance(ans, dict) else ans) or names.get(f.get("object"), f.get("object"))
-            if text is not None:
-                a[lang].append(str(text))
-        a["pages"] += int(f.get("kept_pages", f.get("pages", 0)) or 0)
-        a["langs"].update(x for x in f.get("langs") or () if x in BORN)
-        if f["relation"] == "birth_city":
-            a["bucket"] = f.get("bucket", "?")
-    chosen = sorted(people_facts, key=lambda s: (-people_facts[s]["pages"], s))[:people]
-    return [{"lang": lang, "prompt": BORN[lang].format(name=names[s]), "answers": people_facts[s][lang],
-             "bucket": people_facts[s]["bucket"], "pages": people_facts[s]["pages"]}
-            for s in chosen for lang in ("pt", "en") if lang in people_facts[s]["langs"] or not people_facts[s]["langs"]]
-
-
-def _names(entities) -> dict[str, str]:
-    """id -> name from entities.json, whatever its grouping: {"people": {id: {...}}},
-    {"people": [{"id", "name"}]}, or a flat list/dict of entities."""
-    out = {}
-
-    def add(eid, e):
-        if isinstance(e, dict) and e.get("name"):
-            out[str(e.get("id", eid))] = e["name"]
-
-    groups = entities.values() if isinstance(entities, dict) else [entities]
-    for g in groups:
-        if isinstance(g, dict):
-            for eid, e in g.items():
-                add(eid, e)
-        elif isinstance(g, list):
-            for e in g:
-                add(None, e)
-    if isinstance(entities, dict):
-        for eid, e in entities.items():
-            add(eid, e)
-    return out
 
 
 def contains_answer(completion: str, answers: list[str]) -> bool:
@@ -254,7 +193,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         rows = generate_all(model, ids, max_tokens=cfg.max_tokens, stop_ids={tok.eot_id}, **kw)
         return [tok.decode([t for t in r if t != tok.eot_id]) for r in rows]
 
-    prompts = world_prompts(run / "world" / "truth", cfg.people)
+    from dentro.world.questions import birth_prompts
+
+    prompts = birth_prompts(run / "world" / "truth", cfg.people)
     rows = []
     for p in prompts:
         p["completion"] = complete(p["prompt"], sampling=greedy)[0]
