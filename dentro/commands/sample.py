@@ -122,13 +122,15 @@ def stream(tok, prompt: str, tokens) -> None:
 
 
 def visible(tok, i: int) -> str:
-    """A token as text with its whitespace made visible: space ·, newline ↵, tab →; bytes
-    that are not whole UTF-8 characters as \\xNN."""
+    """Token i as text with its whitespace made visible (dentro.tokenizer_view.visible:
+    space ·, newline ↵, tab →; bytes that are not whole UTF-8 characters as \\xNN)."""
+    from dentro.tokenizer_view import visible as visible_bytes
+
     try:
-        s = tok.token_bytes(i).decode("utf-8", errors="backslashreplace")
+        piece = tok.token_bytes(i)
     except IndexError:  # a padded embedding row the tokenizer has no token for
         return f"<id {i}>"
-    return s.replace(" ", "·").replace("\n", "↵").replace("\t", "→").replace("\r", "⏎")
+    return visible_bytes(piece)
 
 
 def render_step(tok, n: int, step, lang: str = "both", width: int = 30) -> str:
