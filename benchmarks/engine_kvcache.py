@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dentro.engine import Sampling, generate_all, generate_naive  # noqa: E402
-from dentro.model import GPT, ModelConfig  # noqa: E402
+from dentro.model.engine import Sampling, generate_all, generate_naive  # noqa: E402
+from dentro.model.gpt import GPT, ModelConfig  # noqa: E402
 
 
 def main(argv=None):

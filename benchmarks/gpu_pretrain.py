@@ -8,7 +8,7 @@ Two implementations side by side in one run, on the same model and batch:
     train   dentro.train.train(): the real pretraining loop (Muon + AdamW groups, bf16
             autocast, torch.compile, gradient clipping), fed random tokens
     plain   a self-contained step: fused AdamW for everything, bf16 autocast, torch.compile
-            (the nanoGPT recipe; the baseline, and the fallback when dentro.train is absent)
+            (the nanoGPT recipe; the baseline, and the fallback when dentro.train.loop is absent)
 Random tokens are enough: throughput does not depend on what the tokens say.
 
 MFU = flops_per_token (6N + attention, GPT.flops_per_token) x tokens/s / peak, with peak
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dentro.model import GPT, ModelConfig  # noqa: E402
+from dentro.model.gpt import GPT, ModelConfig  # noqa: E402
 
 VOCAB = 50304  # GPT-2's 50,257 padded to a multiple of 128 (as nanoGPT/llm.c)
 
@@ -52,16 +52,16 @@ SMOKE = [Case("smoke", 2, False, 64, 4)]
 
 
 def peak_flops() -> tuple[str, float | None]:
-    """The GPU's name and dense bf16 peak, from dentro.train's table (one table for the project)."""
+    """The GPU's name and dense bf16 peak, from dentro.train.loop's table (one table for the project)."""
     if not torch.cuda.is_available():
         return "cpu", None
-    from dentro.train import peak_flops as train_peak
+    from dentro.train.loop import peak_flops as train_peak
 
     return torch.cuda.get_device_name(), train_peak(torch.device("cuda"))
 
 
 class RandomTokens:
-    """The loader interface dentro.train expects, over uniform random tokens."""
+    """The loader interface dentro.train.loop expects, over uniform random tokens."""
 
     def __init__(self, batch_size: int, seq_len: int, vocab: int, seed: int = 0):
         self.b, self.t, self.v = batch_size, seq_len, vocab
@@ -109,8 +109,8 @@ def run_plain(model: GPT, case: Case, steps: int, warmup: int, device, compile_:
 def run_train(model: GPT, case: Case, steps: int, warmup: int, device, compile_: bool) -> list[float]:
     """dentro.train.train() for warmup + steps steps. It reports the median tokens/s over its
     steps after the first, so compilation steps are outvoted when warmup < steps."""
-    from dentro.tokenizer import Tokenizer
-    from dentro.train import Dist, TrainConfig, train
+    from dentro.tokenizer.bpe import Tokenizer
+    from dentro.train.loop import Dist, TrainConfig, train
 
     tokens = case.batch_size * case.seq_len
     cfg = TrainConfig(seq_len=case.seq_len, device_batch_size=case.batch_size, total_batch_tokens=tokens,
@@ -172,9 +172,9 @@ def main(argv=None):
     impls = ["train", "plain"] if args.impl == "both" else [args.impl]
     if "train" in impls:
         try:
-            import dentro.train  # noqa: F401
+            import dentro.train.loop  # noqa: F401
         except ImportError:
-            print("dentro.train not available: timing the plain step only", file=sys.stderr)
+            print("dentro.train.loop not available: timing the plain step only", file=sys.stderr)
             impls.remove("train")
             impls = impls or ["plain"]
     rows = []

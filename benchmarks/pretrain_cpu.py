@@ -33,10 +33,10 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from dentro.data import BatchLoader, DocumentIndex, ShardSpec, token_byte_lengths, tokenize_corpus  # noqa: E402
-from dentro.model import GPT, ModelConfig  # noqa: E402
-from dentro.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
-from dentro.train import Dist, TrainConfig, _nullcontext, evaluate_bpb, train  # noqa: E402
+from dentro.train.data import BatchLoader, DocumentIndex, ShardSpec, token_byte_lengths, tokenize_corpus  # noqa: E402
+from dentro.model.gpt import GPT, ModelConfig  # noqa: E402
+from dentro.tokenizer.bpe import Tokenizer, train_tokenizer  # noqa: E402
+from dentro.train.loop import Dist, TrainConfig, _nullcontext, evaluate_bpb, train  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 

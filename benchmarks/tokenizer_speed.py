@@ -24,8 +24,8 @@ from pathlib import Path
 import rustbpe
 import tiktoken
 
-from dentro.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN, train_tokenizer
-from dentro.tokenizer_corpus import read_documents
+from dentro.tokenizer.bpe import SPECIAL_TOKENS, SPLIT_PATTERN, train_tokenizer
+from dentro.tokenizer.corpus import read_documents
 
 
 def raw_train(texts, vocab_size):
@@ -66,7 +66,7 @@ def side_by_side(name, mine, raw, repeats, mb=None):
 
 def reference_vs_fast(texts, n_merges=200, kb=200):
     """The plain-Python reference BPE against the fast path, once, on a small slice."""
-    from dentro import bpe_reference as ref
+    from dentro.tokenizer import reference as ref
 
     small, size = [], 0
     for t in texts:

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from dentro.checkpoint import CONFIG_FILE, MODEL_FILE, TRAIN_STATE_FILE, load_checkpoint, save_checkpoint
+from dentro.model.checkpoint import CONFIG_FILE, MODEL_FILE, TRAIN_STATE_FILE, load_checkpoint, save_checkpoint
 from dentro.errors import UserError
-from dentro.model import GPT, ModelConfig
-from dentro.tokenizer import TOKENIZER_FILE, Tokenizer
+from dentro.model.gpt import GPT, ModelConfig
+from dentro.tokenizer.bpe import TOKENIZER_FILE, Tokenizer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

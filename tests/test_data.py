@@ -1,4 +1,4 @@
-"""Token shards and the batch loader (dentro/data.py): formats, splits, packing, resume, ranks."""
+"""Token shards and the batch loader (dentro/train/data.py): formats, splits, packing, resume, ranks."""
 
 import json
 import random
@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dentro import data
+from dentro.train import data
 from dentro.errors import UserError
 
 NAMES = ["Ana Souza", "Bruno Lima", "Carla Dias", "Diego Rocha", "Eva Martins", "John Smith", "Mary Brown"]
@@ -42,7 +42,7 @@ def make_corpus(folder, texts, *, files: int = 2, row_group_size: int = 50, with
 @pytest.fixture(scope="module")
 def tokenized(tmp_path_factory):
     """A corpus (with empty and null rows), a throwaway tokenizer, and its shards."""
-    from dentro.tokenizer import train_tokenizer
+    from dentro.tokenizer.bpe import train_tokenizer
 
     root = tmp_path_factory.mktemp("tok")
     texts = make_texts(300)

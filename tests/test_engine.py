@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from dentro.engine import Sampling, filter_logits, generate, generate_all, generate_naive, sample_next
-from dentro.model import GPT, ModelConfig
+from dentro.model.engine import Sampling, filter_logits, generate, generate_all, generate_naive, sample_next
+from dentro.model.gpt import GPT, ModelConfig
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from dentro import cli
-from dentro.checkpoint import save_checkpoint
+from dentro.model.checkpoint import save_checkpoint
 from dentro.commands import sample
-from dentro.model import GPT, ModelConfig
-from dentro.tokenizer import Tokenizer
+from dentro.model.gpt import GPT, ModelConfig
+from dentro.tokenizer.bpe import Tokenizer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

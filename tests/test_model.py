@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dentro.model import GPT, KVCache, ModelConfig
+from dentro.model.gpt import GPT, KVCache, ModelConfig
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -24,7 +24,7 @@ def load_benchmark():
 
 def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path):
     bench = load_benchmark()
-    impls = ["both"] if importlib.util.find_spec("dentro.train") else ["plain"]
+    impls = ["both"] if importlib.util.find_spec("dentro.train.loop") else ["plain"]
     rows = bench.main(["--smoke", "--steps", "2", "--warmup", "1", "--impl", impls[0], "--json", str(tmp_path / "r.json")])
     assert json.loads((tmp_path / "r.json").read_text()) == rows
     for r in rows:
@@ -34,7 +34,7 @@ def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path):
 
 def test_gpu_benchmark_configs_are_about_124m_and_500m():
     bench = load_benchmark()
-    from dentro.model import GPT
+    from dentro.model.gpt import GPT
 
     sizes = {}
     for case in bench.CASES:

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from dentro.checkpoint import save_checkpoint
-from dentro.model import GPT, ModelConfig, hf_config, hf_name
+from dentro.model.checkpoint import save_checkpoint
+from dentro.model.gpt import GPT, ModelConfig, hf_config, hf_name
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,7 +39,7 @@ def test_same_logits_as_hf_qwen3_with_renamed_weights(tie):
 
 
 def test_checkpoint_folder_loads_in_transformers(tmp_path):
-    from dentro.tokenizer import Tokenizer
+    from dentro.tokenizer.bpe import Tokenizer
 
     m = random_model(tie=False)
     save_checkpoint(tmp_path / "ckpt", m, Tokenizer([bytes([i]) for i in range(256)]))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dentro.tokenizer import SPECIAL_TOKENS, TOKENIZER_FILE, Tokenizer, train_tokenizer
+from dentro.tokenizer.bpe import SPECIAL_TOKENS, TOKENIZER_FILE, Tokenizer, train_tokenizer
 
 PT = ["O céu é azul e a noite é longa.", "Não há coração que aguente tanta saudade.",
       "A população de São Paulo cresceu 12% em 2023.", "Ela disse: — Você vem amanhã?",

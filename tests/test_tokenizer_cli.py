@@ -11,8 +11,8 @@ import pytest
 
 from dentro import cli
 from dentro.commands import tokenizer as command
-from dentro.tokenizer import Tokenizer
-from dentro.tokenizer_corpus import (ReadCounts, guess_language, is_held_out, normalize_language,
+from dentro.tokenizer.bpe import Tokenizer
+from dentro.tokenizer.corpus import (ReadCounts, guess_language, is_held_out, normalize_language,
                                      read_documents)
 
 PT = "O céu é azul e a noite é longa. Não há coração que aguente tanta saudade da população."
@@ -178,7 +178,7 @@ def test_show_reads_standard_input(trained, capsys, monkeypatch):
 def test_tokenizer_held_out_is_pretraining_validation():
     """One split for the pipeline: pretraining's validation documents (5% and up) are
     exactly the tokenizer's held-out ones plus more, never text the tokenizer trained on."""
-    from dentro.data import is_validation
+    from dentro.train.data import is_validation
 
     ids = [f"doc-{i}" for i in range(4000)]
     held = {i for i in ids if is_held_out(i)}

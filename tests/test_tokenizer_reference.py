@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dentro import bpe_reference as ref
-from dentro.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN, train_tokenizer
+from dentro.tokenizer import reference as ref
+from dentro.tokenizer.bpe import SPECIAL_TOKENS, SPLIT_PATTERN, train_tokenizer
 
 WORDS = ("o céu é azul a noite não coração saudade população ação São Paulo the sky is blue "
          "night heart longing don't it's we're aaaa ababab 😀 日本語 ñandú").split()

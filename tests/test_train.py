@@ -1,4 +1,4 @@
-"""The training loop (dentro/train.py) and `dentro pretrain`: schedule, parameter groups,
+"""The training loop (dentro/train/loop.py) and `dentro pretrain`: schedule, parameter groups,
 bits per byte, exact resume, DDP on two gloo processes, bad inputs."""
 
 import json
@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from dentro import train as T
-from dentro.data import BatchLoader, DocumentIndex, ShardSpec, tokenize_corpus
+from dentro.train import loop as T
+from dentro.train.data import BatchLoader, DocumentIndex, ShardSpec, tokenize_corpus
 from dentro.errors import UserError
-from dentro.model import GPT, ModelConfig
-from dentro.tokenizer import Tokenizer, train_tokenizer
+from dentro.model.gpt import GPT, ModelConfig
+from dentro.tokenizer.bpe import Tokenizer, train_tokenizer
 from test_data import make_corpus, make_texts
 
 
@@ -126,7 +126,7 @@ def test_a_time_budget_stops_the_run_and_the_schedule_decays_within_it(run, tmp_
 def test_resume_from_a_checkpoint_continues_exactly(run, tmp_path):
     """Save at step 3 of a 6-step run (decaying schedule), load it into a new model and continue:
     steps 4-6 have bit-identical losses (CPU, fp32)."""
-    from dentro.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = small_cfg(max_steps=6, save_every=3, warmdown_frac=0.5)
     model, tok, loader, val = build(run, cfg)
@@ -203,7 +203,7 @@ def fresh_run(run, tmp_path):
 
 
 def test_pretrain_micro_writes_a_loadable_checkpoint_and_resumes_exactly(fresh_run):
-    from dentro.checkpoint import load_checkpoint
+    from dentro.model.checkpoint import load_checkpoint
     from dentro.commands.pretrain import plot_loss
 
     # warmdown_frac=0: the schedule does not depend on max_steps, so 4 steps + 4 resumed == 8 steps

@@ -121,7 +121,7 @@ def _run(args) -> Path:
 
 
 def train_config(preset: str, overrides: dict):
-    from dentro.train import TrainConfig
+    from dentro.train.loop import TrainConfig
 
     p = PRESETS[preset]
     names = {f.name for f in fields(TrainConfig)}
@@ -135,11 +135,11 @@ def pretrain(run: Path, preset: str = "tiny", *, corpus=None, tokenizer=None, ou
     """Tokenize, train, save. Returns {"figures", "result", "world_prompts"} on rank 0 (None elsewhere)."""
     import torch
 
-    from dentro.checkpoint import load_checkpoint, save_checkpoint
-    from dentro.data import BatchLoader, DocumentIndex, ShardSpec, tokenize_corpus
-    from dentro.model import GPT, ModelConfig
-    from dentro.tokenizer import TOKENIZER_FILE, Tokenizer
-    from dentro.train import TrainConfig, setup_distributed, train
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.train.data import BatchLoader, DocumentIndex, ShardSpec, tokenize_corpus
+    from dentro.model.gpt import GPT, ModelConfig
+    from dentro.tokenizer.bpe import TOKENIZER_FILE, Tokenizer
+    from dentro.train.loop import TrainConfig, setup_distributed, train
 
     overrides = dict(overrides or {})
     p = PRESETS[preset]
@@ -280,7 +280,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     ckpt = run / "pretrain" / "checkpoint"
     resume = False
     if (ckpt / "train_state.pt").exists():
-        from dentro.checkpoint import read_config
+        from dentro.model.checkpoint import read_config
 
         resume = read_config(ckpt)[1].get("preset") == preset
     r = pretrain(run, preset, resume=resume, progress=True)

@@ -61,8 +61,8 @@ def add_arguments(p):
 def main(args):
     import torch
 
-    from dentro.checkpoint import load_checkpoint
-    from dentro.engine import Sampling, generate
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.model.engine import Sampling, generate
     from dentro.runs import run_dir
 
     if args.max_tokens < 1 or args.num_samples < 1:
@@ -122,9 +122,9 @@ def stream(tok, prompt: str, tokens) -> None:
 
 
 def visible(tok, i: int) -> str:
-    """Token i as text with its whitespace made visible (dentro.tokenizer_view.visible:
+    """Token i as text with its whitespace made visible (dentro.tokenizer.view.visible:
     space ·, newline ↵, tab →; bytes that are not whole UTF-8 characters as \\xNN)."""
-    from dentro.tokenizer_view import visible as visible_bytes
+    from dentro.tokenizer.view import visible as visible_bytes
 
     try:
         piece = tok.token_bytes(i)
@@ -175,8 +175,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 
     import torch
 
-    from dentro.checkpoint import load_checkpoint
-    from dentro.engine import Sampling, generate, generate_all
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.model.engine import Sampling, generate, generate_all
     from dentro.report import md_table
     from dentro.runs import atomic_write_text
 

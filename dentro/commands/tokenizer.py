@@ -101,7 +101,7 @@ def corpus_dir(run: Path) -> Path:
 
 def load_tokenizer(args):
     from dentro.runs import run_dir
-    from dentro.tokenizer import TOKENIZER_FILE, Tokenizer
+    from dentro.tokenizer.bpe import TOKENIZER_FILE, Tokenizer
 
     path = args.tokenizer or run_dir(args.run) / "tokenizer" / TOKENIZER_FILE
     try:
@@ -127,9 +127,9 @@ def train_and_write(inputs: list[Path], out: Path, vocab_size: int, max_chars: i
     stats.json (measured on the held-out documents) into out. Returns the stats dict."""
     from dentro.runs import atomic_write_json
     from dentro.progress import bar
-    from dentro.tokenizer import train_tokenizer
-    from dentro.tokenizer_corpus import HELD_OUT_PERMILLE, ReadCounts, is_held_out, read_documents
-    from dentro.tokenizer_view import compression_stats
+    from dentro.tokenizer.bpe import train_tokenizer
+    from dentro.tokenizer.corpus import HELD_OUT_PERMILLE, ReadCounts, is_held_out, read_documents
+    from dentro.tokenizer.view import compression_stats
 
     counts = ReadCounts()
     held_out, held_bytes = [], {}
@@ -198,7 +198,7 @@ def cmd_train(args):
 
 
 def cmd_show(args):
-    from dentro.tokenizer_view import render_terminal, summary_line
+    from dentro.tokenizer.view import render_terminal, summary_line
 
     tok = load_tokenizer(args)
     if args.text and args.text != ["-"]:
@@ -221,8 +221,8 @@ def cmd_show(args):
 
 def cmd_stats(args):
     from dentro.runs import run_dir
-    from dentro.tokenizer_corpus import is_held_out, read_documents
-    from dentro.tokenizer_view import compression_stats
+    from dentro.tokenizer.corpus import is_held_out, read_documents
+    from dentro.tokenizer.view import compression_stats
 
     tok = load_tokenizer(args)
     inputs = args.input or run_corpus_inputs(run_dir(args.run))
@@ -248,8 +248,8 @@ def cmd_export(args):
 # ---- speedrun -----------------------------------------------------------------------------
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     from dentro.report import fmt
-    from dentro.tokenizer import Tokenizer
-    from dentro.tokenizer_view import render_markdown
+    from dentro.tokenizer.bpe import Tokenizer
+    from dentro.tokenizer.view import render_markdown
 
     cfg = PRESETS[preset]
     out = run / "tokenizer"
@@ -267,7 +267,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     figures["train_chars"] = stats["train_chars"]
 
     longest = sorted(range(256, tok.n_ranks), key=lambda i: (-len(tok.token_bytes(i)), i))[:8]
-    from dentro.tokenizer_view import visible
+    from dentro.tokenizer.view import visible
     lines = [
         f"A byte-level BPE with **{fmt(stats['vocab_size'])} ids**: 256 bytes, {fmt(stats['merges'])} merges "
         f"and 9 special tokens (ids {tok.eot_id}–{tok.vocab_size - 1}, `<|endoftext|>` first). "

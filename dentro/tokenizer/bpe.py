@@ -1,7 +1,7 @@
 """Stage 2: the byte-level BPE tokenizer (fast path).
 
 Training borrows rustbpe (Rust, parallel), encoding borrows tiktoken; the algorithm
-itself is written out slowly and readably in dentro/bpe_reference.py, and the tests
+itself is written out slowly and readably in dentro/tokenizer/reference.py, and the tests
 check that both give the same tokens and ids.
 
 Vocabulary layout (ids), like Qwen's: the mergeable tokens first, then the special tokens.
@@ -196,7 +196,7 @@ class Tokenizer:
         return path
 
     def to_hf_dict(self) -> dict:
-        from dentro.tokenizer_hf import hf_tokenizer_dict
+        from dentro.tokenizer.hf import hf_tokenizer_dict
 
         return hf_tokenizer_dict(self)
 

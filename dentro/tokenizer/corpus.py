@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dentro.data import is_validation
+from dentro.train.data import is_validation
 from dentro.errors import UserError
 
 HELD_OUT_PERMILLE = 50  # 5% of the documents: enough text for stable stats, little lost to training

@@ -1,4 +1,4 @@
-"""Byte-level BPE, slowly and readably, in plain Python: the algorithm behind dentro/tokenizer.py.
+"""Byte-level BPE, slowly and readably, in plain Python: the algorithm behind dentro/tokenizer/bpe.py.
 
 The fast path (rustbpe to train, tiktoken to encode) must give the same tokens and ids as
 this file on small data; tests/test_tokenizer_reference.py checks it. Read this file to

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from dentro.errors import UserError
-from dentro.model import GPT, ModelConfig, dentro_name, hf_config, hf_name
+from dentro.model.gpt import GPT, ModelConfig, dentro_name, hf_config, hf_name
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -142,7 +142,7 @@ def load_checkpoint(folder, device="cpu", *, load_train_state: bool = True, dtyp
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from dentro.tokenizer import TOKENIZER_FILE, Tokenizer
+    from dentro.tokenizer.bpe import TOKENIZER_FILE, Tokenizer
 
     folder = _resolve(folder)
     config, info = read_config(folder)

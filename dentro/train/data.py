@@ -105,7 +105,7 @@ _worker_threads = 1
 
 def _init_worker(tokenizer_path: str, threads: int = 1) -> None:
     global _worker_tok, _worker_threads
-    from dentro.tokenizer import Tokenizer
+    from dentro.tokenizer.bpe import Tokenizer
 
     _worker_tok = Tokenizer.load(tokenizer_path)
     _worker_threads = threads  # 1 in a pool of processes (they already use every core)
@@ -166,12 +166,12 @@ def tokenize_corpus(corpus: Path, tokenizer_path: Path, out_dir: Path, spec: Sha
     import pyarrow.parquet as pq
 
     from dentro.progress import bar
-    from dentro.tokenizer import Tokenizer
+    from dentro.tokenizer.bpe import Tokenizer
 
     files = corpus_files(corpus)
     tok_file = Path(tokenizer_path)
     if tok_file.is_dir():
-        from dentro.tokenizer import TOKENIZER_FILE
+        from dentro.tokenizer.bpe import TOKENIZER_FILE
         tok_file = tok_file / TOKENIZER_FILE
     if not tok_file.exists():
         raise UserError(f"tokenizer not found at {tok_file}; run `dentro tokenizer train` first "

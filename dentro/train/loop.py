@@ -220,12 +220,12 @@ def evaluate_bpb(model: nn.Module, make_loader, steps: int, byte_lengths: torch.
 @torch.no_grad()
 def greedy_complete(model: nn.Module, tokenizer, prompt: str, max_new_tokens: int) -> str:
     """Greedy continuation of `prompt` as a new document (after <|endoftext|>), stopping at the
-    next <|endoftext|>: with dentro.engine's KV cache when there, else a plain loop."""
+    next <|endoftext|>: with dentro.model.engine's KV cache when there, else a plain loop."""
     was_training = model.training
     model.eval()
     ids = [tokenizer.eot_id] + tokenizer.encode(prompt)
     try:
-        from dentro.engine import Sampling, generate_all
+        from dentro.model.engine import Sampling, generate_all
 
         out = generate_all(model, ids, max_tokens=max_new_tokens, sampling=Sampling(temperature=0.0),
                            stop_ids=(tokenizer.eot_id,))[0]
@@ -558,7 +558,7 @@ def _set_grad_sync(wrapped, model, sync: bool, d: Dist, fsdp: bool) -> None:
 
 
 def _byte_lengths(tokenizer, model) -> np.ndarray:
-    from dentro.data import token_byte_lengths
+    from dentro.train.data import token_byte_lengths
 
     vocab = model.config.vocab_size if hasattr(model, "config") else tokenizer.vocab_size
     return token_byte_lengths(tokenizer, vocab)

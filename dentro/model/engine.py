@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from dentro.model import GPT, KVCache
+from dentro.model.gpt import GPT, KVCache
 
 
 @dataclass
