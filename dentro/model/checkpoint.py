@@ -4,11 +4,15 @@
         config.json            HF Qwen3Config keys (model_type "qwen3") + "dentro": {...} extras
         model.safetensors      the weights under HF Qwen3ForCausalLM names ("model.layers.0...")
         tokenizer.dentro.json  the tokenizer (dentro.tokenizer.TOKENIZER_FILE)
+        tokenizer.json         the same tokenizer for HF (dentro/tokenizer/hf.py), and
+        tokenizer_config.json  its special tokens and chat template: AutoTokenizer loads the folder
+        generation_config.json when generate() stops: at <|im_end|> or <|endoftext|>
         train_state.pt         optional: the trainer's opaque dict (optimizer, step, data
                                position, RNG states) for an exact --resume
 
 config.json + model.safetensors load as they are with transformers' Qwen3ForCausalLM
-(tests/test_model_hf.py checks the logits). A new checkpoint is written into a temporary
+(tests/test_model_hf.py checks the logits), and AutoTokenizer encodes like dentro and renders
+dentro's chat template (tests/test_chat_template.py). A new checkpoint is written into a temporary
 sibling folder and swapped in with renames, so a crash leaves the previous one intact.
 """
 
@@ -26,8 +30,10 @@ import torch
 
 from dentro.errors import UserError
 from dentro.model.gpt import GPT, ModelConfig, dentro_name, hf_config, hf_name
+from dentro.tokenizer.hf import save_hf_tokenizer
 
 CONFIG_FILE = "config.json"
+GENERATION_CONFIG_FILE = "generation_config.json"
 MODEL_FILE = "model.safetensors"
 TRAIN_STATE_FILE = "train_state.pt"
 FORMAT, VERSION = "dentro-checkpoint", 1
@@ -77,6 +83,12 @@ def save_checkpoint(folder, model, tokenizer, train_state: dict | None = None, *
     dtype = str(next(iter(tensors.values())).dtype).removeprefix("torch.")
     config = hf_config(gpt.config, dtype)
     config["eos_token_id"] = tokenizer.eot_id
+    # generate() reads its stop ids from generation_config.json: <|im_end|> ends an assistant turn
+    # (chat models), <|endoftext|> a document (base models), so every checkpoint stops right
+    # whichever it is (Qwen3's instruct models list the same two). config.json keeps the document
+    # end as its single eos_token_id.
+    stops = [tokenizer.special_tokens[s] for s in ("<|im_end|>", "<|endoftext|>") if s in tokenizer.special_tokens]
+    generation = {"eos_token_id": stops, "pad_token_id": tokenizer.eot_id}
     config["dentro"] = {"format": FORMAT, "version": VERSION, "tokenizer_vocab_size": tokenizer.vocab_size,
                         "num_params": gpt.num_params(), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                         **(extra or {})}
@@ -88,6 +100,8 @@ def save_checkpoint(folder, model, tokenizer, train_state: dict | None = None, *
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False, default=str) + "\n",
                                        encoding="utf-8")
         tokenizer.save(tmp)
+        save_hf_tokenizer(tokenizer, tmp, model_max_length=gpt.config.max_position_embeddings)
+        (tmp / GENERATION_CONFIG_FILE).write_text(json.dumps(generation, indent=2) + "\n", encoding="utf-8")
         if train_state is not None:
             torch.save(train_state, tmp / TRAIN_STATE_FILE)
         for p in tmp.iterdir():  # on disk before the swap, so the swap never exposes half files

@@ -132,10 +132,15 @@ class Tokenizer:
         n = num_threads or os.cpu_count() or 1
         return self._enc.encode_ordinary_batch(list(texts), num_threads=n)
 
-    def encode_with_special(self, text: str) -> list[int]:
+    def encode_with_special(self, text: str, allowed: Iterable[str] | str = "all") -> list[int]:
         """For TRUSTED text only (a chat template the program itself wrote): spellings of the
-        special tokens become their special ids. Never call this on user or web text."""
-        return self._enc.encode(text, allowed_special="all")
+        special tokens in `allowed` ("all", or a set of names) become their special ids; other
+        special spellings stay plain text. Never call this on user or web text."""
+        if allowed != "all":
+            allowed = set(allowed)
+            for name in allowed:
+                self.special_id(name)  # a KeyError naming the known ones, not a silent no-op
+        return self._enc.encode(text, allowed_special=allowed, disallowed_special=())
 
     def encode_bytes(self, data: bytes) -> list[int]:
         """Arbitrary bytes (not necessarily UTF-8) -> ids; decode_bytes gives them back exactly."""

@@ -9,9 +9,22 @@ Three things make the export encode exactly like tiktoken does:
    becomes a merge, ordered by the rank of the result: HF then picks the same pair.
 3. `ignore_merges`: like tiktoken, a pre-token that is itself in the vocabulary is one token.
 The split pattern goes in a Split pre-tokenizer; special tokens are added tokens.
+
+save_hf_tokenizer writes the files that make a folder an `AutoTokenizer`: tokenizer.json (above)
+and tokenizer_config.json (which tokens are special, eos/pad, the chat template).
 """
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+HF_CONFIG_FILE = "tokenizer_config.json"
+# Special tokens that a chat model's decode(skip_special_tokens=True) keeps: reasoning and tool
+# calls are part of the answer that reasoning and tool-call parsers read (Qwen3 marks them so too).
+# transformers takes the flag from tokenizer.json's added tokens, so both files carry it.
+KEPT_IN_DECODE = ("<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
 
 
 def byte_to_unicode() -> dict[int, str]:
@@ -27,7 +40,11 @@ def byte_to_unicode() -> dict[int, str]:
     return table
 
 
-def hf_tokenizer_dict(tok) -> dict:
+def hf_tokenizer_dict(tok, kept_in_decode=()) -> dict:
+    """tokenizer.json for tok. Every special token is an added token marked special, except those
+    in kept_in_decode: decode(skip_special_tokens=True) keeps them. The marking has a second effect
+    in `tokenizers`: encode_special_tokens=True (its way to encode untrusted text) turns only the
+    special ones into plain text; the others are matched in any text (as in Qwen3's tokenizer.json)."""
     b2u = byte_to_unicode()
 
     def show(b: bytes) -> str:
@@ -45,7 +62,7 @@ def hf_tokenizer_dict(tok) -> dict:
                 merges.append((r, rank[left], show(left), show(right)))
     merges.sort()
     added = [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-              "normalized": False, "special": True} for s, i in tok.special_tokens.items()]
+              "normalized": False, "special": s not in kept_in_decode} for s, i in tok.special_tokens.items()]
     return {
         "version": "1.0",
         "truncation": None,
@@ -62,3 +79,52 @@ def hf_tokenizer_dict(tok) -> dict:
                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
                   "ignore_merges": True, "vocab": vocab, "merges": [[a, b] for _, _, a, b in merges]},
     }
+
+
+def hf_tokenizer_config(tok, model_max_length: int | None = None) -> dict:
+    """tokenizer_config.json for tok: the class to load, eos/pad, special flags, chat template."""
+    from dentro.chat.template import JINJA_TEMPLATE
+
+    chat = all(s in tok.special_tokens for s in ("<|endoftext|>", "<|im_start|>", "<|im_end|>"))
+    decoder = {str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False,
+                        "single_word": False, "special": s not in KEPT_IN_DECODE}
+               for s, i in tok.special_tokens.items()}
+    config = {
+        # The generic class: tokenizer.json loads as it is, whatever model_type config.json names.
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "added_tokens_decoder": decoder,
+        # No BOS: the chat template writes <|endoftext|> itself, and plain tokenizer(text) adds
+        # nothing, as dentro's encode() (a bos_token would invite tools to prepend a second one).
+        "bos_token": None,
+        # eos is <|im_end|>, the end of an assistant turn: what a chat model stops on (as Qwen3's
+        # instruct models). The checkpoint's generation_config.json lists <|endoftext|> too, for
+        # a base model that ends documents. pad is <|endoftext|>, not eos: collators that drop
+        # pad positions from the loss must not drop the <|im_end|> the model has to learn.
+        "eos_token": "<|im_end|>" if chat else "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": None,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,  # decode gives back the bytes, spaces untouched
+        "split_special_tokens": False,  # the chat template's own <|im_start|> must stay one token
+    }
+    if model_max_length:  # the model's context length (positions); HF's default is "unlimited"
+        config["model_max_length"] = model_max_length
+    if chat:
+        config["chat_template"] = JINJA_TEMPLATE
+    return config
+
+
+def save_hf_tokenizer(tok, folder: str | os.PathLike, model_max_length: int | None = None) -> list[Path]:
+    """Write tokenizer.json + tokenizer_config.json into folder, so that
+    transformers.AutoTokenizer.from_pretrained(folder) encodes like tok and knows the chat template.
+    Returns the paths written."""
+    from dentro.runs import atomic_write_json, atomic_write_text
+    from dentro.tokenizer.bpe import HF_TOKENIZER_FILE
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tj, tc = folder / HF_TOKENIZER_FILE, folder / HF_CONFIG_FILE
+    atomic_write_text(tj, json.dumps(hf_tokenizer_dict(tok, KEPT_IN_DECODE), ensure_ascii=False))
+    atomic_write_json(tc, hf_tokenizer_config(tok, model_max_length))
+    return [tj, tc]
