@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from dentro.model.engine import Sampling, filter_logits, generate, generate_all, generate_naive, sample_next
-from dentro.model.gpt import GPT, ModelConfig
+from dentro.model.engine import (Sampling, filter_logits, generate, generate_all, generate_batch, generate_batch_all,
+                                 generate_naive, sample_next)
+from dentro.model.gpt import GPT, KVCache, ModelConfig, attention_mask
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -56,11 +57,86 @@ def test_stop_tokens_end_each_sample_on_its_own(model):
     # in a batch, a finished sample yields None while the others go on
     steps = list(generate(model, [7, 8], max_tokens=30, sampling=Sampling(temperature=2.0), num_samples=8,
                           seed=0, stop_ids={stop, greedy[0]}))
+    ended_early = 0
     for b in range(8):
         toks = [s.tokens[b] for s in steps]
-        if None in toks:
-            k = toks.index(None)
-            assert toks[k - 1] in {stop, greedy[0]} and all(t is None for t in toks[k:])
+        k = toks.index(None) if None in toks else len(toks)  # the row's last token is toks[k - 1]
+        assert all(t is None for t in toks[k:]) and not {stop, greedy[0]} & set(toks[:k - 1])
+        if k < len(toks):
+            assert toks[k - 1] in {stop, greedy[0]}
+            ended_early += 1
+    assert ended_early > 0  # some sample stopped while others went on
+
+
+PROMPTS = [[5, 17, 3, 88, 42], [9], [60, 61, 2, 70, 33, 12, 8, 95, 4, 44, 21, 7], [30, 31, 32]]  # lengths 5, 1, 12, 3
+
+
+def test_padded_forward_matches_unpadded_at_real_positions(model):
+    short, long = PROMPTS[0], PROMPTS[2]
+    pad = len(long) - len(short)
+    cache = KVCache(model.config, 2, len(long) + 3, pad=[pad, 0])
+    idx = torch.tensor([[0] * pad + short, long])  # (2, 12) left-padded
+    padded = model(idx, kv_cache=cache)  # (2, 12, V)
+    assert torch.isfinite(padded).all()  # padding queries see their own key: no NaN leaks
+    assert torch.allclose(padded[0, pad:], model(torch.tensor([short]))[0], atol=1e-4)
+    assert torch.allclose(padded[1], model(torch.tensor([long]))[0], atol=1e-4)
+    # RoPE is relative, so the logits cannot tell; the cached keys (stored after RoPE) can:
+    # row 0's real tokens are at positions 0, 1, ... exactly as unpadded
+    alone = KVCache(model.config, 1, len(short))
+    model(torch.tensor([short]), kv_cache=alone)
+    assert torch.allclose(cache.k[:, 0, :, pad:len(long)], alone.k[:, 0], atol=1e-5)
+    mask = attention_mask(len(long), len(long), 0, cache.pad, "cpu")  # (2, 1, 12, 12)
+    assert mask.any(-1).all()  # no query without a key: an all -inf softmax row is NaN
+    # then a chunk of two tokens (masked path) and one token (decode path) after the cache
+    more = [[11, 12], [13, 14]]
+    chunk = model(torch.tensor(more), kv_cache=cache)
+    step = model(torch.tensor([[15], [16]]), kv_cache=cache)
+    for b, (seq, new) in enumerate([(short + [11, 12, 15], chunk[0]), (long + [13, 14, 16], chunk[1])]):
+        full = model(torch.tensor([seq]))[0]
+        assert torch.allclose(new, full[-3:-1], atol=1e-4)
+        assert torch.allclose(step[b, 0], full[-1], atol=1e-4)
+
+
+def test_batch_of_prompts_equals_each_prompt_alone(model):
+    greedy = Sampling(temperature=0)
+    steps = list(generate_batch(model, PROMPTS, max_tokens=20, sampling=greedy))
+    assert len(steps) == 20
+    for b, prompt in enumerate(PROMPTS):
+        alone = list(generate(model, prompt, max_tokens=20, sampling=greedy))
+        assert [s.tokens[b] for s in steps] == [s.tokens[0] for s in alone]  # token for token
+        for s, ref in zip(steps, alone):
+            assert torch.allclose(s.logits[b], ref.logits[0], atol=1e-4)
+    assert len({tuple(s.tokens[b] for s in steps) for b in range(len(PROMPTS))}) == len(PROMPTS)
+
+
+def test_each_row_stops_at_its_own_stop_token(model):
+    greedy = Sampling(temperature=0)
+    alone = [generate_all(model, p, max_tokens=15, sampling=greedy)[0] for p in PROMPTS[:2]]
+    stop = next(t for t in alone[0][:10] if t not in alone[1])  # ends row 0, never appears in row 1
+    first = alone[0].index(stop)
+    steps = list(generate_batch(model, PROMPTS[:2], max_tokens=15, sampling=greedy, stop_ids={stop}))
+    assert len(steps) == 15  # row 1 goes on to max_tokens
+    assert [s.tokens[0] for s in steps] == alone[0][:first + 1] + [None] * (14 - first)  # stop yielded, then None
+    assert [s.tokens[1] for s in steps] == alone[1]
+    assert [s.finished for s in steps][first] == [True, False] and steps[-1].finished == [True, False]
+    assert generate_batch_all(model, PROMPTS[:2], max_tokens=15, sampling=greedy, stop_ids={stop}) == \
+        [alone[0][:first + 1], alone[1]]
+
+
+def test_batch_limits_and_seeded_sampling(model):
+    out = generate_batch_all(model, [[1], list(range(40))], max_tokens=100, sampling=Sampling(temperature=0))
+    assert [len(o) for o in out] == [48 - 40] * 2  # clamped to the room after the longest prompt
+    with pytest.raises(ValueError, match="context window"):
+        generate_batch_all(model, [[1], list(range(48))], max_tokens=1)
+    with pytest.raises(ValueError, match="at least one token"):
+        generate_batch_all(model, [[1], []], max_tokens=1)
+    with pytest.raises(ValueError, match="no prompts"):
+        generate_batch_all(model, [], max_tokens=1)
+    kw = dict(max_tokens=15, sampling=Sampling(temperature=1.0))
+    a, b = generate_batch_all(model, PROMPTS, seed=5, **kw), generate_batch_all(model, PROMPTS, seed=5, **kw)
+    assert a == b and a != generate_batch_all(model, PROMPTS, seed=6, **kw)
+    # one prompt: the same stream as generate, sampled draws included
+    assert generate_batch_all(model, [PROMPTS[0]], seed=5, **kw) == generate_all(model, PROMPTS[0], seed=5, **kw)
 
 
 def test_top_k_and_top_p_filters():

@@ -4,8 +4,25 @@
     decode:   each new token goes through alone and attends to the cached keys/values,
               so a step costs O(T) instead of re-running the whole O(T^2) sequence.
 
-generate() streams one Step per new token; generate_naive() is the slow reference
-(re-runs the full sequence every step, no cache) that tests/test_engine.py checks it against.
+generate_batch() continues many different prompts together, for evaluation (hundreds of
+questions) and serving: the prompts are left-padded to the longest, so that every row's last
+prompt token sits at the same index and one decode step serves all rows (the KV cache's `pad`
+gives each row its own RoPE positions and masks its padding). Each row stops at its own stop
+token; generate() is the special case of num_samples copies of one prompt (no padding).
+Cost of B prompts, the longest of Tmax tokens, n new tokens:
+    prefill   one forward of B x Tmax tokens; the padding, sum over rows of (Tmax - len), is
+              computed and thrown away, so batch prompts of similar length together
+    decode    n steps of B tokens each, attending to Tmax + t keys; a row that has stopped
+              still runs (its tokens are dropped) until every row stops or n is reached,
+              so batch answers of similar expected length together
+    memory    the cache holds 2 x layers x B x kv_heads x (Tmax + n) x head_dim numbers
+A decode step of one token per row reads all the weights once whatever B is, so up to the
+point where the matmuls become compute-bound (on a GPU, typically dozens of rows) B rows
+cost little more than one; on a CPU the cost grows roughly linearly with B.
+
+generate_batch() streams one Step per new token; generate_naive() is the slow reference
+(re-runs the full sequence every step, no cache) that tests/test_engine.py checks it against,
+and tests also check that a batch of prompts gives each prompt's tokens alone.
 Sampling: temperature, top-k (Fan et al. 2018, arXiv:1805.04833) and top-p / nucleus
 sampling (Holtzman et al. 2019, arXiv:1904.09751), from a seeded torch.Generator.
 """
@@ -37,9 +54,9 @@ class Sampling:
 
 @dataclass
 class Step:
-    """One generation step for every sample in the batch."""
-    tokens: list[int | None]  # the new token of each sample (None: that sample had stopped)
-    finished: list[bool]  # True once a sample produced a stop token or ran out of room
+    """One generation step for every row (prompt or sample) in the batch."""
+    tokens: list[int | None]  # the new token of each row (None: that row had stopped)
+    finished: list[bool]  # True once a row has produced a stop token
     logits: torch.Tensor | None = None  # (B, V) float32: the next-token logits these tokens came from
     top: list[list[tuple[int, float]]] | None = None  # per sample: the most likely next tokens
     # (id, probability) under the model's own distribution (softmax of the logits, temperature 1)
@@ -70,49 +87,73 @@ def sample_next(logits: torch.Tensor, s: Sampling, generator: torch.Generator | 
 
 
 @torch.no_grad()
-def generate(model: GPT, prompt: list[int], *, max_tokens: int = 64, sampling: Sampling = Sampling(),
-             num_samples: int = 1, seed: int | None = None, stop_ids=(), show_top: int = 0) -> Iterator[Step]:
-    """Continue `prompt` (token ids) num_samples times in one batch; yields a Step per new token.
-    Stops a sample at any id in stop_ids (the stop token is yielded, then None), all samples
-    after max_tokens or when the context window is full. show_top > 0 fills Step.top."""
-    if not prompt:
-        raise ValueError("the prompt needs at least one token (start it with <|endoftext|>)")
+def generate_batch(model: GPT, prompts: list[list[int]], *, max_tokens: int = 64, sampling: Sampling = Sampling(),
+                   seed: int | None = None, stop_ids=(), show_top: int = 0) -> Iterator[Step]:
+    """Continue every prompt (token ids) in one batch; yields a Step per new token, whose row b
+    belongs to prompts[b]. Stops a row at any id in stop_ids (the stop token is yielded, then
+    None), all rows after max_tokens, which is clamped to the context window left after the
+    longest prompt. show_top > 0 fills Step.top. With a seed the draws are reproducible for
+    the same batch; a row's draws depend on the rows beside it (one generator for the batch)."""
+    if not prompts:
+        raise ValueError("no prompts to continue")
+    if not all(prompts):
+        raise ValueError("every prompt needs at least one token (start it with <|endoftext|>)")
     ctx = model.config.max_position_embeddings
-    if len(prompt) >= ctx:
-        raise ValueError(f"the prompt has {len(prompt)} tokens; the model's context window is {ctx}")
-    max_tokens = min(max_tokens, ctx - len(prompt))
+    longest = max(len(p) for p in prompts)
+    if longest >= ctx:
+        raise ValueError(f"the longest prompt has {longest} tokens; the model's context window is {ctx}")
+    max_tokens = min(max_tokens, ctx - longest)
+    B = len(prompts)
     device = model.embed_tokens.weight.device
     generator = None
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     stop = torch.tensor(sorted(set(stop_ids)) or [-1], device=device)
-    cache = KVCache(model.config, num_samples, len(prompt) + max_tokens, device=device,
-                    dtype=model.embed_tokens.weight.dtype)
-    idx = torch.tensor([prompt] * num_samples, dtype=torch.long, device=device)  # (B, T)
-    logits = model(idx, kv_cache=cache)[:, -1]  # prefill -> (B, V)
-    finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
+    pad = [longest - len(p) for p in prompts]
+    cache = KVCache(model.config, B, longest + max_tokens, device=device, dtype=model.embed_tokens.weight.dtype,
+                    pad=pad if any(pad) else None)  # equal lengths keep the unmasked fast path
+    idx = torch.tensor([[0] * n + p for n, p in zip(pad, prompts)], dtype=torch.long, device=device)  # (B, T)
+    logits = model(idx, kv_cache=cache)[:, -1]  # prefill -> (B, V): every row's last prompt token is at -1
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
     for _ in range(max_tokens):
         nxt = sample_next(logits, sampling, generator)  # (B,)
         top = None
         if show_top:
             p, i = logits.softmax(-1).topk(min(show_top, logits.size(-1)), dim=-1)
-            top = [list(zip(i[b].tolist(), p[b].tolist())) for b in range(num_samples)]
+            top = [list(zip(i[b].tolist(), p[b].tolist())) for b in range(B)]
         tokens = [None if f else t for t, f in zip(nxt.tolist(), finished.tolist())]
         finished = finished | torch.isin(nxt, stop)
         yield Step(tokens, finished.tolist(), logits, top)
         if finished.all() or cache.pos >= cache.max_len:
             return
-        logits = model(nxt[:, None], kv_cache=cache)[:, -1]  # decode one token -> (B, V)
+        logits = model(nxt[:, None], kv_cache=cache)[:, -1]  # decode one token per row -> (B, V)
 
 
-def generate_all(model: GPT, prompt: list[int], **kw) -> list[list[int]]:
-    """generate() collected: the new token ids of each sample (stop token included)."""
-    out = [[] for _ in range(kw.get("num_samples", 1))]
-    for step in generate(model, prompt, **kw):
+def generate(model: GPT, prompt: list[int], *, max_tokens: int = 64, sampling: Sampling = Sampling(),
+             num_samples: int = 1, seed: int | None = None, stop_ids=(), show_top: int = 0) -> Iterator[Step]:
+    """Continue one prompt num_samples times in one batch: generate_batch on num_samples copies."""
+    return generate_batch(model, [prompt] * num_samples, max_tokens=max_tokens, sampling=sampling, seed=seed,
+                          stop_ids=stop_ids, show_top=show_top)
+
+
+def collect(steps: Iterator[Step], rows: int) -> list[list[int]]:
+    """The new token ids of each row (stop token included) from a stream of Steps."""
+    out = [[] for _ in range(rows)]
+    for step in steps:
         for b, t in enumerate(step.tokens):
             if t is not None:
                 out[b].append(t)
     return out
+
+
+def generate_all(model: GPT, prompt: list[int], **kw) -> list[list[int]]:
+    """generate() collected: the new token ids of each sample."""
+    return collect(generate(model, prompt, **kw), kw.get("num_samples", 1))
+
+
+def generate_batch_all(model: GPT, prompts: list[list[int]], **kw) -> list[list[int]]:
+    """generate_batch() collected: the new token ids of each prompt."""
+    return collect(generate_batch(model, prompts, **kw), len(prompts))
 
 
 @torch.no_grad()

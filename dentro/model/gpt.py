@@ -101,17 +101,20 @@ class RMSNorm(nn.Module):
 
 
 def rope_tables(head_dim: int, positions: torch.Tensor, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin of shape (T, head_dim) for the given absolute positions (T,).
+    """cos, sin of shape (*positions.shape, head_dim) for the given absolute positions:
+    (T,) -> (T, head_dim), shared by all rows; (B, T) -> (B, T, head_dim), one set per row.
     Frequencies theta^(-2i/d) (Su et al. 2021, eq. 15), each used twice: the "rotate half"
     layout of HF/GPT-NeoX, which pairs dimension i with i + d/2 (not 2i with 2i+1)."""
     inv_freq = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim)
-    angles = positions.float()[:, None] * inv_freq[None, :]  # (T, d/2)
-    angles = torch.cat([angles, angles], dim=-1)  # (T, d)
+    angles = positions.float()[..., None] * inv_freq  # (..., T, d/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (..., T, d)
     return angles.cos(), angles.sin()
 
 
 def apply_rope(x, cos, sin):
-    """x: (B, H, T, D); cos, sin: (T, D). Rotates each pair (x_i, x_{i+D/2}) by its angle."""
+    """x: (B, H, T, D); cos, sin: (T, D) or (B, T, D). Rotates each pair (x_i, x_{i+D/2}) by its angle."""
+    if cos.dim() == 3:
+        cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, D): the same angles for every head
     x1, x2 = x.chunk(2, dim=-1)
     rotated = torch.cat([-x2, x1], dim=-1)
     return (x.float() * cos + rotated.float() * sin).to(x.dtype)
@@ -119,14 +122,21 @@ def apply_rope(x, cos, sin):
 
 class KVCache:
     """Keys and values of the tokens seen so far, per layer, for fast generation.
-    k, v: (layers, B, kv_heads, max_len, head_dim); `pos` = number of positions filled."""
+    k, v: (layers, B, kv_heads, max_len, head_dim); `pos` = number of positions filled.
+    `pad` (B,) long, optional, for prompts of different lengths in one batch: the number of
+    left-padding positions of each row. Row b's real tokens, from index pad[b] on, then get
+    the positions 0, 1, 2, ... as if unpadded, and its keys j < pad[b] are masked out."""
 
-    def __init__(self, config: ModelConfig, batch_size: int, max_len: int, device=None, dtype=torch.float32):
+    def __init__(self, config: ModelConfig, batch_size: int, max_len: int, device=None, dtype=torch.float32,
+                 pad=None):
         shape = (config.num_hidden_layers, batch_size, config.num_key_value_heads, max_len, config.head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.pos = 0
         self.max_len = max_len
+        self.pad = None if pad is None else torch.as_tensor(pad, dtype=torch.long, device=device)  # (B,)
+        if self.pad is not None and self.pad.shape != (batch_size,):
+            raise ValueError(f"pad needs one count per row, shape ({batch_size},); got {tuple(self.pad.shape)}")
 
     def update(self, layer: int, k, v):
         """Store k, v (B, kv_heads, T, D) at the next T positions; return all keys/values so far."""
@@ -158,9 +168,9 @@ class Attention(nn.Module):
         k = self.k_norm(self.k_proj(x).view(B, T, self.n_kv, self.head_dim)).transpose(1, 2)  # (B, Hkv, T, D)
         v = self.v_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        past = 0
+        past, pad = 0, None
         if kv_cache is not None:
-            past = kv_cache.pos
+            past, pad = kv_cache.pos, kv_cache.pad
             k, v = kv_cache.update(self.layer, k, v)  # (B, Hkv, past + T, D)
             k, v = k.to(q.dtype), v.to(q.dtype)  # the cache may be kept in another dtype
         Tk = k.size(2)
@@ -169,22 +179,31 @@ class Attention(nn.Module):
             rep = self.n_head // self.n_kv
             kr, vr = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)  # (B, H, Tk, D)
             scores = (q.float() @ kr.float().transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, Tk)
-            scores = scores.masked_fill(~causal_mask(T, Tk, past, x.device), float("-inf"))
+            scores = scores.masked_fill(~attention_mask(T, Tk, past, pad, x.device), float("-inf"))
             weights = scores.softmax(dim=-1)
             y = (weights @ vr.float()).to(q.dtype)
-        elif past == 0 and T == Tk:  # training or prefill from an empty cache
+        elif pad is None and past == 0 and T == Tk:  # training or prefill from an empty cache
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        elif T == 1:  # one new token attends to everything before it: no mask needed
+        elif pad is None and T == 1:  # one new token attends to everything before it: no mask needed
             y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
-        else:  # several new tokens after a filled cache: query i sits at position past + i
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(T, Tk, past, x.device), enable_gqa=True)
+        else:  # new tokens after a filled cache (query i sits at index past + i), or left padding
+            mask = attention_mask(T, Tk, past, pad, x.device)  # (T, Tk) or (B, 1, T, Tk)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
         y = self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim))
         return y, weights
 
 
-def causal_mask(T: int, Tk: int, past: int, device) -> torch.Tensor:
-    """(T, Tk) bool, True where query i (at position past + i) may attend key j: j <= past + i."""
-    return torch.arange(Tk, device=device)[None, :] <= (past + torch.arange(T, device=device))[:, None]
+def attention_mask(T: int, Tk: int, past: int, pad: torch.Tensor | None, device) -> torch.Tensor:
+    """True where query i (at index past + i) may attend key j: j <= past + i (causal), and with
+    left padding pad (B,) also j >= pad[b]. (T, Tk) bool, or (B, 1, T, Tk) with pad.
+    A padding query keeps its own key: a softmax row with every key at -inf gives NaN, which
+    the next layer's values would carry into the real rows (0 * NaN = NaN)."""
+    i = past + torch.arange(T, device=device)[:, None]  # (T, 1) the queries' indices
+    j = torch.arange(Tk, device=device)[None, :]  # (1, Tk) the keys' indices
+    causal = j <= i  # (T, Tk)
+    if pad is None:
+        return causal
+    return ((causal & (j >= pad[:, None, None])) | (j == i))[:, None]  # (B, 1, T, Tk)
 
 
 class MLP(nn.Module):
@@ -263,20 +282,23 @@ class GPT(nn.Module):
             n += self.lm_head.weight.numel()  # the tied matrix is still a matmul at the output
         return 6 * n + 12 * c.num_hidden_layers * c.num_attention_heads * c.head_dim * T
 
-    def _rope(self, T: int, start: int, device):
-        positions = torch.arange(start, start + T, device=device)
+    def _rope(self, T: int, start: int, device, pad: torch.Tensor | None = None):
+        positions = torch.arange(start, start + T, device=device)  # (T,)
+        if pad is not None:  # left padding: row b's first real token, at index pad[b], is position 0
+            positions = (positions[None, :] - pad[:, None]).clamp(min=0)  # (B, T)
         return rope_tables(self.config.head_dim, positions, self.config.rope_theta)
 
     def forward(self, idx, targets=None, *, kv_cache: KVCache | None = None, return_logits: bool = False):
         """idx: (B, T) token ids. Without targets: logits (B, T, vocab_size), float32.
         With targets (B, T), -1 = ignore: the mean cross-entropy (scalar), or (loss, logits)
-        with return_logits=True. With kv_cache: idx continues the cached sequence."""
+        with return_logits=True. With kv_cache: idx continues the cached sequence (left-padded
+        when the cache has a pad)."""
         B, T = idx.shape
-        start = kv_cache.pos if kv_cache is not None else 0
+        start, pad = (kv_cache.pos, kv_cache.pad) if kv_cache is not None else (0, None)
         if start + T > self.config.max_position_embeddings:
             raise ValueError(f"sequence of {start + T} tokens exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}")
-        cos, sin = self._rope(T, start, idx.device)
+        cos, sin = self._rope(T, start, idx.device, pad)  # (T, D), or (B, T, D) with padding
         x = self.embed_tokens(idx)  # (B, T, C)
         for block in self.layers:
             x, _ = block(x, cos, sin, kv_cache)
