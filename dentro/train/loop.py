@@ -191,7 +191,8 @@ def lr_multiplier(step: int, progress: float, cfg: TrainConfig) -> float:
 def evaluate_bpb(model: nn.Module, make_loader, steps: int, byte_lengths: torch.Tensor, d: Dist,
                  autocast) -> dict:
     """Bits per byte on held-out rows: sum of the targets' losses in nats / (ln 2 x their UTF-8
-    bytes). Targets that are special tokens (0 bytes) count in neither sum, as in nanochat.
+    bytes). Targets that are special tokens (0 bytes) count in neither sum, as in nanochat;
+    targets of -1 (not trained, in fine-tuning) in no sum at all.
     Independent of the vocabulary, so tokenizers of any size compare."""
     was_training = model.training
     model.eval()
@@ -204,12 +205,14 @@ def evaluate_bpb(model: nn.Module, make_loader, steps: int, byte_lengths: torch.
         x, y = loader.next_batch(d.device)
         with autocast:
             logits = model(x)  # (B, T, V)
-        losses = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="none")
-        b = byte_lengths[y.reshape(-1)]
+        y = y.reshape(-1)
+        valid = y >= 0  # fine-tuning ignores the targets that are not the assistant's (-1)
+        losses = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y, ignore_index=-1, reduction="none")
+        b = byte_lengths[y.clamp(min=0)] * valid
         nats += (losses * (b > 0)).sum().double()
         nbytes += b.sum().double()
         loss_sum += losses.sum().double()
-        count += losses.numel()
+        count += valid.sum().double()
     for t in (nats, nbytes, loss_sum, count):
         _all_reduce(t, d)
     model.train(was_training)
@@ -378,13 +381,17 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist) -> nn.Module:
 
 def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: TrainConfig, *, d: Dist = Dist(),
           train_state: dict | None = None, save_fn=None, out_dir: Path | None = None,
-          prompts: list[str] = ()) -> TrainResult:
+          prompts: list[str] = (), complete=None, desc: str = "pretrain") -> TrainResult:
     """Train `model` (already on d.device) in place.
 
     train_loader: next_batch(device) -> (x, y) (B, T) and state_dict()/load_state_dict().
     make_val_loader(): a fresh loader over the same validation rows each time.
     save_fn(model, train_state): writes a checkpoint (called on every rank; writes on rank 0).
+    complete(model, tokenizer, prompt, max_new_tokens) -> str: how `prompts` are sampled
+    (default greedy_complete, a document continuation; fine-tuning passes a chat reply).
+    desc: the progress bar's label.
     """
+    complete = complete or greedy_complete
     from dentro.progress import bar
 
     accum = cfg.accumulation_steps(d.world_size)
@@ -446,7 +453,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
         out = {}
         for p in prompts:
             with autocast:
-                out[p] = greedy_complete(model, tokenizer, p, cfg.sample_tokens)
+                out[p] = complete(model, tokenizer, p, cfg.sample_tokens)
         if d.master and out:
             metrics.write({"step": step, "samples": out})
             for p, c in out.items():
@@ -454,7 +461,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
         return out
 
     losses, evals, rates, mfus, samples = [], [], [], [], {}
-    pbar = bar(total=cfg.max_steps, initial=step, desc="pretrain" if d.master else None,
+    pbar = bar(total=cfg.max_steps, initial=step, desc=desc if d.master else None,
                disable=not d.master, unit="step")
     stopped_by = "steps"
     model.train()

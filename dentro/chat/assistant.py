@@ -1,0 +1,107 @@
+"""Talking to a chat model: render the conversation, fit it in the context window, stream a reply.
+
+    prompt   the conversation rendered with the chat template and an open assistant turn
+             (`<|im_start|>assistant\\n`); the model writes until <|im_end|>.
+    window   when the conversation outgrows the context window (minus room for the reply),
+             the oldest turns are dropped, never the system prompt nor the latest user turn,
+             and the caller is told how many (dentro chat says so on screen).
+    batch    reply_batch answers many conversations at once (evaluation): one left-padded
+             batch through the KV-cache engine instead of one conversation at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dentro.model.engine import Sampling, Step
+
+
+@dataclass
+class Prompt:
+    ids: list[int]  # the rendered conversation + "<|im_start|>assistant\n"
+    dropped: int  # messages dropped from the start to fit the window
+    max_tokens: int  # room left for the reply
+
+
+def stop_ids(tokenizer) -> set[int]:
+    """A reply ends at <|im_end|>; <|endoftext|> also stops a model that drifts into a new document."""
+    return {tokenizer.special_id("<|im_end|>"), tokenizer.eot_id}
+
+
+def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int, min_reply: int = 16) -> Prompt:
+    """Render messages for a reply of up to max_tokens tokens within `context` positions,
+    dropping the oldest non-system messages while the prompt leaves less than
+    min(max_tokens, min_reply) tokens of room. Raises ValueError when even the system
+    prompt and the last user message alone do not fit."""
+    from dentro.chat.template import render
+
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    rest = list(messages[len(system):])
+    dropped = 0
+    while True:
+        ids, _ = render(tokenizer, system + rest, add_generation_prompt=True)
+        room = context - len(ids)
+        if room >= min(max_tokens, min_reply):
+            return Prompt(ids, dropped, min(max_tokens, room))
+        if len(rest) <= 1:
+            raise ValueError(f"the message is too long for the model's context window ({len(ids)} tokens "
+                             f"with the system prompt, window {context}); shorten it")
+        rest.pop(0)
+        dropped += 1
+        while len(rest) > 1 and rest[0]["role"] != "user":  # a conversation resumes at a user turn
+            rest.pop(0)
+            dropped += 1
+
+
+def stream_reply(model, tokenizer, messages: list[dict], *, max_tokens: int = 128,
+                 sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
+                 show_top: int = 0) -> tuple[Prompt, Iterator[Step]]:
+    """(the prompt that was built, an iterator of Steps for one reply). The last step's token is
+    the stop token when the model closed its turn."""
+    from dentro.model.engine import generate
+
+    p = build_prompt(tokenizer, messages, model.config.max_position_embeddings, max_tokens)
+    steps = generate(model, p.ids, max_tokens=p.max_tokens, sampling=sampling, seed=seed,
+                     stop_ids=stop_ids(tokenizer), show_top=show_top)
+    return p, steps
+
+
+def reply(model, tokenizer, messages: list[dict], **kw) -> str:
+    """The whole reply as text (without its stop token)."""
+    stops = stop_ids(tokenizer)
+    _, steps = stream_reply(model, tokenizer, messages, **kw)
+    ids = [s.tokens[0] for s in steps if s.tokens[0] is not None and s.tokens[0] not in stops]
+    return tokenizer.decode(ids)
+
+
+def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens: int = 48,
+                sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
+                batch_size: int = 64) -> list[dict]:
+    """Replies to many conversations, batch_size at a time: [{"text", "closed" (ended with
+    <|im_end|>), "tokens"}] in input order."""
+    from dentro.model.engine import generate_batch_all
+
+    context = model.config.max_position_embeddings
+    im_end = tokenizer.special_id("<|im_end|>")
+    stops = stop_ids(tokenizer)
+    out = []
+    for i in range(0, len(conversations), batch_size):
+        prompts = [build_prompt(tokenizer, c, context, max_tokens).ids for c in conversations[i:i + batch_size]]
+        room = context - max(len(p) for p in prompts)
+        rows = generate_batch_all(model, prompts, max_tokens=min(max_tokens, room), sampling=sampling,
+                                  seed=seed, stop_ids=stops)
+        for r in rows:
+            out.append({"text": tokenizer.decode([t for t in r if t not in stops]),
+                        "closed": bool(r) and r[-1] == im_end, "tokens": len(r)})
+    return out
+
+
+def chat_complete(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
+    """The training loop's sample hook for chat models: a greedy reply to one user message."""
+    was_training = model.training
+    model.eval()
+    try:
+        return reply(model, tokenizer, [{"role": "user", "content": prompt}], max_tokens=max_new_tokens)
+    finally:
+        model.train(was_training)

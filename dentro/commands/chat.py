@@ -1,0 +1,218 @@
+"""`dentro chat`: talk to the fine-tuned model in the terminal (stage 5)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dentro.commands import add_run_argument
+from dentro.errors import UserError
+
+HELP = """Talk to the chat model in the terminal, or ask one question and get one answer.
+
+examples:
+  dentro chat                              # a conversation; /help lists the commands
+  dentro chat "Quem é você?"               # one answer, then exit (scripts)
+  echo "Who are you?" | dentro chat        # a question from a pipe
+  dentro chat --system "Responda sempre em português." --temperature 0.7
+
+In a conversation: /reset  /system TEXT  /temperature X  /probs  /help  /quit
+The model is the last post-training stage of the run (<run>/sft/checkpoint), or --checkpoint DIR."""
+
+LABELS = {
+    "you": {"pt": "você", "en": "you"},
+    "model": {"pt": "dentro", "en": "dentro"},
+    "hello": {"pt": "Converse com o modelo {path}. /help mostra os comandos, /quit sai.",
+              "en": "Chatting with the model {path}. /help lists the commands, /quit exits."},
+    "help": {"pt": "/reset recomeça a conversa · /system TEXTO define o prompt de sistema · /temperature X "
+                   "(0 = sempre o token mais provável) · /probs mostra os candidatos a cada token da última "
+                   "resposta · /quit sai",
+             "en": "/reset starts over · /system TEXT sets the system prompt · /temperature X (0 = always the "
+                   "most likely token) · /probs shows the candidates for each token of the last answer · /quit exits"},
+    "reset": {"pt": "(conversa recomeçada)", "en": "(conversation reset)"},
+    "system": {"pt": "(prompt de sistema: {text})", "en": "(system prompt: {text})"},
+    "system_off": {"pt": "(sem prompt de sistema)", "en": "(no system prompt)"},
+    "temperature": {"pt": "(temperatura {t})", "en": "(temperature {t})"},
+    "bad_temperature": {"pt": "(a temperatura é um número >= 0, por exemplo /temperature 0.7)",
+                        "en": "(the temperature is a number >= 0, for example /temperature 0.7)"},
+    "no_answer": {"pt": "(ainda não há resposta; faça uma pergunta primeiro)",
+                  "en": "(no answer yet; ask something first)"},
+    "unknown": {"pt": "(comando desconhecido {cmd}; /help mostra os comandos)",
+                "en": "(unknown command {cmd}; /help lists the commands)"},
+    "dropped": {"pt": "(a conversa passou da janela de contexto do modelo: as {n} mensagens mais antigas "
+                      "ficaram de fora)",
+                "en": "(the conversation outgrew the model's context window: the oldest {n} messages were "
+                      "left out)"},
+    "cut": {"pt": "(resposta cortada no limite de {n} tokens)", "en": "(answer cut at the {n}-token limit)"},
+}
+
+
+def say(key: str, lang: str, **kw) -> str:
+    return LABELS[key][lang].format(**kw)
+
+
+def default_lang() -> str:
+    loc = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "pt" if loc.lower().startswith("pt") else "en"
+
+
+def add_arguments(p):
+    p.add_argument("message", nargs="?", help="ask this once, print the answer and exit")
+    add_run_argument(p)
+    p.add_argument("--checkpoint", metavar="DIR", help="chat model folder (default: <run>/sft/checkpoint)")
+    p.add_argument("--system", help="system prompt (its own turn, before the conversation)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); higher = more random")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the smallest set with probability >= P")
+    p.add_argument("--max-tokens", type=int, default=256, help="tokens per answer at most (default: 256)")
+    p.add_argument("--seed", type=int, default=None, help="random seed, for repeatable samples")
+    p.add_argument("--lang", choices=["pt", "en"], default=None, help="language of the labels (default: from $LANG)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+
+
+def chat_checkpoint(run: Path) -> Path:
+    """The most post-trained model of the run: rl, then factuality, then sft."""
+    for stage in ("rl", "factuality", "sft"):
+        if (run / stage / "checkpoint" / "config.json").is_file():
+            return run / stage / "checkpoint"
+    raise UserError(f"the run {run} has no chat model yet (no {run / 'sft' / 'checkpoint'}); fine-tune one with "
+                    f"`dentro sft` (or the whole pipeline with `dentro speedrun`), or pass --checkpoint DIR. "
+                    f"The base model only continues text: try it with `dentro sample`")
+
+
+class Session:
+    """One conversation: its messages, settings and the steps of the last answer (for /probs)."""
+
+    def __init__(self, model, tok, lang: str, system: str | None, temperature: float, top_p, max_tokens: int,
+                 seed, out=None):
+        self.model, self.tok, self.lang, self.out = model, tok, lang, out or sys.stdout
+        self.system, self.temperature, self.top_p = system, temperature, top_p
+        self.max_tokens, self.seed = max_tokens, seed
+        self.messages: list[dict] = []
+        self.last_steps: list = []
+
+    def conversation(self) -> list[dict]:
+        head = [{"role": "system", "content": self.system}] if self.system else []
+        return head + self.messages
+
+    def ask(self, text: str, stream: bool = True) -> str:
+        """Send one user message; print the answer as it comes; return it."""
+        from dentro.chat.assistant import stop_ids, stream_reply
+        from dentro.model.engine import Sampling
+
+        self.messages.append({"role": "user", "content": text})
+        sampling = Sampling(temperature=self.temperature, top_p=self.top_p)
+        try:
+            prompt, steps = stream_reply(self.model, self.tok, self.conversation(), max_tokens=self.max_tokens,
+                                         sampling=sampling, seed=self.seed, show_top=10)
+        except ValueError as e:  # even the last message alone does not fit
+            self.messages.pop()
+            raise UserError(str(e)) from None
+        if prompt.dropped:
+            print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
+        stops = stop_ids(self.tok)
+        ids, shown, self.last_steps, closed = [], "", [], False
+        for step in steps:
+            self.last_steps.append(step)
+            t = step.tokens[0]
+            if t is None or t in stops:
+                closed = t is not None
+                break
+            ids.append(t)
+            text_so_far = self.tok.decode(ids)
+            if stream and not text_so_far.endswith("\ufffd"):  # wait for the rest of a cut character
+                print(text_so_far[len(shown):], end="", flush=True, file=self.out)
+                shown = text_so_far
+        answer = self.tok.decode(ids)
+        if stream:
+            print(answer[len(shown):], file=self.out)
+        if not closed:
+            print(say("cut", self.lang, n=prompt.max_tokens), file=self.out)
+        self.messages.append({"role": "assistant", "content": answer})
+        return answer
+
+    def probs(self) -> str:
+        from dentro.commands.sample import render_step
+
+        if not self.last_steps:
+            return say("no_answer", self.lang)
+        return "\n".join(render_step(self.tok, n, s, self.lang) for n, s in enumerate(self.last_steps, 1))
+
+    def command(self, line: str) -> bool:
+        """Handle a /command; False means quit."""
+        cmd, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if cmd in ("/quit", "/exit", "/sair"):
+            return False
+        if cmd == "/reset":
+            self.messages, self.last_steps = [], []
+            print(say("reset", self.lang), file=self.out)
+        elif cmd == "/system":
+            self.system = arg or None
+            self.messages = []
+            print(say("system", self.lang, text=arg) if arg else say("system_off", self.lang), file=self.out)
+        elif cmd == "/temperature":
+            try:
+                t = float(arg)
+                if t < 0:
+                    raise ValueError
+                self.temperature = t
+                print(say("temperature", self.lang, t=t), file=self.out)
+            except ValueError:
+                print(say("bad_temperature", self.lang), file=self.out)
+        elif cmd == "/probs":
+            print(self.probs(), file=self.out)
+        elif cmd in ("/help", "/ajuda"):
+            print(say("help", self.lang), file=self.out)
+        else:
+            print(say("unknown", self.lang, cmd=cmd), file=self.out)
+        return True
+
+
+def main(args):
+    import torch
+
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.runs import run_dir
+
+    if args.temperature < 0:
+        raise UserError(f"--temperature must be >= 0, got {args.temperature}")
+    if args.max_tokens < 1:
+        raise UserError(f"--max-tokens must be at least 1, got {args.max_tokens}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1], got {args.top_p}")
+    lang = args.lang or default_lang()
+    folder = Path(args.checkpoint) if args.checkpoint else chat_checkpoint(run_dir(args.run))
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
+    if "<|im_start|>" not in tok.special_tokens:
+        raise UserError(f"the tokenizer in {folder} has no chat tokens (<|im_start|>); it cannot chat")
+    s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed)
+
+    message = args.message
+    if message is None and not sys.stdin.isatty():
+        message = sys.stdin.read().strip()  # a pipe: one question
+        if not message:
+            raise UserError("nothing to ask: the input was empty")
+    if message is not None:
+        s.ask(message)
+        return 0
+
+    print(say("hello", lang, path=folder))
+    while True:
+        try:
+            line = input(f"\n{say('you', lang)}> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not line:
+            continue
+        if line.startswith("/"):
+            if not s.command(line):
+                return 0
+            continue
+        print(f"{say('model', lang)}> ", end="", flush=True)
+        try:
+            s.ask(line)
+        except UserError as e:
+            print(f"({e})")

@@ -1,0 +1,405 @@
+"""`dentro sft`: fine-tune the base model on conversations into an assistant (stage 5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dentro.commands import add_run_argument
+from dentro.errors import UserError
+
+TITLE = "Stage 5 · supervised fine-tuning: from an internet simulator to an assistant"
+
+HELP = """Fine-tune the base model on conversations into an assistant (stage 5).
+
+The same next-token objective as pretraining, on a much smaller set of conversations
+rendered with the ChatML template; the loss counts only the assistant's tokens
+(InstructGPT, Ouyang et al. 2022). Writes <run>/sft/checkpoint (the chat model), with
+metrics.jsonl, loss.png and the conversations it used beside it.
+
+examples:
+  dentro sft                                   # conversations generated from the tiny world
+  dentro sft --data my_chats.jsonl             # your own OpenAI-format conversations
+  dentro sft --max-minutes 1 --lr-frac 0.3     # shorter, gentler
+  dentro sft --resume                          # continue a killed run exactly
+
+--data takes JSONL, one conversation per line, in the OpenAI chat format:
+  {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."},
+                {"role": "assistant", "content": "..."}]}
+Bad lines (not JSON, unknown roles, no assistant turn, empty content, longer than the
+context) are skipped and counted with their line numbers. Then talk to it: `dentro chat`."""
+
+
+@dataclass
+class Preset:
+    device_batch_size: int      # rows per forward/backward
+    total_batch_tokens: int     # tokens per optimiser step
+    max_steps: int
+    max_minutes: float | None   # time budget; the learning rate decays to 0 within it
+    lr_frac: float              # the pretraining learning rates (Muon and AdamW groups) times this
+    eval_every: int
+    eval_tokens: int
+    warmup_steps: int = 5
+
+
+# tiny: ~2 minutes of a 2-core CPU. The rates start at lr_frac of pretraining's and decay
+# linearly to 0 over the run (warmdown over the whole run, as nanochat's SFT does).
+PRESETS = {
+    "micro": Preset(device_batch_size=4, total_batch_tokens=128, max_steps=6, max_minutes=None, lr_frac=0.5,
+                    eval_every=3, eval_tokens=256, warmup_steps=1),
+    "tiny": Preset(device_batch_size=16, total_batch_tokens=4096, max_steps=2000, max_minutes=2.0, lr_frac=0.5,
+                   eval_every=25, eval_tokens=8 * 256),
+    "small": Preset(device_batch_size=32, total_batch_tokens=65_536, max_steps=1000, max_minutes=None,
+                    lr_frac=0.3, eval_every=100, eval_tokens=32 * 1024 * 4, warmup_steps=20),
+}
+
+SAMPLE_QUESTIONS = ["Quem é você?", "Who are you?"]
+SAFE_ON_RESUME = {"max_steps", "max_minutes", "eval_every", "save_every"}
+
+
+def positive(kind):
+    def parse(s):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
+        return v
+    return parse
+
+
+def add_arguments(p):
+    add_run_argument(p)
+    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="sizes and budget (default: tiny)")
+    p.add_argument("--data", nargs="+", metavar="JSONL", help="your own conversations (OpenAI chat format); "
+                   "default: conversations generated from the run's world")
+    p.add_argument("--val-data", metavar="JSONL", help="held-out conversations for the validation loss "
+                   "(default: 5%% of --data)")
+    p.add_argument("--base", metavar="DIR", help="checkpoint to fine-tune (default: <run>/pretrain/checkpoint)")
+    p.add_argument("--out", help="output folder (default: <run>/sft)")
+    p.add_argument("--steps", type=positive(int), help="optimiser steps at most")
+    p.add_argument("--max-minutes", type=positive(float), help="time budget")
+    p.add_argument("--lr-frac", type=positive(float), help="learning rates as a fraction of pretraining's")
+    p.add_argument("--batch-size", type=positive(int), help="rows per forward/backward")
+    p.add_argument("--eval-every", type=positive(int), help="steps between validation passes")
+    p.add_argument("--save-every", type=positive(int), help="steps between checkpoints (default: at the end only)")
+    p.add_argument("--seed", type=int, default=1337, help="random seed (data order)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint exactly where it stopped")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+
+
+def main(args):
+    from dentro.runs import run_dir
+
+    overrides = {k: v for k, v in {"max_steps": args.steps, "max_minutes": args.max_minutes,
+                                   "device_batch_size": args.batch_size, "eval_every": args.eval_every,
+                                   "save_every": args.save_every}.items()
+                 if v is not None}
+    r = sft(run_dir(args.run), args.preset, data=args.data, val_data=args.val_data, base=args.base, out=args.out,
+            overrides=overrides, lr_frac=args.lr_frac, seed=args.seed, resume=args.resume, device=args.device)
+    print(json.dumps(r["figures"], indent=2))
+    print(f"the chat model is in {r['checkpoint']}; talk to it with `dentro chat --run {args.run}`")
+
+
+def _read_user_data(paths: list[str], log) -> tuple[list[dict], dict]:
+    from dentro.chat.conversations import read_conversations
+
+    convs, stats = [], {"files": {}}
+    for path in paths:
+        c, s = read_conversations(Path(path))
+        for conv in c:
+            conv.setdefault("source", str(path))
+        convs += c
+        stats["files"][str(path)] = s
+        bad = sum(s["skipped"].values())
+        log(f"[sft] {path}: {s['kept']} conversations" + (f", {bad} bad lines skipped: " + "; ".join(
+            f"{reason} {n} (lines {', '.join(map(str, s['skipped_lines'][reason][:8]))}"
+            f"{'…' if n > 8 else ''})" for reason, n in s["skipped"].items()) if bad else ""))
+    return convs, stats
+
+
+def world_conversations(run: Path, out: Path, seed: int = 0) -> dict:
+    """The embedded default: conversations generated from the run's world truth, written once
+    into <out>/conversations (train.jsonl, val.jsonl, heldout.json)."""
+    from dentro.world.conversations import make_conversations, write_conversations
+
+    truth = run / "world" / "truth"
+    if not (truth / "facts.jsonl").is_file():
+        raise UserError(f"no world truth at {truth} to make conversations from; run `dentro world` first "
+                        f"(or `dentro speedrun`), or pass your own conversations with --data FILE.jsonl")
+    folder = out / "conversations"
+    if not (folder / "heldout.json").is_file():
+        write_conversations(folder, make_conversations(truth, seed))
+    return {"train": _jsonl(folder / "train.jsonl"), "val": _jsonl(folder / "val.jsonl"),
+            "heldout": json.loads((folder / "heldout.json").read_text(encoding="utf-8"))}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None, out=None, overrides=None,
+        lr_frac=None, seed: int = 1337, resume: bool = False, device=None, log=print) -> dict:
+    """Fine-tune, save, return {"figures", "result", "checkpoint", "data_stats"}."""
+    import random
+
+    from dentro.chat.assistant import chat_complete
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.train.loop import TrainConfig, setup_distributed, train
+    from dentro.train.sft import ConversationLoader, tokenize_conversations
+
+    p = PRESETS[preset]
+    out = Path(out) if out else run / "sft"
+    base = Path(base) if base else run / "pretrain" / "checkpoint"
+    ckpt = out / "checkpoint"
+    if not base.exists():
+        raise UserError(f"no base model at {base}; run `dentro pretrain` first (or `dentro speedrun`), "
+                        f"or pass --base CHECKPOINT_DIR")
+    d = setup_distributed(device)
+    if d.world_size > 1:
+        raise UserError("dentro sft runs in one process; start it without torchrun")
+    t0 = time.time()
+
+    # 1. conversations
+    data_stats: dict = {}
+    if data:
+        train_convs, data_stats = _read_user_data(data, log)
+        if val_data:
+            val_convs, s = _read_user_data([val_data], log)
+            data_stats["files"].update(s["files"])
+        else:  # 5% of the user's conversations, chosen by a seeded shuffle
+            order = list(range(len(train_convs)))
+            random.Random(seed).shuffle(order)
+            k = max(1, len(order) // 20) if len(order) >= 2 else 0
+            held = set(order[:k])
+            val_convs = [c for i, c in enumerate(train_convs) if i in held] or train_convs[:1]
+            train_convs = [c for i, c in enumerate(train_convs) if i not in held] or train_convs
+        data_stats["source"] = "user"
+    else:
+        w = world_conversations(run, out)
+        train_convs, val_convs = w["train"], w["val"]
+        data_stats = {"source": "world", "heldout_entities": len(w["heldout"].get("entities", [])),
+                      "heldout_facts": len(w["heldout"].get("facts", []))}
+
+    # 2. the model: the base, or the SFT checkpoint to resume
+    state = None
+    if resume:
+        model, tok, state = load_checkpoint(ckpt, d.device)
+        if state is None:
+            raise UserError(f"{ckpt} has no training state to resume from; run without --resume")
+        cfg = TrainConfig(**{k: (tuple(v) if k == "adam_betas" else v) for k, v in state["train_config"].items()})
+        cfg = replace(cfg, **{k: v for k, v in (overrides or {}).items() if k in SAFE_ON_RESUME})
+    else:
+        model, tok, base_state = load_checkpoint(base, d.device)
+        if base_state and "train_config" in base_state:
+            pre = base_state["train_config"]
+        else:
+            pre = {f: getattr(TrainConfig, f) for f in ("matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr",
+                                                        "adamw_lr", "optimizer")}
+        frac = lr_frac or p.lr_frac
+        seq_len = model.config.max_position_embeddings
+        cfg = TrainConfig(seq_len=seq_len, device_batch_size=p.device_batch_size,
+                          total_batch_tokens=p.total_batch_tokens, max_steps=p.max_steps, max_minutes=p.max_minutes,
+                          optimizer=pre.get("optimizer", "muon"), matrix_lr=pre["matrix_lr"] * frac,
+                          embedding_lr=pre["embedding_lr"] * frac, unembedding_lr=pre["unembedding_lr"] * frac,
+                          scalar_lr=pre["scalar_lr"] * frac, adamw_lr=pre["adamw_lr"] * frac,
+                          warmup_steps=p.warmup_steps, warmdown_frac=1.0, eval_every=p.eval_every,
+                          eval_tokens=p.eval_tokens, sample_every=0, sample_tokens=32, save_every=0, seed=seed)
+        per_row = cfg.device_batch_size * cfg.seq_len
+        cfg = replace(cfg, **overrides or {})
+        if cfg.total_batch_tokens % (cfg.device_batch_size * cfg.seq_len):  # a new --batch-size
+            cfg = replace(cfg, total_batch_tokens=max(1, cfg.total_batch_tokens // per_row) * cfg.device_batch_size
+                          * cfg.seq_len)
+    model.train()
+
+    # 3. rows and loaders
+    train_rows, s_train = tokenize_conversations(tok, train_convs, cfg.seq_len)
+    val_rows, s_val = tokenize_conversations(tok, val_convs, cfg.seq_len)
+    data_stats.update(train=s_train, val=s_val)
+    if s_train["too_long"]:
+        log(f"[sft] {s_train['too_long']} conversations are longer than the context ({cfg.seq_len + 1} tokens) "
+            f"and were skipped (first: {s_train['too_long_examples'][:8]})")
+    if not train_rows:
+        raise UserError(f"none of the {len(train_convs)} conversations fits the model's context of "
+                        f"{cfg.seq_len} tokens; shorten them")
+    if not val_rows:
+        val_rows = train_rows[:1]
+    pad = tok.eot_id
+    loader = ConversationLoader(train_rows, cfg.device_batch_size, cfg.seq_len, pad, seed=cfg.seed)
+
+    def make_val_loader():
+        return ConversationLoader(val_rows, cfg.device_batch_size, cfg.seq_len, pad, shuffle=False)
+
+    log(f"[sft] {model.num_params() / 1e6:.2f}M parameters from {base if state is None else ckpt}; "
+        f"{s_train['kept']:,} training conversations ({s_train['tokens']:,} tokens, {s_train['trained_tokens']:,} "
+        f"of them the assistant's), {s_val['kept']} for validation; learning rates x{lr_frac or p.lr_frac} "
+        f"of pretraining's, decaying to 0; {d.device}")
+
+    def save_fn(m, train_state):
+        extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset, "stage": "sft",
+                 "base": str(base)}
+        save_checkpoint(ckpt, m, tok, train_state, extra=extra)
+
+    result = train(model, tok, loader, make_val_loader, cfg, d=d, train_state=state, save_fn=save_fn, out_dir=out,
+                   prompts=SAMPLE_QUESTIONS, complete=chat_complete, desc="sft")
+    from dentro.commands.pretrain import plot_loss
+    from dentro.runs import atomic_write_json
+
+    plot_loss(out / "metrics.jsonl", out / "loss.png", title="fine-tuning loss on the assistant's tokens (nats)")
+    figures = {"conversations": s_train["kept"], "skipped_too_long": s_train["too_long"], "steps": result.steps,
+               "tokens": result.tokens, "tokens_per_s": round(result.tokens_per_second),
+               "final_train_loss": round(result.final_loss, 4), "val_loss": round(result.evals[-1]["val_loss"], 4),
+               "minutes": round((time.time() - t0) / 60, 2)}
+    atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
+                                            "data": data_stats})
+    return {"figures": figures, "result": result, "checkpoint": ckpt, "data_stats": data_stats}
+
+
+# ---- the speedrun stage: fine-tune, then measure on held-out facts ---------------------------
+
+EVAL_PER_GROUP = {"micro": 4, "tiny": 80, "small": 200}  # facts per (bucket, language) at most
+
+
+def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] | None, per_group: int,
+             device: str = "cpu") -> dict:
+    """The held-out questions put to the base model (cloze) and the chat model (question):
+    {"items": [...], "tables": {...}, "form": {...}}. Each item gains base_completion,
+    base_correct, reply, correct, refused, closed, reply_lang."""
+    from dentro.chat.assistant import reply_batch
+    from dentro.eval import knowledge as K
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.web.language import identify
+
+    truth = run / "world" / "truth"
+    items = K.load_items(truth, heldout_facts, per_group=per_group)
+    base, btok, _ = load_checkpoint(base_dir, device, load_train_state=False)
+    for it, prompt, completion in zip(items, K.cloze_prompts(truth, items),
+                                      K.run_cloze(base, btok, K.cloze_prompts(truth, items))):
+        it["cloze_prompt"], it["base_completion"] = prompt, completion
+        it["base_correct"] = bool(prompt) and K.contains_answer(completion, it["answers"])
+    del base
+    chat, tok, _ = load_checkpoint(chat_dir, device, load_train_state=False)
+    replies = reply_batch(chat, tok, [[{"role": "user", "content": it["question"]}] for it in items], max_tokens=48)
+    for it, r in zip(items, replies):
+        it["reply"], it["closed"] = r["text"], r["closed"]
+        it["correct"] = bool(it["answers"]) and K.contains_answer(r["text"], it["answers"])
+        it["refused"] = K.is_refusal(r["text"])
+        it["reply_lang"] = identify(r["text"])[0]
+    form = {"replies": len(items), "closed": sum(it["closed"] for it in items),
+            "in_question_language": sum(it["reply_lang"] == it["lang"] for it in items)}
+    return {"items": items, "form": form, "chat": chat, "tok": tok,
+            "tables": {"base_cloze": K.table([i for i in items if i["bucket"] != "absent"], "base_correct"),
+                       "chat_correct": K.table(items, "correct"), "chat_refused": K.table(items, "refused")}}
+
+
+def side_by_side(run: Path, chat, tok, questions: list[str]) -> list[dict]:
+    """The same questions to the base model (as the start of a document) and to the chat model."""
+    from dentro.chat.assistant import reply
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.model.engine import Sampling, generate_all
+
+    base, btok, _ = load_checkpoint(run / "pretrain" / "checkpoint", "cpu", load_train_state=False)
+    rows = []
+    for q in questions:
+        ids = [btok.eot_id] + btok.encode(q)
+        cont = generate_all(base, ids, max_tokens=32, sampling=Sampling(temperature=0.0), stop_ids={btok.eot_id})[0]
+        rows.append({"question": q, "base": btok.decode([t for t in cont if t != btok.eot_id]),
+                     "chat": reply(chat, tok, [{"role": "user", "content": q}], max_tokens=48)})
+    return rows
+
+
+def run_stage(run: Path, preset: str) -> tuple[dict, str]:
+    import torch
+
+    from dentro.eval import knowledge as K
+    from dentro.model.checkpoint import read_config
+    from dentro.report import md_table
+    from dentro.runs import atomic_write_json, atomic_write_text
+
+    out = run / "sft"
+    ckpt = out / "checkpoint"
+    resume = (ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset \
+        and (out / "metrics.jsonl").exists() and not (out / "result.json").exists()
+    t0 = time.time()
+    r = sft(run, preset, resume=resume)
+    f = r["figures"]
+    t_train = time.time() - t0
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    heldout = json.loads((out / "conversations" / "heldout.json").read_text(encoding="utf-8"))
+    ev = evaluate(run, run / "pretrain" / "checkpoint", ckpt, set(heldout["facts"]), EVAL_PER_GROUP[preset], device)
+    items, tables, form = ev["items"], ev["tables"], ev["form"]
+    atomic_write_text(out / "eval.jsonl", "".join(json.dumps({k: v for k, v in it.items()}, ensure_ascii=False)
+                                                  + "\n" for it in items))
+    by_lang = {lang: [i for i in items if i["lang"] == lang] for lang in ("pt", "en")}
+    questions = ["Quem é você?", "Who are you?"]
+    for lang in ("pt", "en"):
+        freq = [i for i in by_lang[lang] if i["bucket"] == "frequent"]
+        questions += [i["question"] for i in freq[:2]]
+        questions += [i["question"] for i in by_lang[lang] if i["bucket"] == "absent"][:1]
+    sbs = side_by_side(run, ev["chat"], ev["tok"], questions)
+    t_all = time.time() - t0
+
+    def rate(table, bucket, lang):
+        g = table.get((bucket, lang))
+        return round(g["rate"], 4) if g else None
+
+    figures = dict(f, eval_items=len(items), sft_minutes=round(t_train / 60, 2), stage_minutes=round(t_all / 60, 2),
+                   closed_share=round(form["closed"] / max(1, form["replies"]), 4),
+                   language_share=round(form["in_question_language"] / max(1, form["replies"]), 4))
+    for lang in ("pt", "en"):
+        for b in ("frequent", "medium", "rare"):
+            figures[f"chat_{b}_{lang}"] = rate(tables["chat_correct"], b, lang)
+            figures[f"cloze_{b}_{lang}"] = rate(tables["base_cloze"], b, lang)
+        figures[f"absent_answered_{lang}"] = (None if not tables["chat_refused"].get(("absent", lang)) else
+                                              round(1 - tables["chat_refused"][("absent", lang)]["rate"], 4))
+    atomic_write_json(out / "eval.json", {"figures": figures, "form": form,
+                                          "tables": {name: {f"{b}/{l}": v for (b, l), v in t.items()}
+                                                     for name, t in tables.items()}})
+
+    def cell(s) -> str:
+        s = " ".join(str(s).split()).replace("|", "\\|")
+        return (s if len(s) <= 90 else s[:89] + "…") or "∅"
+
+    rows = []
+    for b in ("frequent", "medium", "rare", "absent"):
+        for lang in ("pt", "en"):
+            if (b, lang) not in tables["chat_correct"]:
+                continue
+            rows.append([b, lang, K.fmt_rate(tables["base_cloze"].get((b, lang))) if b != "absent" else "–",
+                         K.fmt_rate(tables["chat_correct"][(b, lang)]) if b != "absent" else "–",
+                         K.fmt_rate(tables["chat_refused"][(b, lang)])])
+    absent = [i for i in items if i["bucket"] == "absent"]
+    made_up = sum(not i["refused"] for i in absent)
+    lines = [
+        f"The base model was fine-tuned on {f['conversations']:,} conversations generated from the world "
+        f"({f['steps']} steps, {f['tokens']:,} tokens in {f['minutes']} min; validation loss on held-out "
+        f"conversations {f['val_loss']:.3f} nats per assistant token). The loss counts only the assistant's "
+        f"tokens. The facts the conversations state are not the facts asked below: "
+        f"{len(heldout['facts']):,} facts of {len(heldout.get('entities', [])):,} entities were held out "
+        f"(`sft/conversations/heldout.json`), so what the chat model knows of them came from pretraining.", "",
+        "![SFT loss](sft/loss.png)", "",
+        "**The same questions to the base model and to the chat model** (greedy). The base model continues a "
+        "document; the chat model answers:", "",
+        md_table(["question", "base model continues", "chat model answers"],
+                 [[cell(s["question"]), cell(s["base"]), cell(s["chat"])] for s in sbs]), "",
+        "**What the models know, on held-out facts** (answer string in the reply; 95% Wilson intervals). "
+        "*cloze*: the base model completes a sentence of the crawl (\"Ana Souza nasceu na cidade de\"); "
+        "*chat*: the chat model answers the question; *refused*: it says it does not know.", "",
+        md_table(["bucket", "lang", "base model, cloze", "chat model, correct", "chat model, refused"], rows), "",
+        f"**Form**: {form['closed']} of {form['replies']} replies end with `<|im_end|>` within 48 tokens "
+        f"({100 * figures['closed_share']:.1f}%); {form['in_question_language']} of {form['replies']} are in "
+        f"the question's language ({100 * figures['language_share']:.1f}%, fastText lid.176).", "",
+        f"**Hallucination, the baseline for the next stage**: asked about {len(absent)} people who do not "
+        f"exist, the chat model answered {made_up} times with a made-up fact instead of saying it does not know "
+        f"({100 * made_up / max(1, len(absent)):.0f}%). Fine-tuning taught it the form of a confident answer; "
+        f"nothing taught it to refuse.",
+    ]
+    examples = [i for i in absent if not i["refused"]][:3]
+    if examples:
+        lines += ["", md_table(["question about nobody", "chat model"],
+                               [[cell(i["question"]), cell(i["reply"])] for i in examples])]
+    return figures, "\n".join(lines)

@@ -1,0 +1,5 @@
+"""Evaluation: what each stage did to the model, with intervals.
+
+    knowledge.py  world facts by frequency and language: cloze (base) and questions (chat),
+                  hallucinations on people who do not exist
+"""

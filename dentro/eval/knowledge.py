@@ -1,0 +1,162 @@
+"""What the model knows about the tiny world, measured on held-out facts.
+
+Two ways to ask, both scored the same way (the exact answer string, case-folded, inside the
+model's words), on the same facts:
+
+    cloze  the base model continues a sentence the crawl uses to state the fact
+           ("Ana Souza nasceu na cidade de" -> "Campinas ..."); greedy, a few tokens.
+    chat   the chat model answers the question ("Onde Ana Souza nasceu?") in a reply
+           of its own; greedy, until <|im_end|>.
+
+Questions come from the world's truth (truth/questions/<lang>_forward_<bucket>.jsonl), only
+for facts that no fine-tuning conversation stated (the held-out split of
+dentro.world.conversations). Buckets: frequent (stated on 20-36 pages of the tiny crawl),
+medium (3-6), rare (1), and absent: people who do not exist, where any confident answer
+is a hallucination.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+# A cloze prompt per relation and language: the start of a sentence the world itself writes
+# (dentro/world/phrasing.py), cut right before the answer.
+CLOZE = {
+    "birth_year": {"pt": "{s} nasceu no ano de", "en": "{s} was born in the year"},
+    "birth_city": {"pt": "{s} nasceu na cidade de", "en": "{s} was born in the city of"},
+    "profession": {"pt": "A profissão de {s} é", "en": "{s}'s profession is"},
+    "employer": {"pt": "O empregador de {s} é", "en": "{s}'s employer is"},
+    "mother": {"pt": "A mãe de {s} é", "en": "The mother of {s} is"},
+    "father": {"pt": "O pai de {s} é", "en": "The father of {s} is"},
+    "country": {"pt": "{s} está localizada", "en": "{s} is located in"},
+    "population": {"pt": "A população de {s} é de", "en": "The population of {s} stands at"},
+    "founded": {"pt": "A fundação {da_s} data de", "en": "{s} was founded in"},
+    "hq": {"pt": "A sede {da_s} fica em", "en": "The head office of {s} is in"},
+    "founder": {"pt": "Quem fundou {a_s} foi", "en": "The founder of {s} is"},
+    "industry": {"pt": "O ramo de atividade {da_s} é", "en": "The line of business of {s} is"},
+}
+_ORG_ARTICLE = {"builder": "a", "bank": "o", "publisher": "a", "lab": "o", "software": "a",
+                "airline": "a", "food": "a", "energy": "a", "textile": "a", "shipyard": "o"}
+_DE = {"o": "do", "a": "da", "os": "dos", "as": "das"}
+
+# A reply that says it does not know (pt, en): the start of a refusal, not a fact.
+REFUSALS = ("não sei", "nao sei", "não tenho", "não conheço", "não encontrei", "desconheço",
+            "i don't know", "i do not know", "i don't have", "i have no", "i'm not sure", "i am not sure",
+            "i couldn't find", "i could not find", "i don't recognize", "i do not recognize")
+
+BUCKETS = ("frequent", "medium", "rare", "absent")
+
+
+def contains_answer(text: str, answers: list[str]) -> bool:
+    t = " ".join(text.split()).casefold()
+    return any(a and " ".join(str(a).split()).casefold() in t for a in answers)
+
+
+def is_refusal(text: str) -> bool:
+    t = " ".join(text.split()).casefold().replace("’", "'")
+    return any(r in t for r in REFUSALS)
+
+
+def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | None, seed: int = 0,
+               buckets=BUCKETS, langs=("pt", "en")) -> list[dict]:
+    """Forward questions per (bucket, language): only held-out facts (when given), at most
+    per_group of each (a seeded sample; the same facts in both languages)."""
+    rng = random.Random(seed)
+    items = []
+    for bucket in buckets:
+        by_lang = {}
+        for lang in langs:
+            path = truth / "questions" / f"{lang}_forward_{bucket}.jsonl"
+            if not path.is_file():
+                continue
+            rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+            if heldout_facts is not None and bucket != "absent":
+                rows = [r for r in rows if r["fact"] in heldout_facts]
+            by_lang[lang] = rows
+        if not by_lang:
+            continue
+        # the same facts (or absent names, by position) in every language
+        keys = sorted({r["fact"] or r["question"] for r in next(iter(by_lang.values()))}) if bucket != "absent" \
+            else list(range(min(len(v) for v in by_lang.values())))
+        if per_group is not None and len(keys) > per_group:
+            keys = rng.sample(keys, per_group)
+        keep = set(keys)
+        for lang, rows in by_lang.items():
+            for i, r in enumerate(rows):
+                if (i if bucket == "absent" else r["fact"] or r["question"]) in keep:
+                    items.append(r)
+    return items
+
+
+def cloze_prompts(truth: Path, items: list[dict]) -> list[str | None]:
+    """The cloze prompt of each item (None for absent people: there is no fact to complete)."""
+    facts = {}
+    for line in (truth / "facts.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            f = json.loads(line)
+            facts[f["id"]] = f
+    ents = json.loads((truth / "entities.json").read_text(encoding="utf-8"))
+    orgs = {o["id"]: o for o in ents.get("organisations", [])}
+    out = []
+    for it in items:
+        f = facts.get(it.get("fact"))
+        if f is None or f["relation"] not in CLOZE:
+            out.append(None)
+            continue
+        name = f["subject_name"]
+        if f["subject"] in orgs:
+            art = _ORG_ARTICLE.get(orgs[f["subject"]].get("kind"), "a")
+            forms = {"a_s": f"{art} {name}", "da_s": f"{_DE[art]} {name}"}
+        else:
+            forms = {"a_s": name, "da_s": f"de {name}"}
+        out.append(CLOZE[f["relation"]][it["lang"]].format(s=name, **forms))
+    return out
+
+
+def run_cloze(model, tokenizer, prompts: list[str | None], max_tokens: int = 10, batch_size: int = 64) -> list[str]:
+    """Greedy continuations of the prompts as new documents ("" where the prompt is None)."""
+    from dentro.model.engine import Sampling, generate_batch_all
+
+    todo = [(i, p) for i, p in enumerate(prompts) if p]
+    out = [""] * len(prompts)
+    for k in range(0, len(todo), batch_size):
+        chunk = todo[k:k + batch_size]
+        ids = [[tokenizer.eot_id] + tokenizer.encode(p) for _, p in chunk]
+        rows = generate_batch_all(model, ids, max_tokens=max_tokens, sampling=Sampling(temperature=0.0),
+                                  stop_ids={tokenizer.eot_id})
+        for (i, _), r in zip(chunk, rows):
+            out[i] = tokenizer.decode([t for t in r if t != tokenizer.eot_id])
+    return out
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion k/n (Wilson 1927)."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def table(items: list[dict], key: str) -> dict:
+    """{(bucket, lang): {"n", "k", "rate", "ci"}} of the boolean items[*][key]."""
+    out = {}
+    for it in items:
+        g = out.setdefault((it["bucket"], it["lang"]), {"n": 0, "k": 0})
+        g["n"] += 1
+        g["k"] += bool(it[key])
+    for g in out.values():
+        g["rate"] = g["k"] / g["n"]
+        g["ci"] = wilson(g["k"], g["n"])
+    return out
+
+
+def fmt_rate(g: dict | None) -> str:
+    if not g or not g["n"]:
+        return "–"
+    lo, hi = g["ci"]
+    return f"{100 * g['rate']:.0f}% ({g['k']}/{g['n']}; {100 * lo:.0f}–{100 * hi:.0f})"

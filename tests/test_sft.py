@@ -1,0 +1,195 @@
+"""Supervised fine-tuning: the masked loader, `dentro sft --data` on a user's file with bad
+lines, exact resume, and `dentro chat` once and in a conversation."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dentro import cli
+from dentro.train.sft import ConversationLoader, tokenize_conversations
+
+PAD = 99
+
+
+def _rows():
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (5, 9, 3, 12, 7, 4, 6):
+        ids = rng.integers(0, 50, n)
+        mask = np.zeros(n, bool)
+        mask[n // 2:] = True
+        rows.append((ids, mask))
+    return rows
+
+
+def test_loader_targets_are_the_trained_tokens_only():
+    rows = _rows()
+    loader = ConversationLoader(rows, batch_size=2, seq_len=15, pad_id=PAD, shuffle=False)
+    x, y = loader.next_batch()
+    assert x.shape == y.shape == (2, 15)
+    # row 0 holds conversations 0 (5 tokens) and 1 (9 tokens): 14 tokens, then padding
+    full = np.concatenate([rows[0][0], rows[1][0], [PAD, PAD]])
+    assert x[0].tolist() == full[:-1].tolist()
+    trained = np.concatenate([rows[0][1], rows[1][1], [False, False]])
+    want = np.where(trained[1:], full[1:], -1)
+    assert y[0].tolist() == want.tolist()
+    assert (y[0][-2:] == -1).all()  # padding is never a target
+    # conversation 2 (3) + 3 (12) = 15 tokens < 16: both in row 1
+    assert x[1][:3].tolist() == rows[2][0].tolist()
+
+
+def test_loader_resumes_exactly():
+    rows = _rows()
+    a = ConversationLoader(rows, 2, 15, PAD, seed=3)
+    for _ in range(3):
+        a.next_batch()
+    state = json.loads(json.dumps(a.state_dict()))  # survives a round trip through a file
+    b = ConversationLoader(rows, 2, 15, PAD, seed=3)
+    b.load_state_dict(state)
+    for _ in range(4):
+        xa, ya = a.next_batch()
+        xb, yb = b.next_batch()
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+# ---- `dentro sft --data` and `dentro chat` end to end on a throwaway base model -------------
+
+GOOD = [
+    {"messages": [{"role": "user", "content": "Qual é a capital de Portugal?"},
+                  {"role": "assistant", "content": "A capital de Portugal é Lisboa."}]},
+    {"messages": [{"role": "system", "content": "You are a helpful assistant."},
+                  {"role": "user", "content": "What is the capital of France?"},
+                  {"role": "assistant", "content": "The capital of France is Paris."}]},
+    {"messages": [{"role": "user", "content": "Oi!"}, {"role": "assistant", "content": "Olá! Em que posso ajudar?"},
+                  {"role": "user", "content": "Quem é você?"},
+                  {"role": "assistant", "content": "Sou o dentro, um pequeno assistente."}]},
+]
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory, one_thread):
+    """A run folder with a throwaway tokenizer and a random depth-1 base model (context 64)."""
+    from dentro.model.checkpoint import save_checkpoint
+    from dentro.model.gpt import GPT, ModelConfig
+    from dentro.tokenizer.bpe import train_tokenizer
+
+    texts = [m["content"] for c in GOOD for m in c["messages"]] * 20 + ["user\nassistant\nsystem\n"] * 20
+    tok = train_tokenizer(texts, vocab_size=400)
+    torch.manual_seed(0)
+    model = GPT(ModelConfig.from_depth(1, vocab_size=tok.vocab_size, max_seq_len=64))
+    run = tmp_path_factory.mktemp("run")
+    save_checkpoint(run / "pretrain" / "checkpoint", model, tok, {"train_config": {
+        "matrix_lr": 0.02, "embedding_lr": 0.01, "unembedding_lr": 0.004, "scalar_lr": 0.01, "adamw_lr": 1e-3,
+        "optimizer": "muon"}})
+    return run
+
+
+def write_user_file(path, n_good=12):
+    lines = [json.dumps(GOOD[i % len(GOOD)], ensure_ascii=False) for i in range(n_good)]
+    bad = {
+        3: "{not json",
+        5: json.dumps({"messages": [{"role": "wizard", "content": "hi"}, {"role": "assistant", "content": "x"}]}),
+        7: json.dumps({"messages": [{"role": "user", "content": "only a question"}]}),
+        9: json.dumps({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "x"}]}),
+        11: json.dumps({"messages": [{"role": "user", "content": "long " * 200},
+                                     {"role": "assistant", "content": "ok"}]}),
+    }
+    for line_no in sorted(bad):  # 1-based line numbers in the final file
+        lines.insert(line_no - 1, bad[line_no])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return bad
+
+
+def test_sft_on_a_users_file_skips_and_counts_bad_lines(base_run, tmp_path, capsys):
+    data = tmp_path / "chats.jsonl"
+    write_user_file(data)
+    out = tmp_path / "sft"
+    assert cli.main(["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data),
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    stats = result["data"]["files"][str(data)]
+    assert stats["kept"] == 13  # 12 good + the one too long for the context (dropped later)
+    assert sum(stats["skipped"].values()) == 4
+    assert sorted(n for lines in stats["skipped_lines"].values() for n in lines) == [3, 5, 7, 9]
+    assert result["data"]["train"]["too_long"] + result["data"]["val"]["too_long"] == 1
+    assert (out / "checkpoint" / "model.safetensors").is_file() and (out / "loss.png").is_file()
+    assert "bad lines skipped" in printed
+
+
+def test_sft_file_without_a_usable_line_is_a_clear_error(base_run, tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_text("{nope\n" + json.dumps({"messages": []}) + "\n")
+    assert cli.main(["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data),
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl" in err and "error" in err
+
+
+def test_sft_resume_continues_exactly(base_run, tmp_path, monkeypatch):
+    """6 steps at once == a run killed right after its step-2 checkpoint, then --resume: same losses."""
+    import dentro.model.checkpoint as C
+
+    data = tmp_path / "chats.jsonl"
+    write_user_file(data)
+
+    def losses(out):
+        recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines() if l.strip()]
+        return [r["loss"] for r in recs if "loss" in r]
+
+    common = ["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data), "--steps", "6",
+              "--save-every", "2"]
+    assert cli.main(common + ["--out", str(tmp_path / "a")]) == 0
+    save = C.save_checkpoint
+
+    def save_then_die(folder, model, tok, state=None, **kw):
+        save(folder, model, tok, state, **kw)
+        if state and state["step"] == 2:
+            raise KeyboardInterrupt  # killed right after the checkpoint of step 2
+
+    monkeypatch.setattr(C, "save_checkpoint", save_then_die)
+    assert cli.main(common + ["--out", str(tmp_path / "b")]) == 130
+    monkeypatch.setattr(C, "save_checkpoint", save)
+    assert cli.main(common + ["--out", str(tmp_path / "b"), "--resume"]) == 0
+    a, b = losses(tmp_path / "a"), losses(tmp_path / "b")
+    assert len(a) == 6 and a == b
+
+
+def test_chat_once_and_errors(base_run, tmp_path, capsys, monkeypatch):
+    data = tmp_path / "chats.jsonl"
+    write_user_file(data)
+    assert cli.main(["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data)]) == 0
+    capsys.readouterr()
+    assert cli.main(["chat", "Quem é você?", "--run", str(base_run), "--max-tokens", "5"]) == 0
+    assert capsys.readouterr().out.strip()  # something was said (a random model: anything)
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    assert cli.main(["chat", "oi", "--run", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "dentro sft" in err and "dentro sample" in err
+
+
+def test_chat_session_commands(base_run, capsys, monkeypatch):
+    import io
+
+    from dentro.commands.chat import Session
+    from dentro.model.checkpoint import load_checkpoint
+
+    model, tok, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", load_train_state=False)
+    out = io.StringIO()
+    s = Session(model, tok, "en", None, 0.0, None, 4, None, out=out)
+    assert s.probs().startswith("(no answer yet")
+    s.ask("hello")
+    assert len(s.messages) == 2 and s.messages[1]["role"] == "assistant"
+    assert "step 1" in s.probs()
+    assert s.command("/temperature 0.5") and s.temperature == 0.5
+    assert s.command("/temperature -1") and s.temperature == 0.5  # refused, said why
+    assert s.command("/system Be brief.") and s.conversation()[0] == {"role": "system", "content": "Be brief."}
+    assert s.command("/reset") and s.messages == []
+    assert not s.command("/quit")
+    # a conversation longer than the window: the oldest turns go, and the user is told
+    for _ in range(12):
+        s.ask("Qual é a capital de Portugal? " * 2)
+    assert "oldest" in out.getvalue()
