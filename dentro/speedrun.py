@@ -17,6 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
+from dentro.errors import UserError
 from dentro.report import build_report, fmt_seconds, write_stage
 
 # Stages in pipeline order: (folder name, command module). The speedrun runs those built.
@@ -26,6 +27,7 @@ STAGES = [
     ("tokenizer", "dentro.commands.tokenizer"),
     ("pretrain", "dentro.commands.pretrain"),
     ("sample", "dentro.commands.sample"),
+    ("sft", "dentro.commands.sft"),
 ]
 
 PRESETS = {
@@ -50,13 +52,13 @@ def built_stages() -> list[tuple[str, object]]:
 def speedrun(run: Path, preset: str, *, fresh: bool = False, only: list[str] | None = None,
              log=print) -> Path:
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     stages = built_stages()
     names = [n for n, _ in stages]
     if only:
-        unknown = sorted(set(only) - set(names))
+        unknown = [n for n in only if n not in names]
         if unknown:
-            raise ValueError(f"unknown or unbuilt stage(s) {unknown}; built: {names}")
+            raise UserError(f"--only {' '.join(unknown)}: no such stage; the stages are: {' '.join(names)}")
     if fresh and run.exists():
         for n in names:
             shutil.rmtree(run / n, ignore_errors=True)
@@ -74,9 +76,10 @@ def speedrun(run: Path, preset: str, *, fresh: bool = False, only: list[str] | N
         t0 = time.time()
         try:
             figures, section = mod.run_stage(run, preset)
-        except Exception:
+        except Exception as e:
             build_report(run, names, preset)
-            log(traceback.format_exc())
+            if not isinstance(e, UserError):  # a UserError's message says it all; the CLI prints it
+                log(traceback.format_exc())
             log(f"[speedrun] stage {name} failed; the report card has the stages before it. "
                 f"Fix the cause and run the same command again: finished stages are kept.")
             raise

@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -84,11 +85,12 @@ def test_every_document_once_with_eot_and_a_hash_split(tokenized):
             seen.setdefault(tok.decode(doc[1:]), []).append(split)
     texts = tokenized["texts"]
     assert sum(len(v) for v in seen.values()) == len(texts)  # no document lost or doubled
-    # the validation documents are exactly those whose id hashes under val_fraction
-    ids = [f"<urn:doc:{k}-{i}>" for k in range(2) for i in range(151 if k == 0 else 152)]
-    rows = [t for t in texts + ["", None, "   "]]
-    expect_val = sum(1 for i, t in zip(ids, rows) if isinstance(t, str) and t.strip() and data.is_validation(i, 0.1))
-    assert meta["splits"]["val"]["docs"] == expect_val > 0
+    # the validation documents are exactly those whose id (as written in the corpus) hashes under val_fraction
+    rows = [r for f in sorted((root / "corpus").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    expect_val = Counter(r["text"] for r in rows
+                         if isinstance(r["text"], str) and r["text"].strip() and data.is_validation(r["id"], 0.1))
+    got_val = Counter(text for text, splits in seen.items() for s in splits if s == "val")
+    assert got_val == expect_val and meta["splits"]["val"]["docs"] == sum(expect_val.values()) > 0
     total_bytes = sum(len(t.encode()) for t in texts)
     assert meta["splits"]["train"]["bytes"] + meta["splits"]["val"]["bytes"] == total_bytes
 

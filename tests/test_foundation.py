@@ -12,10 +12,8 @@ def test_help_lists_the_built_stages(capsys):
     assert cli.main([]) == 0
     out = capsys.readouterr().out
     assert "speedrun" in out
-    for name, (modname, _) in cli.COMMANDS.items():
-        import importlib.util
-        if importlib.util.find_spec(modname) is not None:
-            assert name in out
+    for name in cli.COMMANDS:
+        assert name in out
 
 
 def test_dentro_help_as_a_program():
@@ -75,11 +73,92 @@ def test_speedrun_runs_in_order_resumes_and_reports(tmp_path, monkeypatch):
     assert summary["figures"] == {"items": 3, "loss": 1.5} and summary["seconds"] >= 0
 
 
-def test_speedrun_rejects_unknown_preset(tmp_path):
-    with pytest.raises(ValueError, match="unknown preset"):
+def test_speedrun_rejects_unknown_preset_and_stage(tmp_path, capsys):
+    from dentro.errors import UserError
+
+    with pytest.raises(UserError, match="unknown preset 'huge'; choose one of: tiny, small, micro"):
         speedrun.speedrun(tmp_path, "huge", log=lambda *a: None)
+    with pytest.raises(UserError, match="--only nope: no such stage; the stages are: world data"):
+        speedrun.speedrun(tmp_path, "micro", only=["world", "nope"], log=lambda *a: None)
+    assert cli.main(["speedrun", "--run", str(tmp_path / "r"), "--only", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "dentro speedrun: error: --only nope: no such stage" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_a_user_error_in_a_stage_prints_its_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from dentro.errors import UserError
+
+    def bad_input(run, preset):
+        raise UserError("no crawl in run/world/crawl; run `dentro world` first")
+
+    def bug(run, preset):
+        raise RuntimeError("boom")
+
+    def stages(run_stage):
+        mod = types.ModuleType("fake")
+        mod.TITLE, mod.run_stage = "Fake", run_stage
+        return lambda: [("fake", mod)]
+
+    for run_stage, traceback_shown in ((bad_input, False), (bug, True)):  # other errors keep theirs
+        monkeypatch.setattr(speedrun, "built_stages", stages(run_stage))
+        logs = []
+        with pytest.raises((UserError, RuntimeError)):
+            speedrun.speedrun(tmp_path / run_stage.__name__, "micro", log=logs.append)
+        assert any("Traceback" in l for l in logs) == traceback_shown, logs
+        assert "stage fake failed" in logs[-1]
+    monkeypatch.setattr(speedrun, "built_stages", stages(bad_input))
+    capsys.readouterr()
+    assert cli.main(["speedrun", "--run", str(tmp_path / "cli"), "--preset", "micro"]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err == "dentro speedrun: error: no crawl in run/world/crawl; run `dentro world` first\n"
 
 
 @pytest.mark.parametrize("v,s", [(12345, "12,345"), (0.95123, "0.9512"), (3.2e-5, "3.20e-05"), (None, "None")])
 def test_fmt(v, s):
     assert report.fmt(v) == s
+
+
+def _options(parser):
+    """Every (command, option) of the CLI, sub-actions (tokenizer train ...) included."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                for cmd, a in _options(sub):
+                    yield f"{name} {cmd}".strip(), a
+        elif action.option_strings:
+            yield "", action
+
+
+def test_every_numeric_option_checks_its_range_at_parsing():
+    """int/float options take a range-checked type from dentro.commands (positive_int, ...)."""
+    numeric = [(cmd, a.option_strings[0]) for cmd, a in _options(cli.build_parser()) if a.type in (int, float)]
+    assert numeric == []
+    names = {f"{cmd} {a.option_strings[0]}" for cmd, a in _options(cli.build_parser())
+             if getattr(a.type, "__qualname__", "").endswith("range.<locals>.parse")}
+    assert {"pretrain --steps", "pretrain --depth", "data --workers", "tokenizer train --vocab-size",
+            "sample --top-p", "world --pages"} <= names
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["pretrain", "--steps", "0"], "argument --steps: 0 is out of range: give a whole number >= 1"),
+    (["pretrain", "--batch-size", "0"], "argument --batch-size: 0 is out of range: give a whole number >= 1"),
+    (["pretrain", "--depth", "-1"], "argument --depth: -1 is out of range: give a whole number >= 1"),
+    (["pretrain", "--depth", "0"], "argument --depth: 0 is out of range"),
+    (["pretrain", "--max-minutes", "0"], "argument --max-minutes: 0 is out of range: give a number > 0"),
+    (["pretrain", "--lr", "nan"], "argument --lr: nan is out of range: give a number > 0"),
+    (["pretrain", "--seq-len", "x"], "argument --seq-len: 'x' is not a whole number: give a whole number >= 1"),
+    (["data", "--workers", "0"], "argument --workers: 0 is out of range"),
+    (["data", "--language-threshold", "1.5"], "give a number >= 0 and <= 1"),
+    (["tokenizer", "train", "--vocab-size", "100"], "argument --vocab-size: 100 is out of range: give a whole number >= 265"),
+    (["sample", "--top-p", "0"], "argument --top-p: 0 is out of range: give a number > 0 and <= 1"),
+    (["sample", "--show-probs", "-2"], "argument --show-probs: -2 is out of range: give a whole number >= 0"),
+    (["world", "--pages", "3"], "argument --pages: 3 is out of range: give a whole number from 50 to 2,000,000"),
+])
+def test_bad_numbers_stop_at_parsing_with_the_allowed_range(argv, msg, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err, err

@@ -107,7 +107,8 @@ def test_decode_never_raises(tok):
     cut = tok.encode("é")  # é is 2 bytes; a lone byte is invalid UTF-8
     assert tok.decode([0xC3]) == "\ufffd"
     assert tok.decode(cut) == "é"
-    assert "\ufffd" in tok.decode([tok.vocab_size + 5, -1, 10**12])
+    assert tok.decode([tok.vocab_size + 5, -1, 10**12]) == "\ufffd" * 3  # one U+FFFD per invalid id
+    assert tok.decode([65, tok.vocab_size, 66]) == "A\ufffdB"  # ids 0-255 are the bytes; neighbours kept
     assert tok.decode([]) == ""
 
 
@@ -127,7 +128,10 @@ def test_round_trip_arbitrary_bytes(tok, data):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=-5, max_value=700)))
 def test_decode_of_any_id_list_never_raises(tok, ids):
-    assert isinstance(tok.decode(ids), str)
+    """Every id outside 0..vocab_size-1 decodes to U+FFFD, every other id to its own bytes."""
+    want = b"".join(tok.token_bytes(i) if 0 <= i < tok.vocab_size else "\ufffd".encode() for i in ids)
+    assert tok.decode_bytes(ids) == want
+    assert tok.decode(ids) == want.decode("utf-8", errors="replace")
 
 
 def test_lone_surrogates_become_replacement_characters(tok):

@@ -236,6 +236,8 @@ def test_pretrain_bad_inputs_say_what_to_do(fresh_run, tmp_path):
         _pretrain(tmp_path / "no_tok")
     with pytest.raises(UserError, match="no checkpoint"):
         _pretrain(fresh_run, resume=True)
+    with pytest.raises(ValueError, match="depth must be >= 1"):  # depth 0 is not "the preset's depth"
+        _pretrain(fresh_run, depth=0)
     _pretrain(fresh_run, overrides={"max_steps": 2})
     with pytest.raises(UserError, match="seq_len"):
         _pretrain(fresh_run, overrides={"seq_len": 16}, resume=True)

@@ -10,7 +10,7 @@ from dentro.web import extract as ex
 from dentro.web.language import identify
 from dentro.web.quality import ENGLISH, PORTUGUESE, c4, fineweb, gopher_quality, gopher_repetition, run_quality
 from dentro.web.url_filter import check_url, load_blocklist
-from test_web_fixtures import page, prose
+from web_fixtures import page, prose
 
 
 def _ut1(root):

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from dentro.web import dedup as dd
 from dentro.web.pii import anonymise, cnpj_valid, cpf_valid, luhn_valid
-from test_web_fixtures import prose
+from web_fixtures import prose
 
 
 def make_cpf(nine: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from dentro.web.pipeline import DataConfig, finalize, plan_tasks, prepare, process, run_task
 from dentro.web.readers import list_inputs
-from test_web_fixtures import page, prose, truncate, write_warc
+from web_fixtures import page, prose, truncate, write_warc
 
 BOILER = b"""<html><body><nav><a href="/">Home</a> <a href="/a">About</a></nav>
 <footer>Copyright 2024</footer></body></html>"""
@@ -185,6 +185,35 @@ def test_cli_errors_and_run(crawl, tmp_path, capsys):
     # scored against the truth: this crawl's expectations are all met
     assert figures["survival"] == 1.0 and figures["pii_recall"] == 1.0
     assert "| quality | 1 | 1 | 1 | 1 |" in section and "| dedup | 1 | 1 | 2 | 2 |" in section
+
+
+def test_inputs_that_yield_no_document_stop_with_what_is_wrong(tmp_path, capsys):
+    """Bad records inside good inputs are skipped and counted; inputs with no good record at all
+    are a mistake the user must hear about (not "corpus: 0 documents", exit 0)."""
+    from dentro.cli import main
+    from dentro.errors import UserError
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "zero.warc.gz").write_bytes(b"")
+    (bad / "plain.warc.gz").write_text("WARC/1.0 but not gzip\n")
+    (bad / "notes.txt").write_text(prose("en", 1))
+    (bad / "lines.jsonl").write_text('{"no_text": 1}\nnot json\n')
+    whys = {"zero.warc.gz": "an empty file (0 bytes)", "plain.warc.gz": "named .gz, but not gzip data",
+            "notes.txt": "not a format dentro reads", "lines.jsonl": "lines that are not a JSON object"}
+    for name, why in whys.items():
+        assert main(["data", "--input", str(bad / name), "--output", str(tmp_path / name), "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "no document could be read" in err and f"{bad / name}: {why}" in err, err
+        assert not (tmp_path / name / "corpus").exists()   # no empty corpus left for the next stage
+    with pytest.raises(UserError) as e:
+        process(sorted(bad.iterdir()), tmp_path / "all", DataConfig(), workers=1, log=lambda *a: None)
+    assert all(f"{bad / n}: {w}" in str(e.value) for n, w in whys.items())
+    # with one good input beside them, the bad ones are counted and the run goes on
+    good = write_warc(tmp_path / "good.warc.gz", [{"url": "https://a.example/", "body": page(prose("en", 2))}])
+    stats = process([good, bad / "zero.warc.gz", bad / "notes.txt"], tmp_path / "mixed", DataConfig(), workers=1,
+                    log=lambda *a: None)
+    assert stats["documents_out"] == 1 and stats["stages"][0]["removed"]["read_unknown_format"]["docs"] == 1
 
 
 def test_report_snippets_are_readable_text():

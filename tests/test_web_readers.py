@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dentro.web.readers import kind_of, list_inputs, read
-from test_web_fixtures import page, prose, truncate, write_warc
+from web_fixtures import page, prose, truncate, write_warc
 
 
 def _records(n, lang="en"):
@@ -46,11 +46,12 @@ def test_garbage_file_and_huge_record(tmp_path):
     bad.write_bytes(b"\x1f\x8b this is not a gzip stream at all" * 10)
     problems = Counter()
     assert list(read(bad, problems)) == []
+    assert problems == {"read_error_OSError": 1}   # one unreadable file: one count, by its exception
     big = write_warc(tmp_path / "big.warc.gz", [{"url": "https://big.example/", "body": b"<p>" + b"x" * 3_000_000},
                                                  *_records(1)])
     problems = Counter()
     recs = list(read(big, problems, max_bytes=1_000_000))
-    assert len(recs) == 1 and problems["read_too_large"] == 1
+    assert len(recs) == 1 and problems == {"read_too_large": 1}
 
 
 def test_wet_conversion_records_are_text(tmp_path):
@@ -89,13 +90,16 @@ def test_jsonl_parquet_and_html_folder(tmp_path):
 
 
 def test_corrupted_bytes_never_crash_a_task(tmp_path):
-    """Flip bytes anywhere in a WARC (headers, gzip stream, payload): the task finishes and counts."""
+    """Flip bytes anywhere in a WARC (headers, gzip stream, payload): the task finishes and counts:
+    records lost to the damage are counted, and every stage's counts add up."""
     import random
 
     from dentro.web.pipeline import DataConfig, prepare, run_task
+    from dentro.web.stats import Stats
 
     clean = write_warc(tmp_path / "clean.warc.gz", _records(6) + _records(4, "pt")).read_bytes()
     rng = random.Random(0)
+    read_per_trial = []
     for trial in range(12):
         data = bytearray(clean)
         for _ in range(rng.choice([1, 5, 50])):
@@ -107,4 +111,16 @@ def test_corrupted_bytes_never_crash_a_task(tmp_path):
         cfg = DataConfig()
         (task,) = prepare(list_inputs([folder]), out, cfg, 1, log=lambda *a: None)
         summary = run_task(task, cfg, out)
-        assert 0 <= summary["docs_kept"] <= 10
+        marker = json.loads((out / "tasks" / f"{task.name}.json").read_text())
+        stages = Stats.from_rows(marker["stats"]).nested()["stages"]
+        got, problems = stages[0]["docs_out"], sum(r["docs"] for r in stages[0]["removed"].values())
+        assert stages[0]["docs_in"] == got + problems == summary["docs_in"]
+        assert got == 10 or problems >= 1, trial       # damage is never silent
+        for s, nxt in zip(stages, stages[1:]):          # the task's stages: read .. fineweb
+            if nxt["stage"] == "dedup":
+                assert s["docs_out"] == summary["docs_kept"], trial
+                break
+            assert s["docs_in"] - sum(r["docs"] for r in s["removed"].values()) == s["docs_out"], (trial, s)
+            assert s["docs_out"] == nxt["docs_in"], (trial, s["stage"])
+        read_per_trial.append(got)
+    assert min(read_per_trial) == 0 and 0 < max(read_per_trial) < 10   # some files unreadable, some cut partway

@@ -323,7 +323,6 @@ def test_questions_and_math_tasks(world):
 def test_run_stage_and_cli(tmp_path, capsys):
     from dentro import cli
     from dentro.commands import world as cmd
-    from dentro.errors import UserError
 
     figures, section = cmd.run_stage(tmp_path, "micro")
     assert figures["pages"] > 100 and (tmp_path / "world" / "pages_by_kind.png").stat().st_size > 1000
@@ -337,8 +336,9 @@ def test_run_stage_and_cli(tmp_path, capsys):
     assert shown.count("== https://") == 2 and "expect keep" in shown and "naive tag stripping" in shown
     assert cli.main(["world", "--out", str(tmp_path / "o"), "--show", "1", "--kind", "nope"]) == 2
     assert cli.main(["world", "--out", str(tmp_path / "none"), "--show", "1"]) == 2
-    with pytest.raises(UserError):
-        cmd.main(type("A", (), {"pages": 3, "seed": 0, "out": str(tmp_path), "run": "r", "size": "micro"})())
+    capsys.readouterr()
+    assert cli.main(["world", "--out", str(tmp_path / "x"), "--seed", "-1"]) == 2
+    assert "argument --seed: -1 is out of range: give a whole number >= 0" in capsys.readouterr().err
 
 
 def test_naive_tag_stripping_is_not_extraction(world):

@@ -25,7 +25,7 @@ PRESETS = {
 
 
 def add_arguments(p):
-    from dentro.commands import add_run_argument
+    from dentro.commands import add_run_argument, float_range, positive_float, positive_int
 
     add_run_argument(p)
     p.add_argument("--input", nargs="+", metavar="PATH",
@@ -36,16 +36,17 @@ def add_arguments(p):
     p.add_argument("--blocklist-categories", metavar="A,B",
                    help="only these blocklist categories (default: all in the list; FineWeb used 'adult')")
     p.add_argument("--languages", default="pt,en", help="languages to keep, ISO 639-1 (default: pt,en)")
-    p.add_argument("--language-threshold", type=float, default=None,
+    p.add_argument("--language-threshold", type=float_range(0, 1), default=None,
                    help="minimum fastText lid.176 score (default: 0.65, FineWeb's)")
     p.add_argument("--extractor", choices=["resiliparse", "trafilatura"], default="resiliparse",
                    help="resiliparse: fast (default); trafilatura: higher precision, ~10x slower")
-    p.add_argument("--timeout", type=float, default=2.0, help="extraction time limit per page, seconds")
+    p.add_argument("--timeout", type=positive_float, default=2.0, help="extraction time limit per page, seconds")
     p.add_argument("--no-pii", action="store_true", help="keep PII as it is (not recommended)")
-    p.add_argument("--docs-per-shard", type=int, default=50_000)
+    p.add_argument("--docs-per-shard", type=positive_int, default=50_000,
+                   help="documents per corpus Parquet file (default: 50,000)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local processes (default) or Ray")
-    p.add_argument("--workers", type=int, default=None, help="parallel tasks (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None, help="parallel tasks (default: all cores)")
     p.add_argument("--ray-address", default=None,
                    help="Ray cluster address (default: start a local one); input/output must be on shared storage")
     p.add_argument("--fresh", action="store_true", help="forget finished tasks and start over")
@@ -74,6 +75,7 @@ def main(args):
     from dentro.errors import UserError
     from dentro.runs import run_dir
     from dentro.web.pipeline import process
+    from dentro.web.readers import FORMATS
 
     run = run_dir(args.run)
     if args.input:
@@ -99,7 +101,7 @@ def main(args):
         stats = process(inputs, out, cfg, executor=args.executor, workers=args.workers,
                         ray_address=args.ray_address)
     except FileNotFoundError as e:
-        raise UserError(f"{e}; inputs are .warc(.gz), .wet(.gz), .html, .jsonl(.gz), .parquet or folders of them")
+        raise UserError(f"{e}; dentro data reads {FORMATS}")
     except RuntimeError as e:
         if "Ray" in str(e):
             raise UserError(str(e))

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from dentro.commands import add_run_argument
+from dentro.commands import add_run_argument, non_negative_int, positive_float, positive_int
 from dentro.errors import UserError
 
 TITLE = "Stage 3 · pretraining: next-token prediction"
@@ -85,24 +85,25 @@ def add_arguments(p):
     p.add_argument("--corpus", help="Parquet file or folder (default: <run>/data/corpus)")
     p.add_argument("--tokenizer", help="tokenizer file (default: <run>/tokenizer/tokenizer.dentro.json)")
     p.add_argument("--out", help="output folder (default: <run>/pretrain)")
-    p.add_argument("--depth", type=int, help="number of layers; width, heads, MLP follow from it")
-    p.add_argument("--seq-len", type=int, help="context window in tokens")
-    p.add_argument("--batch-size", type=int, help="rows per forward/backward on one device")
-    p.add_argument("--total-batch-tokens", type=int, help="tokens per optimiser step (all devices, accumulated)")
-    p.add_argument("--steps", type=int, help="optimiser steps at most")
-    p.add_argument("--max-minutes", type=float, help="time budget; training stops, decays and saves within it")
+    p.add_argument("--depth", type=positive_int, help="number of layers; width, heads, MLP follow from it")
+    p.add_argument("--seq-len", type=positive_int, help="context window in tokens")
+    p.add_argument("--batch-size", type=positive_int, help="rows per forward/backward on one device")
+    p.add_argument("--total-batch-tokens", type=positive_int, help="tokens per optimiser step (all devices, accumulated)")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps at most")
+    p.add_argument("--max-minutes", type=positive_float, help="time budget; training stops, decays and saves within it")
     p.add_argument("--optimizer", choices=["muon", "adamw"], help="muon (+AdamW for embeddings/norms) or adamw")
-    p.add_argument("--matrix-lr", type=float, help="Muon learning rate for the hidden matrices")
-    p.add_argument("--lr", type=float, help="AdamW learning rate with --optimizer adamw")
-    p.add_argument("--eval-every", type=int, help="steps between validation bits-per-byte passes")
-    p.add_argument("--sample-every", type=int, help="steps between sample completions (0: at the end only)")
-    p.add_argument("--save-every", type=int, help="steps between checkpoints (0: at the end only)")
-    p.add_argument("--seed", type=int, help="random seed (model init, data order)")
+    p.add_argument("--matrix-lr", type=positive_float, help="Muon learning rate for the hidden matrices")
+    p.add_argument("--lr", type=positive_float, help="AdamW learning rate with --optimizer adamw")
+    p.add_argument("--eval-every", type=non_negative_int,
+                   help="steps between validation bits-per-byte passes (0: at the end only)")
+    p.add_argument("--sample-every", type=non_negative_int, help="steps between sample completions (0: at the end only)")
+    p.add_argument("--save-every", type=non_negative_int, help="steps between checkpoints (0: at the end only)")
+    p.add_argument("--seed", type=non_negative_int, help="random seed (model init, data order)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint exactly where it stopped")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: on GPU only)")
     p.add_argument("--fsdp", action="store_true", default=None, help="with torchrun: FSDP2 instead of DDP")
-    p.add_argument("--num-workers", type=int, default=0, help="tokenizing processes (default: one per core)")
+    p.add_argument("--num-workers", type=non_negative_int, default=0, help="tokenizing processes (default: one per core)")
 
 
 def main(args):
@@ -196,7 +197,8 @@ def pretrain(run: Path, preset: str = "tiny", *, corpus=None, tokenizer=None, ou
     else:
         cfg = train_config(preset, overrides)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        mcfg = ModelConfig.from_depth(depth or p.depth, vocab_size=tok.vocab_size, max_seq_len=cfg.seq_len)
+        mcfg = ModelConfig.from_depth(p.depth if depth is None else depth, vocab_size=tok.vocab_size,
+                                      max_seq_len=cfg.seq_len)
         model = GPT(mcfg).to(d.device)
     if model.config.vocab_size < tok.vocab_size:
         raise UserError(f"the model has {model.config.vocab_size} embedding rows, the tokenizer "
@@ -256,7 +258,7 @@ def _barrier(d) -> None:
         dist.barrier()
 
 
-def plot_loss(metrics: Path, png: Path) -> Path | None:
+def plot_loss(metrics: Path, png: Path, title: str = "pretraining loss (nats per token)") -> Path | None:
     from dentro.report import plot_lines
 
     recs = [json.loads(l) for l in metrics.read_text().splitlines() if l.strip()]
@@ -270,7 +272,7 @@ def plot_loss(metrics: Path, png: Path) -> Path | None:
     series = {"train loss (running mean)": (xs, ys)}
     if val:
         series["validation loss"] = ([t for t, _ in val], [l for _, l in val])
-    return plot_lines(png, series, title="pretraining loss (nats per token)", xlabel="tokens", ylabel="loss")
+    return plot_lines(png, series, title=title, xlabel="tokens", ylabel="loss")
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:

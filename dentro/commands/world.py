@@ -13,15 +13,16 @@ TITLE = "Stage 0 · the tiny world"
 
 
 def add_arguments(p):
-    from dentro.commands import add_run_argument
+    from dentro.commands import add_run_argument, int_range, non_negative_int, positive_int
 
     add_run_argument(p)
     p.add_argument("--out", default=None, help="write into this folder instead of <run>/world")
     p.add_argument("--size", default="tiny", choices=["micro", "tiny", "small"],
                    help="world size preset (default: tiny, ~4,000 pages)")
-    p.add_argument("--pages", type=int, default=None, help="target number of pages (overrides the preset's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--show", type=int, default=None, metavar="N",
+    p.add_argument("--pages", type=int_range(50, 2_000_000), default=None,
+                   help="target number of pages, 50 to 2,000,000 (overrides the preset's)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    p.add_argument("--show", type=positive_int, default=None, metavar="N",
                    help="print N pages of an existing world with their ground truth, instead of generating")
     p.add_argument("--kind", default=None, help="with --show: only pages of this kind (news, forum, adult, ...)")
 
@@ -33,10 +34,6 @@ def main(args):
     from dentro.runs import run_dir
     from dentro.world import config_for, generate
 
-    if args.pages is not None and not 50 <= args.pages <= 2_000_000:
-        raise UserError(f"--pages {args.pages} is out of range; use 50 to 2,000,000 pages")
-    if args.seed < 0:
-        raise UserError(f"--seed {args.seed} is negative; use a seed >= 0")
     out = Path(args.out) if args.out else run_dir(args.run) / "world"
     if args.show is not None:
         from dentro.world.inspect import show_pages

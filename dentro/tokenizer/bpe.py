@@ -183,7 +183,7 @@ class Tokenizer:
         path = _file_path(path, must_exist=True)
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
-        if d.get("format") != FORMAT or d.get("version") != VERSION:
+        if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION:
             raise ValueError(f"{path} is not a {FORMAT} v{VERSION} file")
         ranks = [base64.b64decode(s) for s in d["ranks"]]
         specials = sorted(d["special_tokens"], key=d["special_tokens"].get)

@@ -4,10 +4,11 @@ Inputs: Parquet shards with a `text` column (the stage-1 corpus, or a FineWeb sh
 JSONL files ({"text": ..., optional "id", "language"}), or plain text files (one
 document per blank-line-separated paragraph). Folders are searched for those files.
 
-Held-out split: a document is held out when a hash of its id falls in the first
-HELD_OUT_PERMILLE of 1000 buckets (dentro.data.is_validation, the split pretraining uses). The split depends on the id only, so it is the same
-on every machine and every run, and held-out text is never seen in training; the stats
-(bytes per token, tokens per word) are measured on it.
+Held-out split: a document is held out when a hash of its id falls under a fraction, at
+least HELD_OUT_PERMILLE / 1000 (dentro.train.data.is_validation, the split pretraining uses
+for its validation documents). The split depends on the id only, so it is the same on every
+machine and every run, and held-out text is never seen in training; the stats (bytes per
+token, tokens per word) are measured on it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dentro.train.data import is_validation
+from dentro.train.data import document_id, is_validation
 from dentro.errors import UserError
 
 HELD_OUT_PERMILLE = 50  # 5% of the documents: enough text for stable stats, little lost to training
@@ -41,10 +42,12 @@ class ReadCounts:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def is_held_out(doc_id: str) -> bool:
-    """The pipeline's one held-out split (dentro.data.is_validation) at 5%: the documents that
-    pretraining validates on (val_fraction >= 0.05) are never seen by the tokenizer either."""
-    return is_validation(doc_id, HELD_OUT_PERMILLE / 1000)
+def is_held_out(doc_id: str, fraction: float = HELD_OUT_PERMILLE / 1000) -> bool:
+    """The pipeline's one held-out split (dentro.train.data.is_validation). One hash under a
+    threshold: a document held out at a fraction is held out at every larger one, so with
+    fraction >= pretraining's val_fraction the documents pretraining validates on are never
+    seen by the tokenizer either (dentro.commands.tokenizer.held_out_fraction chooses it)."""
+    return is_validation(doc_id, fraction)
 
 
 def normalize_language(code) -> str:
@@ -111,17 +114,15 @@ def _read_parquet(path: Path, counts: ReadCounts) -> Iterator[Document]:
     if "text" not in names:
         raise UserError(f"{path} has no `text` column (columns: {sorted(names)}); is it a corpus shard?")
     cols = ["text"] + [c for c in ("id", "language") if c in names]
-    row = 0
     for batch in pf.iter_batches(columns=cols, batch_size=1024):
         data = batch.to_pydict()
         for i, text in enumerate(data["text"]):
-            row += 1
             if not isinstance(text, str) or not text:
                 counts.skip("empty or missing text")
                 continue
-            doc_id = data["id"][i] if "id" in data and data["id"][i] else f"{path.name}:{row}"
+            doc_id = document_id(data["id"][i] if "id" in data else None, text)  # pretraining's ids
             lang = normalize_language(data["language"][i]) if "language" in data else guess_language(text)
-            yield Document(text, str(doc_id), lang)
+            yield Document(text, doc_id, lang)
 
 
 def _read_jsonl(path: Path, counts: ReadCounts) -> Iterator[Document]:

@@ -99,6 +99,12 @@ def is_validation(doc_id: str, val_fraction: float) -> bool:
     return h % 1_000_000 < val_fraction * 1_000_000
 
 
+def document_id(doc_id, text: str) -> str:
+    """The id the split hashes: the corpus's own, or (when a row has none) a hash of the text.
+    The tokenizer's held-out split (dentro.tokenizer.corpus) uses the same ids."""
+    return str(doc_id) if doc_id not in (None, "") else hashlib.blake2b(text.encode("utf-8")).hexdigest()
+
+
 _worker_tok = None
 _worker_threads = 1
 
@@ -126,7 +132,7 @@ def _tokenize_task(task: tuple[str, int, float]) -> dict:
         if not isinstance(t, str) or not t.strip():
             skipped += 1  # empty or null text: count it, never crash the job
             continue
-        keep.append((t, str(i) if i is not None else hashlib.blake2b(t.encode("utf-8")).hexdigest()))
+        keep.append((t, document_id(i, t)))
     encoded = _worker_tok.encode_batch([t for t, _ in keep], num_threads=_worker_threads) if keep else []
     eot = _worker_tok.eot_id
     out = {"skipped": skipped, "bytes": {s: 0 for s in SPLITS}}

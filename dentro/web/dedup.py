@@ -31,7 +31,6 @@ class MinHashConfig:
 
 _NON_WORD = re.compile(r"[^\w\s]+")
 _DIGITS = re.compile(r"\d+")
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def normalise(text: str) -> str:
@@ -87,11 +86,6 @@ def signature(text: str, cfg: MinHashConfig = MinHashConfig(), normalised: str |
             acc = _mix(acc ^ bands[:, r])
         acc = _mix(acc ^ np.arange(cfg.bands, dtype=np.uint64))       # band index: no cross-band hits
     return acc.view(np.int64).tolist()
-
-
-def jaccard_estimate(a: list[int], b: list[int]) -> float:
-    """Share of equal bands: a rough check for tests (the real estimate needs the 112 minima)."""
-    return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
 def find_duplicates(exact: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dentro.errors import UserError
 from dentro.progress import bar
 from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.web import dedup as dd
@@ -38,7 +39,7 @@ from dentro.web.extract import ExtractConfig, decode_html, extract_with_limit
 from dentro.web.language import DEFAULT_THRESHOLD, identify, load_model
 from dentro.web.pii import anonymise
 from dentro.web.quality import QUALITY_STAGES, run_quality
-from dentro.web.readers import list_inputs, looks_like_html, read
+from dentro.web.readers import FORMATS, list_inputs, looks_like_html, read, why_unread
 from dentro.web.stats import UNKNOWN, Stats
 from dentro.web.url_filter import Blocklist, check_url, load_blocklist
 
@@ -288,11 +289,21 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     tdir = out / "tasks"
     st = Stats()
     samples: dict[str, list] = {}
+    read_problems: dict[str, Counter] = {}   # input -> read problem -> documents
     for t in tasks:
         d = json.loads((tdir / f"{t.name}.json").read_text())
-        st += Stats.from_rows(d["stats"])
+        task_stats = Stats.from_rows(d["stats"])
+        st += task_stats
+        problems = read_problems.setdefault(t.path, Counter())
+        for k, v in task_stats.c.items():
+            if k[:2] == ("read", "removed") and k[3:] == ("docs",):   # ("read", "removed", reason, "docs")
+                problems[k[2]] += v
         for k, lst in d["samples"].items():
             samples.setdefault(k, []).extend(lst)
+    if st.c[("read", "docs_out")] == 0:   # bad records are skipped, but inputs with no good one are a mistake
+        raise UserError("no document could be read from the input(s):\n"
+                        + "".join(f"  {p}: {why_unread(Path(p), c)}\n" for p, c in read_problems.items())
+                        + f"dentro data reads {FORMATS}")
 
     # all kept documents in crawl order: (input file, record index)
     cols = ["input_idx", "index", "exact", "bands", "language", "url", "file_path", "bytes_before_pii"]

@@ -21,7 +21,6 @@ WET_SUFFIXES = (".wet", ".wet.gz", ".warc.wet.gz")
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
-ALL_SUFFIXES = WARC_SUFFIXES + WET_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
 
 # The first 4 KiB of an HTML page nearly always hold one of these tags, even when the HTTP
 # headers are missing or mangled (ClueWeb09 has such records).
@@ -74,6 +73,40 @@ def list_inputs(paths: list[Path]) -> list[Path]:
         elif p.exists():
             out.append(p)
     return sorted(set(out), key=lambda f: (str(f.parent), f.name))
+
+
+# What each problem count means, in words (for the error a run that read nothing ends with).
+PROBLEMS = {
+    "read_unknown_format": "not a format dentro reads (by the name's ending)",
+    "read_truncated_gzip": "the gzip data is cut short",
+    "read_truncated": "records cut short",
+    "read_too_large": "records over the size limit",
+    "read_http_status": "HTTP responses other than 200",
+    "read_bad_json_line": "lines that are not a JSON object with a `text` string",
+    "read_no_text_column": "no `text` column",
+    "read_bad_row": "rows whose `text` is not a string",
+    "read_error_": "cannot be read: damaged, or not what its name says",
+    "read_bad_record_": "records that could not be parsed",
+}
+FORMATS = ".warc(.gz), .wet(.gz), .html(.gz), .jsonl(.gz) or .parquet, or a folder of them"
+
+
+def why_unread(path: Path, problems: dict[str, int]) -> str:
+    """Why an input gave no record at all, in words, from its problem counts."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        return "an empty file (0 bytes)"
+    if path.is_file() and path.name.lower().endswith(".gz"):
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                return "named .gz, but not gzip data"
+    if not problems:
+        return "no record of a kind dentro reads (from a WARC: response, resource or conversion records)"
+    words = []
+    for reason, n in problems.items():
+        key = next((k for k in PROBLEMS if reason == k or (k.endswith("_") and reason.startswith(k))), None)
+        words.append(f"{PROBLEMS[key] if key else reason} ({reason}: {n})")
+    return "; ".join(words)
 
 
 def looks_like_html(payload: bytes) -> bool:

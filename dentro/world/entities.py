@@ -24,8 +24,6 @@ from dentro.world.config import WorldConfig
 
 DIRECTIONAL = ("mother", "father", "founder")
 PERSON_RELATIONS = ("birth_year", "birth_city", "profession", "employer", "mother", "father")
-CITY_RELATIONS = ("country", "population", "founded")
-ORG_RELATIONS = ("founded", "hq", "founder", "industry")
 
 
 @dataclass
