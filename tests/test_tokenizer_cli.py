@@ -118,9 +118,20 @@ def test_clear_errors(tmp_path, capsys):
     assert "dentro data" in capsys.readouterr().err
     assert cli.main(["tokenizer", "train", "--input", str(tmp_path / "missing.txt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # not a tokenizer: say what one is and how to make one (not just the JSON parser's complaint)
     (tmp_path / "bad.json").write_text("{}")
-    assert cli.main(["tokenizer", "show", "--tokenizer", str(tmp_path / "bad.json"), "x"]) == 2
-    assert "not a usable tokenizer" in capsys.readouterr().err
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+    for name in ("bad.json", "passwd", "list.json", "tokenizer.json"):
+        assert cli.main(["tokenizer", "show", "--tokenizer", str(tmp_path / name), "x"]) == 2, name
+        err = capsys.readouterr().err
+        assert "is not a dentro tokenizer" in err and "tokenizer.dentro.json file" in err, err
+        assert "make one with `dentro tokenizer train`" in err.lower(), err
+    assert cli.main(["tokenizer", "show", "--tokenizer", str(tmp_path / "passwd"), "x"]) == 2
+    assert "(not JSON)" in capsys.readouterr().err
+    assert cli.main(["tokenizer", "show", "--tokenizer", str(tmp_path / "tokenizer.json"), "x"]) == 2
+    assert "Hugging Face export" in capsys.readouterr().err
 
 
 def test_reader_formats_and_bad_records(tmp_path):
@@ -154,10 +165,17 @@ def test_held_out_split_is_deterministic_and_about_five_percent():
 
 
 def test_run_stage_micro(tmp_path):
-    write_corpus(tmp_path, n=400)
+    from dentro.commands.pretrain import PRESETS as PRETRAIN
+    from dentro.train.data import is_validation
+
+    rows = write_corpus(tmp_path, n=400)
     t0 = time.time()
     figures, section = command.run_stage(tmp_path, "micro")
     assert time.time() - t0 < 60
+    # held out: exactly the documents micro pretraining validates on (10%, more than the usual 5%)
+    val = sum(1 for i, t in zip(rows["id"], rows["text"]) if t and is_validation(i, PRETRAIN["micro"].val_fraction))
+    stats = json.loads((tmp_path / "tokenizer" / "stats.json").read_text())
+    assert stats["held_out_documents"] == val and stats["train_documents"] == 399 - val
     assert 300 < figures["vocab_size"] <= command.PRESETS["micro"].vocab_size  # tiny text: may stop early
     assert figures["bytes_per_token_pt"] > 1 and figures["tokens_per_word_en"] > 0.5
     assert "| pt |" in section and "`O`" in section and "tokens/word" in section
@@ -175,13 +193,26 @@ def test_show_reads_standard_input(trained, capsys, monkeypatch):
     assert "10 characters · 11 bytes" in out and "[\\xc3][\\xa1]" in out  # á: a byte pair not learned
 
 
-def test_tokenizer_held_out_is_pretraining_validation():
-    """One split for the pipeline: pretraining's validation documents (5% and up) are
-    exactly the tokenizer's held-out ones plus more, never text the tokenizer trained on."""
+def test_tokenizer_held_out_contains_pretraining_validation():
+    """One split for the pipeline: every document pretraining validates on is held out from the
+    tokenizer, for every preset's val_fraction (tiny and small 0.05, micro 0.1), in a speedrun
+    (which knows the preset) and from `dentro tokenizer train` (which does not)."""
+    from dentro.commands.pretrain import PRESETS as PRETRAIN
     from dentro.train.data import is_validation
 
     ids = [f"doc-{i}" for i in range(4000)]
-    held = {i for i in ids if is_held_out(i)}
-    assert 120 < len(held) < 280  # about 5%
-    assert held == {i for i in ids if is_validation(i, 0.05)}
-    assert held <= {i for i in ids if is_validation(i, 0.1)}
+    assert {p.val_fraction for p in PRETRAIN.values()} == {0.05, 0.1}
+    for preset, p in PRETRAIN.items():
+        val = {i for i in ids if is_validation(i, p.val_fraction)}
+        assert len(val) > 0.8 * p.val_fraction * len(ids)
+        for fraction in (command.held_out_fraction(preset), command.held_out_fraction()):
+            assert val <= {i for i in ids if is_held_out(i, fraction)}, (preset, fraction)
+    assert command.held_out_fraction("tiny") == 0.05  # no more held out than needed
+
+
+def test_a_corpus_without_ids_splits_as_pretraining_does(tmp_path):
+    from dentro.train.data import document_id
+
+    texts = [f"document {k}: {PT}" for k in range(50)]
+    pq.write_table(pa.table({"text": texts, "id": [None] * 25 + [""] * 25}), tmp_path / "c.parquet")
+    assert [d.id for d in read_documents([tmp_path / "c.parquet"])] == [document_id(None, t) for t in texts]

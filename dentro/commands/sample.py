@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dentro.commands import add_run_argument
+from dentro.commands import add_run_argument, float_range, non_negative_float, non_negative_int, positive_int
 from dentro.errors import UserError
 
 TITLE = "Stage 4 · the base model: an internet document simulator"
@@ -46,13 +46,15 @@ def add_arguments(p):
     p.add_argument("prompt", nargs="?", default="", help="text to continue (default: empty, a whole new document)")
     add_run_argument(p)
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint folder (default: <run>/pretrain/checkpoint)")
-    p.add_argument("--max-tokens", type=int, default=64, help="new tokens at most (default: 64)")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: 0.8)")
-    p.add_argument("--top-k", type=int, default=None, help="sample only among the K most likely tokens")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the smallest set with probability >= P")
-    p.add_argument("--seed", type=int, default=None, help="random seed, for repeatable samples")
-    p.add_argument("--num-samples", type=int, default=1, help="independent continuations (default: 1)")
-    p.add_argument("--show-probs", type=int, nargs="?", const=5, default=0, metavar="K",
+    p.add_argument("--max-tokens", type=positive_int, default=64, help="new tokens at most (default: 64)")
+    p.add_argument("--temperature", type=non_negative_float, default=0.8,
+                   help="0 = greedy; higher = more random (default: 0.8)")
+    p.add_argument("--top-k", type=positive_int, default=None, help="sample only among the K most likely tokens")
+    p.add_argument("--top-p", type=float_range(0, 1, above=True), default=None,
+                   help="nucleus sampling: the smallest set with probability >= P")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="random seed, for repeatable samples")
+    p.add_argument("--num-samples", type=positive_int, default=1, help="independent continuations (default: 1)")
+    p.add_argument("--show-probs", type=non_negative_int, nargs="?", const=5, default=0, metavar="K",
                    help="print the K most likely next tokens and their probabilities at each step (default K: 5)")
     p.add_argument("--lang", choices=["pt", "en", "both"], default="both", help="language of the labels (default: both)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
@@ -65,14 +67,9 @@ def main(args):
     from dentro.model.engine import Sampling, generate
     from dentro.runs import run_dir
 
-    if args.max_tokens < 1 or args.num_samples < 1:
-        raise UserError("--max-tokens and --num-samples must be at least 1")
     if args.show_probs and args.num_samples > 1:
         raise UserError("--show-probs follows one sample; drop --num-samples or set it to 1")
-    try:
-        sampling = Sampling(args.temperature, args.top_k, args.top_p)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    sampling = Sampling(args.temperature, args.top_k, args.top_p)  # ranges checked by the parser
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     folder = Path(args.checkpoint) if args.checkpoint else run_dir(args.run) / "pretrain" / "checkpoint"
     model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
@@ -171,8 +168,6 @@ def contains_answer(completion: str, answers: list[str]) -> bool:
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
-    import importlib.util
-
     import torch
 
     from dentro.model.checkpoint import load_checkpoint
@@ -182,8 +177,6 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 
     cfg = PRESETS[preset]
     folder = run / "pretrain" / "checkpoint"
-    if not folder.exists() and importlib.util.find_spec("dentro.commands.pretrain") is None:
-        return {"checkpoint": "none"}, "The pretraining stage is not built yet: there is no base model to sample."
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
     out = run / "sample"
@@ -249,4 +242,13 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
               md_table(["step", "chosen (greedy)", f"top {cfg.show_probs} candidates"],
                        [[n, cell(chosen), cell(cands)] for n, chosen, cands in table])]
     figures["params"] = model.num_params()
-    return figures, "\n".join(lines)
+
+    # the course's claims about base models, measured: in-context learning, compression, memorisation
+    # (they read the pretraining token shards: a run without them, only a checkpoint, skips this)
+    if not (run / "pretrain" / "tokens" / "meta.json").is_file():
+        return figures, "\n".join(lines)
+    from dentro.eval.base_model import base_model_properties
+
+    props, section = base_model_properties(run, preset, out=out)
+    figures.update({f"properties_{k}": v for k, v in props.items()})
+    return figures, "\n".join(lines) + "\n\n" + section
