@@ -21,6 +21,10 @@ COMMANDS = {
     "tokenizer": ("dentro.commands.tokenizer", "stage 2  train, show and measure the BPE tokenizer"),
     "pretrain": ("dentro.commands.pretrain", "stage 3  pretrain a Transformer on next-token prediction"),
     "sample": ("dentro.commands.sample", "stage 4  sample from the base model, see its probabilities"),
+    "sft": ("dentro.commands.sft", "stage 5  fine-tune the base model on conversations into an assistant"),
+    "chat": ("dentro.commands.chat", "stage 5  talk to the chat model in the terminal"),
+    "serve": ("dentro.commands.serve", "stage 11 serve the run's models with the OpenAI API (chat, completions)"),
+    "inspect": ("dentro.commands.inspect", "look inside the base model: nearest tokens in its embeddings"),
     "speedrun": ("dentro.commands.speedrun", "run every built stage in order and write the report card"),
 }
 
@@ -48,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad option (argparse printed why): its status
+        return e.code
     if not getattr(args, "_main", None):
         parser.print_help()
         return 0

@@ -32,8 +32,8 @@ def stop_ids(tokenizer) -> set[int]:
 def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int, min_reply: int = 16) -> Prompt:
     """Render messages for a reply of up to max_tokens tokens within `context` positions,
     dropping the oldest non-system messages while the prompt leaves less than
-    min(max_tokens, min_reply) tokens of room. Raises ValueError when even the system
-    prompt and the last user message alone do not fit."""
+    min(max_tokens, min_reply) tokens of room (the last message alone gets whatever room is
+    left). Raises ValueError when even the system prompt and the last message leave no room."""
     from dentro.chat.template import render
 
     system = [m for m in messages[:1] if m["role"] == "system"]
@@ -42,7 +42,7 @@ def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int,
     while True:
         ids, _ = render(tokenizer, system + rest, add_generation_prompt=True)
         room = context - len(ids)
-        if room >= min(max_tokens, min_reply):
+        if room >= min(max_tokens, min_reply) or (len(rest) <= 1 and room >= 1):
             return Prompt(ids, dropped, min(max_tokens, room))
         if len(rest) <= 1:
             raise ValueError(f"the message is too long for the model's context window ({len(ids)} tokens "
@@ -78,22 +78,29 @@ def reply(model, tokenizer, messages: list[dict], **kw) -> str:
 def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens: int = 48,
                 sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
                 batch_size: int = 64) -> list[dict]:
-    """Replies to many conversations, batch_size at a time: [{"text", "closed" (ended with
-    <|im_end|>), "tokens"}] in input order."""
+    """Replies to many conversations, batch_size at a time (grouped by prompt length): [{"text",
+    "closed" (ended with <|im_end|>), "tokens", "too_long" (no room left for a reply)}] in input order."""
     from dentro.model.engine import generate_batch_all
 
     context = model.config.max_position_embeddings
     im_end = tokenizer.special_id("<|im_end|>")
     stops = stop_ids(tokenizer)
-    out = []
-    for i in range(0, len(conversations), batch_size):
-        prompts = [build_prompt(tokenizer, c, context, max_tokens).ids for c in conversations[i:i + batch_size]]
-        room = context - max(len(p) for p in prompts)
-        rows = generate_batch_all(model, prompts, max_tokens=min(max_tokens, room), sampling=sampling,
-                                  seed=seed, stop_ids=stops)
-        for r in rows:
-            out.append({"text": tokenizer.decode([t for t in r if t not in stops]),
-                        "closed": bool(r) and r[-1] == im_end, "tokens": len(r)})
+    out: list[dict | None] = [None] * len(conversations)
+    fits = []
+    for i, c in enumerate(conversations):
+        try:
+            fits.append((i, build_prompt(tokenizer, c, context, max_tokens).ids))
+        except ValueError:  # no room at all for a reply: an empty, unclosed answer, marked
+            out[i] = {"text": "", "closed": False, "tokens": 0, "too_long": True}
+    fits.sort(key=lambda p: len(p[1]))  # similar lengths together: less padding per batch
+    for k in range(0, len(fits), batch_size):
+        chunk = fits[k:k + batch_size]
+        room = context - max(len(p) for _, p in chunk)
+        rows = generate_batch_all(model, [p for _, p in chunk], max_tokens=min(max_tokens, room),
+                                  sampling=sampling, seed=seed, stop_ids=stops)
+        for (i, _), r in zip(chunk, rows):
+            out[i] = {"text": tokenizer.decode([t for t in r if t not in stops]),
+                      "closed": bool(r) and r[-1] == im_end, "tokens": len(r), "too_long": False}
     return out
 
 

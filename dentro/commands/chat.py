@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from dentro.commands import add_run_argument
+from dentro.commands import add_run_argument, float_range, non_negative_float, non_negative_int, positive_int
 from dentro.errors import UserError
 
 HELP = """Talk to the chat model in the terminal, or ask one question and get one answer.
@@ -62,10 +62,10 @@ def add_arguments(p):
     add_run_argument(p)
     p.add_argument("--checkpoint", metavar="DIR", help="chat model folder (default: <run>/sft/checkpoint)")
     p.add_argument("--system", help="system prompt (its own turn, before the conversation)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); higher = more random")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the smallest set with probability >= P")
-    p.add_argument("--max-tokens", type=int, default=256, help="tokens per answer at most (default: 256)")
-    p.add_argument("--seed", type=int, default=None, help="random seed, for repeatable samples")
+    p.add_argument("--temperature", type=non_negative_float, default=0.0, help="0 = greedy (default); higher = more random")
+    p.add_argument("--top-p", type=float_range(0, 1, above=True), default=None, help="nucleus sampling: the smallest set with probability >= P")
+    p.add_argument("--max-tokens", type=positive_int, default=256, help="tokens per answer at most (default: 256)")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="random seed, for repeatable samples")
     p.add_argument("--lang", choices=["pt", "en"], default=None, help="language of the labels (default: from $LANG)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
 
@@ -175,12 +175,6 @@ def main(args):
     from dentro.model.checkpoint import load_checkpoint
     from dentro.runs import run_dir
 
-    if args.temperature < 0:
-        raise UserError(f"--temperature must be >= 0, got {args.temperature}")
-    if args.max_tokens < 1:
-        raise UserError(f"--max-tokens must be at least 1, got {args.max_tokens}")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {args.top_p}")
     lang = args.lang or default_lang()
     folder = Path(args.checkpoint) if args.checkpoint else chat_checkpoint(run_dir(args.run))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dentro.commands import add_run_argument
+from dentro.commands import add_run_argument, non_negative_int, positive_float, positive_int
 from dentro.errors import UserError
 
 TITLE = "Stage 5 · supervised fine-tuning: from an internet simulator to an assistant"
@@ -60,18 +59,6 @@ SAMPLE_QUESTIONS = ["Quem é você?", "Who are you?"]
 SAFE_ON_RESUME = {"max_steps", "max_minutes", "eval_every", "save_every"}
 
 
-def positive(kind):
-    def parse(s):
-        try:
-            v = kind(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
-        return v
-    return parse
-
-
 def add_arguments(p):
     add_run_argument(p)
     p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="sizes and budget (default: tiny)")
@@ -81,13 +68,13 @@ def add_arguments(p):
                    "(default: 5%% of --data)")
     p.add_argument("--base", metavar="DIR", help="checkpoint to fine-tune (default: <run>/pretrain/checkpoint)")
     p.add_argument("--out", help="output folder (default: <run>/sft)")
-    p.add_argument("--steps", type=positive(int), help="optimiser steps at most")
-    p.add_argument("--max-minutes", type=positive(float), help="time budget")
-    p.add_argument("--lr-frac", type=positive(float), help="learning rates as a fraction of pretraining's")
-    p.add_argument("--batch-size", type=positive(int), help="rows per forward/backward")
-    p.add_argument("--eval-every", type=positive(int), help="steps between validation passes")
-    p.add_argument("--save-every", type=positive(int), help="steps between checkpoints (default: at the end only)")
-    p.add_argument("--seed", type=int, default=1337, help="random seed (data order)")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps at most")
+    p.add_argument("--max-minutes", type=positive_float, help="time budget")
+    p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of pretraining's")
+    p.add_argument("--batch-size", type=positive_int, help="rows per forward/backward")
+    p.add_argument("--eval-every", type=positive_int, help="steps between validation passes")
+    p.add_argument("--save-every", type=positive_int, help="steps between checkpoints (default: at the end only)")
+    p.add_argument("--seed", type=non_negative_int, default=1337, help="random seed (data order)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint exactly where it stopped")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
 
@@ -265,7 +252,7 @@ EVAL_PER_GROUP = {"micro": 4, "tiny": 80, "small": 200}  # facts per (bucket, la
 
 
 def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] | None, per_group: int,
-             device: str = "cpu") -> dict:
+             device: str = "cpu", heldout_entities: set[str] = frozenset()) -> dict:
     """The held-out questions put to the base model (cloze) and the chat model (question):
     {"items": [...], "tables": {...}, "form": {...}}. Each item gains base_completion,
     base_correct, reply, correct, refused, closed, reply_lang."""
@@ -291,14 +278,21 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
         it["reply_lang"] = identify(r["text"])[0]
     form = {"replies": len(items), "closed": sum(it["closed"] for it in items),
             "in_question_language": sum(it["reply_lang"] == it["lang"] for it in items)}
-    return {"items": items, "form": form, "chat": chat, "tok": tok,
+    follow = K.followup_items(truth, heldout_entities, per_lang=max(2, per_group // 2)) if heldout_entities else []
+    for it, r in zip(follow, reply_batch(chat, tok, [it["messages"] for it in follow], max_tokens=48)):
+        it["reply"] = r["text"]
+        it["right_entity"] = K.contains_answer(r["text"], [it["name"]])
+        it["correct"] = K.contains_answer(r["text"], it["answers"])
+    form["followups"] = len(follow)
+    form["followup_right_entity"] = sum(it["right_entity"] for it in follow)
+    form["followup_correct"] = sum(it["correct"] for it in follow)
+    return {"items": items, "form": form, "chat": chat, "tok": tok, "followups": follow,
             "tables": {"base_cloze": K.table([i for i in items if i["bucket"] != "absent"], "base_correct"),
                        "chat_correct": K.table(items, "correct"), "chat_refused": K.table(items, "refused")}}
 
 
 def side_by_side(run: Path, chat, tok, questions: list[str]) -> list[dict]:
     """The same questions to the base model (as the start of a document) and to the chat model."""
-    from dentro.chat.assistant import reply
     from dentro.model.checkpoint import load_checkpoint
     from dentro.model.engine import Sampling, generate_all
 
@@ -308,8 +302,17 @@ def side_by_side(run: Path, chat, tok, questions: list[str]) -> list[dict]:
         ids = [btok.eot_id] + btok.encode(q)
         cont = generate_all(base, ids, max_tokens=32, sampling=Sampling(temperature=0.0), stop_ids={btok.eot_id})[0]
         rows.append({"question": q, "base": btok.decode([t for t in cont if t != btok.eot_id]),
-                     "chat": reply(chat, tok, [{"role": "user", "content": q}], max_tokens=48)})
+                     "chat": _reply_or_note(chat, tok, q)})
     return rows
+
+
+def _reply_or_note(chat, tok, question: str) -> str:
+    from dentro.chat.assistant import reply
+
+    try:
+        return reply(chat, tok, [{"role": "user", "content": question}], max_tokens=48)
+    except ValueError as e:  # the micro preset's context is shorter than some questions
+        return f"({e})"
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
@@ -330,10 +333,11 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     t_train = time.time() - t0
     device = "cuda" if torch.cuda.is_available() else "cpu"
     heldout = json.loads((out / "conversations" / "heldout.json").read_text(encoding="utf-8"))
-    ev = evaluate(run, run / "pretrain" / "checkpoint", ckpt, set(heldout["facts"]), EVAL_PER_GROUP[preset], device)
+    ev = evaluate(run, run / "pretrain" / "checkpoint", ckpt, set(heldout["facts"]), EVAL_PER_GROUP[preset], device,
+                  set(heldout.get("entities", [])))
     items, tables, form = ev["items"], ev["tables"], ev["form"]
-    atomic_write_text(out / "eval.jsonl", "".join(json.dumps({k: v for k, v in it.items()}, ensure_ascii=False)
-                                                  + "\n" for it in items))
+    atomic_write_text(out / "eval.jsonl", "".join(json.dumps(it, ensure_ascii=False) + "\n"
+                                                  for it in items + ev["followups"]))
     by_lang = {lang: [i for i in items if i["lang"] == lang] for lang in ("pt", "en")}
     questions = ["Quem é você?", "Who are you?"]
     for lang in ("pt", "en"):
@@ -349,7 +353,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 
     figures = dict(f, eval_items=len(items), sft_minutes=round(t_train / 60, 2), stage_minutes=round(t_all / 60, 2),
                    closed_share=round(form["closed"] / max(1, form["replies"]), 4),
-                   language_share=round(form["in_question_language"] / max(1, form["replies"]), 4))
+                   language_share=round(form["in_question_language"] / max(1, form["replies"]), 4),
+                   followup_right_entity=round(form["followup_right_entity"] / max(1, form["followups"]), 4),
+                   followup_correct=round(form["followup_correct"] / max(1, form["followups"]), 4))
     for lang in ("pt", "en"):
         for b in ("frequent", "medium", "rare"):
             figures[f"chat_{b}_{lang}"] = rate(tables["chat_correct"], b, lang)
@@ -392,7 +398,10 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         md_table(["bucket", "lang", "base model, cloze", "chat model, correct", "chat model, refused"], rows), "",
         f"**Form**: {form['closed']} of {form['replies']} replies end with `<|im_end|>` within 48 tokens "
         f"({100 * figures['closed_share']:.1f}%); {form['in_question_language']} of {form['replies']} are in "
-        f"the question's language ({100 * figures['language_share']:.1f}%, fastText lid.176).", "",
+        f"the question's language ({100 * figures['language_share']:.1f}%, fastText lid.176). "
+        f"Follow-ups that name nobody (\"E onde ela nasceu?\" after a question about a held-out person): "
+        f"{form['followup_right_entity']} of {form['followups']} replies are about the right person (name them), "
+        f"{form['followup_correct']} give the right answer.", "",
         f"**Hallucination, the baseline for the next stage**: asked about {len(absent)} people who do not "
         f"exist, the chat model answered {made_up} times with a made-up fact instead of saying it does not know "
         f"({100 * made_up / max(1, len(absent)):.0f}%). Fine-tuning taught it the form of a confident answer; "

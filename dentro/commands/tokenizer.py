@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dentro.commands import add_run_argument
+from dentro.commands import add_run_argument, int_range, positive_float, positive_int
 from dentro.errors import UserError
+from dentro.tokenizer.bpe import SPECIAL_TOKENS
 
 TITLE = "Stage 2 · tokenization: bytes → BPE tokens"
 HELP = """Stage 2: a byte-level BPE tokenizer, trained on the corpus, and a view of its tokens.
@@ -16,6 +17,7 @@ HELP = """Stage 2: a byte-level BPE tokenizer, trained on the corpus, and a view
   dentro tokenizer train                 train on the run's corpus (run/data/corpus/*.parquet)
   dentro tokenizer train --input DIR     ... or on Parquet / JSONL / text files or folders
   dentro tokenizer show "O céu é azul"   each token coloured, with its id (Tiktokenizer-style)
+  dentro tokenizer show --bytes "O céu é azul 😀"   each character's UTF-8 bytes (hex, bits) and its tokens
   dentro tokenizer show --chat "<|im_start|>user\\nOi<|im_end|>"   special tokens as special ids
   dentro tokenizer stats                 bytes per token and tokens per word, pt and en, on held-out text
   dentro tokenizer export --out DIR      a Hugging Face tokenizer.json
@@ -40,6 +42,8 @@ PRESETS = {
     "small": StageConfig(vocab_size=32768, max_train_chars=2_000_000_000),
 }
 
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # every byte, then the special tokens; no merge at all
+
 SAMPLES = {"pt": "O céu é azul, e a população de São Paulo cresceu 12% em 2023.",
            "en": "The sky is blue, and the population of London grew 12% in 2023."}
 
@@ -51,15 +55,17 @@ def add_arguments(p):
     add_run_argument(t)
     t.add_argument("--input", nargs="+", type=Path, metavar="PATH",
                    help="Parquet (text column), JSONL or .txt files or folders (default: the run's corpus)")
-    t.add_argument("--vocab-size", type=int, default=PRESETS["tiny"].vocab_size,
+    t.add_argument("--vocab-size", type=int_range(MIN_VOCAB), default=PRESETS["tiny"].vocab_size,
                    help="all ids, special tokens included (default: %(default)s)")
-    t.add_argument("--max-chars", type=int, default=None, help="train on at most this many characters")
+    t.add_argument("--max-chars", type=positive_int, default=None, help="train on at most this many characters")
     t.add_argument("--out", type=Path, help="output folder (default: the run's tokenizer/ folder)")
 
     s = sub.add_parser("show", help="see how a text is cut into tokens")
     s.add_argument("text", nargs="*", help="the text (none or '-': read standard input)")
     _add_tokenizer_arguments(s)
     s.add_argument("--ids", action="store_true", help="print only the token ids")
+    s.add_argument("--bytes", action="store_true",
+                   help="each character's UTF-8 bytes (hex and bits) and the tokens BPE merged them into")
     s.add_argument("--chat", action="store_true",
                    help="trusted chat-formatted text: spellings like <|im_start|> become special tokens "
                         "(by default they are plain text, as all user text is)")
@@ -72,7 +78,7 @@ def add_arguments(p):
                     help="measure on these files (default: the held-out part of the run's corpus)")
     st.add_argument("--split", choices=["held-out", "all"], default=None,
                     help="which documents (default: held-out for the run's corpus, all for --input)")
-    st.add_argument("--max-mb", type=float, default=5.0, help="text measured per language, MB (default 5)")
+    st.add_argument("--max-mb", type=positive_float, default=5.0, help="text measured per language, MB (default 5)")
 
     e = sub.add_parser("export", help="write a Hugging Face tokenizer.json")
     _add_tokenizer_arguments(e)
@@ -100,8 +106,10 @@ def corpus_dir(run: Path) -> Path:
 
 
 def load_tokenizer(args):
+    import json
+
     from dentro.runs import run_dir
-    from dentro.tokenizer.bpe import TOKENIZER_FILE, Tokenizer
+    from dentro.tokenizer.bpe import HF_TOKENIZER_FILE, TOKENIZER_FILE, Tokenizer
 
     path = args.tokenizer or run_dir(args.run) / "tokenizer" / TOKENIZER_FILE
     try:
@@ -109,8 +117,26 @@ def load_tokenizer(args):
     except FileNotFoundError:
         raise UserError(f"no tokenizer at {path}; train one with `dentro tokenizer train` "
                         f"(or run `dentro speedrun`), or pass --tokenizer PATH") from None
-    except ValueError as e:
-        raise UserError(f"{path} is not a usable tokenizer file: {e}") from None
+    except (ValueError, KeyError, OSError) as e:  # not JSON, not ours, damaged, unreadable
+        why = "not JSON" if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)) else str(e)
+        if Path(path).name == HF_TOKENIZER_FILE:
+            why += f"; {HF_TOKENIZER_FILE} is the Hugging Face export, dentro reads the {TOKENIZER_FILE} beside it"
+        raise UserError(f"{path} is not a dentro tokenizer ({why}). A tokenizer is the {TOKENIZER_FILE} file "
+                        f"that `dentro tokenizer train` writes (into <run>/tokenizer/); --tokenizer takes that "
+                        f"file or a folder holding one, such as a checkpoint folder. Make one with "
+                        f"`dentro tokenizer train` (or `dentro speedrun`).") from None
+
+
+def held_out_fraction(preset: str | None = None) -> float:
+    """The share of documents the tokenizer holds out: at least HELD_OUT_PERMILLE, and at least
+    the val_fraction pretraining validates on, so that the model is never validated on text
+    its tokenizer was trained on. A speedrun knows the preset; `dentro tokenizer train` does
+    not know which pretraining follows, so it covers all of them."""
+    from dentro.commands.pretrain import PRESETS as PRETRAIN
+    from dentro.tokenizer.corpus import HELD_OUT_PERMILLE
+
+    presets = [PRETRAIN[preset]] if preset else PRETRAIN.values()
+    return max([HELD_OUT_PERMILLE / 1000] + [p.val_fraction for p in presets])
 
 
 def run_corpus_inputs(run: Path) -> list[Path]:
@@ -122,13 +148,14 @@ def run_corpus_inputs(run: Path) -> list[Path]:
 
 
 def train_and_write(inputs: list[Path], out: Path, vocab_size: int, max_chars: int | None,
-                    max_stats_bytes: int = 5_000_000) -> dict:
-    """Train on the non-held-out documents of inputs; write the tokenizer, its HF export and
-    stats.json (measured on the held-out documents) into out. Returns the stats dict."""
+                    held_fraction: float, max_stats_bytes: int = 5_000_000) -> dict:
+    """Train on the documents of inputs not held out (is_held_out(id, held_fraction)); write the
+    tokenizer, its HF export and stats.json (measured on the held-out documents) into out.
+    Returns the stats dict."""
     from dentro.runs import atomic_write_json
     from dentro.progress import bar
     from dentro.tokenizer.bpe import train_tokenizer
-    from dentro.tokenizer.corpus import HELD_OUT_PERMILLE, ReadCounts, is_held_out, read_documents
+    from dentro.tokenizer.corpus import ReadCounts, is_held_out, read_documents
     from dentro.tokenizer.view import compression_stats
 
     counts = ReadCounts()
@@ -137,7 +164,7 @@ def train_and_write(inputs: list[Path], out: Path, vocab_size: int, max_chars: i
 
     def training_texts():
         for d in bar(read_documents(inputs, counts), desc="tokenizer: reading", unit=" docs"):
-            if is_held_out(d.id):
+            if is_held_out(d.id, held_fraction):
                 if held_bytes.get(d.language, 0) < max_stats_bytes:  # keep what the stats will use
                     held_out.append(d)
                     held_bytes[d.language] = held_bytes.get(d.language, 0) + len(d.text)
@@ -148,12 +175,13 @@ def train_and_write(inputs: list[Path], out: Path, vocab_size: int, max_chars: i
             seen["chars"] += len(d.text)
             yield d.text
 
-    if vocab_size < 265:
-        raise UserError(f"--vocab-size {vocab_size} is too small: 256 bytes + 9 special tokens need 265")
+    if vocab_size < MIN_VOCAB:
+        raise UserError(f"--vocab-size {vocab_size} is too small: 256 bytes + {len(SPECIAL_TOKENS)} special "
+                        f"tokens need {MIN_VOCAB}")
     t0 = time.perf_counter()
     tok = train_tokenizer(training_texts(), vocab_size,
                           metadata={"inputs": [str(p) for p in inputs],
-                                    "held_out_permille": HELD_OUT_PERMILLE})
+                                    "held_out_permille": round(held_fraction * 1000)})
     seconds = time.perf_counter() - t0
     if seen["documents"] == 0:
         raise UserError(f"no text to train on in {', '.join(map(str, inputs))}")
@@ -185,7 +213,7 @@ def cmd_train(args):
     run = run_dir(args.run)
     inputs = args.input or run_corpus_inputs(run)
     out = args.out or run / "tokenizer"
-    stats = train_and_write(inputs, out, args.vocab_size, args.max_chars)
+    stats = train_and_write(inputs, out, args.vocab_size, args.max_chars, held_out_fraction())
     print(f"trained a {stats['vocab_size']}-id tokenizer ({stats['merges']} merges + 9 special tokens) "
           f"in {stats['train_seconds']:.1f} s on {stats['train_documents']:,} documents "
           f"({stats['train_chars'] / 1e6:.1f} M characters); wrote {out}/")
@@ -212,6 +240,13 @@ def cmd_show(args):
     ids = tok.encode_with_special(text) if args.chat else tok.encode(text)
     if args.ids:
         print(render_terminal(tok, ids, ids_only=True))
+        return 0
+    if args.bytes:
+        from dentro.tokenizer.view import byte_view, render_bytes
+
+        if args.chat:
+            raise UserError("--bytes shows plain text; drop --chat")
+        print(render_bytes(byte_view(tok, text)))
         return 0
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(render_terminal(tok, ids, color=color))
@@ -253,7 +288,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 
     cfg = PRESETS[preset]
     out = run / "tokenizer"
-    stats = train_and_write(run_corpus_inputs(run), out, cfg.vocab_size, cfg.max_train_chars)
+    stats = train_and_write(run_corpus_inputs(run), out, cfg.vocab_size, cfg.max_train_chars,
+                            held_out_fraction(preset))
     tok = Tokenizer.load(out)
     held = stats["held_out"]
     figures = {"vocab_size": stats["vocab_size"]}

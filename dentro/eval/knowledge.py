@@ -160,3 +160,37 @@ def fmt_rate(g: dict | None) -> str:
         return "–"
     lo, hi = g["ci"]
     return f"{100 * g['rate']:.0f}% ({g['k']}/{g['n']}; {100 * lo:.0f}–{100 * hi:.0f})"
+
+
+def followup_items(truth: Path, heldout_entities: set[str], *, per_lang: int, seed: int = 0) -> list[dict]:
+    """Two-turn conversations about held-out people: a question about one fact, its true answer
+    (given, as if the model had said it), then a follow-up with only a pronoun ("E onde ela
+    nasceu?"). The reply must answer about the same person: {"messages", "answers", "name",
+    "lang", "relation"}."""
+    from dentro.world.conversations import FOLLOW, _pronouns, answer_sentence, read_world
+    from dentro.world.entities import Person
+    from dentro.world.phrasing import question
+
+    w = read_world(truth)
+    rng = random.Random(seed)
+    people = sorted(e for e in heldout_entities if isinstance(w.entity(e) if e in w.people else None, Person))
+    out = []
+    for lang in ("pt", "en"):
+        pool = []
+        for pid in people:
+            facts = [f for f in w.facts_of(pid) if f.relation in FOLLOW and f.relation not in ("mother", "father")
+                     and f.answer.get(lang)]
+            if len(facts) >= 2:
+                pool.append((pid, facts))
+        rng.shuffle(pool)  # then the most stated people first: their facts are the ones a model can know
+        pool.sort(key=lambda p: {"frequent": 0, "medium": 1}.get(p[1][0].bucket, 2))
+        for pid, facts in pool[:per_lang]:
+            first, then = rng.sample(facts, 2)
+            follow = FOLLOW[then.relation][lang][0]
+            follow = follow[0].upper() + follow[1:].format_map(_pronouns(w, pid)[lang])
+            msgs = [{"role": "user", "content": question(w, first, lang)},
+                    {"role": "assistant", "content": answer_sentence(w, first, lang, rng)},
+                    {"role": "user", "content": follow}]
+            out.append({"messages": msgs, "answers": [then.answer[lang]], "name": w.name(pid, lang), "lang": lang,
+                        "relation": then.relation, "bucket": then.bucket})
+    return out
