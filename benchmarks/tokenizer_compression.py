@@ -4,7 +4,7 @@
 
 Data: ../shared/data/text (pt: Machado de Assis, en: Shakespeare) and, for numbers,
 ../shared/data/tasks/gsm8k_train.jsonl (math word problems, full of numbers). Every
-figure is measured on held-out documents (dentro.tokenizer.corpus.is_held_out), never
+figure is measured on held-out documents (dentro.corpus.is_held_out), never
 trained on.
 
 A. Training mix: pt+en vs English only (and Portuguese only, and a pt+en mix with as
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from dentro.tokenizer.bpe import SPLIT_PATTERN, train_tokenizer
-from dentro.tokenizer.corpus import Document, is_held_out, read_documents
+from dentro.corpus import Document, is_held_out, read_documents
 from dentro.tokenizer.view import compression_stats
 
 DIGITS = {"{1,2}": SPLIT_PATTERN}

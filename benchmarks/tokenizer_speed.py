@@ -25,7 +25,7 @@ import rustbpe
 import tiktoken
 
 from dentro.tokenizer.bpe import SPECIAL_TOKENS, SPLIT_PATTERN, train_tokenizer
-from dentro.tokenizer.corpus import read_documents
+from dentro.corpus import read_documents
 
 
 def raw_train(texts, vocab_size):

@@ -65,7 +65,7 @@ def test_tokenizer_on_real_books():
     """Trained on one Machado de Assis novel, the BPE compresses his other books and still
     round-trips English exactly; the reader labels the books' languages."""
     from dentro.tokenizer.bpe import train_tokenizer
-    from dentro.tokenizer.corpus import read_documents
+    from dentro.corpus import read_documents
 
     novel = (TEXT / "machado" / "romance" / "domCasmurro.txt").read_text(encoding="utf-8")[:300_000]
     tok = train_tokenizer(novel.split("\n\n"), vocab_size=1024)

@@ -12,7 +12,7 @@ import pytest
 from dentro import cli
 from dentro.commands import tokenizer as command
 from dentro.tokenizer.bpe import Tokenizer
-from dentro.tokenizer.corpus import (ReadCounts, guess_language, is_held_out, normalize_language,
+from dentro.corpus import (ReadCounts, guess_language, is_held_out, normalize_language,
                                      read_documents)
 
 PT = "O céu é azul e a noite é longa. Não há coração que aguente tanta saudade da população."
@@ -166,7 +166,7 @@ def test_held_out_split_is_deterministic_and_about_five_percent():
 
 def test_run_stage_micro(tmp_path):
     from dentro.commands.pretrain import PRESETS as PRETRAIN
-    from dentro.train.data import is_validation
+    from dentro.corpus import is_validation
 
     rows = write_corpus(tmp_path, n=400)
     t0 = time.time()
@@ -198,7 +198,7 @@ def test_tokenizer_held_out_contains_pretraining_validation():
     tokenizer, for every preset's val_fraction (tiny and small 0.05, micro 0.1), in a speedrun
     (which knows the preset) and from `dentro tokenizer train` (which does not)."""
     from dentro.commands.pretrain import PRESETS as PRETRAIN
-    from dentro.train.data import is_validation
+    from dentro.corpus import is_validation
 
     ids = [f"doc-{i}" for i in range(4000)]
     assert {p.val_fraction for p in PRETRAIN.values()} == {0.05, 0.1}
@@ -211,7 +211,7 @@ def test_tokenizer_held_out_contains_pretraining_validation():
 
 
 def test_a_corpus_without_ids_splits_as_pretraining_does(tmp_path):
-    from dentro.train.data import document_id
+    from dentro.corpus import document_id
 
     texts = [f"document {k}: {PT}" for k in range(50)]
     pq.write_table(pa.table({"text": texts, "id": [None] * 25 + [""] * 25}), tmp_path / "c.parquet")

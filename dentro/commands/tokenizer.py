@@ -133,7 +133,7 @@ def held_out_fraction(preset: str | None = None) -> float:
     its tokenizer was trained on. A speedrun knows the preset; `dentro tokenizer train` does
     not know which pretraining follows, so it covers all of them."""
     from dentro.commands.pretrain import PRESETS as PRETRAIN
-    from dentro.tokenizer.corpus import HELD_OUT_PERMILLE
+    from dentro.corpus import HELD_OUT_PERMILLE
 
     presets = [PRETRAIN[preset]] if preset else PRETRAIN.values()
     return max([HELD_OUT_PERMILLE / 1000] + [p.val_fraction for p in presets])
@@ -155,7 +155,7 @@ def train_and_write(inputs: list[Path], out: Path, vocab_size: int, max_chars: i
     from dentro.runs import atomic_write_json
     from dentro.progress import bar
     from dentro.tokenizer.bpe import train_tokenizer
-    from dentro.tokenizer.corpus import ReadCounts, is_held_out, read_documents
+    from dentro.corpus import ReadCounts, is_held_out, read_documents
     from dentro.tokenizer.view import compression_stats
 
     counts = ReadCounts()
@@ -256,7 +256,7 @@ def cmd_show(args):
 
 def cmd_stats(args):
     from dentro.runs import run_dir
-    from dentro.tokenizer.corpus import is_held_out, read_documents
+    from dentro.corpus import is_held_out, read_documents
     from dentro.tokenizer.view import compression_stats
 
     tok = load_tokenizer(args)

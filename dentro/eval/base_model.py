@@ -295,7 +295,7 @@ def sample_documents(corpus: Path, tok, val_fraction: float, buckets: dict[str, 
     pretraining split them (dentro.train.data.is_validation on the document id)."""
     import pyarrow.parquet as pq
 
-    from dentro.train.data import corpus_files, document_id, is_validation
+    from dentro.corpus import corpus_files, document_id, is_validation
 
     rows = []
     for path in corpus_files(corpus):

@@ -84,7 +84,7 @@ def compression_stats(tok, docs: Iterable, max_bytes_per_language: int = 5_000_0
                       batch: int = 256) -> dict[str, dict]:
     """Per language (and 'all'): documents, bytes, words, tokens, bytes/token, tokens/word.
 
-    docs: objects with .text and .language (dentro.tokenizer.corpus.Document). At most
+    docs: objects with .text and .language (dentro.corpus.Document). At most
     max_bytes_per_language of text per language is encoded (enough for 3 significant digits).
     Words are whitespace-separated runs, so tokens/word compares languages on the same footing."""
     acc: dict[str, dict] = {}

@@ -1,6 +1,7 @@
 """Corpus -> token shards -> batches.
 
-1. `tokenize_corpus` reads the `text` column of the corpus Parquet files, encodes every
+1. `tokenize_corpus` reads the `text` column of the corpus Parquet files (through dentro.corpus,
+   the reading layer the tokenizer uses too), encodes every
    document in worker processes (one task per Parquet row group), prefixes each document
    with <|endoftext|> and writes binary token shards for a train and a validation split.
    A document goes to validation when a hash of its id falls under `val_fraction`, so the
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dentro.corpus import corpus_files, is_validation, read_row_group
 from dentro.errors import UserError
 from dentro.runs import atomic_write_json
 
@@ -84,27 +86,6 @@ def read_shard(path: Path) -> tuple[np.ndarray, int]:
 
 # ---------------------------------------------------------------------------- tokenizing
 
-def corpus_files(corpus: Path) -> list[Path]:
-    corpus = Path(corpus)
-    files = [corpus] if corpus.is_file() else sorted(corpus.glob("*.parquet"))
-    if not files:
-        raise UserError(f"no Parquet files in {corpus}; run `dentro data` first "
-                        f"(or `dentro speedrun`), or point --corpus at a folder of Parquet shards")
-    return files
-
-
-def is_validation(doc_id: str, val_fraction: float) -> bool:
-    """Deterministic split by document id: the same document is in the same split on every run."""
-    h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
-    return h % 1_000_000 < val_fraction * 1_000_000
-
-
-def document_id(doc_id, text: str) -> str:
-    """The id the split hashes: the corpus's own, or (when a row has none) a hash of the text.
-    The tokenizer's held-out split (dentro.tokenizer.corpus) uses the same ids."""
-    return str(doc_id) if doc_id not in (None, "") else hashlib.blake2b(text.encode("utf-8")).hexdigest()
-
-
 _worker_tok = None
 _worker_threads = 1
 
@@ -119,20 +100,9 @@ def _init_worker(tokenizer_path: str, threads: int = 1) -> None:
 
 def _tokenize_task(task: tuple[str, int, float]) -> dict:
     """One Parquet row group -> {split: (uint32 tokens, n_docs)}, plus counts of skipped rows."""
-    import pyarrow.parquet as pq
-
     path, row_group, val_fraction = task
-    pf = pq.ParquetFile(path)
-    cols = ["text", "id"] if "id" in pf.schema_arrow.names else ["text"]
-    table = pf.read_row_group(row_group, columns=cols)
-    texts = table.column("text").to_pylist()
-    ids = table.column("id").to_pylist() if "id" in cols else [None] * len(texts)
-    keep, skipped = [], 0
-    for t, i in zip(texts, ids):
-        if not isinstance(t, str) or not t.strip():
-            skipped += 1  # empty or null text: count it, never crash the job
-            continue
-        keep.append((t, document_id(i, t)))
+    rows, skipped = read_row_group(path, row_group)  # empty or null text: counted, never a crash
+    keep = [(text, doc_id) for text, doc_id, _ in rows]
     encoded = _worker_tok.encode_batch([t for t, _ in keep], num_threads=_worker_threads) if keep else []
     eot = _worker_tok.eot_id
     out = {"skipped": skipped, "bytes": {s: 0 for s in SPLITS}}

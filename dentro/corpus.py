@@ -1,26 +1,84 @@
-"""Documents for the tokenizer: read a corpus, split it into training and held-out text.
+"""Reading a corpus: the one layer through which every stage reads documents.
 
-Inputs: Parquet shards with a `text` column (the stage-1 corpus, or a FineWeb shard),
-JSONL files ({"text": ..., optional "id", "language"}), or plain text files (one
-document per blank-line-separated paragraph). Folders are searched for those files.
+    formats   Parquet shards with a `text` column (the stage-1 corpus, or a FineWeb shard;
+              optional `id` and `language`), JSONL ({"text", optional "id", "language"}), and
+              plain text files (documents end at a blank line). Folders are searched.
+    ids       a document's id is the corpus's own, or a hash of its text (document_id).
+    split     one held-out split for the whole pipeline: a document is held out when a hash of
+              its id falls under a fraction (is_validation). One hash under a threshold: a
+              document held out at a fraction is held out at every larger one, so the tokenizer
+              (at least HELD_OUT_PERMILLE, and at least pretraining's val_fraction) never sees
+              the documents pretraining validates on.
+    bad rows  empty or missing text, bad JSON lines: counted and skipped, never a crash.
 
-Held-out split: a document is held out when a hash of its id falls under a fraction, at
-least HELD_OUT_PERMILLE / 1000 (dentro.train.data.is_validation, the split pretraining uses
-for its validation documents). The split depends on the id only, so it is the same on every
-machine and every run, and held-out text is never seen in training; the stats (bytes per
-token, tokens per word) are measured on it.
+The tokenizer reads documents one by one (read_documents); pretraining tokenizes Parquet row
+groups in parallel workers (read_row_group). Both go through the same row rules and ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dentro.train.data import document_id, is_validation
 from dentro.errors import UserError
+
+def corpus_files(corpus: Path) -> list[Path]:
+    corpus = Path(corpus)
+    files = [corpus] if corpus.is_file() else sorted(corpus.glob("*.parquet"))
+    if not files:
+        raise UserError(f"no Parquet files in {corpus}; run `dentro data` first "
+                        f"(or `dentro speedrun`), or point --corpus at a folder of Parquet shards")
+    return files
+
+
+def is_validation(doc_id: str, val_fraction: float) -> bool:
+    """Deterministic split by document id: the same document is in the same split on every run."""
+    h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
+    return h % 1_000_000 < val_fraction * 1_000_000
+
+
+def document_id(doc_id, text: str) -> str:
+    """The id the split hashes: the corpus's own, or (when a row has none) a hash of the text.
+    The tokenizer's held-out split (dentro.corpus) uses the same ids."""
+    return str(doc_id) if doc_id not in (None, "") else hashlib.blake2b(text.encode("utf-8")).hexdigest()
+
+
+def is_validation(doc_id: str, val_fraction: float) -> bool:
+    """Deterministic split by document id: the same document is in the same split on every run."""
+    h = int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
+    return h % 1_000_000 < val_fraction * 1_000_000
+
+
+def document_id(doc_id, text: str) -> str:
+    """The id the split hashes: the corpus's own, or (when a row has none) a hash of the text."""
+    return str(doc_id) if doc_id not in (None, "") else hashlib.blake2b(text.encode("utf-8")).hexdigest()
+
+
+def read_row_group(path, row_group: int, language: bool = False) -> tuple[list[tuple[str, str, str | None]], int]:
+    """One Parquet row group -> ([(text, id, language or None)], rows skipped for empty text)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    names = set(pf.schema_arrow.names)
+    if "text" not in names:
+        raise UserError(f"{path} has no `text` column (columns: {sorted(names)}); is it a corpus shard?")
+    cols = ["text"] + [c for c in ("id", "language") if c in names and (c == "id" or language)]
+    table = pf.read_row_group(row_group, columns=cols)
+    texts = table.column("text").to_pylist()
+    ids = table.column("id").to_pylist() if "id" in cols else [None] * len(texts)
+    langs = table.column("language").to_pylist() if "language" in cols else [None] * len(texts)
+    rows, skipped = [], 0
+    for t, i, lang in zip(texts, ids, langs):
+        if not isinstance(t, str) or not t.strip():
+            skipped += 1
+            continue
+        rows.append((t, document_id(i, t), lang))
+    return rows, skipped
+
 
 HELD_OUT_PERMILLE = 50  # 5% of the documents: enough text for stable stats, little lost to training
 EXTENSIONS = (".parquet", ".jsonl", ".txt")
@@ -43,10 +101,8 @@ class ReadCounts:
 
 
 def is_held_out(doc_id: str, fraction: float = HELD_OUT_PERMILLE / 1000) -> bool:
-    """The pipeline's one held-out split (dentro.train.data.is_validation). One hash under a
-    threshold: a document held out at a fraction is held out at every larger one, so with
-    fraction >= pretraining's val_fraction the documents pretraining validates on are never
-    seen by the tokenizer either (dentro.commands.tokenizer.held_out_fraction chooses it)."""
+    """The tokenizer's held-out documents: is_validation at `fraction` (with fraction >=
+    pretraining's val_fraction, dentro.commands.tokenizer.held_out_fraction chooses it)."""
     return is_validation(doc_id, fraction)
 
 
@@ -109,20 +165,12 @@ def read_documents(inputs: list[Path], counts: ReadCounts | None = None) -> Iter
 def _read_parquet(path: Path, counts: ReadCounts) -> Iterator[Document]:
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
-    names = set(pf.schema_arrow.names)
-    if "text" not in names:
-        raise UserError(f"{path} has no `text` column (columns: {sorted(names)}); is it a corpus shard?")
-    cols = ["text"] + [c for c in ("id", "language") if c in names]
-    for batch in pf.iter_batches(columns=cols, batch_size=1024):
-        data = batch.to_pydict()
-        for i, text in enumerate(data["text"]):
-            if not isinstance(text, str) or not text:
-                counts.skip("empty or missing text")
-                continue
-            doc_id = document_id(data["id"][i] if "id" in data else None, text)  # pretraining's ids
-            lang = normalize_language(data["language"][i]) if "language" in data else guess_language(text)
-            yield Document(text, doc_id, lang)
+    for g in range(pq.ParquetFile(path).num_row_groups):
+        rows, skipped = read_row_group(path, g, language=True)
+        for _ in range(skipped):
+            counts.skip("empty or missing text")
+        for text, doc_id, lang in rows:
+            yield Document(text, doc_id, normalize_language(lang) if lang else guess_language(text))
 
 
 def _read_jsonl(path: Path, counts: ReadCounts) -> Iterator[Document]:
