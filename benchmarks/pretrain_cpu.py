@@ -1,17 +1,26 @@
 """CPU pretraining, side by side: dentro's loop vs a minimal nanoGPT-style reference loop.
 
 Both train a model of the same size (depth, width, heads, vocabulary, context) for the same
-wall time on the same token shards, and are scored on the same held-out rows:
+wall time on the same token shards:
     dentro     Qwen3-style GPT (RoPE, GQA, QK-norm, SwiGLU, RMSNorm), Muon + AdamW groups,
-               warmup-stable-decay within the budget, BOS-aligned best-fit packed rows
-    reference  written below: GPT-2 style (learned positions, LayerNorm with biases, GELU MLP), plain AdamW, warmup + cosine within the budget, random windows
-               of the token stream (nanoGPT's get_batch), no compile
-Runs alternate (dentro, reference, dentro, ...) because the machine is shared; the report
-gives medians and the dentro/reference ratios.
+               warmup-stable-decay within the budget, BOS-aligned best-fit packed rows;
+               its default learning rates, untuned here
+    reference  written below: GPT-2 style (learned positions, LayerNorm with biases, GELU MLP),
+               plain AdamW, warmup + cosine within the budget, random windows of the token
+               stream (nanoGPT's get_batch), no compile; its learning rate is swept first
+The protocol, so that neither loop is scored on the other's kind of rows:
+    1. score   both models on the same neutral held-out rows: fixed random windows of seq_len+1
+               tokens of the held-out token stream (seeded, drawn once). The packed rows of
+               dentro's loader over the held-out documents are scored too, labelled "packed".
+    2. sweep   the reference trains once at each of --ref-lrs (3e-4, 1e-3, 3e-3) with the same
+               wall time as every run; the lowest neutral bits per byte picks its lr.
+    3. rounds  alternate (dentro, reference at the picked lr) --rounds times, since the machine
+               is shared; the table gives medians, the lines below it dentro/reference ratios.
 
-    .venv/bin/python benchmarks/pretrain_cpu.py                     # real text from ../shared/data
+    .venv/bin/python benchmarks/pretrain_cpu.py --minutes 1.5 --rounds 2   # real text from ../shared/data
     .venv/bin/python benchmarks/pretrain_cpu.py --run ~/.cache/dentro/runs/tiny   # the tiny world
-    options: --minutes 2 --rounds 2 --depth 4 --seq-len 256
+    .venv/bin/python benchmarks/pretrain_cpu.py --smoke   # seconds: a synthetic corpus, a depth-1 model
+    options: --minutes 2 --rounds 2 --depth 4 --seq-len 256 --ref-lrs 3e-4,1e-3,3e-3
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -124,9 +134,6 @@ def train_reference(tokens: np.ndarray, vocab: int, depth: int, seq_len: int, ba
 def real_text_corpus(folder: Path) -> Path:
     """Parquet of real text from ../shared/data: Machado de Assis (pt) and Shakespeare (en),
     cut into documents of ~2,000+ characters at blank lines."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     files = sorted((SHARED / "machado").rglob("*.txt")) + [SHARED / "tinyshakespeare.txt"]
     docs = []
     for f in files:
@@ -139,88 +146,184 @@ def real_text_corpus(folder: Path) -> Path:
                 buf = ""
         if buf.strip():
             docs.append(buf.strip())
+    return write_corpus(folder, docs)
+
+
+def smoke_corpus(folder: Path) -> Path:
+    """300 short documents of seeded random sentences (--smoke: no files needed)."""
+    rng = random.Random(0)
+    words = "the a cat dog sat on mat ran to house o gato cão correu para casa and e".split()
+    docs = [" ".join(rng.choice(words) for _ in range(rng.randint(40, 120))) + "." for _ in range(300)]
+    return write_corpus(folder, docs)
+
+
+def write_corpus(folder: Path, docs: list[str]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"text": docs, "id": [f"doc{i}" for i in range(len(docs))]}), folder / "00000.parquet")
     return folder
 
 
-def main() -> None:
+class Windows:
+    """A loader (next_batch, as evaluate_bpb wants) over fixed rows, B at a time, in order."""
+
+    def __init__(self, rows: torch.Tensor, batch: int):
+        self.rows, self.B, self.i = rows, batch, 0
+
+    def next_batch(self, device):
+        r = self.rows[self.i:self.i + self.B]  # (B, T+1)
+        self.i += self.B
+        return r[:, :-1].to(device), r[:, 1:].to(device)
+
+
+def neutral_windows(stream: np.ndarray, n: int, seq_len: int, seed: int = 0) -> torch.Tensor:
+    """(n, seq_len+1) windows of the held-out stream at seeded random offsets: nanoGPT's
+    get_batch drawn once: plain text, no packing. They are the reference's kind of row (it trains
+    on windows of the training text); dentro trains on packed rows that start at <|endoftext|>,
+    while a window starts anywhere, so if anything they cost dentro, not the reference."""
+    assert len(stream) > seq_len + 1, (f"the held-out split has {len(stream)} tokens, fewer than a window of "
+                                       f"{seq_len + 1}; use a bigger corpus or a smaller --seq-len")
+    starts = np.random.default_rng(seed).integers(0, len(stream) - seq_len, size=n)
+    return torch.from_numpy(np.stack([stream[s:s + seq_len + 1] for s in starts]).astype(np.int64))
+
+
+# ---------------------------------------------------------------------------- the protocol
+
+METRICS = ("tok_s", "tokens", "val_loss", "val_bpb", "packed_loss", "packed_bpb", "params")
+
+
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", help="a dentro run folder with data/corpus and tokenizer/ (default: real text)")
-    ap.add_argument("--minutes", type=float, default=2.0, help="training wall time per run")
+    ap.add_argument("--minutes", type=float, default=2.0, help="training wall time of every run (sweep included)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (dentro, reference) x rounds")
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch", type=int, default=16, help="rows per step (both loops; no accumulation)")
     ap.add_argument("--vocab", type=int, default=4096, help="tokenizer size when training one on real text")
-    ap.add_argument("--eval-rows", type=int, default=64)
+    ap.add_argument("--eval-rows", type=int, default=128, help="held-out rows, neutral windows and packed rows each")
+    ap.add_argument("--ref-lrs", default="3e-4,1e-3,3e-3", help="the reference's AdamW learning rates to sweep")
     ap.add_argument("--adamw-too", action="store_true", help="also run dentro's loop with plain AdamW")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="seconds, for the tests: a synthetic corpus, depth 1, "
+                    "context 32, 4 rows/step, 1.2 s per run, 1 round")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.depth, args.seq_len, args.batch, args.vocab = 1, 32, 4, 300
+        args.minutes, args.rounds, args.eval_rows = 0.02, 1, 8
+    return args
+
+
+def main(argv=None) -> dict:
+    """Runs the protocol, prints the tables; returns {"sweep": {lr: scores}, "ref_lr": lr,
+    "runs": {loop: [scores per round]}, "median": {loop: scores}}."""
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)  # 1 keeps a shared machine's contention out of OpenMP barriers
+    ref_lrs = [float(x) for x in args.ref_lrs.split(",")]
 
     work = Path(tempfile.mkdtemp(prefix="dentro_bench_"))
     if args.run:
         run = Path(args.run).expanduser()
         corpus, tok_path, source = run / "data" / "corpus", run / "tokenizer" / "tokenizer.dentro.json", f"run {run}"
     else:
-        if not SHARED.exists():
-            sys.exit(f"no real text at {SHARED}; pass --run RUN_FOLDER")
-        corpus = real_text_corpus(work / "corpus")
+        if args.smoke:
+            corpus, source = smoke_corpus(work / "corpus"), "synthetic sentences (--smoke)"
+        elif SHARED.exists():
+            corpus = real_text_corpus(work / "corpus")
+            source = "Machado de Assis (pt) + tinyshakespeare (en), ../shared/data/text"
+        else:
+            sys.exit(f"no real text at {SHARED}; pass --run RUN_FOLDER or --smoke")
         import pyarrow.parquet as pq
 
         texts = pq.read_table(corpus).column("text").to_pylist()
         tok_path = train_tokenizer(texts, args.vocab).save(work / "tokenizer.dentro.json")
-        source = "Machado de Assis (pt) + tinyshakespeare (en), ../shared/data/text"
     meta = tokenize_corpus(corpus, tok_path, work / "tokens", ShardSpec(val_fraction=0.05), progress=False)
     tok = Tokenizer.load(tok_path)
     train_idx, val_idx = DocumentIndex(work / "tokens", "train"), DocumentIndex(work / "tokens", "val")
     stream = np.concatenate([np.asarray(s) for s in train_idx.shards])  # the reference reads the raw stream
+    val_stream = np.concatenate([np.asarray(s) for s in val_idx.shards])
     T, B = args.seq_len, args.batch
     byte_len = torch.as_tensor(token_byte_lengths(tok, tok.vocab_size))
     eval_steps = max(1, args.eval_rows // B)
+    # 1. the neutral held-out rows, drawn once: the same for every model, every run
+    neutral = neutral_windows(val_stream, eval_steps * B, T, seed=0)
 
-    def val_loader():
+    def packed():  # dentro's loader over the held-out documents, the same rows each time
         return BatchLoader(val_idx, B, T, shuffle=False)
+
+    def score(model: nn.Module) -> dict:
+        """Both held-out sets, one code path for every model: neutral windows, then packed rows."""
+        n = evaluate_bpb(model, lambda: Windows(neutral, B), eval_steps, byte_len, Dist(), _nullcontext())
+        p = evaluate_bpb(model, packed, eval_steps, byte_len, Dist(), _nullcontext())
+        return {"val_loss": n["val_loss"], "val_bpb": n["val_bpb"], "packed_loss": p["val_loss"],
+                "packed_bpb": p["val_bpb"], "params": sum(q.numel() for q in model.parameters())}
+
+    def run_reference(lr: float, seed: int) -> dict:
+        ref, n_tok, tok_s = train_reference(stream, tok.vocab_size, args.depth, T, B, args.minutes * 60,
+                                            lr=lr, seed=seed)
+        return {"tok_s": tok_s, "tokens": n_tok, **score(ref)}
+
+    def run_dentro(name: str, r: int) -> dict:
+        cfg = TrainConfig(seq_len=T, device_batch_size=B, total_batch_tokens=B * T, max_steps=10**9,
+                          max_minutes=args.minutes, eval_every=0, eval_tokens=B * T, sample_every=0,
+                          optimizer="adamw" if name == "dentro-adamw" else "muon")
+        torch.manual_seed(cfg.seed)
+        model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
+        res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), packed, cfg)
+        return {"tok_s": res.tokens_per_second, "tokens": res.tokens, **score(model)}
 
     print(f"data: {source}; {meta['splits']['train']['tokens']:,} train / {meta['splits']['val']['tokens']:,} val "
           f"tokens, vocab {tok.vocab_size}; model depth {args.depth}, context {T}, {B} rows/step; "
-          f"{args.minutes} min per run, {args.rounds} round(s); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+          f"{args.minutes} min per run, {len(ref_lrs)} sweep runs + {args.rounds} round(s); held out: "
+          f"{eval_steps * B} neutral windows + {eval_steps * B} packed rows of {T} tokens; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
+
+    # 2. the reference's learning rate: one run per lr, same budget, seed apart from the rounds'
+    sweep = {}
+    for lr in ref_lrs:
+        sweep[lr] = run_reference(lr, seed=1337)
+        print(f"sweep reference lr {lr:g}: {fmt(sweep[lr])}", flush=True)
+    ref_lr = min(sweep, key=lambda lr: sweep[lr]["val_bpb"])
+    print(f"\nreference learning-rate sweep ({args.minutes} min each, scored on the neutral windows):")
+    print("| AdamW lr | tokens in budget | tokens/s (median step) | neutral bits/byte | packed bits/byte |")
+    print("|---|---|---|---|---|")
+    for lr, s in sweep.items():
+        mark = " (best, used below)" if lr == ref_lr else ""
+        print(f"| {lr:g}{mark} | {s['tokens']:,} | {s['tok_s']:,.0f} | {s['val_bpb']:.3f} | {s['packed_bpb']:.3f} |")
+
+    # 3. alternating rounds, the reference at its best lr
     loops = ["dentro"] + (["dentro-adamw"] if args.adamw_too else [])
-    results = {k: [] for k in loops + ["reference"]}
+    runs = {k: [] for k in loops + ["reference"]}
     for r in range(args.rounds):
         for name in loops:  # dentro-adamw: dentro's model and loop with plain AdamW, to separate optimiser cost
-            cfg = TrainConfig(seq_len=T, device_batch_size=B, total_batch_tokens=B * T, max_steps=10**9,
-                              max_minutes=args.minutes, eval_every=0, eval_tokens=args.eval_rows * T, sample_every=0,
-                              optimizer="adamw" if name == "dentro-adamw" else "muon")
-            torch.manual_seed(cfg.seed)
-            model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
-            res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), val_loader, cfg)
-            ev = res.evals[-1]
-            results[name].append({"tok_s": res.tokens_per_second, "tokens": res.tokens,
-                                  "val_loss": ev["val_loss"], "val_bpb": ev["val_bpb"],
-                                  "params": model.num_params()})
-            print(f"round {r + 1} {name}: {results[name][-1]}", flush=True)
+            runs[name].append(run_dentro(name, r))
+            print(f"round {r + 1} {name}: {fmt(runs[name][-1])}", flush=True)
+        runs["reference"].append(run_reference(ref_lr, seed=r))
+        print(f"round {r + 1} reference (lr {ref_lr:g}): {fmt(runs['reference'][-1])}", flush=True)
 
-        ref, n_tok, tok_s = train_reference(stream, tok.vocab_size, args.depth, T, B, args.minutes * 60, seed=r)
-        ev = evaluate_bpb(ref, val_loader, eval_steps, byte_len, Dist(), _nullcontext())
-        results["reference"].append({"tok_s": tok_s, "tokens": n_tok, "val_loss": ev["val_loss"],
-                                     "val_bpb": ev["val_bpb"], "params": sum(p.numel() for p in ref.parameters())})
-        print(f"round {r + 1} reference: {results['reference'][-1]}", flush=True)
-
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("tok_s", "tokens", "val_loss", "val_bpb", "params")}
-           for k, v in results.items()}
-    print("\n| loop | params | tokens/s (median step) | tokens in budget | val loss (nats) | val bits/byte |")
-    print("|---|---|---|---|---|---|")
-    for k in results:
-        m = med[k]
-        print(f"| {k} | {m['params'] / 1e6:.2f}M | {m['tok_s']:,.0f} | {m['tokens']:,.0f} | {m['val_loss']:.3f} | "
-              f"{m['val_bpb']:.3f} |")
+    med = {k: {m: statistics.median(x[m] for x in v) for m in METRICS} for k, v in runs.items()}
+    print(f"\nmedians of {args.rounds} round(s), {args.minutes} min each; bits/byte on held-out text "
+          f"(lower is better), neutral = the same random windows for both loops, packed = dentro's loader's rows")
+    print("| loop | params | tokens/s (median step) | tokens in budget | neutral val loss (nats) "
+          "| **neutral val bits/byte** | packed val bits/byte |")
+    print("|---|---|---|---|---|---|---|")
+    for k, m in med.items():
+        label = f"reference (AdamW lr {ref_lr:g}, best of {len(ref_lrs)})" if k == "reference" else k
+        print(f"| {label} | {m['params'] / 1e6:.2f}M | {m['tok_s']:,.0f} | {m['tokens']:,.0f} | {m['val_loss']:.3f} "
+              f"| {m['val_bpb']:.3f} | {m['packed_bpb']:.3f} |")
     d, ref = med["dentro"], med["reference"]
-    print(f"\nratios dentro/reference: tokens/s {d['tok_s'] / ref['tok_s']:.2f}x, val loss {d['val_loss'] / ref['val_loss']:.3f}, "
-          f"val bpb {d['val_bpb'] / ref['val_bpb']:.3f} (lower is better for loss and bpb)")
+    print(f"\ndentro/reference: tokens/s {d['tok_s'] / ref['tok_s']:.2f}x; at equal wall time, bits/byte "
+          f"{d['val_bpb'] / ref['val_bpb']:.3f}x on neutral windows, {d['packed_bpb'] / ref['packed_bpb']:.3f}x "
+          f"on packed rows (below 1: dentro better)")
+    return {"sweep": sweep, "ref_lr": ref_lr, "runs": runs, "median": med}
+
+
+def fmt(s: dict) -> str:
+    return (f"{s['tokens']:,} tokens, {s['tok_s']:,.0f} tokens/s, neutral {s['val_loss']:.3f} nats "
+            f"{s['val_bpb']:.3f} bpb, packed {s['packed_loss']:.3f} nats {s['packed_bpb']:.3f} bpb")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""benchmarks/gpu_pretrain.py runs (on CPU, --smoke), so it is ready for a GPU."""
+"""benchmarks/gpu_pretrain.py runs (on CPU, --smoke), so it is ready for a GPU; benchmarks/pretrain_cpu.py's
+fair protocol (neutral held-out windows, the reference's learning-rate sweep) runs in its --smoke mode."""
 
 import importlib.util
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("gpu_pretrain", ROOT / "benchmarks" / "gpu_pretrain.py")
+def load_benchmark(name="gpu_pretrain"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_pretrain"] = mod  # dataclasses look their module up there
+    sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -41,3 +43,29 @@ def test_gpu_benchmark_configs_are_about_124m_and_500m():
         with torch.device("meta"):
             sizes[case.name] = GPT(cfg).num_params() / 1e6
     assert 110 < sizes["124M"] < 135 and 450 < sizes["500M"] < 550, sizes
+
+
+def test_cpu_benchmark_neutral_windows_are_fixed_slices_of_the_held_out_stream():
+    bench = load_benchmark("pretrain_cpu")
+    stream = np.arange(1000, dtype=np.uint16)
+    rows = bench.neutral_windows(stream, 8, 31, seed=0)
+    assert rows.shape == (8, 32) and torch.equal(rows, bench.neutral_windows(stream, 8, 31, seed=0))
+    assert all(torch.equal(r, torch.arange(int(r[0]), int(r[0]) + 32)) for r in rows)  # contiguous, in the stream
+    x, y = bench.Windows(rows, 4).next_batch("cpu")
+    assert torch.equal(x[:, 1:], y[:, :-1]) and x.shape == (4, 31)
+    with pytest.raises(AssertionError, match="smaller --seq-len"):
+        bench.neutral_windows(stream[:20], 8, 31)
+
+
+def test_cpu_benchmark_smoke_sweeps_the_reference_and_scores_both_on_neutral_windows(capsys):
+    bench = load_benchmark("pretrain_cpu")
+    out = bench.main(["--smoke"])
+    assert sorted(out["sweep"]) == [3e-4, 1e-3, 3e-3]
+    assert out["ref_lr"] == min(out["sweep"], key=lambda lr: out["sweep"][lr]["val_bpb"])
+    for loop in ("dentro", "reference"):
+        m = out["median"][loop]
+        assert m["tok_s"] > 0 and m["tokens"] > 0 and m["params"] > 0
+        assert 0 < m["val_bpb"] < 20 and 0 < m["packed_bpb"] < 20, m
+    printed = capsys.readouterr().out
+    assert f"reference (AdamW lr {out['ref_lr']:g}, best of 3)" in printed and "(best, used below)" in printed
+    assert "on neutral windows" in printed and "on packed rows" in printed
