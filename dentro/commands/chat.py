@@ -104,7 +104,7 @@ class Session:
         sampling = Sampling(temperature=self.temperature, top_p=self.top_p)
         try:
             prompt, steps = stream_reply(self.model, self.tok, self.conversation(), max_tokens=self.max_tokens,
-                                         sampling=sampling, seed=self.seed, show_top=10)
+                                         sampling=sampling, seed=self.seed, show_top=5)
         except ValueError as e:  # even the last message alone does not fit
             self.messages.pop()
             raise UserError(str(e)) from None
