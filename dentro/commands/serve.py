@@ -74,7 +74,8 @@ def main(args):
     from dentro.serve.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    folders = checkpoint_folders(run_dir(args.run), args.checkpoint)
+    run = run_dir(args.run)
+    folders = checkpoint_folders(run, args.checkpoint)
     if not folders:
         raise UserError(f"nothing to serve: the run {run_dir(args.run)} has no checkpoint yet; train one with "
                         f"`dentro speedrun`, or pass --checkpoint DIR")
@@ -94,9 +95,9 @@ def main(args):
         served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime)))
         print(f"serving {mid}: {folder} ({model.num_params():,} parameters, context "
               f"{model.config.max_position_embeddings}, {device})", file=sys.stderr)
-    app = create_app(served, limits, api_key)
-    print(f"OpenAI API at http://{args.host}:{args.port}/v1" + (" (API key required)" if api_key else ""),
-          file=sys.stderr)
+    app = create_app(served, limits, api_key, run)
+    print(f"OpenAI API at http://{args.host}:{args.port}/v1" + (" (API key required)" if api_key else "")
+          + f"; web UI at http://{args.host}:{args.port}/", file=sys.stderr)
     t0 = time.time()
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -4,6 +4,7 @@
     POST /v1/chat/completions   chat models: messages -> ChatML prompt -> scheduler -> reply (SSE or JSON)
     POST /v1/completions        base models: text -> continuation (SSE or JSON)
     GET  /health                liveness, no key needed
+    GET  /                      the web UI; its routes are in ui_api.py
 
 Every request is checked before it reaches the model (protocol.py): a bad one gets a 4xx in
 OpenAI's error JSON, never a 500. The event loop never runs the model; each model's Scheduler
@@ -19,6 +20,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,6 +32,7 @@ from dentro.chat.template import render
 from dentro.model.engine import Sampling
 from dentro.serve import protocol as P
 from dentro.serve.scheduler import Error, Full, Scheduler, Sequence, Token
+from dentro.serve.ui_api import ui_routes
 
 log = logging.getLogger("dentro.serve")
 
@@ -140,7 +143,9 @@ class Choice:
         return delta
 
 
-def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: str | None = None) -> Starlette:
+def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: str | None = None,
+               run: Path | None = None) -> Starlette:
+    """run: the run folder whose report and arena votes the web UI shows (None: those pages are off)."""
     by_id = {m.id: m for m in models}
 
     def check_key(request: Request) -> None:
@@ -324,6 +329,7 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
     routes = [Route("/v1/models", models_route, methods=["GET"]), Route("/health", health, methods=["GET"]),
               Route("/v1/chat/completions", chat_route, methods=["POST"]),
               Route("/v1/completions", completions_route, methods=["POST"])]
+    routes += ui_routes(by_id, check_key, read_json, run)  # the web UI at / (ui_api.py)
     return Starlette(routes=routes, exception_handlers={P.ApiError: api_error, HTTPException: http_error,
                                                         Exception: server_error})
 
