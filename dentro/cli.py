@@ -23,6 +23,8 @@ COMMANDS = {
     "sample": ("dentro.commands.sample", "stage 4  sample from the base model, see its probabilities"),
     "sft": ("dentro.commands.sft", "stage 5  fine-tune the base model on conversations into an assistant"),
     "chat": ("dentro.commands.chat", "stage 5  talk to the chat model in the terminal"),
+    "rl": ("dentro.commands.rl", "stage 8  reinforcement learning with verifiable rewards (GRPO) on math"),
+    "export": ("dentro.commands.export", "stage 10 an LLM is two files: model.bin + run.c (C), or a Hugging Face folder"),
     "serve": ("dentro.commands.serve", "stage 11 serve the run's models with the OpenAI API (chat, completions)"),
     "inspect": ("dentro.commands.inspect", "look inside the base model: nearest tokens in its embeddings"),
     "speedrun": ("dentro.commands.speedrun", "run every built stage in order and write the report card"),
