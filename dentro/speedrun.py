@@ -28,6 +28,7 @@ STAGES = [
     ("pretrain", "dentro.commands.pretrain"),
     ("sample", "dentro.commands.sample"),
     ("sft", "dentro.commands.sft"),
+    ("export", "dentro.commands.export"),
 ]
 
 PRESETS = {

@@ -133,3 +133,36 @@ def export_report(run: Path, prompt: str = "O céu é", max_tokens: int = 24) ->
         md_table(["program", "continuation"], [[a, cell(b)] for a, b in rows]), "",
         f"The same model as a Hugging Face folder ({sum(hf.values()):,} bytes): `{out / 'hf'}`."])
     return figures, md
+
+
+def _cell(s: str) -> str:
+    return " ".join(s.replace("|", "\\|").replace("\n", " ↵ ").split()) or "∅"
+
+
+def run_stage(run: Path, preset: str) -> tuple[dict, str]:
+    """The speedrun's last stage: the run's most trained model as two files, built and run;
+    for a chat model, one question answered by run.c's chat mode beside dentro's chat."""
+    import subprocess
+
+    from dentro.export.c import compiler
+
+    figures, md = export_report(run)
+    ckpt = default_checkpoint(run)
+    if ckpt.parent.name == "pretrain" or not compiler():
+        return figures, md
+    from dentro.chat.assistant import reply
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.report import md_table
+
+    question = "Quem é você?"
+    model, tok, _ = load_checkpoint(ckpt, "cpu", load_train_state=False)
+    ours = reply(model, tok, [{"role": "user", "content": question}], max_tokens=48)
+    out = run / "export" / "c"
+    r = subprocess.run([str(out / "run"), str(out / "model.bin"), "-m", "chat", "-t", "0", "-n", "48", "-i", question],
+                       capture_output=True, text=True, timeout=300)
+    theirs = r.stdout.strip()
+    figures["chat_equal"] = " ".join(theirs.split()) == " ".join(ours.split())
+    md += "\n\n" + "\n".join([
+        f"The chat model, asked \"{question}\" (greedy; `{out / 'run'} {out / 'model.bin'} -m chat`):", "",
+        md_table(["program", "answer"], [["dentro chat", _cell(ours)], ["run.c -m chat", _cell(theirs)]])])
+    return figures, md
