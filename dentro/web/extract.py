@@ -4,7 +4,9 @@ Both are judged on the ScrapingHub article-extraction benchmark (benchmarks/data
 token-level F1, docs/data.md). resiliparse's main-content mode with its defaults scored 0.898;
 leaving out image alt texts, link targets, list bullets, form fields, <noscript> and comments
 (none of them are article text) raised it to 0.930 at the same speed. trafilatura runs with the
-settings FineWeb used through datatrove (favor_precision, no comments, deduplicate).
+settings FineWeb used through datatrove (favor_precision, no comments) but without
+deduplicate, which emptied whole pages. `blocks` (an option, not the default) adds a jusText-style
+classifier over resiliparse's blocks (dentro/web/boilerplate.py; measured in docs/data.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-EXTRACTORS = ("resiliparse", "trafilatura")
+from dentro.web import boilerplate
+
+EXTRACTORS = ("resiliparse", "blocks", "trafilatura")   # blocks: resiliparse + boilerplate.py (option)
 
 
 class ExtractionTimeout(Exception):
@@ -141,31 +145,31 @@ def _tidy(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
-def extract_resiliparse(html: str) -> str:
+def extract_resiliparse(html: str, marked: bool = False) -> str:
+    """resiliparse's main-content text; with `marked`, links and furniture containers carry the
+    markers dentro/web/boilerplate.py classifies blocks by."""
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    tree = HTMLTree.parse(html)
+    tree = HTMLTree.parse(boilerplate.mark(html) if marked else html)
     return extract_plain_text(tree, main_content=True, alt_texts=False, links=False,
                               list_bullets=False, form_fields=False, noscript=False, comments=False)
 
 
 def extract_trafilatura(html: str) -> str:
     import trafilatura
-    from trafilatura.deduplication import LRU_TEST
 
-    # deduplicate=True counts text segments in a process-wide cache, so a page's output would depend
-    # on the pages the same worker saw before it (and differ between executors). We empty the cache
-    # per page: repeats inside the page are still dropped, and the output depends on the page alone.
-    LRU_TEST.clear()
-    return trafilatura.extract(html, favor_precision=True, include_comments=False,
-                               deduplicate=True) or ""
+    # FineWeb's settings without deduplicate=True: that counts text segments in a process-wide cache
+    # and, even emptied per page, left pages empty (benchmarks/data_extraction.py, docs/data.md).
+    return trafilatura.extract(html, favor_precision=True, include_comments=False) or ""
 
 
 def extract_text(html: str, extractor: str = "resiliparse") -> str:
     """Main-content text of one page ('' when nothing is left)."""
     if extractor == "resiliparse":
         return _tidy(extract_resiliparse(html))
+    if extractor == "blocks":   # not the default yet: see docs/data.md, "Extraction on real pages"
+        return _tidy(boilerplate.clean_text(extract_resiliparse(html, marked=True)))
     if extractor == "trafilatura":   # trafilatura drops the furniture itself
         return _MANY_NEWLINES.sub("\n\n", extract_trafilatura(html)).strip()
     raise ValueError(f"unknown extractor {extractor!r}; choose one of {EXTRACTORS}")
