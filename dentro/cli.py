@@ -24,6 +24,8 @@ COMMANDS = {
     "sft": ("dentro.commands.sft", "stage 5  fine-tune the base model on conversations into an assistant"),
     "chat": ("dentro.commands.chat", "stage 5  talk to the chat model in the terminal"),
     "rl": ("dentro.commands.rl", "stage 8  reinforcement learning with verifiable rewards (GRPO) on math"),
+    "eval": ("dentro.commands.eval", "stage 9  benchmarks (HellaSwag, ARC, MMLU, GSM8K, the world) with error bars"),
+    "arena": ("dentro.commands.arena", "stage 9  the arena: checkpoints in battles, Bradley-Terry ratings"),
     "export": ("dentro.commands.export", "stage 10 an LLM is two files: model.bin + run.c (C), or a Hugging Face folder"),
     "serve": ("dentro.commands.serve", "stage 11 serve the run's models with the OpenAI API (chat, completions)"),
     "inspect": ("dentro.commands.inspect", "look inside the base model: nearest tokens in its embeddings"),

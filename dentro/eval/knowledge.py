@@ -18,9 +18,10 @@ is a hallucination.
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
+
+from dentro.eval.stats import wilson
 
 # A cloze prompt per relation and language: the start of a sentence the world itself writes
 # (dentro/world/phrasing.py), cut right before the answer.
@@ -130,16 +131,6 @@ def run_cloze(model, tokenizer, prompts: list[str | None], max_tokens: int = 10,
         for (i, _), r in zip(chunk, rows):
             out[i] = tokenizer.decode([t for t in r if t != tokenizer.eot_id])
     return out
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion k/n (Wilson 1927)."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def table(items: list[dict], key: str) -> dict:
