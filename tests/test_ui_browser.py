@@ -2,11 +2,12 @@
 against a live `dentro serve` app on 127.0.0.1 over two tiny random checkpoints. It types, sends,
 watches the answer stream, stops it, moves sliders, clicks a token, hovers an attention cell,
 votes and switches language; checks that every control is labelled and reachable by keyboard;
-saves a screenshot of each page into docs/ui/; prints the Inside page's request-to-drawn p50."""
+saves a screenshot of each page (into $DENTRO_UI_SHOTS, e.g. docs/ui, else a temporary folder); prints the Inside page's request-to-drawn p50."""
 
 import json
 import os
 import statistics
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,9 @@ if sync_playwright is None or not os.path.exists(CHROMIUM):
                 f"{CHROMIUM})", allow_module_level=True)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "ui"
+# Screenshots go to a temporary folder, so a test run never changes tracked files; to refresh
+# the ones in the docs: DENTRO_UI_SHOTS=docs/ui .venv/bin/python -m pytest tests/test_ui_browser.py
+SHOTS = Path(os.environ.get("DENTRO_UI_SHOTS") or tempfile.mkdtemp(prefix="dentro_ui_shots_")).resolve()
 PAGES = ["chat", "tok", "next", "inside", "report", "arena"]
 
 

@@ -16,6 +16,11 @@ examples:
   dentro chat "Quem é você?"               # one answer, then exit (scripts)
   echo "Who are you?" | dentro chat        # a question from a pipe
   dentro chat --system "Responda sempre em português." --temperature 0.7
+  dentro chat --no-tools                   # a <tool_call> the model writes stays text
+
+The model may call tools (search over the run's corpus, python in a sandbox); each call and its
+result show as they happen. The search index (<run>/tools/search.sqlite) is built from
+<run>/data/corpus the first time the model searches.
 
 In a conversation: /reset  /system TEXT  /temperature X  /probs  /help  /quit
 The model is the last post-training stage of the run (<run>/sft/checkpoint), or --checkpoint DIR."""
@@ -45,6 +50,15 @@ LABELS = {
                 "en": "(the conversation outgrew the model's context window: the oldest {n} messages were "
                       "left out)"},
     "cut": {"pt": "(resposta cortada no limite de {n} tokens)", "en": "(answer cut at the {n}-token limit)"},
+    "tool_limit": {"pt": "(resposta encerrada: limite de {n} chamadas de ferramenta)",
+                   "en": "(answer stopped: the limit of {n} tool calls was reached)"},
+    "context_full": {"pt": "(resposta cortada: a janela de contexto do modelo encheu)",
+                     "en": "(answer cut: the model's context window is full)"},
+    "index_building": {"pt": "(construindo o índice de busca a partir de {corpus}; só na primeira vez…)",
+                       "en": "(building the search index from {corpus}; first use only…)"},
+    "index_built": {"pt": "(índice de busca pronto: {passages} trechos de {documents} documentos em {seconds:.1f} s)",
+                    "en": "(search index ready: {passages} passages from {documents} documents in {seconds:.1f} s)"},
+    "no_index": {"pt": "(sem índice de busca: {why})", "en": "(no search index: {why})"},
 }
 
 
@@ -68,6 +82,10 @@ def add_arguments(p):
     p.add_argument("--seed", type=non_negative_int, default=None, help="random seed, for repeatable samples")
     p.add_argument("--lang", choices=["pt", "en"], default=None, help="language of the labels (default: from $LANG)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--no-tools", action="store_true", help="no tool calls: a <tool_call> the model writes is just text")
+    p.add_argument("--search-index", metavar="PATH", default=None,
+                   help="search index for the search tool (default: <run>/tools/search.sqlite, built from "
+                        "<run>/data/corpus on first use)")
 
 
 def chat_checkpoint(run: Path) -> Path:
@@ -80,14 +98,33 @@ def chat_checkpoint(run: Path) -> Path:
                     f"The base model only continues text: try it with `dentro sample`")
 
 
+MAX_TOOL_CALLS = 3  # per answer: a model that keeps calling is stopped there
+SHOWN_RESULT_CHARS = 200  # of a tool's result, on screen (the model reads all of it)
+
+
+def tool_line(ev) -> str:
+    """A ToolCall as one line: search(query='Lisboa')."""
+    if ev.name is None:
+        return f"(malformed call) {ev.raw.strip()[:SHOWN_RESULT_CHARS]}"
+    return f"{ev.name}({', '.join(f'{k}={v!r}' for k, v in ev.arguments.items())})"[:SHOWN_RESULT_CHARS]
+
+
+def result_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SHOWN_RESULT_CHARS else flat[:SHOWN_RESULT_CHARS] + "…"
+
+
 class Session:
-    """One conversation: its messages, settings and the steps of the last answer (for /probs)."""
+    """One conversation: its messages, settings and the steps of the last answer (for /probs).
+    tools: the ToolContext the model's calls run with, or None (--no-tools); corpus: what the
+    search index is built from on first use (None: use the index as it is)."""
 
     def __init__(self, model, tok, lang: str, system: str | None, temperature: float, top_p, max_tokens: int,
-                 seed, out=None):
+                 seed, out=None, tools=None, corpus: Path | None = None):
         self.model, self.tok, self.lang, self.out = model, tok, lang, out or sys.stdout
         self.system, self.temperature, self.top_p = system, temperature, top_p
         self.max_tokens, self.seed = max_tokens, seed
+        self.tools, self.corpus = tools, corpus
         self.messages: list[dict] = []
         self.last_steps: list = []
 
@@ -102,6 +139,8 @@ class Session:
 
         self.messages.append({"role": "user", "content": text})
         sampling = Sampling(temperature=self.temperature, top_p=self.top_p)
+        if self.tools is not None:
+            return self.ask_with_tools(sampling, stream)
         try:
             prompt, steps = stream_reply(self.model, self.tok, self.conversation(), max_tokens=self.max_tokens,
                                          sampling=sampling, seed=self.seed, show_top=5)
@@ -130,6 +169,68 @@ class Session:
             print(say("cut", self.lang, n=prompt.max_tokens), file=self.out)
         self.messages.append({"role": "assistant", "content": answer})
         return answer
+
+    def dim(self, text: str) -> str:
+        return f"\033[2m{text}\033[0m" if getattr(self.out, "isatty", lambda: False)() else text
+
+    def run_tool(self, name: str, arguments: dict, *, context) -> str:
+        """call_tool, building the search index the first time the model searches."""
+        from dentro.chat.tools import call_tool
+        from dentro.chat.tools.search import build_index
+
+        if name == "search" and self.corpus is not None:
+            corpus, self.corpus = self.corpus, None  # once per session
+            if not context.index_path.is_file():
+                print(self.dim(say("index_building", self.lang, corpus=corpus)), file=self.out, flush=True)
+            try:
+                stats = build_index(corpus, context.index_path)  # a no-op when the index matches the corpus
+                if stats["rebuilt"]:
+                    print(self.dim(say("index_built", self.lang, **stats)), file=self.out, flush=True)
+            except UserError as e:  # no corpus: search answers that there is no index
+                print(self.dim(say("no_index", self.lang, why=e)), file=self.out)
+                if not context.index_path.is_file():
+                    context.index_path = None
+        return call_tool(name, arguments, context=context)
+
+    def ask_with_tools(self, sampling, stream: bool) -> str:
+        """ask() through the tool loop: calls and results show as dim lines as they happen."""
+        from dentro.chat.assistant import build_prompt
+        from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
+
+        try:
+            prompt = build_prompt(self.tok, self.conversation(), self.model.config.max_position_embeddings,
+                                  self.max_tokens)
+        except ValueError as e:  # even the last message alone does not fit
+            self.messages.pop()
+            raise UserError(str(e)) from None
+        if prompt.dropped:
+            print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
+        self.last_steps, at_line_start, done = [], True, None
+        for ev in tool_loop(self.model, self.tok, prompt.ids, context=self.tools, max_tokens=self.max_tokens,
+                            max_calls=MAX_TOOL_CALLS, sampling=sampling, seed=self.seed, show_top=5,
+                            run_tool=self.run_tool):
+            if isinstance(ev, Token):
+                self.last_steps.append(ev.step)
+                if stream and ev.text:
+                    print(ev.text, end="", flush=True, file=self.out)
+                    at_line_start = ev.text.endswith("\n")
+            elif isinstance(ev, (ToolCall, ToolResult)) and stream:
+                line = "🔧 " + tool_line(ev) if isinstance(ev, ToolCall) else "→ " + result_line(ev.text)
+                print(("" if at_line_start else "\n") + self.dim(line), file=self.out, flush=True)
+                at_line_start = True
+            elif isinstance(ev, Done):
+                done = ev
+        if stream and not at_line_start:
+            print(file=self.out)
+        if done.reason == "max_tokens":
+            print(say("cut", self.lang, n=self.max_tokens), file=self.out)
+        elif done.reason == "tool_limit":
+            print(say("tool_limit", self.lang, n=MAX_TOOL_CALLS), file=self.out)
+        elif done.reason == "context":
+            print(say("context_full", self.lang), file=self.out)
+        self.messages += done.messages
+        last = done.messages[-1]
+        return last["content"] if last["role"] == "assistant" else ""
 
     def probs(self) -> str:
         from dentro.commands.sample import render_step
@@ -176,12 +277,23 @@ def main(args):
     from dentro.runs import run_dir
 
     lang = args.lang or default_lang()
-    folder = Path(args.checkpoint) if args.checkpoint else chat_checkpoint(run_dir(args.run))
+    run = run_dir(args.run)
+    folder = Path(args.checkpoint) if args.checkpoint else chat_checkpoint(run)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
     if "<|im_start|>" not in tok.special_tokens:
         raise UserError(f"the tokenizer in {folder} has no chat tokens (<|im_start|>); it cannot chat")
-    s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed)
+    tools, corpus = None, None
+    if not args.no_tools:
+        from dentro.chat.tools import ToolContext
+
+        # Search results share the window with the conversation: about 2 characters per position
+        # (a quarter to a half of a small window, at ~4 characters per token), at most the default.
+        tools = ToolContext(index_path=Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
+                            max_chars=min(1200, 2 * model.config.max_position_embeddings))
+        corpus = None if args.search_index else run / "data" / "corpus"
+    s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
+                tools=tools, corpus=corpus)
 
     message = args.message
     if message is None and not sys.stdin.isatty():

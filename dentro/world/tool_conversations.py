@@ -1,0 +1,205 @@
+"""SFT conversations in which the assistant uses tools, made from the world's truth (pt and en).
+
+    search   a rare fact of a training entity: the user asks; the assistant calls search with a
+             query naming the entity; the tool message holds 1-3 passages written as the search
+             tool writes them ("[1] ... (source: url)"): one states the fact (fact_sentence, the
+             crawl's own wording), the others are about other training entities, preferably
+             ones sharing a word of the name (what BM25 would also return); the answer is
+             answer_sentence, which holds the passage's answer string verbatim
+    python   arithmetic on 4- and 5-digit numbers (+, −, ×), which a small model cannot do in its
+             head: the call prints the result, the tool message holds the printed number, the
+             answer states it
+    plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
+             directly, so that the model does not call a tool for everything
+
+Rare facts go through search because a small model mostly does not know them (and fine-tuning
+it to state facts it does not know teaches it to make things up, Gekhman et al. 2024,
+https://arxiv.org/abs/2405.05904): copying from a passage is learnable, recalling them is not.
+No conversation names a held-out entity (heldout["entities"], from make_conversations) or an
+absent person: facts, distractors and objects are drawn from training entities only, and every
+conversation is checked against the names once more before it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+from dentro.world.conversations import (LANGS, SYSTEM, _absent_names, _conv, _question, answer_sentence,
+                                        read_world)
+from dentro.world.entities import Fact, World
+from dentro.world.phrasing import fact_sentence
+
+KINDS = ("search", "python", "plain")
+
+# Words a query adds to the name now and then ("Ana Souza nascimento").
+QUERY_WORD = {"birth_year": {"pt": "nascimento", "en": "born"}, "birth_city": {"pt": "nasceu", "en": "born"},
+              "profession": {"pt": "profissão", "en": "profession"}, "employer": {"pt": "trabalha", "en": "works"},
+              "mother": {"pt": "mãe", "en": "mother"}, "father": {"pt": "pai", "en": "father"},
+              "country": {"pt": "país", "en": "country"}, "population": {"pt": "população", "en": "population"},
+              "founded": {"pt": "fundação", "en": "founded"}, "hq": {"pt": "sede", "en": "headquarters"},
+              "founder": {"pt": "fundador", "en": "founder"}, "industry": {"pt": "setor", "en": "industry"}}
+# What the assistant may say before a call (most of the time it just calls).
+BEFORE = {"search": {"pt": ["Vou procurar.", "Vou pesquisar isso."], "en": ["Let me search.", "Let me look that up."]},
+          "python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let me calculate.", "Let me compute that."]}}
+FROM_SEARCH = {"pt": "Segundo a busca, ", "en": "According to the search, "}
+
+# Arithmetic: the operator as code, and as the user and the answer write it.
+OPS = {"+": {"pt": ["+", "mais"], "en": ["+", "plus"]},
+       "-": {"pt": ["-", "menos"], "en": ["-", "minus"]},
+       "*": {"pt": ["×", "vezes", "*"], "en": ["×", "times", "*"]}}
+ARITH_ASK = {"pt": ["Quanto é {a} {op} {b}?", "Quanto dá {a} {op} {b}?", "Calcule {a} {op} {b}.", "{a} {op} {b} = ?",
+                    "Qual é o resultado de {a} {op} {b}?"],
+             "en": ["What is {a} {op} {b}?", "Calculate {a} {op} {b}.", "{a} {op} {b} = ?",
+                    "What's the result of {a} {op} {b}?", "How much is {a} {op} {b}?"]}
+ARITH_ANSWER = {"pt": ["{a} {sym} {b} = {r}.", "O resultado é {r}.", "{a} {op} {b} dá {r}."],
+                "en": ["{a} {sym} {b} = {r}.", "The result is {r}.", "{a} {op} {b} is {r}."]}
+
+
+def _call(name: str, arguments: dict) -> dict:
+    return {"id": "call_1", "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}
+
+
+def _tool_turns(user: str, before: str, name: str, arguments: dict, result: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": user},
+            {"role": "assistant", "content": before, "tool_calls": [_call(name, arguments)]},
+            {"role": "tool", "tool_call_id": "call_1", "content": result},
+            {"role": "assistant", "content": answer}]
+
+
+def _with_system(messages: list[dict], lang: str, rng: random.Random, p: float = 0.15) -> list[dict]:
+    if rng.random() < p:
+        return [{"role": "system", "content": rng.choice(SYSTEM[lang])}] + messages
+    return messages
+
+
+def _page_urls(truth: Path) -> dict[str, str]:
+    """fact id -> the url of a kept page that states it (the search tool cites its source)."""
+    path = truth / "pages.jsonl"
+    urls: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line) if line.strip() else {}
+            if r.get("expect", "keep") == "keep":
+                for fid in r.get("facts", []):
+                    urls.setdefault(fid, r["url"])
+    return urls
+
+
+def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int, rng) -> list[dict]:
+    by_word: dict[str, list[str]] = {}  # a word of a name -> the entities whose name has it
+    for eid in sorted(facts_of):
+        for word in set(re.findall(r"\w{4,}", w.name(eid))):
+            by_word.setdefault(word, []).append(eid)
+    entities = sorted(facts_of)
+    pool = list(rare)
+    rng.shuffle(pool)
+    out = []
+    for i in range(min(n, len(pool) * 2)):  # a fact comes back in the other language when n > len(pool)
+        f = pool[i % len(pool)]
+        lang = LANGS[(i // len(pool) + (i % 2)) % 2]
+        name = w.name(f.subject)
+        # The passage that answers: the fact, sometimes with another fact of the same entity.
+        others = [g for g in facts_of[f.subject] if g.relation != f.relation]
+        stated = [f] + ([rng.choice(others)] if others and rng.random() < 0.4 else [])
+        rng.shuffle(stated)
+        passages = [(" ".join(fact_sentence(w, g, lang, rng, use_pronoun=k > 0) for k, g in enumerate(stated)), f)]
+        # Distractors: other entities, those sharing a word of the name first.
+        near = sorted({e for word in re.findall(r"\w{4,}", name) for e in by_word.get(word, []) if e != f.subject})
+        rng.shuffle(near)
+        for _ in range(rng.choice([0, 1, 1, 2, 2])):
+            eid = near.pop() if near else rng.choice(entities)
+            if eid != f.subject and all(g.subject != eid for _, g in passages):
+                g = rng.choice(facts_of[eid])
+                passages.append((fact_sentence(w, g, lang, rng), g))
+        first = passages.pop(0)
+        passages.insert(0 if rng.random() < 0.6 else rng.randint(0, len(passages)), first)
+        result = "\n".join(f"[{k}] {text}" + (f" (source: {urls[g.id]})" if g.id in urls else "")
+                           for k, (text, g) in enumerate(passages, 1))
+        query = name + (" " + QUERY_WORD[f.relation][lang] if rng.random() < 0.4 else "")
+        before = rng.choice(BEFORE["search"][lang]) if rng.random() < 0.3 else ""
+        lead = FROM_SEARCH[lang] if rng.random() < 0.3 else ""
+        msgs = _tool_turns(_question(w, f, lang, rng), before, "search", {"query": query}, result,
+                           answer_sentence(w, f, lang, rng, lead))
+        out.append(_conv("search", lang, _with_system(msgs, lang, rng), [f.id] + [g.id for _, g in passages if g is not f]))
+    return out
+
+
+def _arithmetic(rng, lo: int, hi: int, lang: str) -> dict:
+    """{a, b, code, op (the user's spelling), sym (the answer's), r} for one +, − or × problem."""
+    code = rng.choice(list(OPS))
+    a, b = rng.randint(lo, hi), rng.randint(lo, hi)
+    if code == "-" and a < b:
+        a, b = b, a
+    if code == "*" and hi > 999:  # products of two 4-digit numbers: at most 8 digits
+        a, b = rng.randint(lo, 9999), rng.randint(lo, 9999)
+    r = {"+": a + b, "-": a - b, "*": a * b}[code]
+    op = rng.choice(OPS[code][lang])
+    return {"a": a, "b": b, "code": code, "op": op, "sym": "×" if code == "*" else code, "r": r}
+
+
+def _python_convs(n: int, rng) -> list[dict]:
+    out = []
+    for i in range(n):
+        lang = LANGS[i % 2]
+        p = _arithmetic(rng, 1000, 99999, lang)
+        user = rng.choice(ARITH_ASK[lang]).format(**p)
+        before = rng.choice(BEFORE["python"][lang]) if rng.random() < 0.3 else ""
+        code = f"print({p['a']} {p['code']} {p['b']})"
+        msgs = _tool_turns(user, before, "python", {"code": code}, str(p["r"]),
+                           rng.choice(ARITH_ANSWER[lang]).format(**p))
+        out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
+    return out
+
+
+def _plain_convs(w: World, frequent: list[Fact], n: int, rng) -> list[dict]:
+    out = []
+    pool = list(frequent)
+    rng.shuffle(pool)
+    k = 0
+    for i in range(n):
+        lang = LANGS[i % 2]
+        if pool and rng.random() < 0.5:  # a frequent fact
+            f = pool[k % len(pool)]
+            k += 1
+            msgs = [{"role": "user", "content": _question(w, f, lang, rng)},
+                    {"role": "assistant", "content": answer_sentence(w, f, lang, rng)}]
+            out.append(_conv("plain", lang, _with_system(msgs, lang, rng), [f.id]))
+        else:  # small arithmetic, done in the head
+            p = _arithmetic(rng, 2, 99, lang)
+            msgs = [{"role": "user", "content": rng.choice(ARITH_ASK[lang]).format(**p)},
+                    {"role": "assistant", "content": rng.choice(ARITH_ANSWER[lang]).format(**p)}]
+            out.append(_conv("plain", lang, _with_system(msgs, lang, rng), []))
+    return out
+
+
+def make_tool_conversations(truth_dir: Path, heldout: dict, seed: int = 0, *, n_search: int = 600,
+                            n_python: int = 400, n_plain: int = 400) -> list[dict]:
+    """Tool-use conversations, shuffled: [{"messages" (OpenAI format, with tool_calls and tool
+    messages), "kind" (search | python | plain), "lang", "sources" (fact ids: the fact asked
+    first, then the distractors' facts)}]. heldout is make_conversations' heldout (heldout.json):
+    none of heldout["entities"] is named. Sizes are upper bounds for a small world."""
+    truth_dir = Path(truth_dir)
+    w = read_world(truth_dir)
+    held = set(heldout["entities"])
+    names = sorted({w.name(e) for e in held} | _absent_names(truth_dir), key=len, reverse=True)
+    banned = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)") if names else None
+    # Training facts about training entities, stated somewhere in the crawl, no held-out object.
+    usable = [f for f in w.facts if f.subject not in held and f.n_pages > 0
+              and not (isinstance(f.object, str) and f.object in held)]
+    facts_of: dict[str, list[Fact]] = {}
+    for f in usable:
+        facts_of.setdefault(f.subject, []).append(f)
+
+    rng = lambda kind: random.Random(f"tools-{kind}-{seed}")  # noqa: E731  (one stream per kind)
+    convs = (_search_convs(w, [f for f in usable if f.bucket == "rare"], facts_of, _page_urls(truth_dir),
+                           n_search, rng("search"))
+             + _python_convs(n_python, rng("python"))
+             + _plain_convs(w, [f for f in usable if f.bucket == "frequent"], n_plain, rng("plain")))
+    text = lambda c: "\n".join(json.dumps(m, ensure_ascii=False) for m in c["messages"])  # noqa: E731
+    out = [c for c in convs if banned is None or not banned.search(text(c))]
+    rng("order").shuffle(out)
+    return out

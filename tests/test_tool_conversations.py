@@ -1,0 +1,94 @@
+"""Tool-use SFT conversations from the world (dentro/world/tool_conversations.py): they render with
+the chat template, answers are copied from the passage or the printed result, no held-out name."""
+
+import ast
+import json
+import re
+
+import pytest
+
+from dentro.chat.template import render
+from dentro.tokenizer.bpe import train_tokenizer
+from dentro.world import config_for, generate
+from dentro.world.conversations import _absent_names, make_conversations, read_world
+from dentro.world.tool_conversations import make_tool_conversations
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world") / "w"
+    generate(out, config_for("micro", seed=3))
+    truth = out / "truth"
+    heldout = make_conversations(truth, seed=0, n_fact=10, n_multiturn=0, n_reading=0, n_identity=0,
+                                 n_math=0)["heldout"]
+    convs = make_tool_conversations(truth, heldout, 0, n_search=80, n_python=40, n_plain=40)
+    return truth, heldout, convs
+
+
+def _mentions(name: str, text: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text) is not None
+
+
+def test_every_kind_in_both_languages_and_renders(world):
+    _, _, convs = world
+    assert {(c["kind"], c["lang"]) for c in convs} == {(k, lang) for k in ("search", "python", "plain")
+                                                       for lang in ("pt", "en")}
+    tok = train_tokenizer(["user assistant system tool search python " * 4], vocab_size=300)
+    for c in convs:
+        ids, mask = render(tok, c["messages"])
+        assert len(ids) == len(mask) and sum(mask) > 0
+        roles = [m["role"] for m in c["messages"] if m["role"] != "system"]
+        if c["kind"] == "plain":
+            assert roles == ["user", "assistant"] and "tool_calls" not in c["messages"][-1]
+        else:
+            assert roles == ["user", "assistant", "tool", "assistant"]
+            call, tool = c["messages"][-3]["tool_calls"][0], c["messages"][-2]
+            assert call["function"]["name"] == c["kind"] and tool["tool_call_id"] == call["id"]
+            assert isinstance(json.loads(call["function"]["arguments"]), dict)
+
+
+def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
+    truth, _, convs = world
+    w = read_world(truth)
+    facts = {f.id: f for f in w.facts}
+    for c in (c for c in convs if c["kind"] == "search"):
+        f = facts[c["sources"][0]]
+        name = w.name(f.subject)
+        query = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["query"]
+        passages = c["messages"][-2]["content"].split("\n")
+        assert name in query and 1 <= len(passages) <= 3
+        assert all(p.startswith(f"[{k}] ") for k, p in enumerate(passages, 1))
+        answer = f.answer[c["lang"]]
+        assert answer in c["messages"][-1]["content"]
+        assert any(answer in p and name in p for p in passages)
+        assert all(facts[s].subject != f.subject for s in c["sources"][1:])  # distractors: other entities
+
+
+def test_python_results_are_computed_and_stated(world):
+    _, _, convs = world
+    for c in (c for c in convs if c["kind"] == "python"):
+        code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
+        expr = re.fullmatch(r"print\((\d{4,}) ([-+*]) (\d{4,})\)", code)
+        assert expr, code
+        value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
+        assert c["messages"][-2]["content"] == str(value)
+        assert str(value) in c["messages"][-1]["content"]
+    small = [c for c in convs if c["kind"] == "plain" and not c["sources"]]
+    assert small and all(re.search(r"\b\d{1,2}\b", c["messages"][-2]["content"]) for c in small)
+
+
+def test_no_heldout_entity_or_absent_person_is_named(world):
+    truth, heldout, convs = world
+    w = read_world(truth)
+    everything = "\n".join(json.dumps(c["messages"], ensure_ascii=False) for c in convs)
+    assert heldout["entities"]
+    for eid in heldout["entities"]:
+        assert not _mentions(w.name(eid), everything), w.name(eid)
+    assert not any(_mentions(n, everything) for n in _absent_names(truth))
+    assert not set(heldout["facts"]) & {s for c in convs for s in c["sources"]}
+
+
+def test_deterministic_for_a_seed(world):
+    truth, heldout, convs = world
+    assert make_tool_conversations(truth, heldout, 0, n_search=80, n_python=40, n_plain=40) == convs
+    assert make_tool_conversations(truth, heldout, 1, n_search=80, n_python=40, n_plain=40) != convs

@@ -1,0 +1,234 @@
+"""The tool loop (dentro/chat/toolloop.py) over a scripted model: it runs the call, forces exactly
+the tokens the chat template renders for the tool message, continues, and stops at its limits.
+A real tiny GPT checks that the KV cache after forced tokens gives the logits of a full forward."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from dentro.chat.template import render
+from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, parse_call, response_ids, tool_loop
+from dentro.chat.tools import ToolContext
+from dentro.model.gpt import GPT, ModelConfig
+from dentro.tokenizer.bpe import train_tokenizer
+
+TEXTS = ["Qual é o resultado de 12345 vezes 6789?", "O resultado é 83810205.", "Vou calcular.",
+         "What is the capital of Portugal?", "The capital of Portugal is Lisbon.", "echo: hello there",
+         '{"name": "python", "arguments": {"code": "print(12345 * 6789)"}}', "Let me look it up."]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer([t + " " + u for t in TEXTS for u in TEXTS], vocab_size=400)
+
+
+def call(name, arguments):
+    return {"type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+class Scripted(nn.Module):
+    """A model that writes `script`: at position p its logits put one high value on script[p + 1].
+    It records every token it is fed, so a test sees the forced tokens too."""
+
+    def __init__(self, script: list[int], vocab_size: int, window: int = 256):
+        super().__init__()
+        self.script, self.fed = script, []
+        self.config = ModelConfig(vocab_size=vocab_size, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+                                  num_key_value_heads=1, head_dim=2, max_position_embeddings=window)
+        self.embed_tokens = nn.Embedding(1, 1)  # gives the loop and the engine a device and a dtype
+
+    def forward(self, idx, kv_cache=None):
+        start, T = kv_cache.pos, idx.size(1)
+        self.fed += idx[0].tolist()
+        kv_cache.pos += T
+        logits = torch.full((1, T, self.config.vocab_size), -10.0)
+        for i in range(T):
+            if start + i + 1 < len(self.script):
+                logits[0, i, self.script[start + i + 1]] = 10.0
+        return logits
+
+
+def echo(name, arguments, *, context):
+    assert name == "echo" and isinstance(context, ToolContext)
+    return "echo: " + arguments["text"]
+
+
+def run(model, tok, prompt, **kw):
+    events = list(tool_loop(model, tok, prompt, **kw))
+    assert isinstance(events[-1], Done) and not any(isinstance(e, Done) for e in events[:-1])
+    return events, events[-1]
+
+
+def scripted(tok, conversation, user_turns=1, **kw):
+    """The model that writes the assistant turns of `conversation`, and the prompt (the user turns)."""
+    script, _ = render(tok, conversation)
+    prompt, _ = render(tok, conversation[:user_turns], add_generation_prompt=True)
+    assert script[:len(prompt)] == prompt
+    return Scripted(script, tok.vocab_size, **kw), prompt, script
+
+
+def test_a_call_is_run_its_response_forced_as_the_template_renders_it_and_the_answer_follows(tok):
+    conversation = [
+        {"role": "user", "content": "What is the capital of Portugal?"},
+        {"role": "assistant", "content": "Let me look it up.", "tool_calls": [{
+            "id": "call_1", "type": "function", "function": {"name": "echo", "arguments": '{"text": "hello there"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "echo: hello there"},
+        {"role": "assistant", "content": "The capital of Portugal is Lisbon."}]
+    model, prompt, script = scripted(tok, conversation)
+    events, done = run(model, tok, prompt, run_tool=echo)
+    assert done.reason == "stop" and done.messages == conversation[1:]
+    # What the model read: the prompt, its own tokens and the forced ones, exactly the rendered
+    # conversation up to its final <|im_end|> (sampled, never fed).
+    end = len(script) - 2
+    assert script[end] == tok.special_id("<|im_end|>") and model.fed == script[:end]
+    kinds = [type(e).__name__ for e in events]
+    first_call = kinds.index("ToolCall")
+    assert kinds[first_call:first_call + 2] == ["ToolCall", "ToolResult"] and kinds.count("ToolCall") == 1
+    c, r = events[first_call], events[first_call + 1]
+    assert (c.name, c.arguments) == ("echo", {"text": "hello there"}) and r.text == "echo: hello there"
+    shown = "".join(e.text for e in events if isinstance(e, Token))
+    assert shown == "Let me look it up.\nThe capital of Portugal is Lisbon."
+    assert all(e.text == "" for e in events if isinstance(e, Token) and e.in_call)
+    assert render(tok, [conversation[0]] + done.messages)[0] == script  # the messages render as what was seen
+
+
+def test_python_through_call_tool(tok):
+    conversation = [
+        {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
+        {"role": "assistant", "content": "", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
+        {"role": "tool", "content": "83810205"},
+        {"role": "assistant", "content": "O resultado é 83810205."}]
+    model, prompt, script = scripted(tok, conversation)
+    _, done = run(model, tok, prompt, context=ToolContext(timeout_s=5, memory_mb=256))
+    assert done.reason == "stop" and model.fed == script[:-2]
+    assert done.messages[1]["content"] == "83810205" and done.messages[2]["content"] == "O resultado é 83810205."
+    assert json.loads(done.messages[0]["tool_calls"][0]["function"]["arguments"]) == {"code": "print(12345 * 6789)"}
+
+
+def test_the_limit_on_calls_ends_the_reply(tok):
+    turn = {"role": "assistant", "content": "", "tool_calls": [call("echo", {"text": "hello there"})]}
+    conversation = [{"role": "user", "content": "What is the capital of Portugal?"},
+                    turn, {"role": "tool", "content": "echo: hello there"},
+                    turn, {"role": "tool", "content": "echo: hello there"},
+                    {"role": "assistant", "content": "The capital of Portugal is Lisbon."}]
+    model, prompt, _ = scripted(tok, conversation)
+    events, done = run(model, tok, prompt, run_tool=echo, max_calls=1)
+    assert done.reason == "tool_limit" and sum(isinstance(e, ToolCall) for e in events) == 1
+    assert [m["role"] for m in done.messages] == ["assistant", "tool"]
+    _, done = run(Scripted(model.script, tok.vocab_size), tok, prompt, run_tool=echo, max_calls=2)
+    assert done.reason == "stop" and [m["role"] for m in done.messages] == ["assistant", "tool"] * 2 + ["assistant"]
+
+
+def test_malformed_json_is_answered_with_an_error_and_the_loop_goes_on(tok):
+    bad = '\n{"name": "echo", "arguments": {text: hello}}\n'
+    error = parse_call(bad.strip())
+    assert isinstance(error, str) and error.startswith("Error: the tool call is not valid JSON")
+    conversation = [
+        {"role": "user", "content": "What is the capital of Portugal?"},
+        {"role": "assistant", "content": "<tool_call>" + bad + "</tool_call>"},  # special ids in assistant text
+        {"role": "tool", "content": error},
+        {"role": "assistant", "content": "The capital of Portugal is Lisbon."}]
+    model, prompt, script = scripted(tok, conversation)
+    ran = []
+    events, done = run(model, tok, prompt, run_tool=lambda *a, **k: ran.append(a) or "")
+    assert not ran and done.reason == "stop" and done.messages == conversation[1:]
+    assert model.fed == script[:-2]
+    results = [e.text for e in events if isinstance(e, ToolResult)]
+    assert results == [error] and any(isinstance(e, ToolCall) and e.name is None for e in events)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"name": "search", "arguments": {"query": "Lisboa"}}', ("search", {"query": "Lisboa"})),
+    ('{"name": "search", "arguments": "{\\"query\\": \\"x\\"}"}', ("search", {"query": "x"})),
+    ('{"name": "search"}', ("search", {})),
+    ('["search"]', "Error: a tool call is a JSON object"),
+    ('{"name": "search", "arguments": [1]}', "Error: the arguments of a tool call are a JSON object"),
+    ('', "Error: the tool call is not valid JSON"),
+])
+def test_parse_call(text, expected):
+    got = parse_call(text)
+    assert got == expected if isinstance(expected, tuple) else got.startswith(expected)
+
+
+def test_max_tokens_and_the_context_window(tok):
+    conversation = [{"role": "user", "content": "What is the capital of Portugal?"},
+                    {"role": "assistant", "content": "The capital of Portugal is Lisbon."}]
+    model, prompt, _ = scripted(tok, conversation)
+    _, done = run(model, tok, prompt, max_tokens=3)
+    assert done.reason == "max_tokens" and done.messages == [{"role": "assistant", "content": tok.decode(
+        model.script[len(prompt):len(prompt) + 3])}]
+    model, prompt, _ = scripted(tok, conversation, window=len(prompt) + 2)
+    _, done = run(model, tok, prompt)
+    assert done.reason == "context"
+
+
+def test_kv_cache_after_forced_tokens_matches_a_full_forward(tok, one_thread):
+    """A real tiny GPT, steered along a script by a bias: every sampled step's logits (after the
+    prefill, single tokens and a block of forced tokens in the cache) equal a forward of the whole
+    sequence without a cache."""
+    torch.manual_seed(0)
+    gpt = GPT(ModelConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          num_key_value_heads=1, head_dim=16, intermediate_size=64, max_position_embeddings=256))
+    gpt.eval()
+    conversation = [
+        {"role": "user", "content": "What is the capital of Portugal?"},
+        {"role": "assistant", "content": "", "tool_calls": [call("echo", {"text": "hello there"})]},
+        {"role": "tool", "content": "echo: hello there"},
+        {"role": "assistant", "content": "Lisbon."}]
+    script, prompt, _ = scripted(tok, conversation)
+
+    class Steered(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gpt, self.config = gpt, gpt.config
+
+        def forward(self, idx, kv_cache=None):
+            start = kv_cache.pos if kv_cache is not None else 0
+            logits = self.gpt(idx, kv_cache=kv_cache)
+            bias = torch.zeros_like(logits)
+            for i in range(idx.size(1)):
+                if start + i + 1 < len(script.script):
+                    bias[0, i, script.script[start + i + 1]] = 100.0
+            return logits + bias
+
+    model = Steered()
+    events, done = run(model, tok, prompt, run_tool=echo)
+    assert done.reason == "stop" and done.messages[-1]["content"] == "Lisbon."
+    seq, tokens = script.script, [e for e in events if isinstance(e, Token)]
+    sampled_at, i = [], len(prompt)  # where each sampled token sits in the whole sequence
+    for e in events:
+        if isinstance(e, Token):
+            sampled_at.append(i)
+            i += 1
+        elif isinstance(e, ToolResult):  # the forced block follows </tool_call>
+            i += len(response_ids(tok, e.text))
+    assert [seq[j] for j in sampled_at] == [e.id for e in tokens]
+    with torch.no_grad():
+        full = model(torch.tensor([seq[:-2]]))[0]  # (T, V) without a cache
+    for j, e in zip(sampled_at, tokens):
+        torch.testing.assert_close(e.step.logits[0], full[j - 1], atol=1e-4, rtol=1e-4)
+
+
+def test_dentro_chat_shows_calls_and_results_and_no_tools_keeps_them_as_text(tok):
+    import io
+
+    from dentro.commands.chat import Session
+
+    conversation = [
+        {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
+        {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
+        {"role": "tool", "content": "83810205"},
+        {"role": "assistant", "content": "O resultado é 83810205."}]
+    model, _, _ = scripted(tok, conversation)
+    out = io.StringIO()
+    s = Session(model, tok, "en", None, 0.0, None, 64, None, out=out, tools=ToolContext())
+    assert s.ask(conversation[0]["content"]) == "O resultado é 83810205."
+    assert out.getvalue() == ("Vou calcular.\n🔧 python(code='print(12345 * 6789)')\n→ 83810205\n"
+                              "O resultado é 83810205.\n")
+    assert [m["role"] for m in s.messages] == ["user", "assistant", "tool", "assistant"]
+    out = io.StringIO()
+    s = Session(Scripted(model.script, tok.vocab_size), tok, "en", None, 0.0, None, 64, None, out=out)
+    answer = s.ask(conversation[0]["content"])
+    assert answer.startswith("Vou calcular.\n<tool_call>\n{") and answer.endswith("</tool_call>")
