@@ -164,6 +164,13 @@ def test_concurrent_votes_are_all_counted(setup):
     assert t["votes"] == before + 24
     base, sft = t["models"]["dentro-base"], t["models"]["dentro-sft"]
     assert base["wins"] == sft["losses"] and base["ties"] == sft["ties"] >= 6
+    # the page's leaderboard: Bradley-Terry on the votes; equal wins and losses, so equal ratings
+    board = {r["model"]: r for r in t["leaderboard"]}
+    assert set(board) == {"dentro-base", "dentro-sft"} and board["dentro-base"]["battles"] == t["votes"]
+    if before == 0:  # only these votes: as many wins as losses
+        assert abs(board["dentro-base"]["rating"] - board["dentro-sft"]["rating"]) <= 1
+    lo, hi = board["dentro-sft"]["ci"]
+    assert lo <= board["dentro-sft"]["rating"] <= hi
     con = sqlite3.connect(run / "arena" / "votes.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert con.execute("SELECT count(*) FROM votes").fetchone()[0] == before + 24

@@ -222,7 +222,9 @@ def test_arena_vote(page, live):
     page.click("#arena-votes button[data-vote=tie]")
     expect(page.locator("#arena-msg")).to_contain_text("Vote saved")
     expect(page.locator("#arena-tallies")).to_contain_text("1 votes")
-    expect(page.locator("#arena-tallies tr")).to_have_count(3)
+    expect(page.locator("#arena-tallies table.tallies:not(.leaderboard) tr")).to_have_count(3)
+    # and the leaderboard of the votes: a Bradley-Terry fit, both models rated (a tie: equal)
+    expect(page.locator("#arena-tallies table.leaderboard tr")).to_have_count(3)
     assert (live.run / "arena" / "votes.sqlite").is_file()
     shot(page, "arena")
 

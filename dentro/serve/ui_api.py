@@ -210,7 +210,14 @@ class Votes:
                 t = models.setdefault(me, {"wins": 0, "losses": 0, "ties": 0, "both_bad": 0})
                 key = {"tie": "ties", "both_bad": "both_bad"}.get(w) or ("wins" if w == side else "losses")
                 t[key] += n
-        return {"votes": sum(r[3] for r in rows), "models": models}
+        # The leaderboard of the votes: a Bradley-Terry fit on the Elo scale with bootstrap 95%
+        # intervals, as `dentro arena` computes it (which also adds the automatic battles).
+        from dentro.eval.arena import leaderboard, read_votes
+
+        board = leaderboard(read_votes(self.path), samples=100) if rows else []
+        return {"votes": sum(r[3] for r in rows), "models": models,
+                "leaderboard": [{"model": r["model"], "rating": round(r["rating"]),
+                                 "ci": [round(x) for x in r["ci"]], "battles": r["battles"]} for r in board]}
 
 
 def ui_routes(by_id: dict, check_key, read_json, run: Path | None) -> list[Route]:

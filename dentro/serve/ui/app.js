@@ -382,7 +382,17 @@ function drawTallies(data) {
     for (const v of [m, s.wins, s.losses, s.ties, s.both_bad]) tr.appendChild(el("td", {}, String(v)));
     table.appendChild(tr);
   }
-  $("arena-tallies").replaceChildren(el("p", {}, `${data.votes} ${t("votes")}`), table);
+  const board = el("table", {class: "tallies leaderboard"});
+  const bhead = el("tr");
+  for (const k of ["model", "rating", "interval", "battles"]) bhead.appendChild(el("th", {scope: "col"}, t(k)));
+  board.appendChild(bhead);
+  for (const r of data.leaderboard || []) {
+    const tr = el("tr");
+    for (const v of [r.model, r.rating, `${r.ci[0]} – ${r.ci[1]}`, r.battles]) tr.appendChild(el("td", {}, String(v)));
+    board.appendChild(tr);
+  }
+  $("arena-tallies").replaceChildren(el("p", {}, `${data.votes} ${t("votes")}`), table,
+    el("h3", {}, t("leaderboard")), board);
 }
 
 // ---- wiring ----

@@ -21,7 +21,8 @@ const WORDS = {
     reportNone: "This run has no report.md yet: run `dentro speedrun`.", loadReport: "Reload report",
     arenaPrompt: "Prompt for both models", askBoth: "Ask both", voteA: "A is better", voteB: "B is better",
     voteTie: "Tie", voteBad: "Both bad", tallies: "Tallies", votes: "votes", wins: "wins", losses: "losses",
-    ties: "ties", bothBad: "both bad", revealed: "A was {a}, B was {b}.", needTwo: "The arena needs two models.",
+    ties: "ties", bothBad: "both bad", leaderboard: "Leaderboard (Bradley–Terry, Elo scale, 95% bootstrap interval)",
+    rating: "rating", interval: "95% interval", battles: "battles", revealed: "A was {a}, B was {b}.", needTwo: "The arena needs two models.",
     error: "Error", thanks: "Vote saved.",
   },
   pt: {
@@ -43,7 +44,8 @@ const WORDS = {
     reportNone: "Esta execução ainda não tem report.md: rode `dentro speedrun`.", loadReport: "Recarregar relatório",
     arenaPrompt: "Prompt para os dois modelos", askBoth: "Perguntar aos dois", voteA: "A é melhor", voteB: "B é melhor",
     voteTie: "Empate", voteBad: "Ambos ruins", tallies: "Placar", votes: "votos", wins: "vitórias", losses: "derrotas",
-    ties: "empates", bothBad: "ambos ruins", revealed: "A era {a}, B era {b}.", needTwo: "A arena precisa de dois modelos.",
+    ties: "empates", bothBad: "ambos ruins", leaderboard: "Classificação (Bradley–Terry, escala Elo, intervalo bootstrap de 95%)",
+    rating: "nota", interval: "intervalo de 95%", battles: "batalhas", revealed: "A era {a}, B era {b}.", needTwo: "A arena precisa de dois modelos.",
     error: "Erro", thanks: "Voto salvo.",
   },
 };
