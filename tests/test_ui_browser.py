@@ -72,8 +72,33 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def test_chat_edit_and_resend_an_earlier_message(page):
+    go(page, "chat")
+    page.click("#chat-new")
+    page.select_option("#chat-model", "dentro-base")  # fast
+    page.fill("#chat-max", "8")
+    for text in ("primeira pergunta", "segunda pergunta"):
+        page.fill("#chat-input", text)
+        page.click("#chat-send")
+        expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)
+    expect(page.locator(".msg")).to_have_count(4)
+    page.locator(".msg.user .edit").first.click()  # edit the first question
+    box = page.locator(".msg.user .edit-box")
+    expect(box).to_have_value("primeira pergunta")
+    expect(box).to_be_focused()
+    box.fill("pergunta editada")
+    page.click(".msg.user .edit-send")
+    expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)
+    # the edited question replaced it and everything after it: one question, one new answer
+    expect(page.locator(".msg")).to_have_count(2)
+    assert page.locator(".msg.user .body").inner_text() == "pergunta editada"
+    saved = json.loads(page.evaluate("localStorage.getItem('dentro.chats')"))
+    assert [m["content"] for m in saved[0]["messages"] if m["role"] == "user"] == ["pergunta editada"]
+
+
 def test_chat_streams_stops_and_regenerates(page):
     go(page, "chat")
+    page.click("#chat-new")
     page.select_option("#chat-model", "dentro-sft")
     page.fill("#chat-max", "64")
     page.fill("#chat-system", "Be brief.")
@@ -88,7 +113,7 @@ def test_chat_streams_stops_and_regenerates(page):
     expect(reply).to_contain_text("(stopped)")
     expect(page.locator("#chat-send")).to_be_enabled()
     assert len(reply.inner_text()) >= len(partial)
-    assert page.locator(".msg.user").first.inner_text().endswith("Qual é a capital de Portugal?")
+    assert page.locator(".msg.user .body").first.inner_text().endswith("Qual é a capital de Portugal?")
     page.select_option("#chat-model", "dentro-base")  # fast: regenerate runs to the end
     page.click("#chat-regen")
     expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)

@@ -106,6 +106,28 @@ function messageNode(msg, k) {
   }
   if (msg.error) body.appendChild(el("div", {class: "error", role: "alert"}, msg.error));
   div.appendChild(body);
+  if (msg.role === "user") {
+    // edit and resend: the message becomes a text box; sending drops it and everything after it
+    const edit = el("button", {type: "button", class: "copy edit", "aria-label": t("edit") + " " + (k + 1)}, t("edit"));
+    edit.addEventListener("click", () => {
+      if (controller) return;  // not while an answer streams
+      const box = el("textarea", {class: "edit-box", rows: "2", "aria-label": t("edit") + " " + (k + 1)});
+      box.value = msg.content;
+      const send = el("button", {type: "button", class: "edit-send"}, t("resend"));
+      const cancel = el("button", {type: "button", class: "edit-cancel"}, t("cancel"));
+      send.addEventListener("click", () => {
+        const text = box.value.trim();
+        if (!text) return;
+        current.messages = current.messages.slice(0, k);
+        current.messages.push({role: "user", content: text});
+        renderChat(); streamChat();
+      });
+      cancel.addEventListener("click", renderChat);
+      body.replaceChildren(box, send, cancel);
+      box.focus();
+    });
+    div.appendChild(edit);
+  }
   if (msg.role === "assistant") {
     const copy = el("button", {type: "button", class: "copy", "aria-label": t("copy") + " " + (k + 1)}, t("copy"));
     copy.addEventListener("click", async () => {
