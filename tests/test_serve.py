@@ -32,7 +32,7 @@ class Scripted(Scheduler):
     """A scheduler whose model 'writes' a fixed token script (a random model never calls a tool)."""
     script: list[int] = []
 
-    def _sample(self, s, logits):
+    def _sample(self, s, logits, token=None):  # the script decides, not the batch's argmax
         logits = torch.full_like(logits, -30.0)
         logits[self.script[min(s.produced, len(self.script) - 1)]] = 30.0
         return super()._sample(s, logits)
@@ -41,7 +41,7 @@ class Scripted(Scheduler):
 class Slow(Scripted):
     """Writes one token over and over, 20 a second: a request that holds its slot."""
 
-    def _sample(self, s, logits):
+    def _sample(self, s, logits, token=None):
         time.sleep(0.05)
         return super()._sample(s, logits)
 

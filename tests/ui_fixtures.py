@@ -63,8 +63,8 @@ def make_app(run, checkpoints, api_key=None, limits=Limits(max_tokens=64), slow=
 class SlowScheduler(Scheduler):
     """Samples as usual, 40 tokens a second: a stream slow enough to watch and to stop."""
 
-    def _sample(self, s, logits):
+    def _sample(self, s, logits, token=None):
         import time
 
         time.sleep(0.025)
-        return super()._sample(s, logits)
+        return super()._sample(s, logits, token)

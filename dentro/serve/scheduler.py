@@ -157,17 +157,21 @@ class Scheduler:
         tokens = torch.tensor([[s.next_token] for s in self.active], dtype=torch.long, device=self.device)  # (n, 1)
         logits = self.model(tokens, kv_cache=self.slots)[:, -1]  # (n, V)
         self.steps += 1
-        done = [r for r, s in enumerate(self.active) if self._sample(s, logits[r])]
+        # greedy rows (the common case) take one argmax over the batch, not one call per row
+        greedy = logits.argmax(-1).tolist()
+        done = [r for r, s in enumerate(self.active)
+                if self._sample(s, logits[r], greedy[r] if s.sampling.temperature == 0 else None)]
         for r in reversed(done):
             self._remove(r)
         if done:
             self.slots.compact()
 
-    def _sample(self, s: Sequence, logits: torch.Tensor) -> bool:
-        """Draw the next token of s from its logits (V,), emit it; -> True when s is finished."""
+    def _sample(self, s: Sequence, logits: torch.Tensor, token: int | None = None) -> bool:
+        """Draw the next token of s from its logits (V,) (or take `token`, already chosen greedily),
+        emit it; -> True when s is finished."""
         if s.cancelled:
             return True
-        t = int(sample_next(logits[None], s.sampling, s.generator)[0])
+        t = token if token is not None else int(sample_next(logits[None], s.sampling, s.generator)[0])
         s.produced += 1
         s.next_token = t
         ev = Token(s.index, t)
