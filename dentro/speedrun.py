@@ -32,7 +32,7 @@ STAGES = [
 ]
 
 PRESETS = {
-    "tiny": "a 2-core laptop CPU: the whole speedrun in about 17 minutes",
+    "tiny": "a 2-core laptop CPU: the whole speedrun in about 16 minutes",
     "small": "one GPU: a bigger world, vocabulary and model",
     "micro": "a smoke run of seconds, for tests: every stage at its smallest",
 }
