@@ -269,7 +269,6 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
                                       K.run_cloze(base, btok, K.cloze_prompts(truth, items))):
         it["cloze_prompt"], it["base_completion"] = prompt, completion
         it["base_correct"] = bool(prompt) and K.contains_answer(completion, it["answers"])
-    del base
     chat, tok, _ = load_checkpoint(chat_dir, device, load_train_state=False)
     replies = reply_batch(chat, tok, [[{"role": "user", "content": it["question"]}] for it in items], max_tokens=48)
     for it, r in zip(items, replies):
@@ -287,17 +286,16 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
     form["followups"] = len(follow)
     form["followup_right_entity"] = sum(it["right_entity"] for it in follow)
     form["followup_correct"] = sum(it["correct"] for it in follow)
-    return {"items": items, "form": form, "chat": chat, "tok": tok, "followups": follow,
+    return {"items": items, "form": form, "chat": chat, "tok": tok, "base": base, "base_tok": btok,
+            "followups": follow,
             "tables": {"base_cloze": K.table([i for i in items if i["bucket"] != "absent"], "base_correct"),
                        "chat_correct": K.table(items, "correct"), "chat_refused": K.table(items, "refused")}}
 
 
-def side_by_side(run: Path, chat, tok, questions: list[str]) -> list[dict]:
+def side_by_side(base, btok, chat, tok, questions: list[str]) -> list[dict]:
     """The same questions to the base model (as the start of a document) and to the chat model."""
-    from dentro.model.checkpoint import load_checkpoint
     from dentro.model.engine import Sampling, generate_all
 
-    base, btok, _ = load_checkpoint(run / "pretrain" / "checkpoint", "cpu", load_train_state=False)
     rows = []
     for q in questions:
         ids = [btok.eot_id] + btok.encode(q)
@@ -345,7 +343,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         freq = [i for i in by_lang[lang] if i["bucket"] == "frequent"]
         questions += [i["question"] for i in freq[:2]]
         questions += [i["question"] for i in by_lang[lang] if i["bucket"] == "absent"][:1]
-    sbs = side_by_side(run, ev["chat"], ev["tok"], questions)
+    sbs = side_by_side(ev["base"], ev["base_tok"], ev["chat"], ev["tok"], questions)
     t_all = time.time() - t0
 
     def rate(table, bucket, lang):

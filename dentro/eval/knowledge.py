@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 
 from dentro.eval.stats import wilson
+from dentro.world.phrasing import _DE as DE, ORG_ARTICLE_PT  # the articles the crawl writes
 
 # A cloze prompt per relation and language: the start of a sentence the world itself writes
 # (dentro/world/phrasing.py), cut right before the answer.
@@ -39,10 +40,6 @@ CLOZE = {
     "founder": {"pt": "Quem fundou {a_s} foi", "en": "The founder of {s} is"},
     "industry": {"pt": "O ramo de atividade {da_s} é", "en": "The line of business of {s} is"},
 }
-_ORG_ARTICLE = {"builder": "a", "bank": "o", "publisher": "a", "lab": "o", "software": "a",
-                "airline": "a", "food": "a", "energy": "a", "textile": "a", "shipyard": "o"}
-_DE = {"o": "do", "a": "da", "os": "dos", "as": "das"}
-
 # A reply that says it does not know (pt, en): the start of a refusal, not a fact.
 REFUSALS = ("não sei", "nao sei", "não tenho", "não conheço", "não encontrei", "desconheço",
             "i don't know", "i do not know", "i don't have", "i have no", "i'm not sure", "i am not sure",
@@ -109,8 +106,8 @@ def cloze_prompts(truth: Path, items: list[dict]) -> list[str | None]:
             continue
         name = f["subject_name"]
         if f["subject"] in orgs:
-            art = _ORG_ARTICLE.get(orgs[f["subject"]].get("kind"), "a")
-            forms = {"a_s": f"{art} {name}", "da_s": f"{_DE[art]} {name}"}
+            art = ORG_ARTICLE_PT.get(orgs[f["subject"]].get("kind"), "a")
+            forms = {"a_s": f"{art} {name}", "da_s": f"{DE[art]} {name}"}
         else:
             forms = {"a_s": name, "da_s": f"de {name}"}
         out.append(CLOZE[f["relation"]][it["lang"]].format(s=name, **forms))

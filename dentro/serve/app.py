@@ -376,15 +376,21 @@ def fit_chat(tokenizer, messages: list[dict], budget: int) -> list[int]:
     return best
 
 
-def final_choice(c: Choice, tokenizer, req, chat: bool) -> dict:
-    finish, content, calls = c.finish, c.text.content(), None
+def tool_calls(c: Choice) -> tuple[list | None, str | None, str]:
+    """(tool_calls, finish reason, text to show) of a choice's <tool_call> text: parsed calls
+    finish with "tool_calls"; text that does not parse is shown as it is."""
     tool_text = c.text.tool_text()
-    if tool_text is not None:
-        parsed = P.parse_tool_calls(tool_text)
-        if parsed is not None:
-            calls, finish = parsed[1], "tool_calls"
-        else:
-            content += tool_text
+    if tool_text is None:
+        return None, c.finish, ""
+    parsed = P.parse_tool_calls(tool_text)
+    if parsed is None:
+        return None, c.finish, tool_text
+    return parsed[1], "tool_calls", ""
+
+
+def final_choice(c: Choice, tokenizer, req, chat: bool) -> dict:
+    calls, finish, unparsed = tool_calls(c)
+    content = c.text.content() + unparsed
     if not chat:
         lp = None if req.logprobs is None else P.completion_logprobs(tokenizer, c.tokens, 0)
         return {"index": c.seq.index, "text": content, "logprobs": lp, "finish_reason": finish}
@@ -406,16 +412,10 @@ def stream_piece(c: Choice, tokenizer, req, chat: bool, delta: str) -> dict:
 
 def stream_end(c: Choice, tokenizer, req, chat: bool) -> list[dict]:
     """The last chunks of a choice: held-back text, tool calls, then the finish reason."""
-    out, finish = [], c.finish
+    out = []
     rest = c.text.flush()
-    tool_text = c.text.tool_text()
-    calls = None
-    if tool_text is not None:
-        parsed = P.parse_tool_calls(tool_text)
-        if parsed is not None:
-            calls, finish = parsed[1], "tool_calls"
-        else:
-            rest += tool_text
+    calls, finish, unparsed = tool_calls(c)
+    rest += unparsed
     if rest or c.pending:
         out.append(stream_piece(c, tokenizer, req, chat, rest))
     if chat:
