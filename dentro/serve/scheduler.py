@@ -79,6 +79,7 @@ class Scheduler:
         self.slots = SlotCache(model.config, max_batch, device=self.device, dtype=model.embed_tokens.weight.dtype)
         self.active: list[Sequence] = []  # active[r] decodes in slot row r
         self.waiting: collections.deque[Sequence] = collections.deque()
+        self.prefilling = 0  # taken from waiting, not yet active: their first token may already be out
         self.cond = threading.Condition()
         self.stopped = False
         self.steps = 0  # decode steps run (for tests and stats)
@@ -97,11 +98,11 @@ class Scheduler:
     def load(self) -> int:
         """Sequences decoding or waiting."""
         with self.cond:
-            return len(self.active) + len(self.waiting)
+            return len(self.active) + len(self.waiting) + self.prefilling
 
     def submit(self, seqs: list[Sequence]) -> None:
         with self.cond:
-            if len(self.active) + len(self.waiting) + len(seqs) > self.max_batch + self.max_queue:
+            if len(self.active) + len(self.waiting) + self.prefilling + len(seqs) > self.max_batch + self.max_queue:
                 raise Full(f"the server is busy ({len(self.active)} decoding, {len(self.waiting)} waiting); retry later")
             self.waiting.extend(seqs)
             self.cond.notify()
@@ -122,6 +123,7 @@ class Scheduler:
                 admitted = []
                 while self.waiting and len(self.active) + len(admitted) < self.max_batch:
                     admitted.append(self.waiting.popleft())
+                self.prefilling = len(admitted)
             try:
                 with torch.no_grad():
                     self._drop_cancelled()
@@ -133,12 +135,15 @@ class Scheduler:
                 log.exception("scheduler step failed")
                 with self.cond:
                     failed, self.active = self.active + [s for s in admitted if s not in self.active], []
+                    self.prefilling = 0
                     self.slots.n, self.slots.pos = 0, 0
                 for s in failed:
                     s.emit(Error(s.index, f"generation failed: {type(e).__name__}", 500))
 
     def _prefill(self, s: Sequence) -> None:
         if s.cancelled:
+            with self.cond:
+                self.prefilling -= 1
             return
         if s.seed is not None:
             s.generator = torch.Generator(device=self.device).manual_seed(s.seed)
@@ -147,10 +152,13 @@ class Scheduler:
         idx = torch.tensor([s.prompt], dtype=torch.long, device=self.device)
         logits = self.model(idx, kv_cache=cache)[:, -1]  # (1, V)
         if self._sample(s, logits[0]):
+            with self.cond:
+                self.prefilling -= 1
             return  # finished at its first token
         self.slots.add(cache)
         with self.cond:
             self.active.append(s)
+            self.prefilling -= 1
 
     def _decode_step(self) -> None:
         self.slots.make_room()
