@@ -96,9 +96,10 @@ class RefGPT(nn.Module):
 
 
 def train_reference(tokens: np.ndarray, vocab: int, depth: int, seq_len: int, batch: int, seconds: float,
-                    lr: float = 1e-3, seed: int = 1337) -> tuple[nn.Module, int, float]:
+                    lr: float = 1e-3, seed: int = 1337, bf16: bool = False) -> tuple[nn.Module, int, float]:
     """nanoGPT's loop: random windows, AdamW (wd 0.1 on matrices), warmup + cosine to lr/10
-    over the time budget. Returns (model, tokens trained, median tokens/s of a step after the first)."""
+    over the time budget. bf16: the forward under bf16 autocast (nanoGPT does so on GPUs only;
+    on CPU it runs fp32). Returns (model, tokens trained, median tokens/s of a step after the first)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     width = 64 * depth
@@ -118,7 +119,8 @@ def train_reference(tokens: np.ndarray, vocab: int, depth: int, seq_len: int, ba
         ix = rng.integers(0, len(data) - seq_len - 1, size=batch)
         x = torch.stack([data[i:i + seq_len] for i in ix])
         y = torch.stack([data[i + 1:i + 1 + seq_len] for i in ix])
-        loss = model(x, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -205,7 +207,14 @@ def parse_args(argv):
     ap.add_argument("--vocab", type=int, default=4096, help="tokenizer size when training one on real text")
     ap.add_argument("--eval-rows", type=int, default=128, help="held-out rows, neutral windows and packed rows each")
     ap.add_argument("--ref-lrs", default="3e-4,1e-3,3e-3", help="the reference's AdamW learning rates to sweep")
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                    help="dentro's training precision (default auto: bf16 on CPUs with native bf16)")
     ap.add_argument("--adamw-too", action="store_true", help="also run dentro's loop with plain AdamW")
+    ap.add_argument("--fp32-too", action="store_true", help="also run dentro's loop in fp32 (dentro-fp32)")
+    ap.add_argument("--compile-too", action="store_true", help="also run dentro's loop under torch.compile "
+                    "(dentro-compile; its compile time is inside its budget and reported)")
+    ap.add_argument("--ref-bf16-too", action="store_true",
+                    help="also run the reference under bf16 autocast (reference-bf16), at the swept lr")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     ap.add_argument("--smoke", action="store_true", help="seconds, for the tests: a synthetic corpus, depth 1, "
                     "context 32, 4 rows/step, 1.2 s per run, 1 round")
@@ -261,19 +270,23 @@ def main(argv=None) -> dict:
         return {"val_loss": n["val_loss"], "val_bpb": n["val_bpb"], "packed_loss": p["val_loss"],
                 "packed_bpb": p["val_bpb"], "params": sum(q.numel() for q in model.parameters())}
 
-    def run_reference(lr: float, seed: int) -> dict:
+    def run_reference(lr: float, seed: int, bf16: bool = False) -> dict:
         ref, n_tok, tok_s = train_reference(stream, tok.vocab_size, args.depth, T, B, args.minutes * 60,
-                                            lr=lr, seed=seed)
+                                            lr=lr, seed=seed, bf16=bf16)
         return {"tok_s": tok_s, "tokens": n_tok, **score(ref)}
 
     def run_dentro(name: str, r: int) -> dict:
         cfg = TrainConfig(seq_len=T, device_batch_size=B, total_batch_tokens=B * T, max_steps=10**9,
                           max_minutes=args.minutes, eval_every=0, eval_tokens=B * T, sample_every=0,
-                          optimizer="adamw" if name == "dentro-adamw" else "muon")
+                          optimizer="adamw" if name == "dentro-adamw" else "muon",
+                          precision="fp32" if name == "dentro-fp32" else args.precision,
+                          compile=name == "dentro-compile")
         torch.manual_seed(cfg.seed)
         model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
         res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), packed, cfg)
         return {"tok_s": res.tokens_per_second, "tokens": res.tokens, **score(model)}
+    # (tokens/s is the loop's own figure: tokens over the steps' time, which for dentro-compile
+    # includes the first step's compilation; "tokens in budget" is the fair total either way)
 
     print(f"data: {source}; {meta['splits']['train']['tokens']:,} train / {meta['splits']['val']['tokens']:,} val "
           f"tokens, vocab {tok.vocab_size}; model depth {args.depth}, context {T}, {B} rows/step; "
@@ -295,14 +308,19 @@ def main(argv=None) -> dict:
         print(f"| {lr:g}{mark} | {s['tokens']:,} | {s['tok_s']:,.0f} | {s['val_bpb']:.3f} | {s['packed_bpb']:.3f} |")
 
     # 3. alternating rounds, the reference at its best lr
-    loops = ["dentro"] + (["dentro-adamw"] if args.adamw_too else [])
-    runs = {k: [] for k in loops + ["reference"]}
+    # dentro-adamw: dentro's model and loop with plain AdamW, to separate the optimiser's cost;
+    # dentro-fp32: before bf16 autocast; reference-bf16: the same autocast given to the reference
+    loops = (["dentro"] + (["dentro-fp32"] if args.fp32_too else []) + (["dentro-compile"] if args.compile_too else [])
+             + (["dentro-adamw"] if args.adamw_too else []))
+    refs = ["reference"] + (["reference-bf16"] if args.ref_bf16_too else [])
+    runs = {k: [] for k in loops + refs}
     for r in range(args.rounds):
-        for name in loops:  # dentro-adamw: dentro's model and loop with plain AdamW, to separate optimiser cost
+        for name in loops:
             runs[name].append(run_dentro(name, r))
             print(f"round {r + 1} {name}: {fmt(runs[name][-1])}", flush=True)
-        runs["reference"].append(run_reference(ref_lr, seed=r))
-        print(f"round {r + 1} reference (lr {ref_lr:g}): {fmt(runs['reference'][-1])}", flush=True)
+        for name in refs:
+            runs[name].append(run_reference(ref_lr, seed=r, bf16=name == "reference-bf16"))
+            print(f"round {r + 1} {name} (lr {ref_lr:g}): {fmt(runs[name][-1])}", flush=True)
 
     med = {k: {m: statistics.median(x[m] for x in v) for m in METRICS} for k, v in runs.items()}
     print(f"\nmedians of {args.rounds} round(s), {args.minutes} min each; bits/byte on held-out text "
@@ -311,13 +329,17 @@ def main(argv=None) -> dict:
           "| **neutral val bits/byte** | packed val bits/byte |")
     print("|---|---|---|---|---|---|---|")
     for k, m in med.items():
-        label = f"reference (AdamW lr {ref_lr:g}, best of {len(ref_lrs)})" if k == "reference" else k
+        label = f"{k} (AdamW lr {ref_lr:g}, best of {len(ref_lrs)})" if k.startswith("reference") else k
         print(f"| {label} | {m['params'] / 1e6:.2f}M | {m['tok_s']:,.0f} | {m['tokens']:,.0f} | {m['val_loss']:.3f} "
               f"| {m['val_bpb']:.3f} | {m['packed_bpb']:.3f} |")
     d, ref = med["dentro"], med["reference"]
     print(f"\ndentro/reference: tokens/s {d['tok_s'] / ref['tok_s']:.2f}x; at equal wall time, bits/byte "
           f"{d['val_bpb'] / ref['val_bpb']:.3f}x on neutral windows, {d['packed_bpb'] / ref['packed_bpb']:.3f}x "
           f"on packed rows (below 1: dentro better)")
+    for k in med:
+        if k not in ("dentro", "reference"):
+            print(f"dentro/{k}: tokens/s {d['tok_s'] / med[k]['tok_s']:.2f}x, tokens in budget "
+                  f"{d['tokens'] / med[k]['tokens']:.2f}x, neutral bits/byte {d['val_bpb'] / med[k]['val_bpb']:.3f}x")
     return {"sweep": sweep, "ref_lr": ref_lr, "runs": runs, "median": med}
 
 

@@ -111,6 +111,63 @@ def test_training_lowers_the_loss_and_writes_metrics(run, tmp_path):
     assert any("samples" in x for x in recs) and isinstance(r.samples["Ana Souza nasceu em"], str)
 
 
+def test_precision_picks_bf16_autocast_only_where_asked_or_native(monkeypatch):
+    cpu = torch.device("cpu")
+    assert T.training_dtype(cpu, "fp32") == torch.float32 and T.training_dtype(cpu, "bf16") == torch.bfloat16
+    assert T.training_dtype(torch.device("cuda"), "auto") == torch.bfloat16
+    for native in (True, False):
+        monkeypatch.setattr(T, "native_bf16_cpu", lambda: native)
+        assert T.training_dtype(cpu, "auto") == (torch.bfloat16 if native else torch.float32)
+    with T.autocast_context(cpu, "bf16"):
+        assert torch.nn.Linear(4, 4)(torch.randn(2, 4)).dtype == torch.bfloat16  # the matmul ran in bf16
+    with T.autocast_context(cpu, "fp32"), T.autocast_context(cpu, "bf16", fsdp=True):  # FSDP2 casts instead
+        assert torch.nn.Linear(4, 4)(torch.randn(2, 4)).dtype == torch.float32
+    with pytest.raises(UserError, match="choose auto, bf16 or fp32"):
+        T.training_dtype(cpu, "fp16")
+
+
+def test_bf16_and_fp32_training_agree_in_their_first_steps(run):
+    """bf16 autocast changes the rounding of the matmuls, not the maths: the first losses match fp32's
+    closely (the same init, the same rows) and both fall."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        cfg = small_cfg(max_steps=6, eval_every=0, precision=precision)
+        model, tok, loader, val = build(run, cfg)
+        losses[precision] = T.train(model, tok, loader, val, cfg).losses
+    assert abs(losses["bf16"][0] - losses["fp32"][0]) < 0.02  # the same model at init, bf16 matmuls
+    assert all(abs(a - b) < 0.15 for a, b in zip(losses["bf16"], losses["fp32"]))
+    assert losses["bf16"][-1] < losses["bf16"][0] - 0.5
+
+
+def test_a_failing_compile_falls_back_to_eager_with_a_warning(run, monkeypatch):
+    class Broken(torch.nn.Module):  # what torch.compile returns, failing as a missing compiler would
+        def __init__(self, m):
+            super().__init__()
+            self._orig_mod = m
+
+        def forward(self, *a):
+            raise RuntimeError("inductor: no working C++ compiler")
+
+    monkeypatch.setattr(T.torch, "compile", Broken)
+    cfg = small_cfg(max_steps=3, eval_every=0, compile=True)
+    model, tok, loader, val = build(run, cfg)
+    with pytest.warns(UserWarning, match="torch.compile failed .*eager mode"):
+        r = T.train(model, tok, loader, val, cfg)
+    assert r.steps == 3 and all(math.isfinite(x) for x in r.losses)
+
+
+def test_compile_by_default_only_on_gpu_or_long_cpu_budgets():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert T.should_compile(T.TrainConfig(), gpu) and not T.should_compile(T.TrainConfig(), cpu)
+    assert not T.should_compile(T.TrainConfig(max_minutes=2.0), cpu)  # compilation would eat the budget
+    assert not T.should_compile(T.TrainConfig(compile=False, max_minutes=13.0), gpu)
+    assert T.should_compile(T.TrainConfig(compile=True), cpu)
+    import shutil
+
+    has_cxx = any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+    assert T.should_compile(T.TrainConfig(max_minutes=13.0), cpu) == has_cxx
+
+
 def test_a_time_budget_stops_the_run_and_the_schedule_decays_within_it(run, tmp_path, monkeypatch):
     clock = iter(range(10**6))  # a fake clock: each reading is one second later, so the test is not timing-bound
     monkeypatch.setattr(T.time, "perf_counter", lambda: float(next(clock)))

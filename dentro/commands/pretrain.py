@@ -77,8 +77,9 @@ TRAIN_OPTIONS = {"seq_len": "seq_len", "batch_size": "device_batch_size", "total
                  "steps": "max_steps", "max_minutes": "max_minutes", "optimizer": "optimizer",
                  "matrix_lr": "matrix_lr", "lr": "adamw_lr", "eval_every": "eval_every",
                  "sample_every": "sample_every", "save_every": "save_every", "seed": "seed", "compile": "compile",
-                 "fsdp": "fsdp"}
-SAFE_ON_RESUME = {"max_steps", "max_minutes", "eval_every", "sample_every", "save_every", "compile", "fsdp"}
+                 "precision": "precision", "fsdp": "fsdp"}
+SAFE_ON_RESUME = {"max_steps", "max_minutes", "eval_every", "sample_every", "save_every", "compile", "fsdp",
+                  "precision"}
 
 
 def add_arguments(p):
@@ -103,7 +104,10 @@ def add_arguments(p):
     p.add_argument("--seed", type=non_negative_int, help="random seed (model init, data order)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint exactly where it stopped")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: on GPU only)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile (default: on GPU, and on CPU for time budgets of 5 minutes or more)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"],
+                   help="matmul precision: bf16 autocast or fp32 (default auto: bf16 on GPU and on CPUs with "
+                        "native bf16, such as AVX512-BF16 or AMX)")
     p.add_argument("--fsdp", action="store_true", default=None, help="with torchrun: FSDP2 instead of DDP")
     p.add_argument("--num-workers", type=non_negative_int, default=0, help="tokenizing processes (default: one per core)")
 

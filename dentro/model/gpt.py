@@ -112,12 +112,14 @@ def rope_tables(head_dim: int, positions: torch.Tensor, theta: float) -> tuple[t
 
 
 def apply_rope(x, cos, sin):
-    """x: (B, H, T, D); cos, sin: (T, D) or (B, T, D). Rotates each pair (x_i, x_{i+D/2}) by its angle."""
+    """x: (B, H, T, D); cos, sin: (T, D) or (B, T, D). Rotates each pair (x_i, x_{i+D/2}) by its angle,
+    in x's dtype (two fewer casts per call under bf16 autocast than rotating in fp32)."""
     if cos.dim() == 3:
         cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, D): the same angles for every head
     x1, x2 = x.chunk(2, dim=-1)
     rotated = torch.cat([-x2, x1], dim=-1)
-    return (x.float() * cos + rotated.float() * sin).to(x.dtype)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # in x's dtype, as HF's Qwen3 (fp32 tables, bf16 under autocast)
+    return x * cos + rotated * sin
 
 
 class KVCache:

@@ -8,7 +8,10 @@
                 the time budget, whichever comes first, so the decay happens inside it.
     batch       gradient accumulation up to total_batch_tokens per optimiser step, summed
                 over every rank (DDP via torchrun, or FSDP2 with --fsdp).
-    precision   bf16 autocast + torch.compile on GPU, plain fp32 on CPU.
+    precision   bf16 autocast (fp32 weights and optimiser states, matmuls in bf16) on GPU and
+                on CPUs that multiply bf16 in hardware (AVX512-BF16, AMX); fp32 elsewhere.
+                torch.compile on GPU, and on CPU for runs with a budget of CPU_COMPILE_MINUTES
+                or more (its ~40 s of compilation then pays for itself); eager if it fails.
     shown       a progress bar with loss, tokens/s, MFU (GPU) and ETA; validation bits per
                 byte; greedy samples from fixed prompts; metrics.jsonl; TensorBoard / W&B
                 when installed.
@@ -62,7 +65,8 @@ class TrainConfig:
     save_every: int = 0                 # steps between checkpoints; 0: only at the end
     log_every: int = 1
     seed: int = 1337
-    compile: bool | None = None         # None: on GPU only
+    compile: bool | None = None         # None: on GPU, and on CPU for long budgets (should_compile)
+    precision: str = "auto"             # "bf16" autocast, "fp32", or "auto": bf16 where the hardware has it
     fsdp: bool = False                  # FSDP2 instead of DDP when several ranks
 
     def accumulation_steps(self, world_size: int) -> int:
@@ -357,6 +361,37 @@ class TrainResult:
     stopped_by: str               # "steps" or "time"
 
 
+def native_bf16_cpu() -> bool:
+    """True when this CPU multiplies bf16 matrices in hardware: x86 with AVX512-BF16 or AMX-BF16
+    (read from /proc/cpuinfo's flags). Elsewhere oneDNN emulates bf16 and gains nothing."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def training_dtype(device: torch.device, precision: str) -> torch.dtype:
+    """The matmul dtype of training: bf16 or fp32. "auto" picks bf16 on CUDA and on CPUs with
+    native bf16 (1.5-1.7x tokens/s at the tiny preset's size, docs/pretrain.md), fp32 otherwise."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise UserError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
+    if precision == "auto":
+        native = device.type == "cuda" or (device.type == "cpu" and native_bf16_cpu())
+        return torch.bfloat16 if native else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def autocast_context(device: torch.device, precision: str, fsdp: bool = False):
+    """The forward's autocast for `precision`: weights and optimiser states stay fp32, matmul
+    inputs are cast to bf16 (Micikevicius et al. 2018's mixed precision, with bf16 needing no loss
+    scaling). Under FSDP2 its MixedPrecisionPolicy does the casting instead."""
+    if fsdp or training_dtype(device, precision) == torch.float32:
+        return _nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist) -> nn.Module:
     """DDP or FSDP2 across ranks, then torch.compile on GPU. Returns the module to train with;
     `model` itself stays the plain module (FSDP2 shards it in place)."""
@@ -373,10 +408,27 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         wrapped = DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
-    use_compile = cfg.compile if cfg.compile is not None else d.device.type == "cuda"
-    if use_compile:
+    if should_compile(cfg, d.device):
         wrapped = torch.compile(wrapped)
     return wrapped
+
+
+# On CPU, inductor writes and builds C++ kernels: ~40 s on 2 cores for the tiny model, paid back
+# by a ~1.2x faster step only on a long run (docs/pretrain.md, "Training speed on CPU").
+CPU_COMPILE_MINUTES = 5.0
+
+
+def should_compile(cfg: TrainConfig, device: torch.device) -> bool:
+    """cfg.compile if set; else on GPU, and on CPU when the run has a time budget of at least
+    CPU_COMPILE_MINUTES and a C++ compiler (inductor's CPU backend needs one)."""
+    if cfg.compile is not None:
+        return cfg.compile
+    if device.type == "cuda":
+        return True
+    import shutil
+
+    long_run = cfg.max_minutes is not None and cfg.max_minutes >= CPU_COMPILE_MINUTES
+    return device.type == "cpu" and long_run and any(shutil.which(c) for c in ("g++", "c++", "clang++"))
 
 
 def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: TrainConfig, *, d: Dist = Dist(),
@@ -413,8 +465,8 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
         set_rng_state(train_state["rng"])
     else:
         torch.manual_seed(cfg.seed)
-    cuda = d.device.type == "cuda"
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and not fsdp else _nullcontext()
+    start_step = step  # the first step of this call: a compiled model compiles there
+    autocast = autocast_context(d.device, cfg.precision, fsdp)
     byte_lengths = torch.as_tensor(_byte_lengths(tokenizer, model), device=d.device)
     eval_steps = max(1, cfg.eval_tokens // (cfg.device_batch_size * cfg.seq_len * d.world_size))
     flops_per_token = model.flops_per_token(cfg.seq_len) if hasattr(model, "flops_per_token") else None
@@ -463,6 +515,9 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
     losses, evals, rates, mfus, samples = [], [], [], [], {}
     pbar = bar(total=cfg.max_steps, initial=step, desc=desc if d.master else None,
                disable=not d.master, unit="step")
+    if hasattr(wrapped, "_orig_mod") and d.master:
+        wait = "about 40 s on a 2-core CPU" if d.device.type == "cpu" else "a minute or so"
+        pbar.write(f"  torch.compile: the first step compiles the model ({wait})")
     stopped_by = "steps"
     model.train()
     while True:
@@ -489,7 +544,7 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
             last = micro == accum - 1
             _set_grad_sync(wrapped, model, last, d, fsdp)
             with autocast:
-                loss = wrapped(x, y)
+                loss, wrapped = _forward(wrapped, x, y, first=step == start_step and micro == 0)
             (loss / accum).backward()
             loss_acc += loss.detach()
         grad_norm = None
@@ -543,6 +598,23 @@ def train(model: nn.Module, tokenizer, train_loader, make_val_loader, cfg: Train
                        final_loss=float(np.mean(losses[-10:])) if losses else float("nan"),
                        losses=losses, evals=evals, samples=samples,
                        mfu=float(np.median(mfus[1:] or mfus)) if mfus else None, stopped_by=stopped_by)
+
+
+def _forward(wrapped, x, y, first: bool):
+    """The training forward. A compiled model compiles on its first call; if that fails (no
+    working compiler, an unsupported op), training goes on in eager mode with a warning instead
+    of dying: returns (loss, the module used from now on)."""
+    if not (first and hasattr(wrapped, "_orig_mod")):
+        return wrapped(x, y), wrapped
+    try:
+        return wrapped(x, y), wrapped
+    except Exception as e:  # noqa: BLE001 - any compile failure; a real bug re-raises in eager mode below
+        import warnings
+
+        warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                      f"training in eager mode (pass --no-compile to skip the attempt)")
+        eager = wrapped._orig_mod
+        return eager(x, y), eager
 
 
 class _nullcontext:

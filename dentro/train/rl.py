@@ -75,6 +75,7 @@ class RLConfig:
     eval_problems: int = 64            # held-out problems per measurement
     save_every: int = 0                # 0: save at the end only
     seed: int = 1337
+    precision: str = "auto"            # the policy's forward for the loss: as TrainConfig.precision
 
     def __post_init__(self):
         if self.algo not in ("grpo", "reinforce"):
@@ -311,6 +312,9 @@ def train_rl(model, ref_model, tokenizer, train_problems: list[dict], eval_probl
     optimizers = _optimizers(model, cfg)
     loader = ProblemLoader(train_problems, cfg.seed)
     sampler = torch.Generator().manual_seed(cfg.seed)  # draws each step's rollout seed
+    from dentro.train.loop import autocast_context
+
+    autocast = autocast_context(torch.device(device), cfg.precision)
     step, elapsed_before = 0, 0.0
     if train_state is not None:
         step, elapsed_before = train_state["step"], train_state.get("elapsed_seconds", 0.0)
@@ -376,7 +380,7 @@ def train_rl(model, ref_model, tokenizer, train_problems: list[dict], eval_probl
         adv = group_advantages(ro.rewards, cfg.group_size,
                                std_normalize=cfg.std_normalize and cfg.algo == "grpo").to(device)
         x, y, mask = pack(ro, pad, device)
-        with torch.no_grad():  # pi_old and pi_ref, fixed for this step's updates
+        with torch.no_grad(), autocast:  # pi_old and pi_ref, fixed for this step's updates
             old_logp = token_logprobs(model, x, y, cfg.temperature)
             ref_logp = token_logprobs(ref_model, x, y, cfg.temperature) if ref_model is not None else None
         # 3. updates: epochs x minibatches optimiser steps on these rollouts
@@ -392,7 +396,8 @@ def train_rl(model, ref_model, tokenizer, train_problems: list[dict], eval_probl
         for _ in range(0 if skip else cfg.epochs):
             for i in range(0, B, mb):
                 s = slice(i, i + mb)
-                logp = token_logprobs(model, x[s], y[s], cfg.temperature)
+                with autocast:  # the same precision as old_logp: the first epoch's ratio is exactly 1
+                    logp = token_logprobs(model, x[s], y[s], cfg.temperature)
                 loss, info = policy_loss(logp, old_logp[s], adv[s], mask[s], algo=cfg.algo, clip_eps=cfg.clip_eps,
                                          ref_logp=None if ref_logp is None else ref_logp[s], kl_coef=cfg.kl_coef)
                 loss.backward()
