@@ -58,6 +58,8 @@ def test_length_normalisation_picks_the_option_the_model_prefers_per_character()
 def test_encode_pair_moves_the_context_spaces_to_the_option():
     ctx, cont = T.encode_pair(Bytes(), "Answer: ", "yes")
     assert bytes(ctx) == b"Answer:" and bytes(cont) == b" yes"
+    ctx, cont = T.encode_pair(Bytes(), "Answer:\n \t", "yes")  # all whitespace, as lm-eval's str.rstrip()
+    assert bytes(ctx) == b"Answer:" and bytes(cont) == b"\n \tyes"
 
 
 @pytest.fixture(scope="module")

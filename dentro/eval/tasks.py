@@ -168,14 +168,17 @@ def load_task(task: str, path, limit: int | None = None) -> Loaded:
 # ---- log-likelihoods -----------------------------------------------------------------------------
 
 def encode_pair(tok, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids) as lm-eval's _encode_pair: the context's trailing spaces
-    move to the continuation; the whole string is encoded and split after the context's tokens."""
-    n = len(context) - len(context.rstrip(" "))
+    """(context ids, continuation ids) as lm-eval's _encode_pair: the context's trailing whitespace
+    (spaces, newlines, tabs: str.rstrip()) moves to the continuation; the continuation's ids are
+    those of the whole string after as many tokens as the context alone has. Where a token of the
+    whole string straddles the boundary (the split pattern keeps "?" and a following "\n"
+    together), the pair is not the whole string's tokens: lm-eval pairs the context's own tokens
+    with that tail, and so does this, for the same scores (tests/test_lmeval_interop.py compares)."""
+    n = len(context) - len(context.rstrip())
     if n:
         context, continuation = context[:-n], context[-n:] + continuation
-    whole = tok.encode(context + continuation)
-    k = len(tok.encode(context))
-    return whole[:k], whole[k:]
+    ctx = tok.encode(context)
+    return ctx, tok.encode(context + continuation)[len(ctx):]
 
 
 def _window(ctx: list[int], cont: list[int], max_len: int) -> tuple[list[int], int]:
