@@ -9,8 +9,9 @@ trained on.
 
 A. Training mix: pt+en vs English only (and Portuguese only, and a pt+en mix with as
    much pt as en), at vocabulary 4096 (tiny) and 32768 (small).
-B. Digit grouping in the split pattern: \\p{N}{1,2} (dentro, nanochat) vs \\p{N}{1,3}
-   (GPT-4, Llama 3) vs \\p{N} (single digits, Qwen2/3), trained on pt+en+GSM8K.
+B. Digit grouping in the split pattern, trained on pt+en+GSM8K: dentro's pattern before issue 13
+   (\\p{N}{1,2}, as nanochat; GPT-4's pattern otherwise) vs groups of 1-3 digits (Llama 3's
+   grouping) vs single digits (Qwen2's pattern, dentro's SPLIT_PATTERN since issue 13).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from dentro.tokenizer.bpe import SPLIT_PATTERN, train_tokenizer
 from dentro.corpus import Document, is_held_out, read_documents
 from dentro.tokenizer.view import compression_stats
 
-DIGITS = {"{1,2}": SPLIT_PATTERN}
-DIGITS["{1,3}"] = SPLIT_PATTERN.replace(r"\p{N}{1,2}", r"\p{N}{1,3}")
-DIGITS["{1}"] = SPLIT_PATTERN.replace(r"\p{N}{1,2}", r"\p{N}")
+# dentro's SPLIT_PATTERN until issue 13, kept here to measure the change against.
+OLD_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
+               r"""|\s*[\r\n]|\s+(?!\S)|\s+""")
+DIGITS = {"{1,2} (before)": OLD_PATTERN,
+          "{1,3}": SPLIT_PATTERN.replace(r"\p{L}+|\p{N}|", r"\p{L}+|\p{N}{1,3}|"),
+          "{1} (qwen2, now)": SPLIT_PATTERN}
 assert len(set(DIGITS.values())) == 3
 
 

@@ -27,16 +27,19 @@ def make_corpus(n=400, seed=0):
     return docs
 
 
+VOCAB = 450  # the corpus has merges for ~470 ids (digits are single pieces: no digit merges)
+
+
 @pytest.fixture(scope="module")
 def tok():
-    return train_tokenizer(make_corpus(), vocab_size=500)
+    return train_tokenizer(make_corpus(), vocab_size=VOCAB)
 
 
 def test_vocabulary_layout(tok):
-    assert tok.vocab_size == 500
-    assert tok.n_ranks == 500 - len(SPECIAL_TOKENS)
+    assert tok.vocab_size == VOCAB
+    assert tok.n_ranks == VOCAB - len(SPECIAL_TOKENS)
     # special tokens at the end, in DESIGN.md order
-    assert [tok.special_id(s) for s in SPECIAL_TOKENS] == list(range(tok.n_ranks, 500))
+    assert [tok.special_id(s) for s in SPECIAL_TOKENS] == list(range(tok.n_ranks, VOCAB))
     assert tok.eot_id == tok.special_id("<|endoftext|>") == tok.n_ranks
     assert [tok.token_bytes(i) for i in range(256)] == [bytes([i]) for i in range(256)]
     assert tok.token_bytes(tok.eot_id) == b"<|endoftext|>"
@@ -57,6 +60,23 @@ def test_tiny_text_gives_a_smaller_vocabulary():
     assert t.n_ranks < 1000 - len(SPECIAL_TOKENS)
     assert t.decode(t.encode("ab ab")) == "ab ab" and len(t.encode("ab")) == 1
     assert t.metadata["documents"] == 1
+
+
+@pytest.mark.parametrize("text, pieces", [
+    ("1839", ["1", "8", "3", "9"]),  # one digit per piece: llama.cpp's qwen2 pre-tokenizer
+    ("R$12,50", ["R", "$", "1", "2", ",", "5", "0"]),
+    ("x²½", ["x", "²", "½"]),  # any \p{N} is a number, one at a time
+    ("it's I'M we'Ll", ["it", "'s", " I", "'M", " we", "'Ll"]),  # contractions in ASCII case
+    ("it'sam it'ſam", ["it", "'s", "am", " it", "'ſam"]),  # no Unicode folding (ſ -> s): llama.cpp's is ASCII
+    ("a \n\n  b", ["a", " \n\n", " ", " b"]),  # \s*[\r\n]+ takes the run up to its last newline
+    ("fim.\r\n\r\nNovo", ["fim", ".\r\n\r\n", "Novo"]),
+    ("a   b  ", ["a", "  ", " b", "  "]),
+])
+def test_split_pattern_pieces(text, pieces):
+    regex = pytest.importorskip("regex")
+    from dentro.tokenizer.bpe import SPLIT_PATTERN
+
+    assert regex.findall(SPLIT_PATTERN, text) == pieces
 
 
 def test_save_load_round_trip(tok, tmp_path):

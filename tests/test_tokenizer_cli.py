@@ -46,14 +46,14 @@ def write_corpus(run, n=300, seed=0):
 def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     write_corpus(run)
-    assert cli.main(["tokenizer", "train", "--run", str(run), "--vocab-size", "420"]) == 0
+    assert cli.main(["tokenizer", "train", "--run", str(run), "--vocab-size", "360"]) == 0  # the text has merges for ~380 ids
     return run
 
 
 def test_train_writes_tokenizer_export_and_stats(trained):
     folder = trained / "tokenizer"
     tok = Tokenizer.load(folder)
-    assert tok.vocab_size == 420 and (folder / "tokenizer.json").exists()
+    assert tok.vocab_size == 360 and (folder / "tokenizer.json").exists()
     stats = json.loads((folder / "stats.json").read_text())
     assert stats["skipped"] == {"empty or missing text": 1}
     assert stats["held_out_documents"] > 0

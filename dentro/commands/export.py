@@ -1,10 +1,12 @@
 """`dentro export`: an LLM is two files (stage 10). --format c writes model.bin + run.c;
---format hf a Hugging Face folder for transformers and vLLM (docs/export.md)."""
+--format hf a Hugging Face folder for transformers and vLLM; --format gguf one file for
+llama.cpp (docs/export.md)."""
 
 from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 from dentro.commands import add_run_argument, int_range
@@ -19,19 +21,24 @@ HELP = """Export a checkpoint (stage 10): a model is its weights plus a small pr
                 Transformer with a KV cache, samples, and chats with the ChatML template
   --format hf   a Hugging Face folder: AutoModelForCausalLM / AutoTokenizer load it offline,
                 vLLM serves it
+  --format gguf one GGUF file (architecture qwen3, tokenizer and chat template inside) for
+                llama.cpp, llama-cpp-python and the apps built on them; --dtype f32, f16 or q8_0
 
 examples:
   dentro export --format c
   cc -O2 -o run ~/.cache/dentro/runs/tiny/export/c/run.c -lm
   ./run ~/.cache/dentro/runs/tiny/export/c/model.bin -i "O céu é"
   dentro export --format hf --out /tmp/dentro-hf
+  dentro export --format gguf --dtype f16
+  llama-completion -m ~/.cache/dentro/runs/tiny/export/gguf/model-f16.gguf -no-cnv -p "O céu é"
 
 The model is the run's chat model (rl, factuality or sft) if it has one, else the base model;
 or --checkpoint DIR. The file layout is in docs/export.md."""
 
 
 def add_arguments(p):
-    p.add_argument("--format", choices=["c", "hf"], default="c", help="c: model.bin + run.c; hf: Hugging Face folder")
+    p.add_argument("--format", choices=["c", "hf", "gguf"], default="c",
+                   help="c: model.bin + run.c; hf: Hugging Face folder; gguf: one file for llama.cpp")
     add_run_argument(p)
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint folder (default: the run's chat model, else "
                                                        "<run>/pretrain/checkpoint)")
@@ -39,12 +46,17 @@ def add_arguments(p):
     p.add_argument("--int8", action="store_true", help="c: int8 matrices with one scale per group (about 4x smaller)")
     p.add_argument("--group-size", type=int_range(4, 4096), default=64,
                    help="c --int8: weights per scale (default 64; halved until it divides every row)")
+    p.add_argument("--dtype", choices=["f32", "f16", "q8_0"], default="f32",
+                   help="gguf: weight type (default f32, exact; f16 and q8_0 are 2x and ~4x smaller)")
 
 
 def default_checkpoint(run: Path) -> Path:
-    for stage in ("rl", "factuality", "sft", "pretrain"):
-        if (run / stage / "checkpoint" / "config.json").is_file():
-            return run / stage / "checkpoint"
+    """The run's chat model (as `dentro chat` picks it), else its base model."""
+    from dentro.runs import post_trained_checkpoint
+
+    found = post_trained_checkpoint(run, ("rl", "factuality", "sft", "pretrain"))
+    if found is not None:
+        return found
     raise UserError(f"the run {run} has no checkpoint yet; train one with `dentro pretrain` "
                     f"(or the whole pipeline with `dentro speedrun`), or pass --checkpoint DIR")
 
@@ -73,6 +85,21 @@ def main(args):
         print(f"\nbuild:  {build_command(out)}      (add -fopenmp to use every core)")
         print(f"run:    {shlex.quote(str(out / 'run'))} {shlex.quote(m['path'])} -i \"O céu é\"")
         print(f"chat:   {shlex.quote(str(out / 'run'))} {shlex.quote(m['path'])} -m chat")
+    elif args.format == "gguf":
+        from dentro.export.gguf import export_gguf
+
+        facts = export_gguf(ckpt, out, dtype=args.dtype)
+        path = shlex.quote(facts["path"])
+        print(f"wrote {facts['path']}  {human(facts['bytes'])}  ({facts['dtype']}, {facts['tensors']} tensors, "
+              f"pre-tokenizer {facts['pre_tokenizer']})")
+        if not facts["pattern_matches_pre_tokenizer"]:
+            print("warning: this tokenizer was trained with an older split pattern (numbers in pairs of digits); "
+                  "llama.cpp splits numbers digit by digit, so texts with numbers will tokenize differently "
+                  "there than in training. Retrain the tokenizer and the model to fix it.", file=sys.stderr)
+        print(f"\nrun:     llama-completion -m {path} -no-cnv -p \"O céu é\" -n 40   (llama.cpp; it puts "
+              f"<|endoftext|> first, as dentro sample)")
+        print(f"chat:    llama-cli -m {path}        serve: llama-server -m {path}   (OpenAI API, port 8080)")
+        print(f"python:  llama_cpp.Llama(model_path={facts['path']!r}).create_chat_completion(messages=[...])")
     else:
         from dentro.export.hf import export_hf
 

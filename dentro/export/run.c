@@ -362,21 +362,21 @@ static int utf8_decode(const unsigned char *s, int len, uint32_t *cp, int *off) 
     return n;
 }
 
-/* ASCII letters to lower case, and U+017F (long s) to s: Unicode simple case folding, as far as
-   the letters of the contractions go (the others have no non-ASCII fold). */
-static uint32_t fold(uint32_t c) { return c == 0x17F ? 's' : (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+/* ASCII letters to lower case: the contractions match in ASCII case only ('S, 'Ll), as in
+   llama.cpp's qwen2 pre-tokenizer (no Unicode folding: 'ſ is not 's). */
+static uint32_t fold(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 /* Where the regex match that starts at code point i ends. SPLIT_PATTERN's alternatives in order
    (the first that matches wins, as in the regex engine):
-     1 '(?i:[sdmt]|ll|ve|re)          3 \p{N}{1,2}                         5 \s*[\r\n]
-     2 [^\r\n\p{L}\p{N}]?+\p{L}+       4  ?[^\s\p{L}\p{N}]++[\r\n]*          6 \s+(?!\S)   7 \s+ */
+     1 '[sS] '[tT] '[rR][eE] '[vV][eE] '[mM] '[lL][lL] '[dD]          5 \s*[\r\n]+
+     2 [^\r\n\p{L}\p{N}]?\p{L}+    3 \p{N}    4  ?[^\s\p{L}\p{N}]+[\r\n]*    6 \s+(?!\S)   7 \s+ */
 static int piece_end(const Tokenizer *t, const uint32_t *c, int n, int i) {
 #define L_(x) in_table(&t->letters, (x))
 #define N_(x) in_table(&t->numbers, (x))
 #define S_(x) in_table(&t->spaces, (x))
 #define RN(x) ((x) == '\r' || (x) == '\n')
 #define P_(x) (!S_(x) && !L_(x) && !N_(x))
-    /* 1: the case-insensitive match uses Unicode simple case folding: s also matches U+017F (ſ) */
+    /* 1: a contraction, in any ASCII case */
     if (c[i] == '\'' && i + 1 < n) {
         uint32_t a = fold(c[i + 1]), b = i + 2 < n ? fold(c[i + 2]) : 0;
         if (a == 's' || a == 'd' || a == 'm' || a == 't') return i + 2;
@@ -388,8 +388,8 @@ static int piece_end(const Tokenizer *t, const uint32_t *c, int n, int i) {
         while (j < n && L_(c[j])) j++;
         return j;
     }
-    /* 3: one or two numbers */
-    if (N_(c[i])) return i + 1 < n && N_(c[i + 1]) ? i + 2 : i + 1;
+    /* 3: one number (a digit, or any \p{N}: ², ½, Ⅻ), never two */
+    if (N_(c[i])) return i + 1;
     /* 4: an optional space, punctuation (neither space, letter nor number), trailing newlines */
     j = i + (c[i] == ' ' && i + 1 < n && P_(c[i + 1]));
     if (P_(c[j])) {
@@ -400,7 +400,7 @@ static int piece_end(const Tokenizer *t, const uint32_t *c, int n, int i) {
     /* c[i] is whitespace: the run of whitespace is c[i..e) */
     int e = i;
     while (e < n && S_(c[e])) e++;
-    for (int k = e - 1; k >= i; k--)  /* 5: up to the run's last \r or \n */
+    for (int k = e - 1; k >= i; k--)  /* 5: up to the run's last \r or \n (\s* backtracks to it) */
         if (RN(c[k])) return k + 1;
     if (e == n) return e;       /* 6: the run ends the text ... */
     if (e - 1 > i) return e - 1;  /* ... or leaves its last space to the word after it */

@@ -44,22 +44,32 @@ SPECIAL_TOKENS = [
     "<think>", "</think>",  # reasoning
 ]
 
-# GPT-4's split pattern (tiktoken cl100k_base) with one change: numbers split into groups of
-# at most 2 digits (\p{N}{1,2}) instead of 3. Practice elsewhere: GPT-4 and Llama 3 use {1,3},
-# nanochat {1,2}, Qwen2/3 single digits (\p{N}). Measured in benchmarks/tokenizer_compression.py
-# (pt+en+GSM8K held-out text; table in docs/tokenizer.md): on pt and en prose the choice moves
-# bytes/token by < 0.5%; on digit-heavy GSM8K {1,3} compresses 1.6% (4K vocab) to 2.6% (32K)
-# better, single digits 9-11% worse. But at 32K, {1,2} has all 100 two-digit groups as tokens,
-# so every number is cut into the same regular pieces, while {1,3} spends 526 ids on digits and
-# still has only 42% of the 1000 three-digit groups, so a 3-digit number is one token or two
-# depending on which number it is. We pay ~2% on number-heavy text for regular pieces, which
-# we expect a small model to learn arithmetic on more easily (expected, not measured here).
-# Pieces: English contractions | optional non-letter + letters | 1-2 digits |
-# optional space + punctuation (+ newlines) | newlines | trailing spaces | spaces.
+# Qwen2's split pattern (also Qwen3's), written exactly as llama.cpp runs it (src/llama-vocab.cpp,
+# LLAMA_VOCAB_PRE_TYPE_QWEN2), so that a GGUF export (dentro/export/gguf.py) marked
+# tokenizer.ggml.pre = "qwen2" tokenizes in stock llama.cpp as dentro does. llama.cpp takes no
+# regex from the file: it implements a fixed list of pre-tokenizers, chosen by that name, and none
+# splits numbers in groups of at most 2 digits, as dentro (and nanochat) did until issue 13. Of the
+# two that fit a Qwen3-style model, Qwen2's (one digit per piece) and Llama 3's (groups of 1-3), we
+# take single digits: every number is cut into the same pieces whatever its value, as in written
+# column arithmetic, while with {1,3} a 3-digit number is one token or two depending on which
+# number it is. Liu & Low 2023 (arXiv:2305.14201) attribute Goat's near-perfect multi-digit
+# addition and subtraction to LLaMA's digit-by-digit tokenization, which models with irregular
+# number tokens (Bloom, OPT, GPT-NeoX) could not learn; that it helps dentro's small models too is
+# expected, not measured here. The cost is compression on number-heavy text only: on held-out pt
+# and en prose the grouping moves bytes/token by < 0.5%; on GSM8K single digits cost ~10%
+# (benchmarks/tokenizer_compression.py; table in docs/tokenizer.md).
+# Pieces, first match wins:
+#   English contractions in ASCII case only ('s 'S 're 'RE 'Re ...: Qwen's tokenizer.json writes
+#     (?i:'s|...), whose Unicode case folding also takes 'ſ; llama.cpp folds ASCII only)
+#   | one optional char that is not \r, \n, a letter or a number, then letters
+#   | one number | optional space + punctuation + newlines | whitespace up to its last newline
+#   | whitespace that leaves its last space to the next word | whitespace.
 SPLIT_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
-    r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
+    r"""(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
+# The same pattern is the pre-tokenizer called "qwen2" in llama.cpp's GGUF files.
+LLAMA_CPP_PRE = "qwen2"
 
 
 class Tokenizer:

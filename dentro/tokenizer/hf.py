@@ -40,11 +40,10 @@ def byte_to_unicode() -> dict[int, str]:
     return table
 
 
-def hf_tokenizer_dict(tok, kept_in_decode=()) -> dict:
-    """tokenizer.json for tok. Every special token is an added token marked special, except those
-    in kept_in_decode: decode(skip_special_tokens=True) keeps them. The marking has a second effect
-    in `tokenizers`: encode_special_tokens=True (its way to encode untrusted text) turns only the
-    special ones into plain text; the others are matched in any text (as in Qwen3's tokenizer.json)."""
+def byte_level_vocab(tok) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """The mergeable tokens as byte-level strings -> id, and the merges that reproduce tiktoken's
+    encoding (points 1 and 2 above), lowest rank first. Shared by the HF and GGUF exports
+    (dentro/export/gguf.py), whose BPE works the same way."""
     b2u = byte_to_unicode()
 
     def show(b: bytes) -> str:
@@ -61,6 +60,15 @@ def hf_tokenizer_dict(tok, kept_in_decode=()) -> dict:
             if left in rank and right in rank:
                 merges.append((r, rank[left], show(left), show(right)))
     merges.sort()
+    return vocab, [(a, b) for _, _, a, b in merges]
+
+
+def hf_tokenizer_dict(tok, kept_in_decode=()) -> dict:
+    """tokenizer.json for tok. Every special token is an added token marked special, except those
+    in kept_in_decode: decode(skip_special_tokens=True) keeps them. The marking has a second effect
+    in `tokenizers`: encode_special_tokens=True (its way to encode untrusted text) turns only the
+    special ones into plain text; the others are matched in any text (as in Qwen3's tokenizer.json)."""
+    vocab, merges = byte_level_vocab(tok)
     added = [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
               "normalized": False, "special": s not in kept_in_decode} for s, i in tok.special_tokens.items()]
     return {
@@ -77,7 +85,7 @@ def hf_tokenizer_dict(tok, kept_in_decode=()) -> dict:
         "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
         "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-                  "ignore_merges": True, "vocab": vocab, "merges": [[a, b] for _, _, a, b in merges]},
+                  "ignore_merges": True, "vocab": vocab, "merges": [[a, b] for a, b in merges]},
     }
 
 
