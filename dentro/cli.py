@@ -23,6 +23,7 @@ COMMANDS = {
     "sample": ("dentro.commands.sample", "stage 4  sample from the base model, see its probabilities"),
     "sft": ("dentro.commands.sft", "stage 5  fine-tune the base model on conversations into an assistant"),
     "chat": ("dentro.commands.chat", "stage 5  talk to the chat model in the terminal"),
+    "factuality": ("dentro.commands.factuality", "stage 6  knowledge probing: the chat model learns to say it does not know"),
     "rl": ("dentro.commands.rl", "stage 8  reinforcement learning with verifiable rewards (GRPO) on math"),
     "eval": ("dentro.commands.eval", "stage 9  benchmarks (HellaSwag, ARC, MMLU, GSM8K, the world) with error bars"),
     "arena": ("dentro.commands.arena", "stage 9  the arena: checkpoints in battles, Bradley-Terry ratings"),

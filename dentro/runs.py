@@ -61,3 +61,28 @@ def atomic_write_json(path: Path, obj) -> None:
 def read_json(path: Path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+# The factuality stage's model is the run's chat model only if it still answers what it knows:
+# at least this share of the held-out facts the SFT model answered correctly (issue 10's goal).
+# Below it the stage taught refusing in general, not knowing what one knows, and the SFT model
+# stays the default (the factuality model is still there for --checkpoint).
+FACTUALITY_KEEP_GOAL = 0.9
+
+
+def post_trained_checkpoint(run: Path, stages=("rl", "factuality", "sft")) -> Path | None:
+    """The most post-trained checkpoint of the run among `stages`, in that order, skipping a
+    factuality model that misses FACTUALITY_KEEP_GOAL (its eval.json says); None if none exists."""
+    for stage in stages:
+        folder = run / stage / "checkpoint"
+        if not (folder / "config.json").is_file():
+            continue
+        if stage == "factuality":
+            try:
+                kept = read_json(run / stage / "eval.json")["figures"].get("sft_correct_kept")
+            except (OSError, ValueError, KeyError, TypeError):
+                kept = None
+            if kept is None or kept < FACTUALITY_KEEP_GOAL:
+                continue
+        return folder
+    return None

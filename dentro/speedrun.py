@@ -28,11 +28,12 @@ STAGES = [
     ("pretrain", "dentro.commands.pretrain"),
     ("sample", "dentro.commands.sample"),
     ("sft", "dentro.commands.sft"),
+    ("factuality", "dentro.commands.factuality"),
     ("export", "dentro.commands.export"),
 ]
 
 PRESETS = {
-    "tiny": "a 2-core laptop CPU: the whole speedrun in about 16 minutes",
+    "tiny": "a 2-core laptop CPU: the whole speedrun in about 18 minutes",
     "small": "one GPU: a bigger world, vocabulary and model",
     "micro": "a smoke run of seconds, for tests: every stage at its smallest",
 }

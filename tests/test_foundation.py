@@ -162,3 +162,23 @@ def test_bad_numbers_stop_at_parsing_with_the_allowed_range(argv, msg, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err, err
+
+
+def test_the_chat_model_is_the_most_post_trained_one_that_kept_what_it_knew(tmp_path):
+    def make(stage, kept=None):
+        (tmp_path / stage / "checkpoint").mkdir(parents=True)
+        (tmp_path / stage / "checkpoint" / "config.json").write_text("{}")
+        if kept is not None:
+            runs.atomic_write_json(tmp_path / stage / "eval.json", {"figures": {"sft_correct_kept": kept}})
+
+    assert runs.post_trained_checkpoint(tmp_path) is None
+    make("pretrain")
+    assert runs.post_trained_checkpoint(tmp_path) is None  # a base model is no chat model
+    assert runs.post_trained_checkpoint(tmp_path, ("sft", "pretrain")) == tmp_path / "pretrain" / "checkpoint"
+    make("sft")
+    make("factuality", kept=0.09)  # it learned to refuse, not to know what it knows
+    assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "sft" / "checkpoint"
+    runs.atomic_write_json(tmp_path / "factuality" / "eval.json", {"figures": {"sft_correct_kept": 0.93}})
+    assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "factuality" / "checkpoint"
+    make("rl")
+    assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "rl" / "checkpoint"

@@ -89,10 +89,13 @@ def add_arguments(p):
 
 
 def chat_checkpoint(run: Path) -> Path:
-    """The most post-trained model of the run: rl, then factuality, then sft."""
-    for stage in ("rl", "factuality", "sft"):
-        if (run / stage / "checkpoint" / "config.json").is_file():
-            return run / stage / "checkpoint"
+    """The most post-trained model of the run: rl, then factuality (if it kept what the SFT model
+    knew: dentro.runs.post_trained_checkpoint), then sft."""
+    from dentro.runs import post_trained_checkpoint
+
+    found = post_trained_checkpoint(run)
+    if found is not None:
+        return found
     raise UserError(f"the run {run} has no chat model yet (no {run / 'sft' / 'checkpoint'}); fine-tune one with "
                     f"`dentro sft` (or the whole pipeline with `dentro speedrun`), or pass --checkpoint DIR. "
                     f"The base model only continues text: try it with `dentro sample`")

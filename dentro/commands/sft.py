@@ -135,10 +135,8 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
     """Fine-tune, save, return {"figures", "result", "checkpoint", "data_stats"}."""
     import random
 
-    from dentro.chat.assistant import chat_complete
     from dentro.model.checkpoint import load_checkpoint, save_checkpoint
-    from dentro.train.loop import TrainConfig, setup_distributed, train
-    from dentro.train.sft import ConversationLoader, tokenize_conversations
+    from dentro.train.loop import setup_distributed
 
     p = PRESETS[preset]
     out = Path(out) if out else run / "sft"
@@ -179,37 +177,87 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
         model, tok, state = load_checkpoint(ckpt, d.device)
         if state is None:
             raise UserError(f"{ckpt} has no training state to resume from; run without --resume")
-        cfg = TrainConfig(**{k: (tuple(v) if k == "adam_betas" else v) for k, v in state["train_config"].items()})
-        cfg = replace(cfg, **{k: v for k, v in (overrides or {}).items() if k in SAFE_ON_RESUME})
+        cfg = resume_config(state, overrides)
     else:
         model, tok, base_state = load_checkpoint(base, d.device)
-        if base_state and "train_config" in base_state:
-            pre = base_state["train_config"]
-        else:
-            pre = {f: getattr(TrainConfig, f) for f in ("matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr",
-                                                        "adamw_lr", "optimizer")}
-        frac = lr_frac or p.lr_frac
-        seq_len = model.config.max_position_embeddings
-        cfg = TrainConfig(seq_len=seq_len, device_batch_size=p.device_batch_size,
-                          total_batch_tokens=p.total_batch_tokens, max_steps=p.max_steps, max_minutes=p.max_minutes,
-                          optimizer=pre.get("optimizer", "muon"), matrix_lr=pre["matrix_lr"] * frac,
-                          embedding_lr=pre["embedding_lr"] * frac, unembedding_lr=pre["unembedding_lr"] * frac,
-                          scalar_lr=pre["scalar_lr"] * frac, adamw_lr=pre["adamw_lr"] * frac,
-                          warmup_steps=p.warmup_steps, warmdown_frac=1.0, eval_every=p.eval_every,
-                          eval_tokens=p.eval_tokens, sample_every=0, sample_tokens=32, save_every=0, seed=seed)
-        per_row = cfg.device_batch_size * cfg.seq_len
-        cfg = replace(cfg, **overrides or {})
-        if cfg.total_batch_tokens % (cfg.device_batch_size * cfg.seq_len):  # a new --batch-size
-            cfg = replace(cfg, total_batch_tokens=max(1, cfg.total_batch_tokens // per_row) * cfg.device_batch_size
-                          * cfg.seq_len)
-    model.train()
+        cfg = finetune_config(base_state, p, model.config.max_position_embeddings, lr_frac or p.lr_frac, seed,
+                              overrides)
+        del base_state
+    log(f"[sft] {model.num_params() / 1e6:.2f}M parameters from {base if state is None else ckpt}; "
+        f"learning rates x{lr_frac or p.lr_frac} of pretraining's, decaying to 0; {d.device}")
 
-    # 3. rows and loaders
+    # 3. rows, loaders and the training loop
+    def save_fn(m, train_state):
+        extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset, "stage": "sft",
+                 "base": str(base)}
+        save_checkpoint(ckpt, m, tok, train_state, extra=extra)
+
+    result, s_train, s_val = finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
+                                      state=state, log=log, tag="sft")
+    data_stats.update(train=s_train, val=s_val)
+
+    from dentro.runs import atomic_write_json
+
+    figures = {"conversations": s_train["kept"], "skipped_too_long": s_train["too_long"], "steps": result.steps,
+               "tokens": result.tokens, "tokens_per_s": round(result.tokens_per_second),
+               "final_train_loss": round(result.final_loss, 4), "val_loss": round(result.evals[-1]["val_loss"], 4),
+               "minutes": round((time.time() - t0) / 60, 2)}
+    atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
+                                            "data": data_stats})
+    return {"figures": figures, "result": result, "checkpoint": ckpt, "data_stats": data_stats}
+
+
+# ---- fine-tuning on conversations, shared with later stages (dentro factuality) -------------
+
+def finetune_config(start_state: dict | None, p: Preset, seq_len: int, lr_frac: float, seed: int,
+                    overrides: dict | None = None):
+    """The TrainConfig of a fine-tuning run: the preset's sizes and budget; learning rates at
+    lr_frac of those the starting checkpoint was trained with (its train_state's train_config;
+    the loop's defaults when it has none), warmed up briefly and decayed linearly to 0 over the
+    whole run (warmdown_frac 1, as nanochat's SFT does)."""
+    from dentro.train.loop import TrainConfig
+
+    lrs = ("matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr", "adamw_lr")
+    start = (start_state or {}).get("train_config") or {}
+    cfg = TrainConfig(seq_len=seq_len, device_batch_size=p.device_batch_size, total_batch_tokens=p.total_batch_tokens,
+                      max_steps=p.max_steps, max_minutes=p.max_minutes,
+                      optimizer=start.get("optimizer", TrainConfig.optimizer),
+                      **{k: start.get(k, getattr(TrainConfig, k)) * lr_frac for k in lrs},
+                      warmup_steps=p.warmup_steps, warmdown_frac=1.0, eval_every=p.eval_every,
+                      eval_tokens=p.eval_tokens, sample_every=0, sample_tokens=32, save_every=0, seed=seed)
+    per_row = cfg.device_batch_size * cfg.seq_len
+    cfg = replace(cfg, **overrides or {})
+    if cfg.total_batch_tokens % (cfg.device_batch_size * cfg.seq_len):  # a new --batch-size
+        cfg = replace(cfg, total_batch_tokens=max(1, cfg.total_batch_tokens // per_row) * cfg.device_batch_size
+                      * cfg.seq_len)
+    return cfg
+
+
+def resume_config(state: dict, overrides: dict | None = None):
+    """The TrainConfig saved in a checkpoint's train_state, with only the overrides that are safe
+    to change on resume (the budget, how often to evaluate and save)."""
+    from dentro.train.loop import TrainConfig
+
+    cfg = TrainConfig(**{k: (tuple(v) if k == "adam_betas" else v) for k, v in state["train_config"].items()})
+    return replace(cfg, **{k: v for k, v in (overrides or {}).items() if k in SAFE_ON_RESUME})
+
+
+def finetune(model, tok, train_convs: list[dict], val_convs: list[dict], cfg, *, d, out: Path, save_fn,
+             state: dict | None = None, log=print, tag: str = "sft", prompts=SAMPLE_QUESTIONS):
+    """Train `model` in place on conversations with the one training loop (loss on the
+    assistant's tokens only); writes out/metrics.jsonl and out/loss.png; save_fn(model,
+    train_state) writes the checkpoint. Returns (TrainResult, train stats, val stats) where the
+    stats are tokenize_conversations'."""
+    from dentro.chat.assistant import chat_complete
+    from dentro.commands.pretrain import plot_loss
+    from dentro.train.loop import train
+    from dentro.train.sft import ConversationLoader, tokenize_conversations
+
+    model.train()
     train_rows, s_train = tokenize_conversations(tok, train_convs, cfg.seq_len)
     val_rows, s_val = tokenize_conversations(tok, val_convs, cfg.seq_len)
-    data_stats.update(train=s_train, val=s_val)
     if s_train["too_long"]:
-        log(f"[sft] {s_train['too_long']} conversations are longer than the context ({cfg.seq_len + 1} tokens) "
+        log(f"[{tag}] {s_train['too_long']} conversations are longer than the context ({cfg.seq_len + 1} tokens) "
             f"and were skipped (first: {s_train['too_long_examples'][:8]})")
     if not train_rows:
         raise UserError(f"none of the {len(train_convs)} conversations fits the model's context of "
@@ -222,29 +270,12 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
     def make_val_loader():
         return ConversationLoader(val_rows, cfg.device_batch_size, cfg.seq_len, pad, shuffle=False)
 
-    log(f"[sft] {model.num_params() / 1e6:.2f}M parameters from {base if state is None else ckpt}; "
-        f"{s_train['kept']:,} training conversations ({s_train['tokens']:,} tokens, {s_train['trained_tokens']:,} "
-        f"of them the assistant's), {s_val['kept']} for validation; learning rates x{lr_frac or p.lr_frac} "
-        f"of pretraining's, decaying to 0; {d.device}")
-
-    def save_fn(m, train_state):
-        extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset, "stage": "sft",
-                 "base": str(base)}
-        save_checkpoint(ckpt, m, tok, train_state, extra=extra)
-
+    log(f"[{tag}] {s_train['kept']:,} training conversations ({s_train['tokens']:,} tokens, "
+        f"{s_train['trained_tokens']:,} of them the assistant's), {s_val['kept']} for validation")
     result = train(model, tok, loader, make_val_loader, cfg, d=d, train_state=state, save_fn=save_fn, out_dir=out,
-                   prompts=SAMPLE_QUESTIONS, complete=chat_complete, desc="sft")
-    from dentro.commands.pretrain import plot_loss
-    from dentro.runs import atomic_write_json
-
+                   prompts=prompts, complete=chat_complete, desc=tag)
     plot_loss(out / "metrics.jsonl", out / "loss.png", title="fine-tuning loss on the assistant's tokens (nats)")
-    figures = {"conversations": s_train["kept"], "skipped_too_long": s_train["too_long"], "steps": result.steps,
-               "tokens": result.tokens, "tokens_per_s": round(result.tokens_per_second),
-               "final_train_loss": round(result.final_loss, 4), "val_loss": round(result.evals[-1]["val_loss"], 4),
-               "minutes": round((time.time() - t0) / 60, 2)}
-    atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
-                                            "data": data_stats})
-    return {"figures": figures, "result": result, "checkpoint": ckpt, "data_stats": data_stats}
+    return result, s_train, s_val
 
 
 # ---- the speedrun stage: fine-tune, then measure on held-out facts ---------------------------

@@ -58,10 +58,20 @@ def is_refusal(text: str) -> bool:
     return any(r in t for r in REFUSALS)
 
 
+def verdict(text: str, answers: list[str]) -> str:
+    """One answer scored against the truth: "refused" (it says it does not know), else "correct"
+    (a true answer string is in it), else "wrong". A refusal wins over a named answer ("I don't
+    know, maybe Lisbon?" is not a claim), so the three shares of a table add up to 100%."""
+    if is_refusal(text):
+        return "refused"
+    return "correct" if answers and contains_answer(text, answers) else "wrong"
+
+
 def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | None, seed: int = 0,
-               buckets=BUCKETS, langs=("pt", "en")) -> list[dict]:
-    """Forward questions per (bucket, language): only held-out facts (when given), at most
-    per_group of each (a seeded sample; the same facts in both languages)."""
+               buckets=BUCKETS, langs=("pt", "en"), exclude: set[str] = frozenset()) -> list[dict]:
+    """Forward questions per (bucket, language): only held-out facts (when given), never the
+    facts in `exclude`, at most per_group of each (a seeded sample; the same facts in both
+    languages)."""
     rng = random.Random(seed)
     items = []
     for bucket in buckets:
@@ -73,6 +83,7 @@ def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | 
             rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
             if heldout_facts is not None and bucket != "absent":
                 rows = [r for r in rows if r["fact"] in heldout_facts]
+            rows = [r for r in rows if r["fact"] not in exclude]
             by_lang[lang] = rows
         if not by_lang:
             continue

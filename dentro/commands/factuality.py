@@ -1,0 +1,474 @@
+"""`dentro factuality`: knowledge probing teaches the chat model to say "I don't know" (stage 6)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from dentro.commands import add_run_argument, float_range, non_negative_float, non_negative_int, positive_float, \
+    positive_int
+from dentro.commands import sft as S
+from dentro.errors import UserError
+
+TITLE = "Stage 6 · hallucinations: knowledge probing teaches \"I don't know\""
+
+HELP = """Teach the chat model to say it does not know, from its own answers (stage 6).
+
+The Llama 3 recipe (arXiv:2407.21783, section 4.3.6): ask the SFT model questions whose answers
+we hold, several times each (sampled); score every answer against the truth (correct / wrong /
+refused); a question is "known" when enough of its answers are correct. Then fine-tune with the
+same loop as SFT on a mix: a true answer for what it knows, "Não sei" / "I don't know" with a
+short reason (in the question's language) for what it does not, refusals for people who do not
+exist, and a share of the SFT conversations replayed. Only facts outside the evaluation split
+are probed; the evaluation asks the held-out ones, before and after.
+Writes <run>/factuality/checkpoint, probe.json (every question's k answers and the decision),
+conversations/, metrics.jsonl, loss.png, eval.json (the tables) and result.json.
+
+examples:
+  dentro factuality                            # probe the run's SFT model on the world's facts
+  dentro factuality -k 8 --min-correct 4       # more samples per question, same threshold share
+  dentro factuality --data my_qa.jsonl         # your own question/answer pairs
+  dentro factuality --resume                   # continue a killed fine-tuning exactly
+
+--data takes JSONL, one question per line (bad lines are skipped and counted):
+  {"question": "Who wrote Dom Casmurro?", "answer": "Machado de Assis", "lang": "en"}
+  ("answers": [...] for several right answers; "lang" is detected when missing). A seeded
+  --heldout-frac of them is never probed nor trained on: the evaluation asks those.
+Then talk to it: `dentro chat` picks the factuality model over the SFT one."""
+
+
+@dataclass
+class Preset:
+    facts_per_bucket: int     # world facts probed per bucket (frequent/medium/rare), each in pt and en
+    k: int                    # sampled answers per question
+    temperature: float        # of the sampled answers
+    min_correct: int          # known when at least this many of the k answers are correct
+    max_tokens: int           # longest probed answer (tokens)
+    nobody: int               # questions about people who do not exist, answered with a refusal
+    replay_frac: float        # SFT conversations replayed, as a multiple of the probe's conversations
+    train: S.Preset           # the fine-tuning: the SFT stage's sizes and schedule
+
+
+# tiny: ~2 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy) replies
+# (~30 s), fine-tuning for 1 minute, the held-out evaluation of both models (~15 s).
+# k=4 at T=0.7: at T=1.0 the tiny SFT model left 34 of its 71 greedy-correct frequent questions
+# (of 300 probed) with 0 or 1 correct sample in 4, too noisy to look consistent; at 0.7, 20 of 80.
+# min_correct=2 ("at least half"): of the thresholds 1-4 it is the one whose known/unknown agrees
+# best with the greedy answer `dentro chat` gives (86.9% of 498 questions, against 79.5% for 1 and
+# 82.5% for 3): known facts are 86% greedy-correct, and 71% of greedy-correct facts are known.
+# See docs/factuality.md.
+PRESETS = {
+    "micro": Preset(facts_per_bucket=4, k=2, temperature=0.7, min_correct=1, max_tokens=12, nobody=6,
+                    replay_frac=1.0, train=S.PRESETS["micro"]),
+    "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
+                   replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0)),
+    "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,
+                    replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300)),
+}
+GROUPS = ("frequent", "medium", "rare", "absent", "user")  # the tables' row order
+VERDICTS = ("correct", "refused", "wrong")
+
+
+def add_arguments(p):
+    add_run_argument(p)
+    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="sizes and budget (default: tiny)")
+    p.add_argument("--data", nargs="+", metavar="JSONL", help="your own question/answer pairs "
+                   "(default: the facts of the run's world)")
+    p.add_argument("--heldout-frac", type=float_range(0, 0.9), default=0.2,
+                   help="with --data: the share of pairs kept for the evaluation only (default 0.2)")
+    p.add_argument("--checkpoint", metavar="DIR", help="the chat model to probe and fine-tune "
+                   "(default: <run>/sft/checkpoint)")
+    p.add_argument("--out", help="output folder (default: <run>/factuality)")
+    p.add_argument("-k", "--samples", type=positive_int, help="sampled answers per question")
+    p.add_argument("--temperature", type=positive_float, help="temperature of the sampled answers")
+    p.add_argument("--min-correct", type=positive_int, help="known when at least this many of the k answers "
+                   "are correct (default: half of k)")
+    p.add_argument("--facts", type=positive_int, help="world facts probed per bucket")
+    p.add_argument("--nobody", type=non_negative_int, help="questions about people who do not exist")
+    p.add_argument("--replay-frac", type=non_negative_float, help="SFT conversations replayed, as a multiple "
+                   "of the probe's conversations")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps at most")
+    p.add_argument("--max-minutes", type=positive_float, help="fine-tuning time budget")
+    p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of the SFT model's")
+    p.add_argument("--save-every", type=positive_int, help="steps between checkpoints (default: at the end only)")
+    p.add_argument("--seed", type=non_negative_int, default=1337, help="random seed (samples, mix, data order)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint exactly where it stopped "
+                   "(the probe and the mix are read back, not redone)")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+
+
+def main(args):
+    from dentro.runs import run_dir
+
+    preset = PRESETS[args.preset]
+    probe_kw = {k: v for k, v in {"k": args.samples, "temperature": args.temperature,
+                                  "min_correct": args.min_correct, "facts_per_bucket": args.facts,
+                                  "nobody": args.nobody, "replay_frac": args.replay_frac}.items() if v is not None}
+    if "k" in probe_kw and "min_correct" not in probe_kw:  # keep the preset's share of k
+        probe_kw["min_correct"] = max(1, round(probe_kw["k"] * preset.min_correct / preset.k))
+    if probe_kw.get("min_correct", 1) > probe_kw.get("k", preset.k):
+        raise UserError(f"--min-correct {probe_kw['min_correct']} is more than the {probe_kw.get('k', preset.k)} "
+                        f"answers per question (-k): nothing could be known")
+    overrides = {k: v for k, v in {"max_steps": args.steps, "max_minutes": args.max_minutes,
+                                   "save_every": args.save_every}.items() if v is not None}
+    r = factuality(run_dir(args.run), args.preset, data=args.data, heldout_frac=args.heldout_frac,
+                   checkpoint=args.checkpoint, out=args.out, probe_overrides=probe_kw, overrides=overrides,
+                   lr_frac=args.lr_frac, seed=args.seed, resume=args.resume, device=args.device)
+    print(json.dumps(r["figures"], indent=2))
+    print(markdown_table(r["tables"]))
+    print(f"the model is in {r['checkpoint']}; talk to it with `dentro chat --run {args.run}`")
+
+
+# ---- the stage: probe, build the mix, fine-tune, evaluate ------------------------------------
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    from dentro.runs import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _user_items(paths: list[str], heldout_frac: float, seed: int, log) -> tuple[list, list, dict]:
+    """(pairs to probe, pairs held out for the evaluation, stats) from the user's files."""
+    from dentro.chat.probing import read_qa_pairs
+
+    items, stats = [], {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise UserError(f"--data {path}: no such file")
+        got, s = read_qa_pairs(Path(path))
+        items += got
+        stats[str(path)] = s
+        bad = sum(s["skipped"].values())
+        log(f"[factuality] {path}: {s['kept']} questions" + (f", {bad} bad lines skipped: " + "; ".join(
+            f"{reason} {n} (lines {', '.join(map(str, s['skipped_lines'][reason][:8]))}"
+            f"{'…' if n > 8 else ''})" for reason, n in s["skipped"].items()) if bad else ""))
+    if not items:
+        raise UserError(f"no usable line in {', '.join(paths)}; each line must be JSON like "
+                        '{"question": "...", "answer": "...", "lang": "pt"} (or "answers": [...])')
+    order = list(range(len(items)))
+    random.Random(f"factuality-heldout-{seed}").shuffle(order)
+    n_held = round(len(items) * heldout_frac)
+    held = set(order[:n_held])
+    return [it for i, it in enumerate(items) if i not in held], [it for i, it in enumerate(items) if i in held], stats
+
+
+def eval_items(run: Path, per_group: int, user_heldout: list[dict]) -> list[dict]:
+    """The evaluation's questions: the world's held-out facts and absent people (the same seeded
+    sample as the SFT stage's evaluation), and the user's held-out pairs."""
+    from dentro.eval import knowledge as K
+
+    truth = run / "world" / "truth"
+    split = run / "sft" / "conversations" / "heldout.json"
+    items = []
+    if (truth / "questions").is_dir() and split.is_file():
+        held = json.loads(split.read_text(encoding="utf-8"))
+        items = K.load_items(truth, set(held["facts"]), per_group=per_group)
+    return items + [dict(it) for it in user_heldout]
+
+
+NONFACT_KINDS = ("identity", "reading", "math")  # SFT conversations that ask nothing the model must know
+
+
+def nonfact_items(run: Path) -> list[dict]:
+    """Questions that need no knowledge of the world, where a refusal is always wrong: the SFT
+    validation conversations of NONFACT_KINDS, up to their last user turn."""
+    path = run / "sft" / "conversations" / "val.jsonl"
+    items = []
+    for c in (_jsonl(path) if path.is_file() else []):
+        if c.get("kind") in NONFACT_KINDS:
+            last = max(i for i, m in enumerate(c["messages"]) if m["role"] == "user")
+            items.append({"bucket": "nonfact", "kind": c["kind"], "lang": c.get("lang"),
+                          "question": c["messages"][last]["content"], "messages": c["messages"][:last + 1],
+                          "answers": []})
+    return items
+
+
+def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48) -> None:
+    """Greedy replies to every item (its "messages", else its "question"), scored in place:
+    item[key] = {"reply", "verdict"}."""
+    from dentro.chat.assistant import reply_batch
+    from dentro.eval.knowledge import verdict
+
+    model.eval()
+    convs = [it.get("messages") or [{"role": "user", "content": it["question"]}] for it in items]
+    for it, r in zip(items, reply_batch(model, tok, convs, max_tokens=max_tokens)):
+        it[key] = {"reply": r["text"], "verdict": verdict(r["text"], it["answers"])}
+
+
+def tables(items: list[dict], key: str) -> dict:
+    """{"bucket/lang": {"correct": {n, k, rate, ci}, "refused": ..., "wrong": ...}} of item[key]."""
+    from dentro.eval.knowledge import table
+
+    rows = [dict(bucket=it["bucket"], lang=it["lang"], **{v: it[key]["verdict"] == v for v in VERDICTS})
+            for it in items]
+    out = {}
+    for v in VERDICTS:
+        for (bucket, lang), g in table(rows, v).items():
+            out.setdefault(f"{bucket}/{lang}", {})[v] = g
+    return out
+
+
+def headline(items: list[dict]) -> dict:
+    """The issue's goals, measured on held-out questions: absent people refused after probing
+    (and by SFT), SFT-correct answers kept, wrong answers on rare facts (SFT and after)."""
+    def share(rows, key, v):
+        return (sum(r[key]["verdict"] == v for r in rows) / len(rows)) if rows else None
+
+    absent = [it for it in items if it["bucket"] == "absent"]
+    rare = [it for it in items if it["bucket"] == "rare"]
+    was_right = [it for it in items if it["sft"]["verdict"] == "correct"]
+    r4 = lambda x: None if x is None else round(x, 4)  # noqa: E731
+    return {"absent_refused": r4(share(absent, "probed", "refused")),
+            "sft_correct_kept": r4(share(was_right, "probed", "correct")),
+            "rare_wrong": r4(share(rare, "probed", "wrong")),
+            "absent_refused_sft": r4(share(absent, "sft", "refused")),
+            "rare_wrong_sft": r4(share(rare, "sft", "wrong")),
+            "sft_correct_n": len(was_right)}
+
+
+def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: float = 0.2, checkpoint=None, out=None,
+               probe_overrides=None, overrides=None, lr_frac=None, seed: int = 1337, resume: bool = False,
+               device=None, log=print) -> dict:
+    """Probe, fine-tune, evaluate; returns {"figures", "tables", "items", "probe", "checkpoint"}."""
+    from dentro.chat import probing as P
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.runs import atomic_write_json
+    from dentro.train.loop import setup_distributed
+
+    p = replace(PRESETS[preset], **(probe_overrides or {}))
+    out = Path(out) if out else run / "factuality"
+    chat_dir = Path(checkpoint) if checkpoint else run / "sft" / "checkpoint"
+    ckpt = out / "checkpoint"
+    truth = run / "world" / "truth"
+    split_path = run / "sft" / "conversations" / "heldout.json"
+    if not (chat_dir / "config.json").is_file():
+        raise UserError(f"no chat model at {chat_dir}; run `dentro sft` first (or `dentro speedrun`), "
+                        f"or pass --checkpoint CHECKPOINT_DIR")
+    if not data and not (truth / "facts.jsonl").is_file():
+        raise UserError(f"no world truth at {truth} to probe; run `dentro world` first (or `dentro speedrun`), "
+                        f"or pass your own question/answer pairs with --data FILE.jsonl")
+    if not data and not split_path.is_file():
+        raise UserError(f"no held-out split at {split_path}; run `dentro sft` on the world first, so that the "
+                        f"facts the evaluation asks are never probed nor trained on")
+    d = setup_distributed(device)
+    if d.world_size > 1:
+        raise UserError("dentro factuality runs in one process; start it without torchrun")
+    conv_dir = out / "conversations"
+    if resume and not ((out / "probe.json").is_file() and (conv_dir / "train.jsonl").is_file()
+                       and (ckpt / "train_state.pt").is_file()):
+        raise UserError(f"nothing to resume in {out} (a probe.json, conversations/ and a checkpoint with its "
+                        f"training state are needed); run without --resume")
+    t0 = time.time()
+    rng = random.Random(f"factuality-{seed}")
+    user_items, user_held, data_stats = _user_items(data, heldout_frac, seed, log) if data else ([], [], {})
+
+    # 1-5. probe the chat model, decide, build the mix (read back on --resume)
+    if resume:
+        probe_report = json.loads((out / "probe.json").read_text(encoding="utf-8"))
+        train_convs, val_convs = _jsonl(conv_dir / "train.jsonl"), _jsonl(conv_dir / "val.jsonl")
+        mix_stats, t_probe = probe_report["mix"], probe_report["seconds"]
+        log(f"[factuality] resuming: the probe ({len(probe_report['items'])} questions) and the mix "
+            f"({len(train_convs)} conversations) are read back from {out}")
+    else:
+        from dentro.world.conversations import read_world
+
+        model, tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
+        world = read_world(truth) if (truth / "facts.jsonl").is_file() else None  # absent people need one
+        if data:
+            items = user_items
+        else:
+            items = P.world_items(truth, json.loads(split_path.read_text(encoding="utf-8")),
+                                  per_bucket=p.facts_per_bucket, seed=seed)
+        ctx = model.config.max_position_embeddings
+        log(f"[factuality] probing {chat_dir}: {len(items)} questions x {p.k} samples at T={p.temperature} "
+            f"(+ 1 greedy), known when >= {p.min_correct} of {p.k} are correct; {d.device}")
+        t = time.time()
+        P.probe(model, tok, items, k=p.k, temperature=p.temperature, max_tokens=min(p.max_tokens, ctx // 2),
+                seed=seed)
+        t_probe = time.time() - t
+        P.decide(items, p.min_correct)
+        known = sum(it["decision"] == "known" for it in items)
+        log(f"[factuality] probed in {t_probe:.1f} s: {known} known, {len(items) - known} unknown")
+        replay_path = run / "sft" / "conversations" / "train.jsonl"
+        replay = _jsonl(replay_path) if replay_path.is_file() else []
+        if not replay:
+            log(f"[factuality] no SFT conversations at {replay_path} to replay: the mix is the probe's only")
+        probed = P.probe_conversations(items, rng, world=None if data else world)
+        avoid = "\n".join(m.get("content") or "" for c in replay for m in c["messages"])
+        nobody = P.nobody_conversations(world, truth, p.nobody, rng, avoid) if p.nobody and world else []
+        unknown = {it["fact"] for it in items if it["decision"] == "unknown" and it["fact"]}
+        train_convs, val_convs, mix_stats = P.build_mix(probed, nobody, replay, replay_frac=p.replay_frac,
+                                                        unknown=unknown, rng=rng)
+        _write_jsonl(conv_dir / "train.jsonl", train_convs)
+        _write_jsonl(conv_dir / "val.jsonl", val_convs)
+        probe_report = {"config": {k: v for k, v in asdict(p).items() if k != "train"}, "checkpoint": str(chat_dir),
+                        "seconds": round(t_probe, 2), "summary": P.summary(items), "mix": mix_stats,
+                        "items": items}
+        atomic_write_json(out / "probe.json", probe_report)
+        del model
+
+    # 6. fine-tune the chat model on the mix, with the SFT stage's loop
+    if resume:
+        model, tok, state = load_checkpoint(ckpt, d.device)
+        cfg = S.resume_config(state, overrides)
+    else:
+        model, tok, chat_state = load_checkpoint(chat_dir, d.device)
+        cfg = S.finetune_config(chat_state, p.train, model.config.max_position_embeddings,
+                                lr_frac or p.train.lr_frac, seed, overrides)
+        state, chat_state = None, None
+    log(f"[factuality] fine-tuning on {mix_stats}; learning rates x{lr_frac or p.train.lr_frac} of the chat "
+        f"model's, decaying to 0")
+
+    def save_fn(m, train_state):
+        extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset,
+                 "stage": "factuality", "base": str(chat_dir)}
+        save_checkpoint(ckpt, m, tok, train_state, extra=extra)
+
+    t = time.time()
+    result, s_train, s_val = S.finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
+                                        state=state, log=log, tag="factuality")
+    t_train = time.time() - t
+
+    # 7. evaluate both models on held-out questions only
+    t = time.time()
+    items = eval_items(run, S.EVAL_PER_GROUP.get(preset, 80), user_held)
+    nonfact = nonfact_items(run)
+    if items or nonfact:
+        sft_model, sft_tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
+        for m, tk, key in ((sft_model, sft_tok, "sft"), (model, tok, "probed")):
+            ask(m, tk, items, key)
+            ask(m, tk, nonfact, key)
+    t_eval = time.time() - t
+    tabs = {"sft": tables(items, "sft"), "probed": tables(items, "probed")}
+    head = headline(items) if items else {}
+    for key in ("probed", "sft"):  # refusing what needs no knowledge is never right
+        head["nonfact_refused" + ("" if key == "probed" else "_sft")] = \
+            round(sum(it[key]["verdict"] == "refused" for it in nonfact) / len(nonfact), 4) if nonfact else None
+    head["nonfact_n"] = len(nonfact)
+    known = [it for it in probe_report["items"] if it["decision"] == "known"]
+    figures = {**head, "probed_questions": len(probe_report["items"]), "known": len(known),
+               "unknown": len(probe_report["items"]) - len(known), "k": p.k, "temperature": p.temperature,
+               "min_correct": p.min_correct, "conversations": s_train["kept"], "steps": result.steps,
+               "tokens": result.tokens, "val_loss": round(result.evals[-1]["val_loss"], 4),
+               "eval_items": len(items), "probe_seconds": round(t_probe, 1), "train_minutes": round(t_train / 60, 2),
+               "eval_seconds": round(t_eval, 1), "minutes": round((time.time() - t0) / 60, 2)}
+    atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs})
+    _write_jsonl(out / "eval.jsonl", items + nonfact)
+    atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
+                                            "data": {"user": data_stats, "mix": mix_stats, "train": s_train,
+                                                     "val": s_val}})
+    return {"figures": figures, "tables": tabs, "items": items, "probe": probe_report, "checkpoint": ckpt}
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def _order(key: str) -> tuple:
+    """"bucket/lang" keys in the tables' order: frequent, medium, rare, absent, user, others."""
+    bucket, lang = key.split("/")
+    return (GROUPS.index(bucket) if bucket in GROUPS else len(GROUPS), bucket, lang != "pt", lang)
+
+
+def _pct(g: dict | None) -> str:
+    return "–" if not g or not g["n"] else f"{100 * g['rate']:.0f}% ({g['k']}/{g['n']})"
+
+
+def markdown_table(tabs: dict) -> str:
+    """Held-out questions per bucket and language: correct / refused / wrong, SFT and after probing."""
+    from dentro.report import md_table
+
+    rows = []
+    for key in sorted(tabs["sft"], key=_order):
+        bucket, lang = key.split("/")
+        s, a = tabs["sft"][key], tabs["probed"][key]
+        absent = bucket == "absent"  # nothing is correct about nobody: the answer is wrong or refused
+        rows.append([bucket, lang] + [("–" if absent and v == "correct" else _pct(s[v])) for v in VERDICTS]
+                    + [("–" if absent and v == "correct" else _pct(a[v])) for v in VERDICTS])
+    return md_table(["bucket", "lang", "SFT correct", "SFT refused", "SFT wrong", "probed correct", "probed refused",
+                     "probed wrong"], rows)
+
+
+def run_stage(run: Path, preset: str) -> tuple[dict, str]:
+    from dentro.model.checkpoint import read_config
+    from dentro.report import md_table
+
+    out = run / "factuality"
+    ckpt = out / "checkpoint"
+    resume = (ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset \
+        and (out / "probe.json").exists() and not (out / "result.json").exists()
+    r = factuality(run, preset, resume=resume)
+    f, tabs, items, probe_report = r["figures"], r["tables"], r["items"], r["probe"]
+
+    def pct(x) -> str:
+        return "–" if x is None else f"{100 * x:.0f}%"
+
+    def goal(x, ok) -> str:
+        return "–" if x is None else ("met" if ok(x) else "**not met**")
+
+    def cell(s) -> str:
+        s = " ".join(str(s).split()).replace("|", "\\|")
+        return (s if len(s) <= 80 else s[:79] + "…") or "∅"
+
+    mix = probe_report["mix"]
+    summ = probe_report["summary"]
+    probe_rows = [[key.split("/")[0], key.split("/")[1], g["n"], g["known"], g["unknown"], g["mean_correct"],
+                   f"{g['known_greedy_correct']} / {g['known']}", f"{g['unknown_greedy_correct']} / {g['unknown']}"]
+                  for key, g in sorted(summ.items(), key=lambda kv: _order(kv[0]))]
+    changed = [it for it in items if it["sft"]["verdict"] != it["probed"]["verdict"]]
+    shown = [it for it in changed if it["bucket"] == "absent"][:2] + \
+        [it for it in changed if it["bucket"] != "absent"][:4]
+    lines = [
+        f"The Llama 3 recipe (arXiv:2407.21783, §4.3.6): the SFT model was asked {f['probed_questions']} questions "
+        f"about world facts outside the held-out split, {f['k']} times each (sampled at T={f['temperature']}), "
+        f"in {f['probe_seconds']} s (batched, KV cache). Each answer was scored against the truth; a question "
+        f"counts as *known* when at least {f['min_correct']} of its {f['k']} answers are correct: "
+        f"{f['known']} known, {f['unknown']} unknown (`factuality/probe.json` holds every answer).", "",
+        md_table(["bucket", "lang", "questions", "known", "unknown", f"mean correct of {f['k']}",
+                  "greedy correct / known", "greedy correct / unknown"], probe_rows), "",
+        f"The fine-tuning mix: {mix.get('probe_known', 0)} true answers for known questions, "
+        f"{mix.get('probe_unknown', 0)} refusals (\"Não sei\" / \"I don't know\" with a reason, in the question's "
+        f"language) for unknown ones, {mix.get('probe_nobody', 0)} refusals about invented people, and "
+        f"{mix.get('replay', 0)} SFT conversations replayed ({mix.get('replay_dropped_unknown', 0)} that stated an "
+        f"unknown fact left out). {f['steps']} steps with the SFT loop ({f['tokens']:,} tokens, "
+        f"{f['train_minutes']} min; validation loss {f['val_loss']:.3f}).", "",
+        "![factuality loss](factuality/loss.png)", "",
+        "**Held-out questions, before (SFT) and after probing** (greedy; a reply that says it does not know is "
+        "*refused*, else *correct* when it holds the true answer, else *wrong*; the SFT stage's sample of "
+        "questions; none of these facts or people was probed or trained on):", "",
+        markdown_table(tabs), "",
+        md_table(["goal (issue 10)", "SFT", "after probing", ""], [
+            ["people who do not exist: refused ≥ 80%", pct(f.get("absent_refused_sft")),
+             pct(f.get("absent_refused")), goal(f.get("absent_refused"), lambda x: x >= 0.8)],
+            [f"facts SFT answered correctly ({f.get('sft_correct_n', 0)}): still correct ≥ 90%", "100%",
+             pct(f.get("sft_correct_kept")), goal(f.get("sft_correct_kept"), lambda x: x >= 0.9)],
+            ["rare facts, no tools: wrong ≤ 20%", pct(f.get("rare_wrong_sft")), pct(f.get("rare_wrong")),
+             goal(f.get("rare_wrong"), lambda x: x <= 0.2)],
+            [f"questions that need no world knowledge (identity, reading, math; {f.get('nonfact_n', 0)} SFT "
+             f"validation conversations): refused", pct(f.get("nonfact_refused_sft")), pct(f.get("nonfact_refused")),
+             "should stay 0%"]]),
+    ]
+    frequent = [it for it in items if it["bucket"] == "frequent"]
+    if frequent and f.get("absent_refused") is not None:
+        refused = sum(it["probed"]["verdict"] == "refused" for it in frequent) / len(frequent)
+        lines += ["", f"**Does it know what it knows?** After probing it refuses {pct(refused)} of the held-out "
+                      f"questions about frequent facts and {pct(f['absent_refused'])} of those about people who do "
+                      f"not exist: a model that knows what it knows refuses the second and answers the first."]
+    from dentro.runs import FACTUALITY_KEEP_GOAL
+
+    kept = f.get("sft_correct_kept")
+    if kept is not None and kept < FACTUALITY_KEEP_GOAL:
+        lines += ["", f"**Not the run's chat model.** It kept {pct(kept)} of what the SFT model answered correctly "
+                      f"(< {pct(FACTUALITY_KEEP_GOAL)}): refusing what it knows is no fix, so `dentro chat`, `serve` "
+                      f"and `export` keep using the SFT model (this one: `--checkpoint {ckpt}`)."]
+    if shown:
+        lines += ["", "**Answers that changed**:", "",
+                  md_table(["question", "truth", "SFT", "after probing"],
+                           [[cell(it["question"]), cell(", ".join(it["answers"]) or "(nobody)"),
+                             cell(it["sft"]["reply"]), cell(it["probed"]["reply"])] for it in shown])]
+    return f, "\n".join(lines)
