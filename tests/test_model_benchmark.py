@@ -69,3 +69,26 @@ def test_cpu_benchmark_smoke_sweeps_the_reference_and_scores_both_on_neutral_win
     printed = capsys.readouterr().out
     assert f"reference (AdamW lr {out['ref_lr']:g}, best of 3)" in printed and "(best, used below)" in printed
     assert "on neutral windows" in printed and "on packed rows" in printed
+
+
+def test_arithmetic_benchmark_masks_the_prompt_and_scores_exact_answers():
+    bench = load_benchmark("tokenizer_arithmetic")
+    import random
+
+    pairs = bench.problems(200, random.Random(0), 3)
+    assert all(str(eval(p[:-1])) == a and int(a) >= 0 for p, a in pairs)  # true sums and differences
+    tok = bench.train_tokenizer(["\n".join(p + a for p, a in pairs)], 300)
+    x, y = bench.rows(tok, pairs[:4], 24)
+    for (p, a), xr, yr in zip(pairs[:4], x, y):
+        trained = [t for t in yr.tolist() if t != -1]
+        assert tok.decode(trained) == a + "\n"  # the loss sees the answer and its newline only
+        assert xr[0] == tok.special_id("<|endoftext|>")
+
+
+def test_arithmetic_benchmark_smoke_runs_every_split_pattern(capsys):
+    bench = load_benchmark("tokenizer_arithmetic")
+    out = bench.main(["--smoke"])
+    assert list(out) == list(bench.PATTERNS) and all(0 <= r[0]["acc"] <= 1 for r in out.values())
+    tokens = {name: r[0]["answer_tokens"] for name, r in out.items()}
+    assert tokens["{1} (qwen2, dentro)"] > tokens["{1,2} (dentro before)"]  # one token per digit
+    assert "held-out exact match" in capsys.readouterr().out

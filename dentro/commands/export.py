@@ -147,6 +147,16 @@ def export_report(run: Path, prompt: str = "O céu é", max_tokens: int = 24) ->
             figures[f"{name.replace(' ', '_').replace('.', '_')}_greedy_equal"] = ids == ref
     else:
         rows.append(["run.c", "(no C compiler here: not built)"])
+    from dentro.export.gguf import export_gguf, llama_cpp_greedy
+
+    gg = export_gguf(ckpt, out / "gguf", dtype="f32")
+    figures["gguf_bytes"] = gg["bytes"]
+    theirs = llama_cpp_greedy(gg["path"], [tok.eot_id] + tok.encode(prompt), max_tokens, {tok.eot_id})
+    if theirs is None:
+        rows.append(["llama.cpp (GGUF)", "(llama-cpp-python not installed: `make interop` checks the file)"])
+    else:
+        rows.append(["llama.cpp (GGUF, llama-cpp-python)", tok.decode([t for t in theirs if t != tok.eot_id])])
+        figures["gguf_greedy_equal"] = theirs == ref
 
     def cell(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ↵ ") or "∅"
@@ -158,7 +168,8 @@ def export_report(run: Path, prompt: str = "O céu é", max_tokens: int = 24) ->
         f"    {build_command(out / 'c')}", f"    {out / 'c' / 'run'} {out / 'c' / 'model.bin'} -i \"{prompt}\"", "",
         f"Greedy continuation of \"{prompt}\" ({max_tokens} tokens at most):", "",
         md_table(["program", "continuation"], [[a, cell(b)] for a, b in rows]), "",
-        f"The same model as a Hugging Face folder ({sum(hf.values()):,} bytes): `{out / 'hf'}`."])
+        f"The same model as a Hugging Face folder ({sum(hf.values()):,} bytes): `{out / 'hf'}`; as a GGUF file "
+        f"for llama.cpp ({gg['bytes']:,} bytes, f32; pre-tokenizer qwen2): `{gg['path']}`."])
     return figures, md
 
 

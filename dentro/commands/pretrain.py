@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -52,11 +53,12 @@ class Preset:
 
 # micro: seconds, for the end-to-end test. tiny: a 5.05M-parameter model (depth 4: width 256,
 # 4 heads; 1M of them in each of the embedding and lm_head at vocabulary 4096) on the tiny
-# world's ~1.1M training tokens: ~3.4M tokens (~3 epochs) in 13 minutes of a 2-core CPU. 13,
-# not 8: the base model must know what the world repeats. Measured at 840 steps (3.44M tokens):
-# 89.6% of the frequent facts completed in a greedy cloze (pt and en), against 27.6% after the
-# 1.1M tokens a contended 8-minute run trained (docs/pretrain.md, "How long the tiny model trains"). small: 128M parameters at vocabulary 32K (depth 12 = GPT-2
-# small's width 768 and 12 layers), 0.5M tokens per step
+# world's ~1.1M training tokens: ~5M tokens (~4.5 epochs; 4.96M measured, bf16 and compiled) in
+# 13 minutes of a 2-core CPU. 13, not 8: the base model must know what the world repeats.
+# Measured at 840 steps (3.44M tokens): 89.6% of the frequent facts completed in a greedy cloze
+# (pt and en), against 27.6% after the 1.1M tokens a contended 8-minute run trained
+# (docs/pretrain.md, "How long the tiny model trains"). small: 128M parameters at vocabulary 32K
+# (depth 12 = GPT-2 small's width 768 and 12 layers), 0.5M tokens per step
 # (GPT-2 / nanoGPT's batch), ~2.6B tokens = ~20 tokens per parameter (Chinchilla, Hoffmann
 # et al. 2022), on one GPU.
 PRESETS = {
@@ -291,7 +293,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         from dentro.model.checkpoint import read_config
 
         resume = read_config(ckpt)[1].get("preset") == preset
-    r = pretrain(run, preset, resume=resume, progress=True)
+    cap = os.environ.get("DENTRO_PRETRAIN_MAX_MINUTES")  # dentro speedrun --pretrain-minutes
+    r = pretrain(run, preset, resume=resume, progress=True, overrides={"max_minutes": float(cap)} if cap else None)
     f, result = r["figures"], r["result"]
     evals = result.evals
     keep = evals if len(evals) <= 8 else [evals[i * (len(evals) - 1) // 7] for i in range(8)]

@@ -184,10 +184,33 @@ def export_gguf(checkpoint, out, *, dtype: str = "f32") -> dict:
     try:
         import gguf  # noqa: F401
     except ImportError:
-        raise UserError("--format gguf needs the `gguf` package: pip install gguf "
-                        "(or pip install -e '.[export]')") from None
+        raise UserError("--format gguf needs the `gguf` package (a dentro dependency): pip install gguf") from None
 
     model, tok, _ = load_checkpoint(checkpoint, "cpu", load_train_state=False)
     ckpt = Path(checkpoint).resolve()
     name = f"dentro {ckpt.parent.parent.name} {ckpt.parent.name}"  # e.g. "dentro tiny sft"
     return write_gguf(Path(out) / f"model-{dtype}.gguf", model, tok, dtype=dtype, name=name)
+
+
+def llama_cpp_greedy(path, ids: list[int], max_tokens: int, stop: set[int]) -> list[int] | None:
+    """Greedy continuation of the token ids by llama.cpp itself (llama-cpp-python), with an f32
+    KV cache; None when llama_cpp is not installed (`make interop` installs it)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    import numpy as np
+
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=len(ids) + max_tokens + 1, n_threads=1, n_batch=len(ids) + 1,
+                          logits_all=True, verbose=False, type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
+                          flash_attn=False)
+    llm.eval(ids)
+    out = []
+    for _ in range(max_tokens):
+        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        out.append(nxt)
+        if nxt in stop:
+            break
+        llm.eval([nxt])
+    llm.close()
+    return out
