@@ -182,3 +182,25 @@ def test_the_chat_model_is_the_most_post_trained_one_that_kept_what_it_knew(tmp_
     assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "factuality" / "checkpoint"
     make("rl")
     assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "rl" / "checkpoint"
+
+
+def test_speedrun_pretrain_minutes_caps_the_pretrain_stage(tmp_path, monkeypatch):
+    from dentro.commands import pretrain as P
+    from dentro.commands import speedrun as S
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_pretrain(run, preset, **kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(P, "pretrain", fake_pretrain)
+    monkeypatch.setattr("dentro.speedrun.speedrun", lambda run, preset, **kw: P.run_stage(run, preset))
+    monkeypatch.setenv("DENTRO_PRETRAIN_MAX_MINUTES", "")  # recorded, so the flag's value is undone after the test
+    args = cli.build_parser().parse_args(["speedrun", "--preset", "micro", "--run", str(tmp_path), "--pretrain-minutes", "3"])
+    with pytest.raises(Stop):
+        S.main(args)
+    assert seen["overrides"] == {"max_minutes": 3.0}
