@@ -41,8 +41,10 @@ LANGS = ("pt", "en")
 BUCKETS = ("frequent", "medium", "rare")
 KINDS = ("fact", "multiturn", "reading", "identity", "math")
 PERSON_ANSWER = ("mother", "father", "founder")  # relations whose answer is a person
+# Relations of places and organisations, whose answers do not restate the subject (see ANSWER).
+SUBJECTLESS = ("country", "population", "founded", "hq", "founder", "industry")
 
-# Answers: plain, subject-first sentences (no embellishment, unlike the crawl's templates in
+# Answers: plain sentences, subject-first for people (no embellishment, unlike the crawl's templates in
 # phrasing.T: an answer states the fact and nothing the truth does not hold).
 ANSWER = {
     "birth_year": {"pt": ["{s} nasceu em {o}.", "{s} nasceu no ano de {o}.", "O ano de nascimento de {s} é {o}."],
@@ -57,18 +59,24 @@ ANSWER = {
                "en": ["{s}'s mother is {o}.", "The mother of {s} is {o}."]},
     "father": {"pt": ["O pai de {s} é {o}.", "{s} é {filho} de {o}, seu pai."],
                "en": ["{s}'s father is {o}.", "The father of {s} is {o}."]},
-    "country": {"pt": ["{s} fica {no_o}.", "{s} é uma cidade {do_o}."],
-                "en": ["{s} is a city in {o}.", "{s} is located in {o}."]},
-    "population": {"pt": ["{s} tem {o} habitantes.", "A população de {s} é de {o} habitantes."],
-                   "en": ["{s} has a population of {o}.", "{s} is home to {o} people."]},
-    "founded": {"pt": ["{A_s} foi fundad{a_s_} em {o}.", "A fundação {da_s} data de {o}."],
-                "en": ["{s} was founded in {o}.", "{s} was established in {o}."]},
-    "hq": {"pt": ["{A_s} tem sede em {o}.", "A sede {da_s} fica em {o}."],
-           "en": ["{s} is headquartered in {o}.", "The head office of {s} is in {o}."]},
-    "founder": {"pt": ["{A_s} foi fundad{a_s_} por {o}.", "Quem fundou {a_s} foi {o}."],
-                "en": ["{s} was founded by {o}.", "The founder of {s} is {o}."]},
-    "industry": {"pt": ["{A_s} atua na área de {o}.", "{A_s} trabalha no setor de {o}."],
-                 "en": ["{s} operates in {o}.", "{s} works in the {o} sector."]},
+    # Places and organisations: answers that do not restate the subject. SFT sees only ~15 cities and
+    # ~10 organisations (the rest are held out), and answers that began with their names taught the
+    # model to write one of those names, then answer about it ("Em que país fica Port Northby?" ->
+    # "Bramdale fica no Reino Unido"). Without the name: 12 of 36 held-out frequent city/org
+    # questions right instead of 4, people unchanged within noise (66 vs 71 of 114), same run and
+    # steps (docs/sft.md, "Measured").
+    "country": {"pt": ["Fica {no_o}.", "É uma cidade {do_o}."],
+                "en": ["It is a city in {o}.", "It is located in {o}."]},
+    "population": {"pt": ["Tem {o} habitantes.", "A população é de {o} habitantes."],
+                   "en": ["It has a population of {o}.", "It is home to {o} people."]},
+    "founded": {"pt": ["Foi fundad{a_s_} em {o}.", "A fundação data de {o}."],
+                "en": ["It was founded in {o}.", "It was established in {o}."]},
+    "hq": {"pt": ["Tem sede em {o}.", "A sede fica em {o}."],
+           "en": ["It is headquartered in {o}.", "Its head office is in {o}."]},
+    "founder": {"pt": ["Foi fundad{a_s_} por {o}.", "Quem fundou foi {o}."],
+                "en": ["It was founded by {o}.", "Its founder is {o}."]},
+    "industry": {"pt": ["Atua na área de {o}.", "Trabalha no setor de {o}."],
+                 "en": ["It operates in {o}.", "It works in the {o} sector."]},
 }
 
 # Questions: phrasing.Q (the truth sets' wording) comes first, then these paraphrases.
