@@ -86,3 +86,14 @@ def post_trained_checkpoint(run: Path, stages=("rl", "factuality", "sft")) -> Pa
                 continue
         return folder
     return None
+
+
+def stage_can_resume(out: Path, preset: str, started: str = "metrics.jsonl") -> bool:
+    """A speedrun stage killed mid-training picks up where it stopped: out/checkpoint holds a
+    training state of the same preset, the stage had started (out/<started> exists) and not
+    finished (no out/result.json)."""
+    from dentro.model.checkpoint import read_config
+
+    ckpt = out / "checkpoint"
+    return ((ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset
+            and (out / started).exists() and not (out / "result.json").exists())

@@ -57,21 +57,28 @@ def strings(n: int, seed: int) -> list[str]:
     return out
 
 
+def odd_model(tok, max_len: int) -> GPT:
+    """A random model with nothing at its defaults, seeded: 3 embedding rows beyond the tokenizer
+    (a padded vocabulary); intermediate 96 makes int8 groups 32 wide; initializer_range 0.1
+    spreads the logits so greedy choices are not near-ties; rope_theta 1000 so positions matter
+    early; norm gains off 1, so a norm applied in the wrong place would show."""
+    torch.manual_seed(0)
+    c = ModelConfig(vocab_size=tok.vocab_size + 3, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, head_dim=16, intermediate_size=96, max_position_embeddings=max_len,
+                    rope_theta=1000.0, initializer_range=0.1)
+    model = GPT(c).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 1:
+                p.add_(0.3 * torch.randn_like(p))
+    return model
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export_c")
     tok = train_tokenizer([TEXT] * 3 + strings(300, seed=1), vocab_size=700)
-    torch.manual_seed(0)
-    # 3 embedding rows beyond the tokenizer (as a padded vocabulary); intermediate 96 makes the int8
-    # groups 32 wide; initializer_range 0.1 spreads the logits so greedy choices are not near-ties.
-    c = ModelConfig(vocab_size=tok.vocab_size + 3, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                    num_key_value_heads=2, head_dim=16, intermediate_size=96, max_position_embeddings=96,
-                    rope_theta=1000.0, initializer_range=0.1)
-    model = GPT(c).eval()
-    with torch.no_grad():  # norm gains off 1, so a norm applied in the wrong place would show
-        for p in model.parameters():
-            if p.dim() == 1:
-                p.add_(0.3 * torch.randn_like(p))
+    model = odd_model(tok, max_len=96)
     save_checkpoint(tmp / "ckpt", model, tok)
     fp32 = export_c(tmp / "ckpt", tmp / "fp32")
     int8 = export_c(tmp / "ckpt", tmp / "int8", int8=True)

@@ -19,12 +19,12 @@ import pytest
 import torch
 
 from dentro.chat.template import JINJA_TEMPLATE, render, render_text
-from dentro.export.gguf import VISIBLE_SPECIAL, export_gguf, tensor_name
+from dentro.export.gguf import VISIBLE_SPECIAL, export_gguf, greedy_ids, tensor_name
 from dentro.model.checkpoint import save_checkpoint
 from dentro.model.engine import Sampling, generate_all
 from dentro.model.gpt import GPT, ModelConfig
 from dentro.tokenizer.bpe import SPLIT_PATTERN, train_tokenizer
-from test_export_c import TEXT, strings  # the adversarial strings run.c is tested on
+from test_export_c import TEXT, odd_model, strings  # run.c's test strings and model
 
 gguf = pytest.importorskip("gguf")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,17 +53,7 @@ def llama_cpp():
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export_gguf")
     tok = train_tokenizer([TEXT] * 3 + strings(300, seed=1), vocab_size=700)
-    torch.manual_seed(0)
-    # 3 embedding rows beyond the tokenizer (a padded vocabulary); initializer_range 0.1 spreads the
-    # logits so greedy choices are not near-ties; rope_theta 1000 so positions matter early.
-    c = ModelConfig(vocab_size=tok.vocab_size + 3, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                    num_key_value_heads=2, head_dim=16, intermediate_size=96, max_position_embeddings=128,
-                    rope_theta=1000.0, initializer_range=0.1)
-    model = GPT(c).eval()
-    with torch.no_grad():  # norm gains off 1, so a norm applied in the wrong place would show
-        for p in model.parameters():
-            if p.dim() == 1:
-                p.add_(0.3 * torch.randn_like(p))
+    model = odd_model(tok, max_len=128)
     save_checkpoint(tmp / "ckpt", model, tok)
     files = {dtype: export_gguf(tmp / "ckpt", tmp / "gguf", dtype=dtype) for dtype in TOL}
     return {"tok": tok, "model": model, "ckpt": tmp / "ckpt", "files": files}
@@ -288,19 +278,6 @@ def test_logits_close_to_pytorch(exported, llamas, llama_cpp):
     assert report["f32, default KV cache"] < TOL_DEFAULT_F32
 
 
-def greedy_llama(llm, ids, n, stop):
-    llm.reset()
-    llm.eval(ids)
-    out = []
-    for _ in range(n):
-        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        out.append(nxt)
-        if nxt in stop:
-            break
-        llm.eval([nxt])
-    return out
-
-
 def test_greedy_tokens_equal_to_the_pytorch_engine(exported, llamas):
     tok = exported["tok"]
     same = {}
@@ -309,7 +286,7 @@ def test_greedy_tokens_equal_to_the_pytorch_engine(exported, llamas):
         for prompt in PROMPTS[:-1]:
             ids = [tok.eot_id] + tok.encode(prompt)
             ours = generate_all(exported["model"], ids, max_tokens=24, sampling=Sampling(0), stop_ids={tok.eot_id})[0]
-            theirs = greedy_llama(llm, ids, 24, {tok.eot_id})
+            theirs = greedy_ids(llm, ids, 24, {tok.eot_id})
             if dtype == "f32":
                 assert theirs == ours, prompt
             agree += sum(a == b for a, b in zip(theirs, ours))

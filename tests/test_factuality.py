@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 from test_conversations import micro  # noqa: F401  (the micro world and its SFT conversations)
+from test_sft import killed_at_step_2_then_resumed
 
 from dentro import cli
 from dentro.chat import probing as P
@@ -286,7 +287,6 @@ def test_resume_continues_the_fine_tuning_exactly(run, tmp_path, monkeypatch):
     """6 steps at once == killed right after the step-2 checkpoint, then --resume (the probe and
     the mix read back, not redone): the same losses."""
     import dentro.chat.probing as probing
-    import dentro.model.checkpoint as C
 
     def losses(out):
         recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines() if l.strip()]
@@ -294,18 +294,8 @@ def test_resume_continues_the_fine_tuning_exactly(run, tmp_path, monkeypatch):
 
     common = ["factuality", "--run", str(run), "--preset", "micro", "--steps", "6", "--save-every", "2"]
     assert cli.main(common + ["--out", str(tmp_path / "a")]) == 0
-    save = C.save_checkpoint
-
-    def save_then_die(folder, model, tok, state=None, **kw):
-        save(folder, model, tok, state, **kw)
-        if state and state["step"] == 2:
-            raise KeyboardInterrupt  # killed right after the checkpoint of step 2
-
-    monkeypatch.setattr(C, "save_checkpoint", save_then_die)
-    assert cli.main(common + ["--out", str(tmp_path / "b")]) == 130
-    monkeypatch.setattr(C, "save_checkpoint", save)
-    monkeypatch.setattr(probing, "probe", None)  # resuming must not probe again
-    assert cli.main(common + ["--out", str(tmp_path / "b"), "--resume"]) == 0
+    killed_at_step_2_then_resumed(monkeypatch, common + ["--out", str(tmp_path / "b")],  # resuming must not probe again
+                                  before_resume=lambda: monkeypatch.setattr(probing, "probe", None))
     a, b = losses(tmp_path / "a"), losses(tmp_path / "b")
     assert len(a) == 6 and a == b
     assert (tmp_path / "a" / "conversations" / "train.jsonl").read_text() == \

@@ -11,6 +11,7 @@ import torch
 from dentro import cli
 from dentro.eval import math as V
 from dentro.train import rl as R
+from test_sft import killed_at_step_2_then_resumed
 
 # ---- the verifier -------------------------------------------------------------------------------
 
@@ -202,7 +203,6 @@ def _steps(out):
 
 def test_rl_runs_and_resumes_exactly(toy, tmp_path, monkeypatch):
     """4 steps at once == a run killed right after its step-2 checkpoint, then --resume."""
-    import dentro.model.checkpoint as C
 
     # a random model is never right: score answers by their length instead, so that groups
     # differ, advantages are not 0 and every step updates the weights
@@ -215,17 +215,7 @@ def test_rl_runs_and_resumes_exactly(toy, tmp_path, monkeypatch):
     assert result["figures"]["steps"] == 4 and (tmp_path / "a" / "reward.png").is_file()
     assert {it["id"] for it in result["before"]["items"]} <= {"M00006", "M00007"}   # held out only
     assert (tmp_path / "a" / "checkpoint" / "model.safetensors").is_file()
-    save = C.save_checkpoint
-
-    def save_then_die(folder, model, tok, state=None, **kw):
-        save(folder, model, tok, state, **kw)
-        if state and state["step"] == 2:
-            raise KeyboardInterrupt  # killed right after the checkpoint of step 2
-
-    monkeypatch.setattr(C, "save_checkpoint", save_then_die)
-    assert cli.main(common + ["--out", str(tmp_path / "b")]) == 130
-    monkeypatch.setattr(C, "save_checkpoint", save)
-    assert cli.main(common + ["--out", str(tmp_path / "b"), "--resume"]) == 0
+    killed_at_step_2_then_resumed(monkeypatch, common + ["--out", str(tmp_path / "b")])
     a, b = _steps(tmp_path / "a"), _steps(tmp_path / "b")
     assert len(a) == 4 and a == b
     recs = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines() if l.strip()]

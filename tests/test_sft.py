@@ -128,9 +128,28 @@ def test_sft_file_without_a_usable_line_is_a_clear_error(base_run, tmp_path, cap
     assert "bad.jsonl" in err and "error" in err
 
 
+def killed_at_step_2_then_resumed(monkeypatch, argv: list[str], before_resume=None) -> None:
+    """`dentro *argv` killed right after its step-2 checkpoint (exit 130), then `dentro *argv
+    --resume`, which must finish; before_resume() runs in between. Shared by the stages' resume tests."""
+    import dentro.model.checkpoint as C
+
+    save = C.save_checkpoint
+
+    def save_then_die(folder, model, tok, state=None, **kw):
+        save(folder, model, tok, state, **kw)
+        if state and state["step"] == 2:
+            raise KeyboardInterrupt  # killed right after the checkpoint of step 2
+
+    monkeypatch.setattr(C, "save_checkpoint", save_then_die)
+    assert cli.main(argv) == 130
+    monkeypatch.setattr(C, "save_checkpoint", save)
+    if before_resume:
+        before_resume()
+    assert cli.main(argv + ["--resume"]) == 0
+
+
 def test_sft_resume_continues_exactly(base_run, tmp_path, monkeypatch):
     """6 steps at once == a run killed right after its step-2 checkpoint, then --resume: same losses."""
-    import dentro.model.checkpoint as C
 
     data = tmp_path / "chats.jsonl"
     write_user_file(data)
@@ -142,17 +161,7 @@ def test_sft_resume_continues_exactly(base_run, tmp_path, monkeypatch):
     common = ["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data), "--steps", "6",
               "--save-every", "2"]
     assert cli.main(common + ["--out", str(tmp_path / "a")]) == 0
-    save = C.save_checkpoint
-
-    def save_then_die(folder, model, tok, state=None, **kw):
-        save(folder, model, tok, state, **kw)
-        if state and state["step"] == 2:
-            raise KeyboardInterrupt  # killed right after the checkpoint of step 2
-
-    monkeypatch.setattr(C, "save_checkpoint", save_then_die)
-    assert cli.main(common + ["--out", str(tmp_path / "b")]) == 130
-    monkeypatch.setattr(C, "save_checkpoint", save)
-    assert cli.main(common + ["--out", str(tmp_path / "b"), "--resume"]) == 0
+    killed_at_step_2_then_resumed(monkeypatch, common + ["--out", str(tmp_path / "b")])
     a, b = losses(tmp_path / "a"), losses(tmp_path / "b")
     assert len(a) == 6 and a == b
 

@@ -395,13 +395,12 @@ def markdown_table(tabs: dict) -> str:
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
-    from dentro.model.checkpoint import read_config
+    from dentro.runs import stage_can_resume
     from dentro.report import md_table
 
     out = run / "factuality"
     ckpt = out / "checkpoint"
-    resume = (ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset \
-        and (out / "probe.json").exists() and not (out / "result.json").exists()
+    resume = stage_can_resume(out, preset, "probe.json")
     r = factuality(run, preset, resume=resume)
     f, tabs, items, probe_report = r["figures"], r["tables"], r["items"], r["probe"]
 

@@ -230,13 +230,11 @@ def rl(run: Path, preset: str = "tiny", *, algo: str = "grpo", policy=None, ref=
 # ---- the report card section (not in the speedrun yet: the lead decides) ----------------------
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
-    from dentro.model.checkpoint import read_config
+    from dentro.runs import stage_can_resume
     from dentro.report import md_table
 
     out = run / "rl"
-    ckpt = out / "checkpoint"
-    resume = (ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset \
-        and (out / "metrics.jsonl").exists() and not (out / "result.json").exists()
+    resume = stage_can_resume(out, preset)
     r = rl(run, preset, resume=resume)
     f, before, after = r["figures"], r["before"], r["after"]
     k = PRESETS[preset].k

@@ -349,14 +349,13 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     import torch
 
     from dentro.eval import knowledge as K
-    from dentro.model.checkpoint import read_config
+    from dentro.runs import stage_can_resume
     from dentro.report import md_table
     from dentro.runs import atomic_write_json, atomic_write_text
 
     out = run / "sft"
     ckpt = out / "checkpoint"
-    resume = (ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset \
-        and (out / "metrics.jsonl").exists() and not (out / "result.json").exists()
+    resume = stage_can_resume(out, preset)
     t0 = time.time()
     r = sft(run, preset, resume=resume)
     f = r["figures"]

@@ -199,11 +199,20 @@ def llama_cpp_greedy(path, ids: list[int], max_tokens: int, stop: set[int]) -> l
         import llama_cpp
     except ImportError:
         return None
-    import numpy as np
-
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=len(ids) + max_tokens + 1, n_threads=1, n_batch=len(ids) + 1,
                           logits_all=True, verbose=False, type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
                           flash_attn=False)
+    out = greedy_ids(llm, ids, max_tokens, stop)
+    llm.close()
+    return out
+
+
+def greedy_ids(llm, ids: list[int], max_tokens: int, stop: set[int]) -> list[int]:
+    """Greedy continuation in a llama_cpp.Llama context made with logits_all=True (its logits of
+    every position in llm.scores), up to max_tokens or a stop id (included)."""
+    import numpy as np
+
+    llm.reset()
     llm.eval(ids)
     out = []
     for _ in range(max_tokens):
@@ -212,5 +221,4 @@ def llama_cpp_greedy(path, ids: list[int], max_tokens: int, stop: set[int]) -> l
         if nxt in stop:
             break
         llm.eval([nxt])
-    llm.close()
     return out
