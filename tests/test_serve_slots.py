@@ -113,3 +113,49 @@ def test_seeded_sampling_does_not_depend_on_the_neighbours(model):
         return got
 
     assert sample([]) == sample([[1, 2, 3], [9] * 10, [30]])
+
+
+def test_requests_joining_at_once_share_one_prefill(model):
+    """Five sequences submitted together beside one already decoding are prefilled in one forward (left-padded
+    to the longest prompt, which shifts the decoding row right) and get the tokens they get alone, greedy or
+    seeded; the one that ends at its first token leaves from the middle of the joining rows."""
+    specs = [([5, 17, 3], 12, Sampling(temperature=0), None), (list(range(1, 30)), 12, Sampling(temperature=1.0), 7),
+             ([88], 1, Sampling(temperature=0), None), (list(range(40, 52)), 12, Sampling(temperature=0.8), 3),
+             ([2, 2], 12, Sampling(temperature=0), None)]
+
+    def submit_all(sched, group):
+        """Submit the specs in one call; -> their token lists and an event set when all have finished."""
+        out, left, done = [[] for _ in group], [len(group)], threading.Event()
+
+        def emit_for(i):
+            def emit(ev):
+                assert isinstance(ev, Token), ev
+                out[i].append(ev.id)
+                if ev.finish:
+                    left[0] -= 1
+                    if not left[0]:
+                        done.set()
+            return emit
+
+        sched.submit([Sequence(index=0, prompt=p, max_tokens=n, sampling=sp, seed=seed, emit=emit_for(i))
+                      for i, (p, n, sp, seed) in enumerate(group)])
+        return out, done
+
+    sched = Scheduler(model, max_batch=6, max_queue=0).start()
+    try:
+        alone = []
+        for spec in specs:
+            out, done = submit_all(sched, [spec])
+            assert done.wait(30)
+            alone.append(out[0])
+        before = sched.prefills
+        neighbour, neighbour_done = submit_all(sched, [([7, 8, 9, 10], 30, Sampling(temperature=0), None)])
+        while not neighbour[0]:
+            time.sleep(0.001)
+        got, done = submit_all(sched, specs)
+        assert done.wait(30) and neighbour_done.wait(30)
+    finally:
+        sched.stop()
+    assert sched.prefills - before == 2  # the neighbour's, then one for all five
+    assert got == alone
+    assert [len(g) for g in got] == [n for _, n, _, _ in specs]

@@ -162,9 +162,12 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(c.head_dim, c.rms_norm_eps)
         self.k_norm = RMSNorm(c.head_dim, c.rms_norm_eps)
 
-    def forward(self, x, cos, sin, kv_cache: KVCache | None = None, explicit: bool = False):
-        """x: (B, T, C) -> (B, T, C). With explicit=True also returns the attention weights
-        (B, H, T, T_keys), computed as softmax(QK^T / sqrt(d)) by hand (slow, for inspection)."""
+    def forward(self, x, cos, sin, kv_cache: KVCache | None = None, mask: torch.Tensor | None = None,
+                explicit: bool = False):
+        """x: (B, T, C) -> (B, T, C). mask: attention_mask() built once by GPT.forward for every layer;
+        None when the causal order alone decides (no padding; an empty cache or one new token).
+        With explicit=True also returns the attention weights (B, H, T, T_keys), computed as
+        softmax(QK^T / sqrt(d)) by hand (slow, for inspection)."""
         B, T, _ = x.shape
         q = self.q_norm(self.q_proj(x).view(B, T, self.n_head, self.head_dim)).transpose(1, 2)  # (B, H, T, D)
         k = self.k_norm(self.k_proj(x).view(B, T, self.n_kv, self.head_dim)).transpose(1, 2)  # (B, Hkv, T, D)
@@ -184,13 +187,12 @@ class Attention(nn.Module):
             scores = scores.masked_fill(~attention_mask(T, Tk, past, pad, x.device), float("-inf"))
             weights = scores.softmax(dim=-1)
             y = (weights @ vr.float()).to(q.dtype)
-        elif pad is None and past == 0 and T == Tk:  # training or prefill from an empty cache
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        elif pad is None and T == 1:  # one new token attends to everything before it: no mask needed
-            y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
-        else:  # new tokens after a filled cache (query i sits at index past + i), or left padding
-            mask = attention_mask(T, Tk, past, pad, x.device)  # (T, Tk) or (B, 1, T, Tk)
+        elif mask is not None:  # new tokens after a filled cache (query i sits at index past + i), or left padding
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+        elif past == 0:  # training or prefill from an empty cache
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        else:  # one new token attends to everything before it: no mask needed
+            y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
         y = self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim))
         return y, weights
 
@@ -229,8 +231,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.mlp = MLP(c)
 
-    def forward(self, x, cos, sin, kv_cache=None, explicit=False):
-        a, weights = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, explicit)
+    def forward(self, x, cos, sin, kv_cache=None, mask=None, explicit=False):
+        a, weights = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, mask, explicit)
         x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
         return x, weights
@@ -301,9 +303,12 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {start + T} tokens exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}")
         cos, sin = self._rope(T, start, idx.device, pad)  # (T, D), or (B, T, D) with padding
+        mask = None  # one for all layers (a decode step would otherwise build it once per layer)
+        if pad is not None or (start > 0 and T > 1):
+            mask = attention_mask(T, start + T, start, pad, idx.device)  # (T, Tk) or (B, 1, T, Tk)
         x = self.embed_tokens(idx)  # (B, T, C)
         for block in self.layers:
-            x, _ = block(x, cos, sin, kv_cache)
+            x, _ = block(x, cos, sin, kv_cache, mask)
         if kv_cache is not None:
             kv_cache.pos += T
         logits = self.lm_head(self.norm(x)).float()  # (B, T, V)

@@ -3,9 +3,10 @@
     submit()   the HTTP side hands over Sequences (one per choice, n per request); they wait in a
                bounded queue; Full when max_batch decoding + max_queue waiting are taken (-> 429).
     loop       between two decode steps: drop rows whose client left (cancelled) or whose time is
-               up; admit waiting sequences while slots are free, each prefilled alone (a batch-1
-               forward of its prompt) and its first token sampled, then copied into the shared
-               SlotCache; then one decode step of (n, 1) tokens for all active rows.
+               up; admit waiting sequences while slots are free, all of them prefilled in one
+               forward (left-padded to the longest prompt) straight into free rows of the shared
+               SlotCache, and their first tokens sampled; then one decode step of (n, 1) tokens
+               for all active rows.
     events     every new token goes back through seq.emit (a thread-safe callback into the
                asyncio side) as a Token, the last one with its finish reason ("stop": a stop id;
                "length": max_tokens, the context window or the request's time limit); a failure
@@ -28,7 +29,6 @@ from dataclasses import dataclass, field
 import torch
 
 from dentro.model.engine import Sampling, sample_next
-from dentro.model.gpt import KVCache
 from dentro.serve.slots import SlotCache
 
 log = logging.getLogger("dentro.serve")
@@ -83,6 +83,7 @@ class Scheduler:
         self.cond = threading.Condition()
         self.stopped = False
         self.steps = 0  # decode steps run (for tests and stats)
+        self.prefills = 0  # prefill forwards run, each for all the sequences joining in that step
         self.thread = threading.Thread(target=self._run, name=f"dentro-serve-{name}", daemon=True)
 
     def start(self) -> Scheduler:
@@ -127,8 +128,8 @@ class Scheduler:
             try:
                 with torch.no_grad():
                     self._drop_cancelled()
-                    for s in admitted:
-                        self._prefill(s)
+                    if admitted:
+                        self._prefill(admitted)
                     if self.active:
                         self._decode_step()
             except Exception as e:  # a failure (e.g. out of memory) ends the affected requests, not the server
@@ -140,43 +141,49 @@ class Scheduler:
                 for s in failed:
                     s.emit(Error(s.index, f"generation failed: {type(e).__name__}", 500))
 
-    def _prefill(self, s: Sequence) -> None:
-        if s.cancelled:
-            with self.cond:
-                self.prefilling -= 1
-            return
-        if s.seed is not None:
-            s.generator = torch.Generator(device=self.device).manual_seed(s.seed)
-        cache = KVCache(self.model.config, 1, len(s.prompt), device=self.device,
-                        dtype=self.model.embed_tokens.weight.dtype)
-        idx = torch.tensor([s.prompt], dtype=torch.long, device=self.device)
-        logits = self.model(idx, kv_cache=cache)[:, -1]  # (1, V)
-        if self._sample(s, logits[0]):
-            with self.cond:
-                self.prefilling -= 1
-            return  # finished at its first token
-        self.slots.add(cache)
+    def _prefill(self, seqs: list[Sequence]) -> None:
+        """Prefill the joining sequences in one forward (a step with several joins costs one batched
+        forward, not one per request) and sample their first tokens; they decode in rows n.. ."""
+        seqs = [s for s in seqs if not s.cancelled]
+        done = []
+        if seqs:
+            for s in seqs:
+                if s.seed is not None:
+                    s.generator = torch.Generator(device=self.device).manual_seed(s.seed)
+            first_row = self.slots.n
+            cache = self.slots.join([len(s.prompt) for s in seqs])
+            T = max(len(s.prompt) for s in seqs)
+            idx = torch.tensor([[0] * (T - len(s.prompt)) + s.prompt for s in seqs], dtype=torch.long,
+                               device=self.device)  # (B, T) left-padded
+            logits = self.model(idx, kv_cache=cache)[:, -1]  # (B, V): every row's last prompt token is at -1
+            self.prefills += 1
+            done = [first_row + r for r in self._sample_rows(seqs, logits)]
         with self.cond:
-            self.active.append(s)
-            self.prefilling -= 1
+            self.active.extend(seqs)
+            self.prefilling = 0
+        self._remove_rows(done)  # those that finished at their first token
 
     def _decode_step(self) -> None:
         self.slots.make_room()
         tokens = torch.tensor([[s.next_token] for s in self.active], dtype=torch.long, device=self.device)  # (n, 1)
         logits = self.model(tokens, kv_cache=self.slots)[:, -1]  # (n, V)
         self.steps += 1
-        # greedy rows (the common case) take one argmax over the batch, not one call per row
-        greedy = logits.argmax(-1).tolist()
-        done = [r for r, s in enumerate(self.active)
-                if self._sample(s, logits[r], greedy[r] if s.sampling.temperature == 0 else None)]
-        for r in reversed(done):
-            self._remove(r)
-        if done:
-            self.slots.compact()
+        self._remove_rows(self._sample_rows(self.active, logits))
+
+    def _sample_rows(self, seqs: list[Sequence], logits: torch.Tensor) -> list[int]:
+        """Draw the next token of each seqs[r] from logits[r] (n, V) and emit it; -> the rows that finished.
+        The draws stay on the device until one .tolist() for the batch: one host-device sync per
+        step, not one per sampled row. Greedy rows (the common case) share one argmax."""
+        drawn = logits.argmax(-1)  # (n,)
+        for r, s in enumerate(seqs):
+            if s.sampling.temperature > 0 and not s.cancelled:
+                drawn[r] = sample_next(logits[r:r + 1], s.sampling, s.generator)[0]
+        tokens = drawn.tolist()
+        return [r for r, s in enumerate(seqs) if self._sample(s, logits[r], tokens[r])]
 
     def _sample(self, s: Sequence, logits: torch.Tensor, token: int | None = None) -> bool:
-        """Draw the next token of s from its logits (V,) (or take `token`, already chosen greedily),
-        emit it; -> True when s is finished."""
+        """Emit `token` as s's next token (drawn from its logits (V,) when None: test schedulers
+        script the logits); -> True when s is finished."""
         if s.cancelled:
             return True
         t = token if token is not None else int(sample_next(logits[None], s.sampling, s.generator)[0])
@@ -197,10 +204,13 @@ class Scheduler:
         return ev.finish is not None
 
     def _drop_cancelled(self) -> None:
-        gone = [r for r, s in enumerate(self.active) if s.cancelled]
-        for r in reversed(gone):
+        self._remove_rows([r for r, s in enumerate(self.active) if s.cancelled])
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        """Free the rows (ascending), then shift the rest left over the columns no row uses any more."""
+        for r in reversed(rows):
             self._remove(r)
-        if gone:
+        if rows:
             self.slots.compact()
 
     def _remove(self, r: int) -> None:

@@ -12,9 +12,10 @@ Every active row writes its next token at the same index `pos`, so one forward o
 decodes all of them; the KVCache's `pad` gives each row its own RoPE positions and masks the keys
 left of its start (gpt.attention_mask). The rest is bookkeeping between steps:
 
-    add      a request is prefilled alone (a batch-1 KVCache of its L prompt tokens) and its keys
-             and values are copied into the free row n, ending at pos (pad = pos - L). When L > pos
-             every row first shifts right by L - pos (their pads grow by as much).
+    join     the B requests that join in one step take the free rows n..n+B-1 and are prefilled in
+             one forward straight into them: left-padded to the longest prompt (T tokens, as
+             engine.generate_batch), ending at pos (row b's pad = pos - len_b). When T > pos every
+             active row first shifts right by T - pos (their pads grow by as much).
     remove   a finished (or disconnected) row is overwritten by the last active row (swap-remove),
              so rows 0..n-1 stay the active ones and a step runs on views [:n], never on free rows.
     compact  when the write index reaches the window (max_len = the model's context), or after a
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from dentro.model.gpt import KVCache, ModelConfig
+from dentro.model.gpt import ModelConfig
 
 
 class SlotCache:
@@ -64,24 +65,23 @@ class SlotCache:
         self.v[layer, :self.n, :, t0:t1] = v
         return self.k[layer, :self.n, :, :t1], self.v[layer, :self.n, :, :t1]
 
-    def add(self, cache: KVCache) -> int:
-        """Copy a prefilled batch-1 KVCache (its first cache.pos positions) into a free row; -> its row."""
-        if self.n == self.slots:
-            raise ValueError(f"all {self.slots} slots are taken")
-        L = cache.pos
-        if L >= self.max_len:
-            raise ValueError(f"a prefilled sequence of {L} tokens leaves no room in a {self.max_len}-position window")
+    def join(self, lengths: list[int]) -> Prefill:
+        """Take len(lengths) free rows for prompts of these lengths; -> the cache to prefill them into,
+        in one forward of the prompts left-padded to the longest."""
+        B, T = len(lengths), max(lengths)
+        if self.n + B > self.slots:
+            raise ValueError(f"{B} sequences do not fit in the {self.slots - self.n} free slots")
+        if T >= self.max_len:
+            raise ValueError(f"a prompt of {T} tokens leaves no room in a {self.max_len}-position window")
         if self.n == 0:
             self.pos = 0
-        if L > self.pos:  # shift every active row right so the new one fits before pos
-            d = L - self.pos
-            self._shift(-d)
-        row = self.n
-        self.k[:, row, :, self.pos - L:self.pos] = cache.k[:, 0, :, :L]
-        self.v[:, row, :, self.pos - L:self.pos] = cache.v[:, 0, :, :L]
-        self._pad[row] = self.pos - L
-        self.n += 1
-        return row
+        if T > self.pos:  # shift every active row right so the new ones fit before pos
+            self._shift(self.pos - T)
+        rows, cols = slice(self.n, self.n + B), slice(self.pos - T, self.pos)
+        pad = torch.tensor([T - L for L in lengths], dtype=torch.long, device=self._pad.device)  # (B,)
+        self._pad[rows] = pad + cols.start
+        self.n += B
+        return Prefill(self.k[:, rows, :, cols], self.v[:, rows, :, cols], pad if T > min(lengths) else None)
 
     def remove(self, row: int) -> int | None:
         """Free `row`; the last active row moves into it. -> the old index of the row that moved
@@ -124,3 +124,21 @@ class SlotCache:
             self.v[:, :n, :, -shift:new_pos] = self.v[:, :n, :, :pos].clone()
         self._pad[:n] -= shift
         self.pos = new_pos
+
+
+class Prefill:
+    """Duck-types KVCache over views of the slot cache: the joining rows, and the T columns that end at
+    the shared write index, so the prefill writes its keys and values where the rows will decode
+    (no batch cache to allocate and copy). pad (B,): each row's left padding, as KVCache's; None
+    when the prompts are equally long (the model's unmasked causal path)."""
+
+    def __init__(self, k: torch.Tensor, v: torch.Tensor, pad: torch.Tensor | None):
+        self.k, self.v, self.pad = k, v, pad  # k, v: (layers, B, kv_heads, T, head_dim)
+        self.pos, self.max_len = 0, k.size(3)
+
+    def update(self, layer: int, k, v):
+        """Store k, v (B, kv_heads, T, D) at the next T positions; return all keys/values so far."""
+        t0, t1 = self.pos, self.pos + k.size(2)
+        self.k[layer, :, :, t0:t1] = k
+        self.v[layer, :, :, t0:t1] = v
+        return self.k[layer, :, :, :t1], self.v[layer, :, :, :t1]
