@@ -69,6 +69,9 @@ CONVERSATIONS = {
         {"role": "assistant", "content": None, "tool_calls": [call("search", {"q": "São Paulo 😀", "n": 3})]}],
     "thinking": [{"role": "user", "content": "Quanto é 12 + 30?"},
                  {"role": "assistant", "content": "<think>\n12 + 30 = 42\n</think>\n\nÉ 42."}],
+    "thinking_off": [{"role": "user", "content": "Quanto é 12 + 30?"},
+                     {"role": "assistant", "content": "<think>\n\n</think>\n\n42"},
+                     {"role": "user", "content": "E 12 + 31?"}],
     "whitespace_edges": [{"role": "user", "content": "  \n"},
                          {"role": "assistant", "content": "\n\n  The sky is blue.  \n"}],
     "empty_assistant": [{"role": "user", "content": "Oi"}, {"role": "assistant", "content": ""}],
@@ -182,6 +185,19 @@ def test_assistant_may_think_but_not_open_turns(tok):
     assert masked_spans(tok, ids, mask) == [content + "<|im_end|>"]
 
 
+def test_thinking_off_is_the_templates_not_trained_and_prefilled(tok):
+    messages = CONVERSATIONS["thinking_off"]
+    ids, mask = render(tok, messages)
+    assert masked_spans(tok, ids, mask) == ["42<|im_end|>"]  # the empty block is not trained
+    prompt, _ = render(tok, messages, add_generation_prompt=True, think=False)
+    assert render_text(messages, add_generation_prompt=True, think=False).endswith(
+        "<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert prompt[-4:][0] == tok.special_id("<think>") and tok.special_id("</think>") in prompt[-3:]
+    assert prompt == tok.encode_with_special(render_text(messages, add_generation_prompt=True, think=False),
+                                             allowed={"<think>", "</think>", "<|im_start|>", "<|im_end|>",
+                                                      "<|endoftext|>"})
+
+
 def test_encode_with_special_restricted_to_a_set(tok):
     text = "<think>a</think><|im_start|>"
     ids = tok.encode_with_special(text, allowed={"<think>", "</think>"})
@@ -238,6 +254,15 @@ def test_jinja_template_renders_like_render_text(tok, hf_tok, name, gen):
     out = hf_tok.apply_chat_template(messages, add_generation_prompt=gen, return_dict=True,
                                      return_assistant_tokens_mask=True)
     assert (out["input_ids"], out["assistant_masks"]) == render(tok, messages, add_generation_prompt=gen)
+
+
+@pytest.mark.parametrize("name", ["thinking_off", "ends_with_user"])
+def test_jinja_enable_thinking_false_prefills_the_empty_block(tok, hf_tok, name):
+    messages = CONVERSATIONS[name]
+    text = hf_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    assert text == render_text(messages, add_generation_prompt=True, think=False)
+    ids = hf_tok.apply_chat_template(messages, add_generation_prompt=True, enable_thinking=False, return_dict=True)
+    assert ids["input_ids"] == render(tok, messages, add_generation_prompt=True, think=False)[0]
 
 
 def test_hf_special_tokens_eos_and_decode(tok, hf_tok):

@@ -122,8 +122,8 @@ def client(server):
     return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
 
 
-def greedy_reply(model, tok, messages, n):
-    return reply(model, tok, messages, max_tokens=n, sampling=Sampling(temperature=0))
+def greedy_reply(model, tok, messages, n, **kw):
+    return reply(model, tok, messages, max_tokens=n, sampling=Sampling(temperature=0), **kw)
 
 
 MSGS = [{"role": "system", "content": "Você é um assistente."}, {"role": "user", "content": "O céu é azul?"}]
@@ -210,6 +210,31 @@ def test_stop_strings_n_seed_and_think(client, tool_script):
     a, b = client.chat.completions.create(**kw), client.chat.completions.create(**kw)
     assert [c.message.content for c in a.choices] == [c.message.content for c in b.choices]
     assert [c.index for c in a.choices] == [0, 1, 2]
+
+
+def test_chat_template_kwargs_enable_thinking_false(server, client, model, tok):
+    """vLLM's switch: the prompt ends with the empty <think> block (counted in prompt_tokens) and
+    the reply is the engine's greedy continuation of that prompt; a bad value is a 400."""
+    from dentro.chat.template import THINK_OFF
+
+    off_ids = len(tok.encode_with_special(THINK_OFF, allowed={"<think>", "</think>"}))
+    kw = dict(model="dentro-sft", messages=MSGS, max_tokens=12, temperature=0)
+    on = client.chat.completions.create(**kw)
+    same = client.chat.completions.create(**kw, extra_body={"chat_template_kwargs": {"enable_thinking": True}})
+    off = client.chat.completions.create(**kw, extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    assert on.usage.prompt_tokens == same.usage.prompt_tokens and on.choices[0].message.content == \
+        same.choices[0].message.content
+    assert off.usage.prompt_tokens == on.usage.prompt_tokens + off_ids
+    assert off.choices[0].message.content == greedy_reply(model, tok, MSGS, 12, think=False)
+    s = client.chat.completions.create(**kw, stream=True, extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    assert "".join(c.choices[0].delta.content or "" for c in s if c.choices) == off.choices[0].message.content
+    body = {"model": "dentro-sft", "messages": MSGS, "max_tokens": 2}
+    assert post(server, "/v1/chat/completions", {**body, "chat_template_kwargs": {"other": 1}}).status_code == 200
+    for bad in ("off", [], {"enable_thinking": "false"}, {"enable_thinking": 0}):
+        r = post(server, "/v1/chat/completions", {**body, "chat_template_kwargs": bad})
+        assert r.status_code == 400, (bad, r.text)
+        err = r.json()["error"]
+        assert err["param"] == "chat_template_kwargs" and err["type"] == "invalid_request_error", err
 
 
 def test_concurrent_streams_each_equal_its_greedy_output(client, model, tok):

@@ -202,3 +202,101 @@ def test_chat_session_commands(base_run, capsys, monkeypatch):
     for _ in range(12):
         s.ask("Qual é a capital de Portugal? " * 2)
     assert "oldest" in out.getvalue()
+
+
+# ---- thinking switched off: `dentro chat --no-think`, /think on|off, the dimmed <think> block ----
+def think_off_ids(tok) -> list[int]:
+    from dentro.chat.template import THINK_OFF
+
+    return tok.encode_with_special(THINK_OFF, allowed={"<think>", "</think>"})
+
+
+def test_no_think_prompt_ends_with_the_empty_block(base_run, capsys, monkeypatch):
+    from dentro.chat import assistant
+    from dentro.model.checkpoint import load_checkpoint
+
+    model, tok, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", load_train_state=False)
+    off_ids, msgs = think_off_ids(tok), [{"role": "user", "content": "Quem é você?"}]
+    on, off = assistant.build_prompt(tok, msgs, 64, 8), assistant.build_prompt(tok, msgs, 64, 8, think=False)
+    assert off_ids[0] == tok.special_id("<think>") and off.ids == on.ids + off_ids
+    # reply / reply_batch continue that prompt: the same greedy tokens as the engine on off.ids
+    from dentro.model.engine import Sampling, generate_all
+
+    stops = assistant.stop_ids(tok)
+    want = tok.decode([t for t in generate_all(model, off.ids, max_tokens=6, sampling=Sampling(temperature=0),
+                                               stop_ids=stops)[0] if t not in stops])
+    assert assistant.reply(model, tok, msgs, max_tokens=6, think=False) == want
+    assert assistant.reply_batch(model, tok, [msgs], max_tokens=6, think=False)[0]["text"] == want
+
+    # `dentro chat --no-think` builds that prompt, with the tool loop and without it
+    seen = []
+
+    def spy(*a, **kw):
+        p = real(*a, **kw)
+        seen.append(p.ids)
+        return p
+
+    real = assistant.build_prompt
+    monkeypatch.setattr(assistant, "build_prompt", spy)
+    ckpt = ["--run", str(base_run), "--checkpoint", str(base_run / "pretrain" / "checkpoint"), "--max-tokens", "3"]
+    for extra in (["--no-think"], ["--no-think", "--no-tools"], [], ["--no-tools"]):
+        assert cli.main(["chat", "Quem é você?", *ckpt, *extra]) == 0
+    assert [ids[-len(off_ids):] == off_ids for ids in seen] == [True, True, False, False]
+    assert seen[0] == seen[1] == off.ids and seen[2] == seen[3] == on.ids
+    assert "<think>" not in capsys.readouterr().out  # the prefilled block is not printed
+
+
+def test_think_command_and_history(base_run):
+    import io
+
+    from dentro.chat.template import THINK_OFF
+    from dentro.commands.chat import Session
+    from dentro.model.checkpoint import load_checkpoint
+
+    model, tok, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", load_train_state=False)
+    out = io.StringIO()
+    s = Session(model, tok, "en", None, 0.0, None, 4, None, out=out, think=False)
+    answer = s.ask("hello")
+    # the conversation keeps the block the template wrote (the model read it); the screen does not
+    assert s.messages[1]["content"] == THINK_OFF + answer and THINK_OFF not in out.getvalue()
+    assert s.command("/think on") and s.think and "thinking on" in out.getvalue()
+    s.ask("hello again")
+    assert not s.messages[3]["content"].startswith(THINK_OFF)
+    assert s.command("/think off") and not s.think
+    assert s.command("/think maybe") and not s.think and "/think on or /think off; it is off" in out.getvalue()
+    assert s.command("/help") and "/think on|off" in out.getvalue()
+    pt = Session(model, tok, "pt", None, 0.0, None, 4, None, out=io.StringIO())
+    pt.command("/think off")
+    assert "pensamento desligado" in pt.out.getvalue() and not pt.think
+
+
+def test_think_block_is_dimmed_on_a_terminal_only(base_run, monkeypatch):
+    """The model's <think>...</think> shows dimmed (ANSI) on a terminal, plain in a pipe; the answer normally."""
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    from dentro.commands.chat import Session, ThinkShade
+    from dentro.model import engine
+    from dentro.model.checkpoint import load_checkpoint
+
+    model, tok, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", load_train_state=False)
+    text = "<think>\n2 + 2 = 4\n</think>\n\n4"
+    script = tok.encode_with_special(text, allowed={"<think>", "</think>"}) + [tok.special_id("<|im_end|>")]
+
+    def scripted(model, prompt, **kw):  # the engine "writes" the script, token by token
+        for t in script:
+            yield engine.Step([t], [False])
+
+    monkeypatch.setattr(engine, "generate", scripted)
+    for out, shown in [(Tty(), "\033[2m<think>\n2 + 2 = 4\n</think>\033[0m\n\n4\n"), (io.StringIO(), text + "\n")]:
+        s = Session(model, tok, "en", None, 0.0, None, 32, None, out=out)
+        assert s.ask("2 + 2?") == text and out.getvalue() == shown
+    # the block's tags may come in pieces (spelled in plain characters): a tag's start waits
+    shade = ThinkShade(True)
+    pieces = [shade.push(d) for d in ["a <th", "ink>b</thi", "nk>c"]] + [shade.end()]
+    assert pieces == ["a ", "\033[2m<think>b", "</think>\033[0mc", ""]
+    shade = ThinkShade(True)
+    assert shade.push("<think>cut") + shade.end() == "\033[2m<think>cut\033[0m"  # an open block is closed

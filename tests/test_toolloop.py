@@ -94,6 +94,31 @@ def test_a_call_is_run_its_response_forced_as_the_template_renders_it_and_the_an
     assert render(tok, [conversation[0]] + done.messages)[0] == script  # the messages render as what was seen
 
 
+def test_thinking_off_opens_every_assistant_turn_with_the_empty_block(tok):
+    """think=False (`dentro chat --no-think`): the turn after a tool's answer opens with the empty
+    <think> block too, as a request with enable_thinking=False renders it; it is kept in the
+    messages (they render as what the model read) and never shown."""
+    from dentro.chat.template import THINK_OFF
+
+    conversation = [
+        {"role": "user", "content": "What is the capital of Portugal?"},
+        {"role": "assistant", "content": THINK_OFF + "Let me look it up.", "tool_calls": [{
+            "id": "call_1", "type": "function", "function": {"name": "echo", "arguments": '{"text": "hello there"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "echo: hello there"},
+        {"role": "assistant", "content": THINK_OFF + "The capital of Portugal is Lisbon."}]
+    script, _ = render(tok, conversation)
+    prompt, _ = render(tok, conversation[:1], add_generation_prompt=True, think=False)
+    assert script[:len(prompt)] == prompt
+    off = tok.encode_with_special(THINK_OFF, allowed={"<think>", "</think>"})
+    assert response_ids(tok, "x", think=False) == response_ids(tok, "x") + off
+    model = Scripted(script, tok.vocab_size)
+    events, done = run(model, tok, prompt, run_tool=echo, think=False)
+    assert done.reason == "stop" and done.messages == conversation[1:]
+    assert model.fed == script[:len(script) - 2]  # the forced tokens included the empty block
+    shown = "".join(e.text for e in events if isinstance(e, Token))
+    assert shown == "Let me look it up.\nThe capital of Portugal is Lisbon."
+
+
 def test_python_through_call_tool(tok):
     conversation = [
         {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},

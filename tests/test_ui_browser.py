@@ -128,6 +128,23 @@ def test_chat_streams_stops_and_regenerates(page):
     shot(page, "chat")
 
 
+def test_thinking_checkbox_sends_chat_template_kwargs(page):
+    go(page, "chat")
+    page.click("#chat-new")
+    page.select_option("#chat-model", "dentro-base")  # fast
+    page.fill("#chat-max", "4")
+    sent = []
+    for think in (False, True):
+        page.set_checked("#chat-think", think)
+        page.fill("#chat-input", "Quanto é 2 + 2?")
+        with page.expect_request("**/v1/chat/completions") as req:
+            page.click("#chat-send")
+        expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)
+        sent.append(req.value.post_data_json)
+    assert sent[0]["chat_template_kwargs"] == {"enable_thinking": False} and "chat_template_kwargs" not in sent[1]
+    expect(page.locator(".msg.assistant .error")).to_have_count(0)  # the server took both
+
+
 def test_think_and_tool_calls_render(page):
     page.evaluate("""() => { current.messages = [{role: 'user', content: 'x'}, {role: 'assistant',
         content: '<think>plan it</think>Done.', tool_calls: [{id: 'c', type: 'function',

@@ -1,7 +1,9 @@
 """Talking to a chat model: render the conversation, fit it in the context window, stream a reply.
 
     prompt   the conversation rendered with the chat template and an open assistant turn
-             (`<|im_start|>assistant\\n`); the model writes until <|im_end|>.
+             (`<|im_start|>assistant\\n`); the model writes until <|im_end|>. think=False
+             prefills an empty <think> block there (thinking switched off, template.THINK_OFF):
+             the model answers at once.
     window   when the conversation outgrows the context window (minus room for the reply),
              the oldest turns are dropped, never the system prompt nor the latest user turn,
              and the caller is told how many (dentro chat says so on screen).
@@ -19,7 +21,7 @@ from dentro.model.engine import Sampling, Step
 
 @dataclass
 class Prompt:
-    ids: list[int]  # the rendered conversation + "<|im_start|>assistant\n"
+    ids: list[int]  # the rendered conversation + "<|im_start|>assistant\n" (+ THINK_OFF when think=False)
     dropped: int  # messages dropped from the start to fit the window
     max_tokens: int  # room left for the reply
 
@@ -29,18 +31,20 @@ def stop_ids(tokenizer) -> set[int]:
     return {tokenizer.special_id("<|im_end|>"), tokenizer.eot_id}
 
 
-def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int, min_reply: int = 16) -> Prompt:
+def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int, min_reply: int = 16, *,
+                 think: bool = True) -> Prompt:
     """Render messages for a reply of up to max_tokens tokens within `context` positions,
     dropping the oldest non-system messages while the prompt leaves less than
     min(max_tokens, min_reply) tokens of room (the last message alone gets whatever room is
-    left). Raises ValueError when even the system prompt and the last message leave no room."""
+    left). Raises ValueError when even the system prompt and the last message leave no room.
+    think=False: thinking switched off, the prompt ends with the empty block (THINK_OFF)."""
     from dentro.chat.template import render
 
     system = [m for m in messages[:1] if m["role"] == "system"]
     rest = list(messages[len(system):])
     dropped = 0
     while True:
-        ids, _ = render(tokenizer, system + rest, add_generation_prompt=True)
+        ids, _ = render(tokenizer, system + rest, add_generation_prompt=True, think=think)
         room = context - len(ids)
         if room >= min(max_tokens, min_reply) or (len(rest) <= 1 and room >= 1):
             return Prompt(ids, dropped, min(max_tokens, room))
@@ -56,19 +60,20 @@ def build_prompt(tokenizer, messages: list[dict], context: int, max_tokens: int,
 
 def stream_reply(model, tokenizer, messages: list[dict], *, max_tokens: int = 128,
                  sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
-                 show_top: int = 0) -> tuple[Prompt, Iterator[Step]]:
+                 show_top: int = 0, think: bool = True) -> tuple[Prompt, Iterator[Step]]:
     """(the prompt that was built, an iterator of Steps for one reply). The last step's token is
-    the stop token when the model closed its turn."""
+    the stop token when the model closed its turn. think=False: thinking switched off (the
+    prompt ends with the empty <think> block, which is not part of the reply)."""
     from dentro.model.engine import generate
 
-    p = build_prompt(tokenizer, messages, model.config.max_position_embeddings, max_tokens)
+    p = build_prompt(tokenizer, messages, model.config.max_position_embeddings, max_tokens, think=think)
     steps = generate(model, p.ids, max_tokens=p.max_tokens, sampling=sampling, seed=seed,
                      stop_ids=stop_ids(tokenizer), show_top=show_top)
     return p, steps
 
 
 def reply(model, tokenizer, messages: list[dict], **kw) -> str:
-    """The whole reply as text (without its stop token)."""
+    """The whole reply as text (without its stop token); keywords as stream_reply (think=False...)."""
     stops = stop_ids(tokenizer)
     _, steps = stream_reply(model, tokenizer, messages, **kw)
     ids = [s.tokens[0] for s in steps if s.tokens[0] is not None and s.tokens[0] not in stops]
@@ -77,8 +82,9 @@ def reply(model, tokenizer, messages: list[dict], **kw) -> str:
 
 def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens: int = 48,
                 sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
-                batch_size: int = 64) -> list[dict]:
-    """Replies to many conversations, batch_size at a time (grouped by prompt length): [{"text",
+                batch_size: int = 64, think: bool = True) -> list[dict]:
+    """Replies to many conversations, batch_size at a time (grouped by prompt length; think=False:
+    thinking switched off in all of them): [{"text",
     "closed" (ended with <|im_end|>), "tokens", "too_long" (no room left for a reply)}] in input order."""
     from dentro.model.engine import generate_batch_all
 
@@ -89,7 +95,7 @@ def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens
     fits = []
     for i, c in enumerate(conversations):
         try:
-            fits.append((i, build_prompt(tokenizer, c, context, max_tokens).ids))
+            fits.append((i, build_prompt(tokenizer, c, context, max_tokens, think=think).ids))
         except ValueError:  # no room at all for a reply: an empty, unclosed answer, marked
             out[i] = {"text": "", "closed": False, "tokens": 0, "too_long": True}
     fits.sort(key=lambda p: len(p[1]))  # similar lengths together: less padding per batch

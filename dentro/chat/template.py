@@ -20,6 +20,12 @@ tokens the SFT loss is computed on):
     <|im_start|>user\n<tool_response>\n{content}\n</tool_response>\n<tool_response>\n...\n</tool_response><|im_end|>\n
                                                       consecutive tool messages share one user turn
     <|im_start|>assistant\n                           add_generation_prompt=True
+    <think>\n\n</think>\n\n                          ... and think=False (Qwen3's enable_thinking=False)
+
+Thinking switched off is an empty <think> block that the template writes, not the model: when
+an assistant turn opens with it (a direct answer in the SFT data) it is not trained, and
+`think=False` prefills it. A model trained so thinks by default where its data did (math) and
+answers at once when the request says so (`dentro chat --no-think`, the evaluation's direct form).
 
 Unlike Qwen3's own template: no built-in tools system prompt (whoever writes the system message
 describes the tools), and the assistant's <think>...</think> is kept as written in every turn
@@ -39,6 +45,7 @@ import json
 ROLES = ("system", "user", "assistant", "tool")
 # Special tokens that assistant content may contain as special ids (reasoning, tool calls).
 ASSISTANT_SPECIALS = frozenset({"<think>", "</think>", "<tool_call>", "</tool_call>"})
+THINK_OFF = "<think>\n\n</think>\n\n"  # an empty thinking block: thinking switched off
 
 # The rendered conversation is a list of pieces (text, kind, trained):
 #   kind "special": one special token, written by the template;
@@ -47,17 +54,19 @@ ASSISTANT_SPECIALS = frozenset({"<think>", "</think>", "<tool_call>", "</tool_ca
 Piece = tuple[str, str, bool]
 
 
-def render_text(messages: list[dict], *, add_generation_prompt: bool = False) -> str:
-    """The conversation as one string (what JINJA_TEMPLATE renders too)."""
-    return "".join(text for text, _, _ in _pieces(messages, add_generation_prompt))
+def render_text(messages: list[dict], *, add_generation_prompt: bool = False, think: bool = True) -> str:
+    """The conversation as one string (what JINJA_TEMPLATE renders too, think=False being its
+    enable_thinking=False)."""
+    return "".join(text for text, _, _ in _pieces(messages, add_generation_prompt, think))
 
 
-def render(tokenizer, messages: list[dict], *, add_generation_prompt: bool = False) -> tuple[list[int], list[int]]:
+def render(tokenizer, messages: list[dict], *, add_generation_prompt: bool = False,
+           think: bool = True) -> tuple[list[int], list[int]]:
     """-> (ids, mask), same length; mask[i] = 1 where token i is trained (assistant content,
     its tool calls and its <|im_end|>). The ids equal encode_with_special(render_text()) as long
     as no system/user/tool text spells a special token, nor assistant text a ChatML one."""
     ids, mask = [], []
-    pieces = _pieces(messages, add_generation_prompt)
+    pieces = _pieces(messages, add_generation_prompt, think)
     for is_special, group in itertools.groupby(pieces, key=lambda p: p[1] == "special"):
         if is_special:
             for text, _, trained in group:
@@ -96,7 +105,7 @@ def _encode_run(tokenizer, run: list[Piece]) -> tuple[list[int], list[int]]:
     return ids, mask
 
 
-def _pieces(messages: list[dict], add_generation_prompt: bool) -> list[Piece]:
+def _pieces(messages: list[dict], add_generation_prompt: bool, think: bool = True) -> list[Piece]:
     turns = [_check(m, i) for i, m in enumerate(_check_list(messages))]
     out: list[Piece] = [("<|endoftext|>", "special", False)]
     for i, (role, content, calls) in enumerate(turns):
@@ -110,8 +119,11 @@ def _pieces(messages: list[dict], add_generation_prompt: bool) -> list[Piece]:
             if i == len(turns) - 1 or turns[i + 1][0] != "tool":
                 out += [("<|im_end|>", "special", False), ("\n", "text", False)]
         elif role == "assistant":
-            out += [("<|im_start|>", "special", False), ("assistant\n", "text", False),
-                    (content, "assistant", True)]
+            out += [("<|im_start|>", "special", False), ("assistant\n", "text", False)]
+            if content.startswith(THINK_OFF):  # the template's, not the model's: not trained
+                out.append((THINK_OFF, "assistant", False))
+                content = content[len(THINK_OFF):]
+            out.append((content, "assistant", True))
             for j, call in enumerate(calls):
                 sep = "\n" if content or j > 0 else ""
                 out += [(sep, "assistant", True), ("<tool_call>", "special", True),
@@ -122,6 +134,8 @@ def _pieces(messages: list[dict], add_generation_prompt: bool) -> list[Piece]:
                     ("<|im_end|>", "special", False), ("\n", "text", False)]
     if add_generation_prompt:
         out += [("<|im_start|>", "special", False), ("assistant\n", "text", False)]
+        if not think:
+            out.append((THINK_OFF, "assistant", False))
     return out
 
 
@@ -193,6 +207,10 @@ JINJA_TEMPLATE = r"""{{- '<|endoftext|>' }}
     {%- elif message.role == 'assistant' %}
         {%- set content = message.content if message.content is string else '' %}
         {{- '<|im_start|>assistant\n' }}
+        {%- if content.startswith('<think>\n\n</think>\n\n') %}
+            {{- '<think>\n\n</think>\n\n' }}
+            {%- set content = content[19:] %}
+        {%- endif %}
         {%- generation %}
         {{- content }}
         {%- for call in message.tool_calls or [] %}
@@ -224,4 +242,7 @@ JINJA_TEMPLATE = r"""{{- '<|endoftext|>' }}
 {%- endfor %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
 {%- endif %}"""

@@ -24,6 +24,10 @@ inside a call), ToolCall, ToolResult, and last Done, which holds the reply as Op
 messages: [assistant with tool_calls, tool, ..., assistant]. A call the loop could not parse is
 kept as the assistant's text (render() gives back the tokens the model wrote) followed by the
 tool message with the error, so those messages too render as what the model saw.
+
+think=False (thinking switched off, the prompt built with it): every assistant turn after a
+tool's answer opens with the empty <think> block too, as a request rendered with
+enable_thinking=False would, and each assistant message of Done starts with it (THINK_OFF).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, sample_next
 from dentro.model.gpt import KVCache
@@ -90,15 +95,16 @@ def parse_call(text: str) -> tuple[str, dict] | str:
     return obj["name"], arguments
 
 
-def response_ids(tokenizer, result: str) -> list[int]:
+def response_ids(tokenizer, result: str, think: bool = True) -> list[int]:
     """The forced tokens after a call: <|im_end|> closing the assistant's turn, the tool message
-    as a user turn, and the open assistant turn. Cut from render() itself, so the two cannot drift:
-    everything after </tool_call> is independent of the call (a special id separates them)."""
+    as a user turn, and the open assistant turn (think=False: with the empty <think> block). Cut
+    from render() itself, so the two cannot drift: everything after </tool_call> is independent
+    of the call (a special id separates them)."""
     from dentro.chat.template import render
 
     call = {"type": "function", "function": {"name": "f", "arguments": {}}}
     ids, _ = render(tokenizer, [{"role": "assistant", "content": "", "tool_calls": [call]},
-                                {"role": "tool", "content": result}], add_generation_prompt=True)
+                                {"role": "tool", "content": result}], add_generation_prompt=True, think=think)
     return ids[ids.index(tokenizer.special_id("</tool_call>")) + 1:]
 
 
@@ -125,12 +131,15 @@ class _Text:
 @torch.no_grad()
 def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | None = None, max_tokens: int = 256,
               max_calls: int = 3, sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
-              show_top: int = 0, run_tool: Callable[..., str] = call_tool) -> Generator[Event, None, list[dict]]:
+              show_top: int = 0, run_tool: Callable[..., str] = call_tool,
+              think: bool = True) -> Generator[Event, None, list[dict]]:
     """Continue `prompt` (a conversation rendered with an open assistant turn, e.g.
     assistant.build_prompt(...).ids) through tool calls to a final answer. Yields events; the
     last is Done, whose messages are also the generator's return value. run_tool(name,
-    arguments, context=context) -> str is call_tool unless a test brings its own."""
+    arguments, context=context) -> str is call_tool unless a test brings its own. think: as the
+    prompt was built (False: it ends with the empty <think> block)."""
     context = context or ToolContext()
+    lead = "" if think else THINK_OFF  # what the template wrote at the start of each assistant turn
     special = tokenizer.special_id
     tool_call, end_call, im_end = special("<tool_call>"), special("</tool_call>"), special("<|im_end|>")
     stops = {im_end, tokenizer.eot_id}
@@ -199,7 +208,7 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
             if isinstance(parsed, str):  # malformed: kept as text, answered with the error, not run
                 yield ToolCall(None, None, raw)
                 result = parsed
-                written = content + "<tool_call>" + raw + ("" if closed_by_model else "</tool_call>")
+                written = lead + content + "<tool_call>" + raw + ("" if closed_by_model else "</tool_call>")
                 messages.append({"role": "assistant", "content": written})
                 messages.append({"role": "tool", "content": result})
             else:
@@ -207,7 +216,7 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
                 yield ToolCall(name, arguments, raw)
                 result = run_tool(name, arguments, context=context)
                 cid = f"call_{calls}"
-                messages.append({"role": "assistant", "content": content.removesuffix("\n"),  # the template's \n
+                messages.append({"role": "assistant", "content": lead + content.removesuffix("\n"),  # the template's \n
                                  "tool_calls": [{"id": cid, "type": "function", "function": {
                                      "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}]})
                 messages.append({"role": "tool", "tool_call_id": cid, "content": result})
@@ -215,7 +224,7 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
             state, between_turns = FORCED, True
 
         elif state == FORCED:
-            forced = response_ids(tokenizer, result)
+            forced = response_ids(tokenizer, result, think)
             if closed_by_model:
                 forced = forced[1:]  # the model's own <|im_end|> is already in the cache
             if cache.pos + len(forced) > window:
@@ -227,7 +236,7 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
 
     # The last assistant turn: kept when the model closed it, or wrote anything in it.
     if not between_turns and (reason == "stop" or text.ids or opened or not messages):
-        content = tokenizer.decode(text.ids)
+        content = lead + tokenizer.decode(text.ids)
         if opened:  # ended inside a call (cut, or <|endoftext|>): what the model wrote, as text
             content += "<tool_call>" + tokenizer.decode(call)
         messages.append({"role": "assistant", "content": content})

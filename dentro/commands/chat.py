@@ -17,12 +17,17 @@ examples:
   echo "Who are you?" | dentro chat        # a question from a pipe
   dentro chat --system "Responda sempre em português." --temperature 0.7
   dentro chat --no-tools                   # a <tool_call> the model writes stays text
+  dentro chat --no-think "347 + 285?"      # thinking off: the answer at once
 
 The model may call tools (search over the run's corpus, python in a sandbox); each call and its
 result show as they happen. The search index (<run>/tools/search.sqlite) is built from
 <run>/data/corpus the first time the model searches.
 
-In a conversation: /reset  /system TEXT  /temperature X  /probs  /help  /quit
+The model may think before it answers (math: the steps in <think>...</think>, shown dimmed on a
+terminal); --no-think or /think off switches thinking off, as Qwen3's enable_thinking=False: the
+template writes an empty <think> block and the model answers at once.
+
+In a conversation: /reset  /system TEXT  /temperature X  /think on|off  /probs  /help  /quit
 The model is the last post-training stage of the run (<run>/sft/checkpoint), or --checkpoint DIR."""
 
 LABELS = {
@@ -31,14 +36,22 @@ LABELS = {
     "hello": {"pt": "Converse com o modelo {path}. /help mostra os comandos, /quit sai.",
               "en": "Chatting with the model {path}. /help lists the commands, /quit exits."},
     "help": {"pt": "/reset recomeça a conversa · /system TEXTO define o prompt de sistema · /temperature X "
-                   "(0 = sempre o token mais provável) · /probs mostra os candidatos a cada token da última "
+                   "(0 = sempre o token mais provável) · /think on|off liga ou desliga o pensamento "
+                   "(<think>…</think> antes da resposta) · /probs mostra os candidatos a cada token da última "
                    "resposta · /quit sai",
              "en": "/reset starts over · /system TEXT sets the system prompt · /temperature X (0 = always the "
-                   "most likely token) · /probs shows the candidates for each token of the last answer · /quit exits"},
+                   "most likely token) · /think on|off switches thinking (<think>…</think> before the answer) on "
+                   "or off · /probs shows the candidates for each token of the last answer · /quit exits"},
     "reset": {"pt": "(conversa recomeçada)", "en": "(conversation reset)"},
     "system": {"pt": "(prompt de sistema: {text})", "en": "(system prompt: {text})"},
     "system_off": {"pt": "(sem prompt de sistema)", "en": "(no system prompt)"},
     "temperature": {"pt": "(temperatura {t})", "en": "(temperature {t})"},
+    "think_on": {"pt": "(pensamento ligado: o modelo pode pensar antes de responder)",
+                 "en": "(thinking on: the model may think before it answers)"},
+    "think_off": {"pt": "(pensamento desligado: o modelo responde direto)",
+                  "en": "(thinking off: the model answers at once)"},
+    "bad_think": {"pt": "(use /think on ou /think off; agora está {state})",
+                  "en": "(use /think on or /think off; it is {state} now)"},
     "bad_temperature": {"pt": "(a temperatura é um número >= 0, por exemplo /temperature 0.7)",
                         "en": "(the temperature is a number >= 0, for example /temperature 0.7)"},
     "no_answer": {"pt": "(ainda não há resposta; faça uma pergunta primeiro)",
@@ -83,6 +96,9 @@ def add_arguments(p):
     p.add_argument("--lang", choices=["pt", "en"], default=None, help="language of the labels (default: from $LANG)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument("--no-tools", action="store_true", help="no tool calls: a <tool_call> the model writes is just text")
+    p.add_argument("--no-think", action="store_true",
+                   help="thinking off for every answer: the template writes an empty <think> block and the "
+                        "model answers at once (Qwen3's enable_thinking=False); /think on|off switches it")
     p.add_argument("--search-index", metavar="PATH", default=None,
                    help="search index for the search tool (default: <run>/tools/search.sqlite, built from "
                         "<run>/data/corpus on first use)")
@@ -117,16 +133,60 @@ def result_line(text: str) -> str:
     return flat if len(flat) <= SHOWN_RESULT_CHARS else flat[:SHOWN_RESULT_CHARS] + "…"
 
 
+DIM, RESET = "\033[2m", "\033[0m"
+
+
+class ThinkShade:
+    """Streamed answer text -> what to print, each <think>...</think> block (tags included)
+    dimmed with ANSI codes when `on` (a terminal), like the tool lines; plain text otherwise.
+    A tail that may begin the next tag (a model may spell it in plain characters) waits for
+    the next push; end() gives what is left and closes a block the answer left open."""
+
+    def __init__(self, on: bool):
+        self.on, self.inside, self.held = on, False, ""
+
+    def push(self, delta: str) -> str:
+        if not self.on:
+            return delta
+        text, out = self.held + delta, ""
+        while True:
+            tag = "</think>" if self.inside else "<think>"
+            i = text.find(tag)
+            if i < 0:
+                break
+            j = i + len(tag)
+            out += (text[:j] + RESET) if self.inside else (text[:i] + DIM + tag)
+            text, self.inside = text[j:], not self.inside
+        hold = next((k for k in range(min(len(tag) - 1, len(text)), 0, -1) if tag.startswith(text[-k:])), 0)
+        self.held = text[len(text) - hold:]
+        return out + text[:len(text) - hold]
+
+    def pause(self) -> str:
+        """Before a line of its own (a tool call): the held text, and the normal style back."""
+        out, self.held = self.held, ""
+        return out + (RESET if self.inside else "")
+
+    def resume(self) -> str:
+        return DIM if self.inside else ""
+
+    def end(self) -> str:
+        out = self.pause()
+        self.inside = False
+        return out
+
+
 class Session:
     """One conversation: its messages, settings and the steps of the last answer (for /probs).
     tools: the ToolContext the model's calls run with, or None (--no-tools); corpus: what the
-    search index is built from on first use (None: use the index as it is)."""
+    search index is built from on first use (None: use the index as it is). think=False:
+    thinking switched off (--no-think, /think off); the empty <think> block the template then
+    writes is kept in the conversation, as the model read it, but not printed nor returned."""
 
     def __init__(self, model, tok, lang: str, system: str | None, temperature: float, top_p, max_tokens: int,
-                 seed, out=None, tools=None, corpus: Path | None = None):
+                 seed, out=None, tools=None, corpus: Path | None = None, think: bool = True):
         self.model, self.tok, self.lang, self.out = model, tok, lang, out or sys.stdout
         self.system, self.temperature, self.top_p = system, temperature, top_p
-        self.max_tokens, self.seed = max_tokens, seed
+        self.max_tokens, self.seed, self.think = max_tokens, seed, think
         self.tools, self.corpus = tools, corpus
         self.messages: list[dict] = []
         self.last_steps: list = []
@@ -146,13 +206,14 @@ class Session:
             return self.ask_with_tools(sampling, stream)
         try:
             prompt, steps = stream_reply(self.model, self.tok, self.conversation(), max_tokens=self.max_tokens,
-                                         sampling=sampling, seed=self.seed, show_top=5)
+                                         sampling=sampling, seed=self.seed, show_top=5, think=self.think)
         except ValueError as e:  # even the last message alone does not fit
             self.messages.pop()
             raise UserError(str(e)) from None
         if prompt.dropped:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
         stops = stop_ids(self.tok)
+        shade = ThinkShade(self.tty())
         ids, shown, self.last_steps, closed = [], "", [], False
         for step in steps:
             self.last_steps.append(step)
@@ -163,18 +224,27 @@ class Session:
             ids.append(t)
             text_so_far = self.tok.decode(ids)
             if stream and not text_so_far.endswith("\ufffd"):  # wait for the rest of a cut character
-                print(text_so_far[len(shown):], end="", flush=True, file=self.out)
+                print(shade.push(text_so_far[len(shown):]), end="", flush=True, file=self.out)
                 shown = text_so_far
         answer = self.tok.decode(ids)
         if stream:
-            print(answer[len(shown):], file=self.out)
+            print(shade.push(answer[len(shown):]) + shade.end(), file=self.out)
         if not closed:
             print(say("cut", self.lang, n=prompt.max_tokens), file=self.out)
-        self.messages.append({"role": "assistant", "content": answer})
+        self.messages.append({"role": "assistant", "content": self.lead() + answer})
         return answer
 
+    def lead(self) -> str:
+        """What the template writes before the model's answer: the empty <think> block when thinking is off."""
+        from dentro.chat.template import THINK_OFF
+
+        return "" if self.think else THINK_OFF
+
+    def tty(self) -> bool:
+        return getattr(self.out, "isatty", lambda: False)()
+
     def dim(self, text: str) -> str:
-        return f"\033[2m{text}\033[0m" if getattr(self.out, "isatty", lambda: False)() else text
+        return f"{DIM}{text}{RESET}" if self.tty() else text
 
     def run_tool(self, name: str, arguments: dict, *, context) -> str:
         """call_tool, building the search index the first time the model searches."""
@@ -202,29 +272,31 @@ class Session:
 
         try:
             prompt = build_prompt(self.tok, self.conversation(), self.model.config.max_position_embeddings,
-                                  self.max_tokens)
+                                  self.max_tokens, think=self.think)
         except ValueError as e:  # even the last message alone does not fit
             self.messages.pop()
             raise UserError(str(e)) from None
         if prompt.dropped:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
         self.last_steps, at_line_start, done = [], True, None
+        shade = ThinkShade(self.tty())
         for ev in tool_loop(self.model, self.tok, prompt.ids, context=self.tools, max_tokens=self.max_tokens,
                             max_calls=MAX_TOOL_CALLS, sampling=sampling, seed=self.seed, show_top=5,
-                            run_tool=self.run_tool):
+                            run_tool=self.run_tool, think=self.think):
             if isinstance(ev, Token):
                 self.last_steps.append(ev.step)
                 if stream and ev.text:
-                    print(ev.text, end="", flush=True, file=self.out)
+                    print(shade.push(ev.text), end="", flush=True, file=self.out)
                     at_line_start = ev.text.endswith("\n")
             elif isinstance(ev, (ToolCall, ToolResult)) and stream:
                 line = "🔧 " + tool_line(ev) if isinstance(ev, ToolCall) else "→ " + result_line(ev.text)
-                print(("" if at_line_start else "\n") + self.dim(line), file=self.out, flush=True)
+                print(shade.pause() + ("" if at_line_start else "\n") + self.dim(line) + shade.resume(),
+                      file=self.out, flush=True)
                 at_line_start = True
             elif isinstance(ev, Done):
                 done = ev
-        if stream and not at_line_start:
-            print(file=self.out)
+        if stream:
+            print(shade.end(), end="" if at_line_start else "\n", file=self.out)
         if done.reason == "max_tokens":
             print(say("cut", self.lang, n=self.max_tokens), file=self.out)
         elif done.reason == "tool_limit":
@@ -233,7 +305,7 @@ class Session:
             print(say("context_full", self.lang), file=self.out)
         self.messages += done.messages
         last = done.messages[-1]
-        return last["content"] if last["role"] == "assistant" else ""
+        return last["content"].removeprefix(self.lead()) if last["role"] == "assistant" else ""
 
     def probs(self) -> str:
         from dentro.commands.sample import render_step
@@ -264,6 +336,12 @@ class Session:
                 print(say("temperature", self.lang, t=t), file=self.out)
             except ValueError:
                 print(say("bad_temperature", self.lang), file=self.out)
+        elif cmd == "/think":
+            if arg.lower() in ("on", "off"):
+                self.think = arg.lower() == "on"
+                print(say("think_on" if self.think else "think_off", self.lang), file=self.out)
+            else:
+                print(say("bad_think", self.lang, state="on" if self.think else "off"), file=self.out)
         elif cmd == "/probs":
             print(self.probs(), file=self.out)
         elif cmd in ("/help", "/ajuda"):
@@ -296,7 +374,7 @@ def main(args):
                             max_chars=min(1200, 2 * model.config.max_position_embeddings))
         corpus = None if args.search_index else run / "data" / "corpus"
     s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
-                tools=tools, corpus=corpus)
+                tools=tools, corpus=corpus, think=not args.no_think)
 
     message = args.message
     if message is None and not sys.stdin.isatty():

@@ -201,7 +201,7 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
                 messages = [{"role": "system", "content": messages[0]["content"] + "\n\n" + text}] + messages[1:]
             else:
                 messages = [{"role": "system", "content": text}] + messages
-        ids = await asyncio.to_thread(fit_chat, m.tokenizer, messages, budget(m, req.max_tokens))
+        ids = await asyncio.to_thread(fit_chat, m.tokenizer, messages, budget(m, req.max_tokens), think=req.think)
         tool_id = m.tokenizer.special_tokens.get("<tool_call>") if req.tools else None
         stops = {m.tokenizer.special_id("<|im_end|>"), m.tokenizer.eot_id}
         return await generate(request, m, req, [ids], stops, tool_id, chat=True)
@@ -343,8 +343,9 @@ async def watch_disconnect(request: Request, on_disconnect) -> None:
             return
 
 
-def fit_chat(tokenizer, messages: list[dict], budget: int) -> list[int]:
-    """Render the conversation with an open assistant turn; when it is longer than `budget` tokens,
+def fit_chat(tokenizer, messages: list[dict], budget: int, *, think: bool = True) -> list[int]:
+    """Render the conversation with an open assistant turn (think=False: and the empty <think>
+    block, chat_template_kwargs.enable_thinking false); when it is longer than `budget` tokens,
     drop the oldest turns (never a leading system prompt), resuming at a user message, as
     `dentro chat` does: a binary search over the resume points, so thousands of messages cost
     a few renders. 400 for a malformed conversation, 413 when even the last turn does not fit."""
@@ -353,7 +354,7 @@ def fit_chat(tokenizer, messages: list[dict], budget: int) -> list[int]:
 
     def ids_from(k):
         try:
-            return render(tokenizer, system + rest[k:], add_generation_prompt=True)[0]
+            return render(tokenizer, system + rest[k:], add_generation_prompt=True, think=think)[0]
         except ValueError as e:
             raise P.ApiError(400, str(e), "messages") from None
 

@@ -4,7 +4,9 @@ Requests are checked field by field; anything wrong raises ApiError (status, mes
 which the app answers in OpenAI's error JSON: {"error": {"message", "type", "param", "code"}}.
 Fields that OpenAI defines but dentro does not use (frequency_penalty, user, metadata, ...) are
 ignored, as vLLM does; fields whose meaning dentro cannot honour (echo, best_of > 1, images) are
-refused with a 400 rather than silently dropped.
+refused with a 400 rather than silently dropped. vLLM's extension chat_template_kwargs is read
+for its enable_thinking (false: the prompt ends with the empty <think> block, as Qwen3's template
+writes it); its other keys are ignored, as a template that does not use them would.
 Sources: https://platform.openai.com/docs/api-reference/chat and .../completions (shapes of
 responses, chunks, logprobs), vLLM's openai/protocol.py (the same subset, for comparison).
 """
@@ -134,6 +136,7 @@ def _common(body: dict, max_tokens_limit: int, logprobs: int | None, max_tokens_
 class ChatRequest(Common):
     messages: list[dict] = field(default_factory=list)  # clean messages for chat.template.render
     tools: list[dict] = field(default_factory=list)  # the function definitions, when tool calls are parsed
+    think: bool = True  # chat_template_kwargs.enable_thinking: False prefills the empty <think> block
 
 
 def parse_chat(body: dict, max_tokens_limit: int) -> ChatRequest:
@@ -147,7 +150,23 @@ def parse_chat(body: dict, max_tokens_limit: int) -> ChatRequest:
     if not isinstance(msgs, list) or not msgs:
         raise ApiError(400, "messages must be a non-empty list of {role, content} objects", "messages")
     tools = _tools(body)
-    return ChatRequest(**vars(c), messages=[_message(m, i) for i, m in enumerate(msgs)], tools=tools)
+    return ChatRequest(**vars(c), messages=[_message(m, i) for i, m in enumerate(msgs)], tools=tools,
+                       think=_enable_thinking(body))
+
+
+def _enable_thinking(body) -> bool:
+    """vLLM's chat_template_kwargs: {"enable_thinking": false} switches thinking off (Qwen3's switch)."""
+    kw = body.get("chat_template_kwargs")
+    if kw is None:
+        return True
+    if not isinstance(kw, dict):
+        raise ApiError(400, f"chat_template_kwargs must be an object, got {json.dumps(kw)[:50]}",
+                       "chat_template_kwargs")
+    v = kw.get("enable_thinking")
+    if v is not None and not isinstance(v, bool):
+        raise ApiError(400, f"chat_template_kwargs.enable_thinking must be true or false, got {json.dumps(v)[:50]}",
+                       "chat_template_kwargs")
+    return v is not False
 
 
 def _content(c, where: str) -> str:

@@ -164,7 +164,9 @@ async function streamChat() {
   try {
     const r = await fetch("/v1/chat/completions", {method: "POST", headers: headers(), signal: controller.signal,
       body: JSON.stringify({model: $("chat-model").value, messages: msgs, stream: true,
-        temperature: +$("chat-temp").value, top_p: +$("chat-topp").value, max_tokens: +$("chat-max").value})});
+        temperature: +$("chat-temp").value, top_p: +$("chat-topp").value, max_tokens: +$("chat-max").value,
+        // thinking off: vLLM's switch, the prompt ends with an empty <think> block (Qwen3's enable_thinking)
+        ...($("chat-think").checked ? {} : {chat_template_kwargs: {enable_thinking: false}})})});
     if (!r.ok) {
       const data = await r.json().catch(() => ({}));
       throw new Error(`${r.status} ${(data.error && data.error.message) || r.statusText}`);
