@@ -1,7 +1,7 @@
 """Stage 1 against the tiny world's ground truth: every filter's precision and recall, survival,
 PII recall/precision, extraction quality against `main_text`.
 
-    .venv/bin/python benchmarks/data_world.py [--run RUN] [--workers N]
+    .venv/bin/python benchmarks/data_world.py [--run RUN] [--workers N] [--extractor NAME]
 
 Makes the world with `dentro world` if the run has none, runs `dentro data` into run/data, then
 compares what each filter removed with pages.jsonl's `expect` (the first filter, in FineWeb's
@@ -57,7 +57,7 @@ def extraction_quality(run: Path, limit: int = 1500) -> dict:
                     continue
                 n += 1
                 html = decode_html(r.reader.read(), r.http_charset)
-                for name in ("resiliparse", "trafilatura"):
+                for name in ("resiliparse", "blocks", "trafilatura"):
                     f1[name].append(token_f1(extract_text(html, name), truth[u]))
     return {k: sum(v) / len(v) for k, v in f1.items()} | {"pages": n}
 
@@ -66,18 +66,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="bench-world", help="run with a world (made if missing)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--extractor", default=DataConfig.extractor, help="the pipeline's extractor "
+                    f"(default: {DataConfig.extractor}); the extraction F1 line scores every extractor")
     args = ap.parse_args()
     run = run_dir(args.run)
     if not (run / "world" / "truth" / "pages.jsonl").exists():
         subprocess.run([sys.executable, "-m", "dentro", "world", "--run", str(run)], check=True)
     t0 = time.time()
     stats = process([run / "world" / "crawl"], run / "data",
-                    DataConfig(blocklist=str(run / "world" / "blocklist")), workers=args.workers,
+                    DataConfig(blocklist=str(run / "world" / "blocklist"), extractor=args.extractor),
+                    workers=args.workers,
                     log=lambda *a: None) if not (run / "data" / "stats.json").exists() else None
     seconds = time.time() - t0
     res = evaluate(run / "world" / "truth" / "pages.jsonl", run / "data")
     ext = extraction_quality(run)
-    print(f"## Filters against the tiny world ({res['pages']} pages, {run})\n")
+    print(f"## Filters against the tiny world ({res['pages']} pages, {run}, extractor {args.extractor})\n")
     if stats:
         print(f"pipeline: {seconds:.1f} s on {args.workers} workers ({res['pages'] / seconds:.0f} pages/s)\n")
     print("| filter | precision | recall | removed | expected |\n|---|---|---|---|---|")
@@ -89,7 +92,7 @@ def main():
           f"{p['precision']:.3f} ({p['placeholders']} placeholders), decoys kept {p['decoys_kept']:.3f} "
           f"of {p['decoys']}")
     print(f"extraction token F1 vs main_text ({ext['pages']} pages): resiliparse {ext['resiliparse']:.3f}, "
-          f"trafilatura {ext['trafilatura']:.3f}")
+          f"blocks {ext['blocks']:.3f}, trafilatura {ext['trafilatura']:.3f}")
     print("\nwhere expectation and result differ (expect -> got: {kind: stage.reason: pages}):")
     for k, v in res["disagreements"].items():
         print(f"  {k}: {v}")

@@ -55,3 +55,123 @@ def test_furniture_dropped_in_any_language_article_kept():
         for bad in ("Leave a comment", "Post comment", "Jetzt teilen", "WhatsApp", "À lire aussi",
                     "Le nouveau pont", "About"):
             assert bad not in out, (lang, bad)
+
+
+def _smooth_reference(classes):
+    """jusText's smoothing as written in Pomikálek's thesis: a fresh neighbour search per block."""
+    def neighbour(cls, i, step, ignore_neargood):
+        i += step
+        while 0 <= i < len(cls):
+            if cls[i] in (bp.GOOD, bp.BAD) or (cls[i] == bp.NEARGOOD and not ignore_neargood):
+                return cls[i]
+            i += step
+        return bp.BAD
+    out = list(classes)
+    for i, c in enumerate(classes):
+        if c != bp.SHORT:
+            continue
+        prev, nxt = neighbour(classes, i, -1, True), neighbour(classes, i, 1, True)
+        if prev == nxt == bp.GOOD:
+            out[i] = bp.GOOD
+        elif prev == nxt == bp.BAD:
+            out[i] = bp.BAD
+        elif (prev == bp.BAD and neighbour(classes, i, -1, False) == bp.NEARGOOD) or \
+             (nxt == bp.BAD and neighbour(classes, i, 1, False) == bp.NEARGOOD):
+            out[i] = bp.GOOD
+        else:
+            out[i] = bp.BAD
+    final = list(out)
+    for i, c in enumerate(out):
+        if c == bp.NEARGOOD:
+            bad = neighbour(out, i, -1, True) == bp.BAD and neighbour(out, i, 1, True) == bp.BAD
+            final[i] = bp.BAD if bad else bp.GOOD
+    return final
+
+
+def test_linear_smoothing_equals_the_neighbour_search():
+    import random
+
+    rng = random.Random(0)
+    kinds = [bp.GOOD, bp.NEARGOOD, bp.SHORT, bp.BAD]
+    for _ in range(3000):
+        classes = [rng.choice(kinds) for _ in range(rng.randint(0, 14))]
+        assert bp.smooth(classes) == _smooth_reference(classes), classes
+
+
+def test_mark_upper_case_html_and_markers_already_in_the_page():
+    marked = bp.mark("<DIV CLASS='related-posts'><A HREF='/x'>Other story</A></DIV>"
+                     "<section id=\"image-caption\">Photo: AP</section><div class='article-body'>x</div>")
+    assert marked.count("\x01") == 1 and marked.count("\x02") == 1 and marked.count("\x03") == 2
+    # a stray \x01 in the source would open a link that never closes and turn every block into a link
+    assert bp.mark("<p>a\x01b\x02c\x03</p>") == "<p>abc</p>"
+    out = extract_text(page("en", "<p>odd \x01 byte</p>"), "blocks")
+    assert PROSE["en"].strip()[:60] in out
+
+
+def test_long_prose_may_hold_more_links_than_a_short_block():
+    # a news digest: prose that links every name (resiliparse's marked output: \x01 link \x02)
+    text = ("\x01The city council\x02 and \x01the tram company of the northern valley\x02 agreed on the new "
+            "timetable for the bridge line, which runs every ten minutes in the morning and the evening.")
+    long_block = bp.features(text)[0]
+    assert bp.MAX_LINK_DENSITY < long_block["link_density"] <= bp.MAX_LINK_DENSITY_LONG
+    assert long_block["length"] >= bp.LONG_BLOCK
+    stop = set("the and on for of in a to".split())
+    assert bp.classify([long_block], stop) == [bp.GOOD]
+    short_links = bp.features("\x01Home\x02 and \x01News\x02 today")[0]
+    assert bp.classify([short_links], stop) == [bp.BAD]
+
+
+def test_a_page_without_good_blocks_keeps_its_text_not_its_links():
+    rows = "".join(f"<p>Stage {i}: {d} March in Interlagos</p>" for i, d in enumerate(range(3, 30, 3)))
+    html = (f"<html><body><nav><a href='/'>Home</a> <a href='/b'>Blog</a></nav><article><h1>Calendar 2018</h1>"
+            f"{rows}<p><a href='/x'>See the full calendar</a></p></article></body></html>")
+    marked = bp.mark(html)
+    from dentro.web.extract import extract_resiliparse
+
+    blocks = bp.features(extract_resiliparse(html, marked=True))
+    assert bp.GOOD not in bp.smooth(bp.classify(blocks, bp.page_stop_words(blocks)))   # all short
+    out = extract_text(html, "blocks")
+    assert "Stage 1: 6 March in Interlagos" in out and "See the full calendar" not in out
+    assert bp.clean_text(extract_resiliparse(html, marked=True), fallback=False) == ""
+    assert "\x01" in marked
+
+
+def test_whole_page_read_when_main_content_loses_the_article():
+    # resiliparse's main-content mode drops a container named like a sidebar, here the whole article
+    html = ("<html><body><div class='sidebar'>" + "".join(f"<p>{PROSE['fr'] * 2}</p>" for _ in range(4))
+            + "</div><p>Short notice here.</p></body></html>")
+    assert len(extract_text(html, "resiliparse")) < 30
+    out = extract_text(html, "blocks")
+    assert PROSE["fr"].strip()[:60] in out and len(out) > 1000
+    # a page with no article: the whole page's text (a cookie notice) is not taken instead
+    notice = ("Este site utiliza cookies próprios e de terceiros para fins estatísticos e publicitários. Ao "
+              "continuar a navegar, você concorda com a nossa política de cookies e de privacidade.")
+    cookie = f"<html><body><nav><a href='/'>Home</a></nav><div class='sidebar'><p>{notice}</p></div></body></html>"
+    assert bp.clean_text(bp.mark(notice), fallback=False) == notice   # good text, but no article
+    assert extract_text(cookie, "blocks") == ""
+
+
+def test_cjk_characters_count_as_more_than_one_letter():
+    ja = "東京の古い橋は一九三二年に市が建設し、四十年以上にわたって川の上を路面電車が走っていた。"
+    b = bp.features(ja)[0]
+    assert b["cjk"] > 30 and b["length"] == b["chars"] + (bp.CJK_WEIGHT - 1) * b["cjk"]
+    mixed = bp.features("\n".join([ja + " Kindle for PC の設定 and the app"] * 4))
+    assert bp.page_stop_words(mixed) is None   # the short "words" would be the Latin ones
+    # 45 characters of Japanese are a paragraph, not a short line; the sponsor label stays out
+    links = "<p>" + " ".join(f"<a href='/{i}'>関連記事その{i}</a>" for i in range(6)) + "</p>"
+    html = f"<html><body><article>{links}<p>{ja}</p>{links}<p>スポンサードリンク</p></article></body></html>"
+    out = extract_text(html, "blocks")
+    assert ja in out and "スポンサードリンク" not in out and "関連記事" not in out
+
+
+def test_prose_that_links_its_names_is_not_a_link_list():
+    # an encyclopedia sentence: most characters are links, the words between them are stop words
+    wiki = ("\x01Escopete\x02 ye un \x01municipio\x02 d'a \x01provincia de Guadalachara\x02, en a "
+            "\x01comunidat autonoma\x02 de \x01Castiella-La Mancha\x02, \x01Espanya\x02.")
+    menu = "\x01Municipio de Castiella\x02 | \x01Provincia\x02 | \x01Comarca de La Alcarria\x02 | \x01Espanya\x02"
+    stop = {"ye", "un", "d", "a", "de", "en", "la", "o", "y"}
+    w, m = bp.features(wiki)[0], bp.features(menu)[0]
+    assert w["link_density"] > 0.6 and m["link_density"] > 0.6
+    assert w["plain_words"] == ["ye", "un", "d", "a", "en", "a", "de"] and m["plain_words"] == []
+    assert bp.classify([w], stop) != [bp.BAD] and bp.classify([m], stop) == [bp.BAD]
+    assert bp.classify([w], None) == [bp.BAD]   # no stop words to tell the glue by

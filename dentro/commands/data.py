@@ -40,7 +40,8 @@ def add_arguments(p):
                    help="minimum fastText lid.176 score (default: 0.65, FineWeb's)")
     p.add_argument("--extractor", choices=["resiliparse", "blocks", "trafilatura"], default="resiliparse",
                    help="resiliparse: fast (default); blocks: resiliparse + a boilerplate classifier over its "
-                        "blocks (experimental); trafilatura: higher precision, ~10x slower")
+                        "blocks (cleaner on real pages, ~2x slower; docs/data.md); trafilatura: higher "
+                        "precision, ~10x slower")
     p.add_argument("--timeout", type=positive_float, default=2.0, help="extraction time limit per page, seconds")
     p.add_argument("--no-pii", action="store_true", help="keep PII as it is (not recommended)")
     p.add_argument("--docs-per-shard", type=positive_int, default=50_000,

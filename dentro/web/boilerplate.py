@@ -1,21 +1,32 @@
 """A jusText-style boilerplate classifier over the blocks resiliparse's main-content mode yields.
 
 resiliparse keeps site furniture that sits inside the article element in any language: share bars,
-"read also" link lists, subscription pitches, comment forms, ad labels. Following jusText
-(Pomikálek 2011, ch. 4; features from Kohlschütter et al. 2010, "Boilerplate detection using shallow
-text features"), each block (a line of resiliparse's output) is classified by shallow features:
+"read also" link lists, subscription pitches, comment forms, ad labels, image credits. Following
+jusText (Pomikálek 2011, ch. 4; features from Kohlschütter et al. 2010, "Boilerplate detection using
+shallow text features"), each block (a line of resiliparse's output) is classified by shallow
+features that need no list of words per language:
 
-- link density: characters inside <a> over the block's characters (anchors are marked in the tree
-  with \\x01 ... \\x02 before extraction; resiliparse keeps these control characters);
-- tag path: whether the block sits inside a container whose tag is form/button/nav/aside/footer or
-  whose class or id names furniture (share, comment, related, newsletter, ...; marked \\x03 after the opening tag);
-- length in characters (in words for the stop-word rule);
+- link density: characters inside <a> over the block's characters (anchors are marked in the HTML
+  with \\x01 ... \\x02 before extraction; resiliparse keeps these control characters). Long blocks
+  may hold more links than short ones, and a block whose text between the links is mostly stop
+  words is prose that links its names (an encyclopedia article), not a link list;
+- tag path: whether the block opens a container whose tag is form/button/nav/aside/footer or whose
+  class or id names furniture (share, comment, related, newsletter, caption, ...; marked \\x03
+  after the opening tag);
+- length in characters, where a CJK or Thai character counts as CJK_WEIGHT (one such character
+  carries about as much as a short word);
 - stop-word density in the page's own language: the page's most frequent short words stand for its
-  stop words, so no per-language list is needed (scripts without spaces skip this feature);
+  stop words (scripts written without spaces skip this feature and are judged by length);
 
 then short and borderline blocks take the class of their neighbours (jusText's context smoothing).
-Thresholds were chosen on the "tune" half of trafilatura-dev and checked on the held-out half and on
-ScrapingHub (benchmarks/data_extraction.py, docs/data.md).
+
+Two fallbacks keep pages whose article the classifier or resiliparse would lose: a page where no
+block is good keeps resiliparse's blocks that are not link lists (`clean_text`), and
+dentro/web/extract.py classifies the whole page's text when the main-content text gives almost
+nothing (resiliparse's main-content mode empties some real articles).
+
+Thresholds were chosen on the "tune" half of trafilatura-dev only and checked on the held-out half
+and on ScrapingHub (benchmarks/data_extraction.py, docs/data.md).
 """
 
 from __future__ import annotations
@@ -28,63 +39,117 @@ _MARKS = re.compile("[\x01-\x03]")
 _SPLIT = re.compile("([\x01-\x03])")
 
 # Furniture containers: tags, and class/id substrings. Marked in the HTML string by regex (C speed;
-# iterating a resiliparse node collection from Python costs ~0.5 ms per node): \x03 goes right after
-# the opening tag, so the container's first block (its label: "Jetzt teilen", "À lire aussi",
-# "Leave a comment") is known to open furniture; the blocks after it are judged by their features
-# and their neighbours. Links get \x01 after <a ...> and \x02 before </a>.
-_BOX_WORDS = ("share", "sharing", "social", "comment", "related", "newsletter", "subscri", "sidebar",
-              "widget", "breadcrumb", "cookie", "promo", "advert", "sponsor", "popup", "signup", "login",
-              "author", "byline", "tags", "navigation", "pagination", "recommend", "teaser")
-_BOX = re.compile(r"(<(?:form|button|select|label|nav|aside|footer)\b[^>]*>|<(?:div|section|ul|ol|p|span|li|header)"
-                  r"\b[^>]*?\b(?:class|id)\s*=\s*[\"']?[^\"'>]*(?:" + "|".join(_BOX_WORDS) + r")[^>]*>)", re.I)
-_A_OPEN = re.compile(r"(<a\b[^>]*>)", re.I)
-_A_CLOSE = re.compile(r"</a\s*>", re.I)
+# iterating or editing a resiliparse node collection from Python costs 0.5-0.7 ms per node): \x03
+# goes right after the opening tag, so the container's first block (its label: "Jetzt teilen", "À
+# lire aussi", "Leave a comment", a photo credit) is known to open furniture; the blocks after it are
+# judged by their features and their neighbours. Links get \x01 after <a ...> and \x02 before </a>.
+# The patterns are case-sensitive (tags and attribute names in lower or upper case, class words in
+# lower case): with re.IGNORECASE the scan of an average 150 KB page took 2.9 ms, without it 0.6 ms.
+# Matching capitalised class words too ("postShare") cost 0.4 ms more and changed nothing on the
+# tune half.
+BOX_WORDS = ("share", "sharing", "social", "comment", "related", "newsletter", "subscri", "sidebar",
+             "widget", "breadcrumb", "cookie", "promo", "advert", "sponsor", "popup", "signup", "login",
+             "author", "byline", "tags", "navigation", "pagination", "recommend", "teaser", "caption")
+BOX_TAGS = ("form", "button", "select", "label", "nav", "aside", "footer")
+CLASS_TAGS = ("div", "section", "ul", "ol", "p", "span", "li", "header")
+
+
+def _either_case(names) -> str:
+    return "|".join(sorted({n for name in names for n in (name, name.upper())}, key=len, reverse=True))
+
+
+def _words_pattern(words) -> str:
+    """An alternation grouped by first letter, each branch starting with a literal character (the
+    regex engine then rejects most branches at a glance: 5x faster than a flat alternation)."""
+    by_first: dict[str, list[str]] = {}
+    for w in words:
+        by_first.setdefault(w[0], []).append(re.escape(w[1:]))
+    return "|".join(f"{c}(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
+                    for c, rest in sorted(by_first.items()))
+
+
+_BOX = re.compile(r"<(?:" + _either_case(BOX_TAGS) + r")\b[^>]*>|<(?:" + _either_case(CLASS_TAGS) + r")"
+                  r"\s[^>]*?(?:class|id|CLASS|ID)\s*=\s*[\"']?[^\"'>]*?(?:" + _words_pattern(BOX_WORDS)
+                  + r")[^>]*>")
+_A_OPEN = re.compile(r"<[aA]\b[^>]*>")
+_A_CLOSE = re.compile(r"</[aA]\s*>")
 
 
 def mark(html: str) -> str:
-    """Put link and furniture-container markers into the page's HTML."""
-    html = _A_CLOSE.sub(A_CLOSE + "</a>", _A_OPEN.sub(r"\1" + A_OPEN, html))
-    return _BOX.sub(r"\1" + BOX_OPEN, html)
+    """Put link and furniture-container markers into the page's HTML (a function as replacement
+    runs faster than a "\\g<0>" template here). Marker characters already in the page (control
+    characters no page needs) are removed first, so they cannot open a link that never closes."""
+    if A_OPEN in html or A_CLOSE in html or BOX_OPEN in html:
+        html = _MARKS.sub("", html)
+    html = _A_CLOSE.sub(A_CLOSE + "</a>", _A_OPEN.sub(lambda m: m.group() + A_OPEN, html))
+    return _BOX.sub(lambda m: m.group() + BOX_OPEN, html)
 
 
 # jusText's defaults (Pomikálek 2011, table 4.1) are 70 / 200 / 0.30 / 0.32 / 0.2 for real stop
-# lists; the page's own frequent words cover less of its prose, so the stop-word and length bars were
-# lowered on the tune half of trafilatura-dev (grid over these five; F1 0.866 -> 0.904 there).
-LENGTH_LOW = 70          # characters: shorter blocks are "short" and take their neighbours' class
-LENGTH_HIGH = 100        # characters: a good block is longer than this
-STOP_LOW = 0.05          # stop-word density of a near-good block
-STOP_HIGH = 0.15         # stop-word density of a good block
-MAX_LINK_DENSITY = 0.4   # link characters over characters
-N_STOP = 60              # the page's most frequent short words stand for its stop words
-STOP_MAX_LEN = 4         # characters: "short word"
+# lists; the page's own frequent words cover less of its prose, so the stop-word and length bars
+# were lowered on the tune half of trafilatura-dev only (two rounds of coordinate search over the
+# first seven below, then LONG_BLOCK / MAX_LINK_DENSITY_LONG on a small grid; docs/data.md).
+LENGTH_LOW = 70           # shorter blocks are "short" and take their neighbours' class
+LENGTH_HIGH = 70          # a good block is longer than this
+STOP_LOW = 0.03           # stop-word density of a near-good block
+STOP_HIGH = 0.22          # stop-word density of a good block
+MAX_LINK_DENSITY = 0.3    # link characters over characters ...
+LONG_BLOCK = 150          # ... and, for blocks at least this long,
+MAX_LINK_DENSITY_LONG = 0.5
+N_STOP = 30               # the page's most frequent short words stand for its stop words
+STOP_MAX_LEN = 5          # characters: "short word"
+LINKED_PROSE_WORDS = 5    # a block whose words outside its links are at least this many ...
+LINKED_PROSE_STOP = 0.6   # ... and mostly stop words is prose that links its names (Wikipedia)
+CJK_WEIGHT = 3            # length units per CJK/kana/hangul/Thai character
+CJK_PAGE = 0.3            # pages with more of these characters than this skip stop words
 
 _WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 GOOD, NEARGOOD, SHORT, BAD = "good", "neargood", "short", "bad"
 
 
 def features(text: str) -> list[dict]:
-    """Marked text -> one dict per non-empty line: text, chars, link_density, in_box, words."""
+    """Marked text -> one dict per non-empty line: text, chars, length (CJK-weighted), cjk (count),
+    link_density, in_box, words, plain_words (the words outside links)."""
     blocks, in_link = [], False
     for line in text.split("\n"):
         in_box = False
-        link_chars = chars = 0
-        for i, part in enumerate(_SPLIT.split(line)):   # text, mark, text, mark, ...
-            if i % 2:
-                if part == A_OPEN:
-                    in_link = True
-                elif part == A_CLOSE:
-                    in_link = False
-                elif part == BOX_OPEN:
-                    in_box = True
-            else:
-                n = len(part) - part.count(" ")
-                chars += n
-                link_chars += n if in_link else 0
-        clean = _MARKS.sub("", line).strip()
+        if _MARKS.search(line) is None:   # most lines: no marker, the link state carries over
+            clean = line.strip()
+            chars = len(line) - line.count(" ")
+            link_chars = chars if in_link else 0
+            plain = None if in_link else clean
+        else:
+            link_chars = chars = 0
+            outside = []
+            for i, part in enumerate(_SPLIT.split(line)):   # text, mark, text, mark, ...
+                if i % 2:
+                    if part == A_OPEN:
+                        in_link = True
+                    elif part == A_CLOSE:
+                        in_link = False
+                    elif part == BOX_OPEN:
+                        in_box = True
+                else:
+                    n = len(part) - part.count(" ")
+                    chars += n
+                    if in_link:
+                        link_chars += n
+                    else:
+                        outside.append(part)
+            clean = _MARKS.sub("", line).strip()
+            plain = " ".join(outside)
         if not clean:
             continue
-        blocks.append({"text": clean, "chars": len(clean), "link_density": link_chars / max(chars, 1),
-                       "in_box": in_box, "words": [w.lower() for w in _WORD.findall(clean)]})
+        cjk = 0 if clean.isascii() else len(_CJK.findall(clean))
+        words = _WORD.findall(clean.lower())
+        if plain != clean:
+            plain_words = _WORD.findall(plain.lower()) if plain else []
+        else:
+            plain_words = words
+        blocks.append({"text": clean, "chars": len(clean), "length": len(clean) + (CJK_WEIGHT - 1) * cjk,
+                       "cjk": cjk, "link_density": link_chars / max(chars, 1), "in_box": in_box,
+                       "words": words, "plain_words": plain_words})
     return blocks
 
 
@@ -93,26 +158,37 @@ def page_stop_words(blocks: list[dict]) -> set[str] | None:
     words = [w for b in blocks for w in b["words"]]
     if not words or sum(map(len, words)) / len(words) > 12:   # CJK, Thai: one "word" per phrase
         return None
+    if sum(b["cjk"] for b in blocks) > CJK_PAGE * sum(b["chars"] for b in blocks):
+        return None   # mostly CJK with Latin words mixed in: the short words are the Latin ones
     counts = Counter(w for w in words if len(w) <= STOP_MAX_LEN and not w.isdigit())
     return {w for w, n in counts.most_common(N_STOP) if n >= 2}
+
+
+def _linked_prose(block: dict, stop: set[str] | None) -> bool:
+    """Prose whose names are links (an encyclopedia's sentence): the text between the links is the
+    sentence's glue, mostly stop words; a link list's text between links is bullets and pipes."""
+    plain = block["plain_words"]
+    return (stop is not None and not block["in_box"] and len(plain) >= LINKED_PROSE_WORDS
+            and sum(w in stop for w in plain) >= LINKED_PROSE_STOP * len(plain))
 
 
 def classify(blocks: list[dict], stop: set[str] | None) -> list[str]:
     """Context-free class of each block (jusText's classify_paragraphs)."""
     out = []
     for b in blocks:
-        n = len(b["words"])
+        n, length = len(b["words"]), b["length"]
         density = sum(w in stop for w in b["words"]) / n if stop is not None and n else None
-        if b["link_density"] > MAX_LINK_DENSITY:
+        if b["link_density"] > (MAX_LINK_DENSITY_LONG if length >= LONG_BLOCK else MAX_LINK_DENSITY) \
+                and not _linked_prose(b, stop):
             c = BAD
         elif b["in_box"]:
-            c = BAD if density is None or density < STOP_HIGH or b["chars"] < LENGTH_HIGH else NEARGOOD
-        elif b["chars"] < LENGTH_LOW:
+            c = BAD if density is None or density < STOP_HIGH or length < LENGTH_HIGH else NEARGOOD
+        elif length < LENGTH_LOW:
             c = BAD if b["link_density"] > 0 else SHORT
         elif density is None:   # no stop words to count: decide by length alone
-            c = GOOD if b["chars"] > LENGTH_HIGH // 2 else NEARGOOD
+            c = GOOD if length > LENGTH_HIGH // 2 else NEARGOOD
         elif density >= STOP_HIGH:
-            c = GOOD if b["chars"] > LENGTH_HIGH else NEARGOOD
+            c = GOOD if length > LENGTH_HIGH else NEARGOOD
         elif density >= STOP_LOW:
             c = NEARGOOD
         else:
@@ -121,45 +197,57 @@ def classify(blocks: list[dict], stop: set[str] | None) -> list[str]:
     return out
 
 
-def _neighbour(classes: list[str], i: int, step: int, ignore_neargood: bool) -> str:
-    """Class of the nearest block in direction `step` that is not short (nor near-good when
-    ignore_neargood); the page's edges count as bad."""
-    i += step
-    while 0 <= i < len(classes):
-        c = classes[i]
-        if c in (GOOD, BAD) or (c == NEARGOOD and not ignore_neargood):
-            return c
-        i += step
-    return BAD
+def _nearest(classes: list[str], wanted: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """For each block, the class of the nearest block before it and after it whose class is in
+    `wanted` (the page's edges count as bad): jusText's neighbour search, in two linear passes."""
+    before, after = [BAD] * len(classes), [BAD] * len(classes)
+    last = BAD
+    for i, c in enumerate(classes):
+        before[i] = last
+        if c in wanted:
+            last = c
+    last = BAD
+    for i in range(len(classes) - 1, -1, -1):
+        after[i] = last
+        if classes[i] in wanted:
+            last = classes[i]
+    return before, after
 
 
 def smooth(classes: list[str]) -> list[str]:
     """jusText's context-sensitive pass: short blocks, then near-good ones, take their neighbours'
     class (Pomikálek 2011, section 4.3.2)."""
     out = list(classes)
+    prev, nxt = _nearest(classes, (GOOD, BAD))                  # short and near-good blocks skipped
+    prev_ng, nxt_ng = _nearest(classes, (GOOD, BAD, NEARGOOD))  # short blocks skipped
     for i, c in enumerate(classes):   # short blocks, against the context-free classes
         if c != SHORT:
             continue
-        prev, nxt = _neighbour(classes, i, -1, True), _neighbour(classes, i, 1, True)
-        if prev == nxt == GOOD:
+        if prev[i] == nxt[i] == GOOD:
             out[i] = GOOD
-        elif prev == nxt == BAD:
+        elif prev[i] == nxt[i] == BAD:
             out[i] = BAD
-        elif (prev == BAD and _neighbour(classes, i, -1, False) == NEARGOOD) or \
-             (nxt == BAD and _neighbour(classes, i, 1, False) == NEARGOOD):
+        elif (prev[i] == BAD and prev_ng[i] == NEARGOOD) or (nxt[i] == BAD and nxt_ng[i] == NEARGOOD):
             out[i] = GOOD
         else:
             out[i] = BAD
     final = list(out)
+    prev, nxt = _nearest(out, (GOOD, BAD))
     for i, c in enumerate(out):   # near-good blocks: bad only between two bad blocks
         if c == NEARGOOD:
-            bad = _neighbour(out, i, -1, True) == BAD and _neighbour(out, i, 1, True) == BAD
-            final[i] = BAD if bad else GOOD
+            final[i] = BAD if prev[i] == nxt[i] == BAD else GOOD
     return final
 
 
-def clean_text(marked: str) -> str:
-    """resiliparse's marked output -> the text of the blocks classified good, one per paragraph."""
+def clean_text(marked: str, fallback: bool = True) -> str:
+    """resiliparse's marked output -> the text of the blocks classified good, one per paragraph.
+
+    With `fallback`, a page where no block is good (a list, a table, a short notice: text with
+    few long, stop-word-rich paragraphs) keeps every block that is not a link list instead of
+    coming out empty: an empty page loses all of its text, a kept notice costs little."""
     blocks = features(marked)
     classes = smooth(classify(blocks, page_stop_words(blocks)))
-    return "\n\n".join(b["text"] for b, c in zip(blocks, classes) if c == GOOD)
+    text = "\n\n".join(b["text"] for b, c in zip(blocks, classes) if c == GOOD)
+    if not text and fallback:
+        text = "\n\n".join(b["text"] for b in blocks if b["link_density"] <= MAX_LINK_DENSITY)
+    return text
