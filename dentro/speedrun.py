@@ -29,7 +29,9 @@ STAGES = [
     ("sample", "dentro.commands.sample"),
     ("sft", "dentro.commands.sft"),
     ("factuality", "dentro.commands.factuality"),
+    ("rl", "dentro.commands.rl"),
     ("export", "dentro.commands.export"),
+    ("eval", "dentro.commands.eval"),
 ]
 
 PRESETS = {

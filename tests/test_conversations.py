@@ -8,8 +8,10 @@ import re
 import pytest
 
 from dentro.chat.conversations import read_conversations
+from dentro.chat.template import THINK_OFF
 from dentro.errors import UserError
 from dentro.world import config_for, generate
+from dentro.world.arithmetic import SYMBOL, answer, page_operations, steps
 from dentro.world.conversations import (KINDS, SUBJECTLESS, _absent_names, _typo, make_conversations, read_world,
                                         write_conversations)
 
@@ -138,17 +140,53 @@ def test_deterministic_for_a_seed(micro):
     assert other["heldout"]["entities"] != result["heldout"]["entities"]
 
 
-def test_math_shows_steps_and_the_final_answer(micro):
+def test_math_thinks_in_steps_or_answers_at_once(micro):
     truth, result, _ = micro
     tasks = {t["id"]: t for t in map(json.loads, (truth / "math.jsonl").read_text(encoding="utf-8").splitlines())}
     maths = [c for c in result["train"] + result["val"] if c["kind"] == "math"]
     assert maths
+    forms = set()
     for c in maths:
         t = tasks[c["sources"][0]]
         reply = c["messages"][-1]["content"]
-        assert t["question"] in c["messages"][-2]["content"] and t["steps"][0] in reply
+        assert t["question"] in c["messages"][-2]["content"]
         assert re.search(r"(?<!\d)" + str(t["answer"]) + r"(?!\d)", reply.splitlines()[-1])
+        if reply.startswith(THINK_OFF):  # direct: only the answer after the empty block
+            forms.add("direct")
+            assert "\n" not in reply[len(THINK_OFF):]
+        else:  # the worked steps inside <think>, the answer after it
+            forms.add("think")
+            thinking, _, answer = reply.partition("</think>")
+            assert thinking.startswith("<think>\n") and t["steps"][0] in thinking and t["steps"][0] not in answer
         assert c["lang"] == t["lang"]
+    assert forms == {"think", "direct"}
+
+
+def test_arithmetic_in_both_forms_and_heldout_apart(micro):
+    truth, result, _ = micro
+    convs = [c for c in result["train"] + result["val"] if c["kind"] == "arithmetic"]
+    held = result["heldout"]["arithmetic"]
+    assert convs and held
+    held_keys = {(p["op"], p["a"], p["b"]) for p in held}
+    pages = page_operations(json.loads(l)["question"] for l in (truth / "math.jsonl").read_text().splitlines())
+    assert not held_keys & pages  # no held-out problem is written on a homework page of the crawl
+    trained = {c["sources"][0] for c in convs}
+    assert not trained & {p["id"] for p in held}
+    think = [c for c in convs if not c["messages"][-1]["content"].startswith(THINK_OFF)]
+    assert 0 < len(think) < len(convs)
+    for c in think:
+        reply = c["messages"][-1]["content"]
+        assert reply.startswith("<think>\n") and "</think>\n\n" in reply
+        final = reply.rsplit("\n", 1)[-1]
+        assert f"{final}\n</think>" in reply  # the answer is the result the columns gave
+
+
+@pytest.mark.parametrize("op,a,b", [("add", 347, 285), ("add", 9999, 1), ("sub", 1000, 999), ("sub", 652, 92),
+                                    ("sub", 50, 50), ("mul", 487, 6), ("mul", 12, 9)])
+def test_arithmetic_steps_compute_the_answer(op, a, b):
+    lines = steps(op, a, b, "en")
+    assert lines[0] == f"{a} {SYMBOL[op]} {b}" and lines[-1] == f"result: {answer(op, a, b)}"
+    assert len(lines) - 2 == max(len(str(a)), len(str(b)), len(str(answer(op, a, b))))  # one line per column
 
 
 def test_written_files_read_back_as_user_conversations(micro):

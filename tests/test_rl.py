@@ -234,3 +234,16 @@ def test_report_card_section(toy):
     figures, md = run_stage(toy[0], "micro")
     assert figures["steps"] == 4 and "pass1_before" in figures and "pass2_after" in figures
     assert "pass@1" in md and "rl/reward.png" in md and (toy[0] / "rl" / "reward.png").is_file()
+    assert "What this run shows" in md and f"of {figures['groups']} groups" in md
+
+
+def test_verdict_says_whether_pass1_moved_beyond_the_intervals():
+    from dentro.commands.rl import _verdict
+
+    f = {"heldout_problems": 100, "pass1_before": 0.05, "pass1_after": 0.40, "correct_rollouts": 0.2,
+         "zero_adv_groups": 3, "groups": 40, "closed_before": 0.8, "closed_after": 0.9, "len_before": 60,
+         "len_after": 70, "checks_before": 1, "checks_after": 5}
+    assert "rose" in _verdict(f, {}, {}, 4) and "aha" not in _verdict(f, {}, {}, 4)
+    assert "did not move" in _verdict({**f, "pass1_after": 0.08}, {}, {}, 4)
+    assert "fell" in _verdict({**f, "pass1_before": 0.40, "pass1_after": 0.05}, {}, {}, 4)
+    assert "aha" in _verdict({**f, "correct_rollouts": 0.02}, {}, {}, 4)

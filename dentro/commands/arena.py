@@ -39,28 +39,34 @@ def add_arguments(p):
 
 
 def main(args):
-    from dentro.report import md_table
     from dentro.runs import run_dir
 
     r = arena(run_dir(args.run), extra=args.checkpoint, per_group=args.per_group, auto=not args.votes_only,
               samples=args.samples, anchor=args.anchor, seed=args.seed, device=args.device)
-    print(md_table(["model", "rating", "95% CI", "battles", "wins", "ties", "losses"],
-                   [[x["model"], round(x["rating"]), f"{x['ci'][0]:.0f}–{x['ci'][1]:.0f}", x["battles"], x["wins"],
-                     x["ties"], x["losses"]] for x in r["leaderboard"]]))
+    print(r["markdown"].split("\n\n![")[0])
     print(f"{r['auto']} automatic battles, {r['votes']} votes; leaderboard in {r['out']}")
 
 
 def arena(run: Path, *, extra=(), per_group: int = 20, auto: bool = True, samples: int = 200,
           anchor: str | None = None, seed: int = 0, device: str | None = None, log=print) -> dict:
-    """Battles (automatic and voted), the leaderboard, its files; returns {"leaderboard", "auto",
-    "votes", "out"}."""
-    from dentro.eval import arena as A
-    from dentro.runs import atomic_write_json, atomic_write_text
-
-    out = run / "arena"
+    """Battles (automatic and voted), the leaderboard, its files; returns arena_from_battles' dict."""
     battles = []
     if auto:
         battles = auto_battles(run, extra, per_group=per_group, seed=seed, device=device, log=log)
+    return arena_from_battles(run, battles, samples=samples, anchor=anchor, seed=seed)
+
+
+def arena_from_battles(run: Path, battles: list[dict], *, samples: int = 200, anchor: str | None = None,
+                       seed: int = 0, log=print) -> dict:
+    """Automatic battles + the votes in <run>/arena/votes.sqlite -> the leaderboard, written to
+    <run>/arena (battles.jsonl, leaderboard.json/.md/.png); returns {"leaderboard", "auto",
+    "votes", "out", "markdown"}."""
+    from dentro.eval import arena as A
+    from dentro.report import md_table
+    from dentro.runs import atomic_write_json, atomic_write_text
+
+    out = run / "arena"
+    if battles:
         atomic_write_text(out / "battles.jsonl", "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in battles))
     votes = A.read_votes(out / "votes.sqlite")
     if not battles and not votes:
@@ -71,13 +77,12 @@ def arena(run: Path, *, extra=(), per_group: int = 20, auto: bool = True, sample
                                                  "votes": len(votes), "samples": samples, "anchor": anchor})
     A.plot_leaderboard(out / "leaderboard.png", rows,
                        title=f"arena: {len(battles)} automatic battles, {len(votes)} votes")
-    from dentro.report import md_table
-
-    atomic_write_text(out / "leaderboard.md", md_table(
+    markdown = md_table(
         ["model", "rating", "95% CI", "battles", "wins", "ties", "losses"],
         [[x["model"], round(x["rating"]), f"{x['ci'][0]:.0f}–{x['ci'][1]:.0f}", x["battles"], x["wins"], x["ties"],
-          x["losses"]] for x in rows]) + "\n\n![leaderboard](arena/leaderboard.png)\n")
-    return {"leaderboard": rows, "auto": len(battles), "votes": len(votes), "out": out}
+          x["losses"]] for x in rows]) + "\n\n![leaderboard](arena/leaderboard.png)\n"
+    atomic_write_text(out / "leaderboard.md", markdown)
+    return {"leaderboard": rows, "auto": len(battles), "votes": len(votes), "out": out, "markdown": markdown}
 
 
 def auto_battles(run: Path, extra, *, per_group: int, seed: int, device: str | None, log=print) -> list[dict]:

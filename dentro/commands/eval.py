@@ -124,3 +124,146 @@ def main(args):
     print(md_table(["checkpoint", "task", "n", "accuracy [95% CI]", "acc_norm [95% CI]", "centred (acc / norm)", "chance",
                     "seconds"], rows))
     print(f"results in {run / 'eval'}/<checkpoint>/<task>.json")
+
+
+# ---- the speedrun stage: the scoreboard, the course's claims, the arena ------------------------
+
+TITLE = "Stage 9 · benchmarks: the scoreboard, the course's claims, the arena"
+
+# Per preset: world questions per (bucket, language), reversal facts per (stated, bucket), held-out
+# arithmetic and word problems per form. tiny: about a minute of a 2-core CPU for three checkpoints.
+STAGE_SIZES = {"micro": {"world": 2, "reversal": 2, "arith": 6, "word": 4},
+               "tiny": {"world": 20, "reversal": 15, "arith": 60, "word": 40},
+               "small": {"world": 80, "reversal": 60, "arith": 300, "word": 300}}
+
+
+def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tuple[dict, list[dict]]:
+    """One checkpoint on the stage's evaluations -> ({evaluation: rate dict}, world items with replies)."""
+    from dentro.eval import reversal as RV
+    from dentro.eval import thinking
+    from dentro.eval.scoreboard import rate
+    from dentro.eval.tasks import evaluate_world
+    from dentro.model.checkpoint import load_checkpoint, read_config
+
+    truth = run / "world" / "truth"
+    split = json.loads((run / "sft" / "conversations" / "heldout.json").read_text(encoding="utf-8"))
+    held = set(split["facts"])
+    chat = bool(read_config(folder)[1].get("stage"))
+    model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
+    out = {}
+    w = evaluate_world(model, tok, truth, held, chat=chat, per_group=sizes["world"])
+    items = w["items"]
+    for b in ("frequent", "rare"):
+        g = [it for it in items if it["bucket"] == b]
+        out[f"world_{b}"] = rate(sum(it["correct"] for it in g), len(g))
+    if chat:
+        absent = [it for it in items if it["bucket"] == "absent"]
+        out["absent_answered"] = rate(sum(not it["refused"] for it in absent), len(absent))
+        rv = RV.measure(model, tok, RV.reversal_items(truth, held, per_group=sizes["reversal"]))
+        out.update(reversal_summary(rv["items"]))
+        out["reversal_table"] = RV.markdown_table(rv)
+        problems = _jsonl(truth / "math.jsonl")
+        word = [p for p in problems if p["id"] in set(split.get("math", []))][:sizes["word"]]
+        groups = {"arith": split.get("arithmetic", [])[:sizes["arith"]], "word": word}
+        for g, r in thinking.measure(model, tok, groups).items():
+            out[f"{g}_think"] = rate(r["think_correct"], r["n"])
+            out[f"{g}_direct"] = rate(r["direct_correct"], r["n"])
+            out[f"{g}_examples"] = r["items"][:2]
+    del model
+    return out, items
+
+
+def reversal_summary(items: list[dict]) -> dict:
+    """Forward accuracy, and reverse accuracy on the facts answered forward (the paper's question:
+    does what the model knows one way come back the other way?), split by how the crawl stated
+    them; the in-context workaround over every item."""
+    from dentro.eval.scoreboard import rate
+
+    known = {s: [it for it in items if it["stated"] == s and it["forward_correct"]] for s in ("forward_only", "both")}
+    return {"reverse_forward": rate(sum(it["forward_correct"] for it in items), len(items)),
+            "reverse_forward_only": rate(sum(it["reverse_correct"] for it in known["forward_only"]),
+                                         len(known["forward_only"])),
+            "reverse_both": rate(sum(it["reverse_correct"] for it in known["both"]), len(known["both"])),
+            "reverse_in_context": rate(sum(it["in_context_correct"] for it in items), len(items))}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_stage(run: Path, preset: str) -> tuple[dict, str]:
+    import torch
+
+    from dentro.commands.arena import arena_from_battles
+    from dentro.eval import arena as A
+    from dentro.eval.scoreboard import claims, scoreboard_rows
+    from dentro.report import md_table
+    from dentro.runs import atomic_write_json
+
+    sizes = STAGE_SIZES.get(preset, STAGE_SIZES["tiny"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not (run / "sft" / "conversations" / "heldout.json").is_file():
+        raise UserError(f"no held-out split in {run / 'sft'}: the stage measures held-out facts and problems; "
+                        f"run `dentro sft` first")
+    t0 = time.time()
+    results, replies, world_items, seconds = {}, {}, None, {}
+    for name, folder in checkpoints(run, [], []):
+        t = time.time()
+        results[name], items = measure_checkpoint(run, folder, sizes, device)
+        seconds[name] = round(time.time() - t, 1)
+        if name != "base":  # the arena's contestants are the chat models, asked the same questions
+            replies[f"dentro-{name}"] = [it.get("reply", "") for it in items]
+            world_items = items
+    extra = {}
+    fact_summary = run / "factuality" / "summary.json"
+    if fact_summary.is_file():
+        extra["sft_correct_kept"] = json.loads(fact_summary.read_text(encoding="utf-8"))["figures"].get("sft_correct_kept")
+    claim_rows = claims(results, extra)
+    battles = A.auto_battles(world_items, replies, seed=0) if len(replies) >= 2 else []
+    board = arena_from_battles(run, battles, log=lambda *_: None) if battles else None
+    atomic_write_json(run / "eval" / "scoreboard.json", {"results": results, "claims": claim_rows,
+                                                         "seconds": seconds, "sizes": sizes})
+    head, rows = scoreboard_rows(results)
+    reproduced = sum(c["verdict"].startswith("reproduced") for c in claim_rows)
+    figures = {"claims_reproduced": reproduced, "claims": len(claim_rows), "arena_battles": len(battles),
+               "minutes": round((time.time() - t0) / 60, 2)}
+    for name, r in results.items():
+        for key in ("world_frequent", "absent_answered", "arith_think", "arith_direct"):
+            if r.get(key) and r[key]["n"]:
+                figures[f"{name}_{key}"] = round(r[key]["rate"], 4)
+    lines = [
+        "**The scoreboard**: every checkpoint of the run on the same held-out items (greedy; rate, count and 95% "
+        "Wilson interval). The base model is asked by cloze, the chat models by question. Facts: no conversation "
+        "of SFT or probing stated them, so what a model knows of them came from pretraining. Arithmetic: drawn "
+        "apart from every training problem and from the homework pages of the crawl. Word problems: held out "
+        "from SFT and RL, but the world's homework pages that pose them were in the pretraining crawl.", "",
+        md_table(head, rows), "",
+        f"**The course's claims, measured** ({reproduced} of {len(claim_rows)} reproduced at this scale). A claim "
+        f"counts as reproduced when its contrast is at least its margin and the intervals do not overlap:", "",
+        md_table(["claim", "measured", "verdict"], [[c["claim"], c["measured"], c["verdict"]] for c in claim_rows]),
+    ]
+    sft = results.get("sft", {})
+    if sft.get("reversal_table"):
+        lines += ["", "**The reversal curse** (the SFT model; Berglund et al. 2023, arXiv:2309.12288): the same "
+                      "held-out facts asked forward (\"Who is A's mother?\"), in reverse (\"Who is B's son?\"), and "
+                      "in reverse with the fact stated forward in the same message. *forward-only*: the crawl never "
+                      "wrote the fact object-first; *both ways*: it did, on some pages (the control). The last column "
+                      "is an upper bound: the answer's name is in the prompt, and a reply that repeats it about "
+                      "something else still counts.", "", sft["reversal_table"]]
+    if sft.get("arith_examples"):
+        ex = sft["arith_examples"] + sft.get("word_examples", [])
+        lines += ["", "**Step by step and direct, the same problems** (the SFT model):", "",
+                  md_table(["problem", "truth", "step by step", "direct"],
+                           [[_cell(e["question"]), e["answer"], _cell(e["think"], 160), _cell(e["direct"])]
+                            for e in ex])]
+    if board:
+        lines += ["", f"**The arena**: {len(battles)} automatic battles between the chat models on the held-out "
+                      f"questions above, judged by the world's truth (right beats wrong, \"I don't know\" beats "
+                      f"wrong, else a tie); Bradley–Terry ratings with 95% bootstrap intervals "
+                      f"(`dentro arena` adds people's votes from `dentro serve`):", "", board["markdown"]]
+    return figures, "\n".join(lines)
+
+
+def _cell(s, n: int = 90) -> str:
+    s = " ".join(str(s).split()).replace("|", "\\|")
+    return (s if len(s) <= n else s[:n - 1] + "…") or "∅"

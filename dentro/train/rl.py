@@ -100,16 +100,17 @@ class Rollouts:
     group_size: int
 
 
-def prompt_ids(tokenizer, question: str) -> list[int]:
-    """The question as a user turn and an open assistant turn (what `dentro chat` sends)."""
+def prompt_ids(tokenizer, question: str, think: bool = True) -> list[int]:
+    """The question as a user turn and an open assistant turn (what `dentro chat` sends);
+    think=False prefills the empty <think> block (`dentro chat --no-think`)."""
     from dentro.chat.template import render
 
-    return render(tokenizer, [{"role": "user", "content": question}], add_generation_prompt=True)[0]
+    return render(tokenizer, [{"role": "user", "content": question}], add_generation_prompt=True, think=think)[0]
 
 
 @torch.no_grad()
 def rollout(model, tokenizer, problems: list[dict], group_size: int, *, max_tokens: int, temperature: float,
-            seed: int, format_bonus: float = 0.1) -> Rollouts:
+            seed: int, format_bonus: float = 0.1, think: bool = True) -> Rollouts:
     """G samples of each problem ({"question", "answer"}) in one batch: the P prompts, each
     repeated G times, continued together by generate_batch (left padding, KV cache)."""
     from dentro.chat.assistant import stop_ids
@@ -118,7 +119,7 @@ def rollout(model, tokenizer, problems: list[dict], group_size: int, *, max_toke
 
     was_training = model.training
     model.eval()
-    prompts = [prompt_ids(tokenizer, p["question"]) for p in problems for _ in range(group_size)]
+    prompts = [prompt_ids(tokenizer, p["question"], think) for p in problems for _ in range(group_size)]
     stops = stop_ids(tokenizer)
     sampling = Sampling(temperature=temperature) if temperature > 0 else Sampling(temperature=0.0)
     comps = generate_batch_all(model, prompts, max_tokens=max_tokens, sampling=sampling, seed=seed, stop_ids=stops)
@@ -201,7 +202,7 @@ def policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, m
 
 @torch.no_grad()
 def evaluate(model, tokenizer, problems: list[dict], *, k: int = 1, samples: int = 0, max_tokens: int = 96,
-             temperature: float = 1.0, seed: int = 0, batch_size: int = 64) -> dict:
+             temperature: float = 1.0, seed: int = 0, batch_size: int = 64, think: bool = True) -> dict:
     """pass@1 greedy on each problem, and pass@k from `samples` >= k sampled answers (unbiased
     estimator) when samples > 0. Uses its own seeded generator: the training RNG is untouched.
     -> {"pass1", "passk", "k", "mean_len", "format_rate", "closed_rate", "items"}."""
@@ -210,7 +211,7 @@ def evaluate(model, tokenizer, problems: list[dict], *, k: int = 1, samples: int
     items = []
     for i in range(0, len(problems), batch_size):
         chunk = problems[i:i + batch_size]
-        g = rollout(model, tokenizer, chunk, 1, max_tokens=max_tokens, temperature=0.0, seed=seed)
+        g = rollout(model, tokenizer, chunk, 1, max_tokens=max_tokens, temperature=0.0, seed=seed, think=think)
         for j, p in enumerate(chunk):
             items.append({"id": p.get("id"), "question": p["question"], "answer": p["answer"],
                           "reply": g.texts[j], "correct": bool(g.correct[j]), "tokens": len(g.completions[j]),
@@ -228,7 +229,7 @@ def evaluate(model, tokenizer, problems: list[dict], *, k: int = 1, samples: int
         for i in range(0, len(problems), per_batch):
             chunk = problems[i:i + per_batch]
             r = rollout(model, tokenizer, chunk, samples, max_tokens=max_tokens, temperature=temperature,
-                        seed=seed + 1 + i)
+                        seed=seed + 1 + i, think=think)
             c = r.correct.view(len(chunk), samples).sum(1).tolist()
             n_correct += c
             passk += [V.pass_at_k(samples, ci, k) for ci in c]

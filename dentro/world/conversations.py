@@ -12,7 +12,13 @@
                         multiturn   2-3 questions about one entity, follow-ups by pronoun
                         reading     a passage in the user turn, a question, the answer from it
                         identity    who dentro is, greetings, thanks
-                        math        a word problem or a sum, answered with the worked steps
+                        math        a word problem or a sum from the world's homework pages: the
+                                    worked steps in <think>...</think>, then the answer; a share
+                                    in the direct form (thinking off: only the answer)
+                        arithmetic  multi-digit sums, differences and products worked column by
+                                    column in <think>, or direct (dentro/world/arithmetic.py);
+                                    held-out problems drawn apart, also away from the homework
+                                    pages (heldout.json "arithmetic")
     val                 about 5% of the conversations, whole groups (all phrasings of one fact,
                         one entity's dialogue, one problem) so that val is unseen text.
 
@@ -35,11 +41,12 @@ from dentro.errors import UserError
 from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.world import lexicon as L
 from dentro.world.entities import City, Country, Fact, Org, Person, World, _answer
+from dentro.chat.template import THINK_OFF
 from dentro.world.phrasing import ORG_ARTICLE_PT, Q, context, fact_sentence
 
 LANGS = ("pt", "en")
 BUCKETS = ("frequent", "medium", "rare")
-KINDS = ("fact", "multiturn", "reading", "identity", "math")
+KINDS = ("fact", "multiturn", "reading", "identity", "math", "arithmetic")
 PERSON_ANSWER = ("mother", "father", "founder")  # relations whose answer is a person
 # Relations of places and organisations, whose answers do not restate the subject (see ANSWER).
 SUBJECTLESS = ("country", "population", "founded", "hq", "founder", "industry")
@@ -520,23 +527,40 @@ def _identity_convs(n, rng) -> list:
     return out
 
 
-def _math_convs(tasks, n, system_p, rng) -> list:
+def math_reply(task: dict, think: bool) -> str:
+    """A world problem's answer: the worked steps in <think>, or only the answer (thinking off)."""
+    final = MATH_FINAL[task["lang"]].format(a=task["answer"])
+    if not think:
+        return THINK_OFF + final
+    return "<think>\n" + "\n".join(task["steps"]) + "\n</think>\n\n" + final
+
+
+def _math_convs(tasks, n, system_p, direct_p, rng) -> list:
     tasks = list(tasks)
     rng.shuffle(tasks)
     out = []
     for t in tasks[:n]:
         lang = t["lang"]
         user = rng.choice(MATH_ASK[lang]).format(q=t["question"])
-        reply = "\n".join(t["steps"] + [MATH_FINAL[lang].format(a=t["answer"])])
+        reply = math_reply(t, think=rng.random() >= direct_p)
         out.append((t["id"], _conv("math", lang, _with_system(_pair(user, reply), lang, rng, system_p), [t["id"]])))
     return out
+
+
+def _arithmetic_convs(problems, direct_p, rng) -> list:
+    """Each problem in the think form, or with probability direct_p in the direct form."""
+    from dentro.world.arithmetic import reply
+
+    return [(p["id"], _conv("arithmetic", p["lang"], _pair(p["question"], reply(p, think=rng.random() >= direct_p)),
+                            [p["id"]])) for p in problems]
 
 
 # -- the whole set ----------------------------------------------------------------------------
 
 def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 0.5, n_fact: int = 3000,
                        phrasings: int = 2, n_multiturn: int = 400, n_reading: int = 400, n_identity: int = 200,
-                       n_math: int = 500, val_frac: float = 0.05, system_frac: float = 0.15,
+                       n_math: int = 500, n_arithmetic: int = 600, n_arithmetic_heldout: int = 300,
+                       direct_frac: float = 0.5, val_frac: float = 0.05, system_frac: float = 0.15,
                        fact_buckets: tuple[str, ...] = ("frequent", "medium", "rare")) -> dict:
     """Conversations for SFT from a world's truth folder: {"train": [conv], "val": [conv],
     "heldout": {...} (what heldout.json holds), "stats": {...}}; a conv is {"messages",
@@ -556,6 +580,10 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     held_ids = set().union(*held.values())
     held_facts = sorted(f.id for f in w.facts if f.subject in held_ids)
     held_math = _split_math(tasks, heldout_frac, seed)
+    from dentro.world import arithmetic
+
+    arith_train, arith_held = arithmetic.split(n_arithmetic, n_arithmetic_heldout, seed,
+                                               exclude=arithmetic.page_operations(t["question"] for t in tasks))
 
     # Training facts: the subject is not held out, nor is the object (no held-out name at all).
     train_facts = [f for f in w.facts if f.subject not in held_ids]
@@ -580,7 +608,9 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
         "reading": _reading_convs(w, facts_of, n_reading, taken, cities, orgs, system_frac, rng("reading"))
         if cities and orgs else [],
         "identity": _identity_convs(n_identity, rng("identity")),
-        "math": _math_convs([t for t in tasks if t["id"] not in held_math], n_math, system_frac, rng("math")),
+        "math": _math_convs([t for t in tasks if t["id"] not in held_math], n_math, system_frac, direct_frac,
+                            rng("math")),
+        "arithmetic": _arithmetic_convs(arith_train, direct_frac, rng("arithmetic")),
     }
     train, val = [], []
     vrng = rng("val")
@@ -595,12 +625,12 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
 
     heldout = {
         "seed": seed, "heldout_frac": heldout_frac,
-        "entities": sorted(held_ids), "facts": held_facts, "math": sorted(held_math),
+        "entities": sorted(held_ids), "facts": held_facts, "math": sorted(held_math), "arithmetic": arith_held,
         "entities_by_kind": {k: sorted(v) for k, v in held.items()},
         "counts": {"entities": {k: {b: sum(bucket_of.get(i) == b for i in v) for b in BUCKETS}
                                 for k, v in held.items()},
                    "facts": {b: sum(f.bucket == b for f in w.facts if f.subject in held_ids) for b in BUCKETS},
-                   "math": len(held_math)},
+                   "math": len(held_math), "arithmetic": len(arith_held)},
     }
     by_kind = {k: {lang: 0 for lang in LANGS} for k in KINDS}
     for c in train + val:
@@ -613,6 +643,7 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
                   "asked_in_fact_kind": len({c["sources"][0] for c in train + val if c["kind"] == "fact"})},
         "heldout": heldout["counts"],
         "math": {"problems": len(tasks), "heldout": len(held_math)},
+        "arithmetic": {"training": len(arith_train), "heldout": len(arith_held)},
     }
     return {"train": train, "val": val, "heldout": heldout, "stats": stats}
 

@@ -1,0 +1,48 @@
+"""The scoreboard's claims: a verdict follows the measured contrast and its intervals."""
+
+from dentro.eval.scoreboard import claims, fmt, rate, scoreboard_rows, separated
+
+
+def by_claim(rows, word):
+    return next(r for r in rows if word in r["claim"])
+
+
+def test_separated_needs_margin_and_disjoint_intervals():
+    assert separated(rate(90, 100), rate(10, 100), 0.3)
+    assert not separated(rate(9, 10), rate(5, 10), 0.3)  # 40 points, but n=10: the intervals overlap
+    assert not separated(rate(50, 100), rate(40, 100), 0.3)  # disjoint enough? no: under the margin
+    assert rate(0, 0) is None and fmt(rate(0, 0)) == "–"
+    assert not separated(None, rate(1, 2), 0.1) and not separated(rate(1, 2), rate(0, 0), 0.1)
+
+
+def test_claims_follow_the_numbers():
+    strong = {"base": {"world_frequent": rate(95, 100), "world_rare": rate(5, 100)},
+              "sft": {"reverse_forward": rate(90, 100), "reverse_forward_only": rate(2, 100),
+                      "reverse_both": rate(80, 100), "absent_answered": rate(100, 100),
+                      "arith_think": rate(95, 100), "arith_direct": rate(20, 100),
+                      "word_think": rate(30, 100)},
+              "factuality": {"absent_answered": rate(10, 100)},
+              "rl": {"word_think": rate(60, 100)}}
+    rows = claims(strong, {"sft_correct_kept": 0.95})
+    assert all(r["verdict"] == "reproduced" for r in rows if "Tools" not in r["claim"]), rows
+    assert by_claim(rows, "Tools")["verdict"].startswith("not measured")
+
+    weak = {"base": {"world_frequent": rate(50, 100), "world_rare": rate(40, 100)},
+            "sft": {"reverse_forward_only": rate(2, 100), "reverse_both": rate(5, 100),
+                    "absent_answered": rate(100, 100), "arith_think": rate(3, 100), "arith_direct": rate(0, 100)},
+            "factuality": {"absent_answered": rate(20, 100)}}
+    rows = claims(weak, {"sft_correct_kept": 0.33})
+    assert by_claim(rows, "repeats")["verdict"].startswith("not reproduced")
+    assert "control fails" in by_claim(rows, "reversal")["verdict"]
+    hallu = by_claim(rows, "Hallucinations")["verdict"]
+    assert hallu.startswith("reproduced") and "33%" in hallu  # fixed, at a cost said aloud
+    assert "single-digit" in by_claim(rows, "tokens to think")["verdict"]
+    assert by_claim(rows, "Reinforcement")["verdict"].startswith("not measured")
+
+
+def test_scoreboard_rows_only_columns_measured():
+    head, rows = scoreboard_rows({"base": {"world_frequent": rate(3, 4)}, "sft": {"world_frequent": rate(1, 4),
+                                                                                 "absent_answered": rate(4, 4)}})
+    assert head == ["checkpoint", "held-out facts, frequent", "made-up answers about nobody ↓"]
+    assert rows[0] == ["base", fmt(rate(3, 4)), "–"] and rows[1][0] == "sft"
+    assert fmt(rate(3, 4)).startswith("75% (3/4; ")
