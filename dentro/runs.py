@@ -71,8 +71,11 @@ FACTUALITY_KEEP_GOAL = 0.9
 
 
 def post_trained_checkpoint(run: Path, stages=("rl", "factuality", "sft")) -> Path | None:
-    """The most post-trained checkpoint of the run among `stages`, in that order, skipping a
-    factuality model that misses FACTUALITY_KEEP_GOAL (its eval.json says); None if none exists."""
+    """The most post-trained checkpoint of the run among `stages`, in that order, that earned its
+    place: a factuality model must keep FACTUALITY_KEEP_GOAL of what the SFT model knew (its
+    eval.json says), an RL model must have raised held-out pass@1 beyond the 95% intervals (its
+    result.json says: the tiny model's RL, which cannot, does not replace the chat model). None if
+    none exists."""
     for stage in stages:
         folder = run / stage / "checkpoint"
         if not (folder / "config.json").is_file():
@@ -84,8 +87,23 @@ def post_trained_checkpoint(run: Path, stages=("rl", "factuality", "sft")) -> Pa
                 kept = None
             if kept is None or kept < FACTUALITY_KEEP_GOAL:
                 continue
+        if stage == "rl":
+            try:
+                f = read_json(run / stage / "result.json")["figures"]
+                better = rose(f["pass1_before"], f["pass1_after"], f["heldout_problems"])
+            except (OSError, ValueError, KeyError, TypeError):
+                better = False
+            if not better:
+                continue
         return folder
     return None
+
+
+def rose(before: float, after: float, n: int) -> bool:
+    """A rate measured on n items rose beyond both 95% Wilson intervals."""
+    from dentro.eval.stats import wilson
+
+    return n > 0 and wilson(round(after * n), n)[0] > wilson(round(before * n), n)[1]
 
 
 def stage_can_resume(out: Path, preset: str, started: str = "metrics.jsonl") -> bool:

@@ -164,7 +164,7 @@ def test_bad_numbers_stop_at_parsing_with_the_allowed_range(argv, msg, capsys):
     assert msg in err and "Traceback" not in err, err
 
 
-def test_the_chat_model_is_the_most_post_trained_one_that_kept_what_it_knew(tmp_path):
+def test_the_chat_model_is_the_most_post_trained_one_that_earned_it(tmp_path):
     def make(stage, kept=None):
         (tmp_path / stage / "checkpoint").mkdir(parents=True)
         (tmp_path / stage / "checkpoint" / "config.json").write_text("{}")
@@ -180,7 +180,12 @@ def test_the_chat_model_is_the_most_post_trained_one_that_kept_what_it_knew(tmp_
     assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "sft" / "checkpoint"
     runs.atomic_write_json(tmp_path / "factuality" / "eval.json", {"figures": {"sft_correct_kept": 0.93}})
     assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "factuality" / "checkpoint"
-    make("rl")
+    make("rl")  # no result.json: not known to be better
+    assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "factuality" / "checkpoint"
+    result = {"pass1_before": 0.05, "pass1_after": 0.08, "heldout_problems": 40}  # within the noise
+    runs.atomic_write_json(tmp_path / "rl" / "result.json", {"figures": result})
+    assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "factuality" / "checkpoint"
+    runs.atomic_write_json(tmp_path / "rl" / "result.json", {"figures": {**result, "pass1_after": 0.45}})
     assert runs.post_trained_checkpoint(tmp_path) == tmp_path / "rl" / "checkpoint"
 
 
