@@ -180,6 +180,12 @@ def test_directional_facts_stated_forward_only_are_never_reversed(world):
     for f in both:
         name, obj = re.escape(f["subject_name"]), re.escape(f["answer"]["en"])
         assert re.search(obj + r"[^.\n]*" + name, text), f["id"]
+    # ... and some of those are on pages about the object, where the subject is not named before:
+    # there a model must recall the subject from the object, not copy it from the page.
+    for f in both:
+        claimed = [p["main_text"] for p in pages if f["id"] in p["facts"]]
+        about_object = [t for t in claimed if t.find(f["answer"]["en"]) < t.find(f["subject_name"])]
+        assert len(about_object) >= f["pages"] // 4, (f["id"], len(about_object), f["pages"])
 
 
 def test_world_invariants(world):

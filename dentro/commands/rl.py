@@ -218,10 +218,10 @@ def rl(run: Path, preset: str = "tiny", *, algo: str = "grpo", policy=None, ref=
         plot_lines(out / "length.png", {"mean answer length": ([r["step"] for r in steps],
                                                                [r["response_len"] for r in steps])},
                    title="answer length during RL", xlabel="step", ylabel="tokens")
-    figures = {"algo": cfg.algo, "steps": result.steps, "group_size": cfg.group_size,
-               "prompts_per_step": cfg.prompts_per_step, "heldout_problems": len(final),
-               "pass1_before": round(before["pass1"], 4), "pass1_after": round(after["pass1"], 4),
+    figures = {"pass1_before": round(before["pass1"], 4), "pass1_after": round(after["pass1"], 4),  # at a glance
                f"pass{p.k}_before": round(before["passk"], 4), f"pass{p.k}_after": round(after["passk"], 4),
+               "algo": cfg.algo, "steps": result.steps, "group_size": cfg.group_size,
+               "prompts_per_step": cfg.prompts_per_step, "heldout_problems": len(final),
                "reward_first": steps[0]["reward_mean"] if steps else None,
                "reward_last10": round(sum(r["reward_mean"] for r in steps[-10:]) / max(1, len(steps[-10:])), 4),
                "len_before": round(before["mean_len"], 2), "len_after": round(after["mean_len"], 2),

@@ -106,7 +106,8 @@ def fact_sentences(w: World, slot: Slot, rng: random.Random, first_named: bool =
     e = w.entity(slot.entity)
     out = []
     for i, f in enumerate(facts):
-        rev = is_directional(f) and f.stated == "both" and rng.random() < 0.5
+        # on its object's page a both-ways fact is always written object-first (plan_slots)
+        rev = is_directional(f) and f.stated == "both" and (f.subject != slot.entity or rng.random() < 0.5)
         later = i > 0 or not first_named
         s = fact_sentence(w, f, slot.lang, rng, reverse=rev, use_pronoun=later and rng.random() < 0.4)
         if later and not is_directional(f) and f.relation not in ("country", "industry") and rng.random() < 0.6:

@@ -33,6 +33,7 @@ from dentro.world.config import WorldConfig
 from dentro.world.entities import City, Person, World, build_world
 from dentro.world.html import Site, boilerplate_only, legacy_encoding, make_site, render_page
 from dentro.world.mathpages import homework_page
+from dentro.world.phrasing import is_directional
 from dentro.world.questions import write_questions
 from dentro.world.warc import WarcWriter
 
@@ -110,17 +111,29 @@ class Generator:
 
     # -- entity pages -----------------------------------------------------------------------------
     def plan_slots(self) -> list[C.Slot]:
-        """Spread each entity's facts over its pages: a fact with n_pages = k is on k of them."""
+        """Spread each entity's facts over its pages: a fact with n_pages = k is on k of them.
+
+        A directional fact stated both ways ("A's mother is B", stated == "both") puts half of its
+        pages (rounded down) on pages about its object B, where it is written object-first ("B
+        has a son, A"): there A is not already in the page, so a model learns B -> A in its
+        weights instead of copying A from the context. On A's own pages it is reversed half of the
+        time. Forward-only facts stay on their subject's pages, always subject-first."""
         w, rng = self.w, random.Random(f"world-slots-{self.cfg.seed}")
-        by_subject: dict[str, list] = {}
+        by_entity: dict[str, list] = {}  # entity -> [(fact, pages of that entity it goes on)]
         for f in w.facts:
-            by_subject.setdefault(f.subject, []).append(f)
+            moved = f.n_pages // 2 if is_directional(f) and f.stated == "both" else 0
+            by_entity.setdefault(f.subject, []).append((f, f.n_pages - moved))
+            if moved:
+                by_entity.setdefault(f.object, []).append((f, moved))
         slots = []
-        for eid, facts in by_subject.items():
-            m = max(f.n_pages for f in facts)
+        for eid, facts in by_entity.items():
+            facts = [(f, k) for f, k in facts if k > 0]
+            if not facts:
+                continue
+            m = max(k for _, k in facts)
             per_page: list[list] = [[] for _ in range(m)]
-            for f in facts:
-                for j in rng.sample(range(m), f.n_pages):
+            for f, k in facts:
+                for j in rng.sample(range(m), k):
                     per_page[j].append(f)
             e = w.entity(eid)
             home = getattr(e, "group", None) or w.countries[e.country].group  # a city's language: its country's
