@@ -221,3 +221,35 @@ def test_evaluate_run_uses_the_sft_model_and_its_held_out_facts(truth, tmp_path,
     assert loaded == [run / "sft" / "checkpoint"]
     assert {it["fact"] for it in result["items"]} == set(rev_facts[:3])
     assert result["seconds"] >= 0
+
+
+def test_base_model_cloze_prompts_name_the_object_first(truth, facts):
+    items = R.reversal_items(truth)
+    prompts = R.cloze_prompts(truth, items)
+    assert len(prompts) == 3 * len(items)
+    for i, it in enumerate(items):
+        fwd, rev, ctx = prompts[3 * i:3 * i + 3]
+        obj = it["forward"]["answer"]
+        assert fwd is None or obj not in fwd  # the forward cloze stops before the object
+        assert rev.startswith(obj) and it["reverse"]["answers"][0] not in rev  # object first, subject asked
+        assert ctx == f"{it['context']} {rev}"
+
+
+def test_base_model_cloze_is_scored_like_the_questions(truth, monkeypatch):
+    import types
+
+    import dentro.eval.knowledge as K
+
+    items = R.reversal_items(truth)
+    # a scripted base model: completes every reverse sentence with the right subject, nothing else
+    monkeypatch.setattr(K, "run_cloze", lambda model, tok, prompts, max_tokens: [
+        f" {items[i // 3]['reverse']['answers'][0]}." if p and i % 3 == 1 else " ninguém." for i, p in
+        enumerate(prompts)])
+    model = types.SimpleNamespace(config=types.SimpleNamespace(max_position_embeddings=4096))
+    tok = types.SimpleNamespace(encode=lambda s: s.split())
+    r = R.cloze(model, tok, truth, items)
+    assert all(it["reverse_correct"] and not it["forward_correct"] for it in r["items"])
+    assert sum(row["n"] for row in r["rows"]) == len(items)
+    # no room in a short context: the prompt is not asked, and counts as not answered
+    short = types.SimpleNamespace(config=types.SimpleNamespace(max_position_embeddings=4))
+    assert not any(it["reverse_correct"] for it in R.cloze(short, tok, truth, items)["items"])

@@ -24,7 +24,15 @@ def test_claims_follow_the_numbers():
               "factuality": {"absent_answered": rate(10, 100)},
               "rl": {"word_think": rate(60, 100)}}
     rows = claims(strong, {"sft_correct_kept": 0.95})
-    assert all(r["verdict"] == "reproduced" for r in rows if "Tools" not in r["claim"]), rows
+    assert all(r["verdict"].startswith("reproduced") for r in rows if "Tools" not in r["claim"]), rows
+    assert by_claim(rows, "reversal")["verdict"] == "reproduced (chat model, questions)"
+    # the base model's cloze can carry the claim when the chat model's questions fail the control
+    base_curse = {**strong, "base": {**strong["base"], "reverse_forward_only": rate(0, 40),
+                                     "reverse_both": rate(30, 40)},
+                  "sft": {**strong["sft"], "reverse_both": rate(1, 100)}}
+    assert by_claim(claims(base_curse), "reversal")["verdict"] == "reproduced (base model, cloze)"
+    no_contrast = {"sft": {"reverse_forward_only": rate(70, 100), "reverse_both": rate(75, 100)}}
+    assert "as well for forward-only" in by_claim(claims(no_contrast), "reversal")["verdict"]
     assert by_claim(rows, "Tools")["verdict"].startswith("not measured")
 
     weak = {"base": {"world_frequent": rate(50, 100), "world_rare": rate(40, 100)},

@@ -156,12 +156,13 @@ def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tup
     for b in ("frequent", "rare"):
         g = [it for it in items if it["bucket"] == b]
         out[f"world_{b}"] = rate(sum(it["correct"] for it in g), len(g))
+    rv_items = RV.reversal_items(truth, held, per_group=sizes["reversal"])
+    rv = RV.measure(model, tok, rv_items) if chat else RV.cloze(model, tok, truth, rv_items)
+    out.update(reversal_summary(rv["items"]))
+    out["reversal_table"] = RV.markdown_table(rv)
     if chat:
         absent = [it for it in items if it["bucket"] == "absent"]
         out["absent_answered"] = rate(sum(not it["refused"] for it in absent), len(absent))
-        rv = RV.measure(model, tok, RV.reversal_items(truth, held, per_group=sizes["reversal"]))
-        out.update(reversal_summary(rv["items"]))
-        out["reversal_table"] = RV.markdown_table(rv)
         problems = _jsonl(truth / "math.jsonl")
         word = [p for p in problems if p["id"] in set(split.get("math", []))][:sizes["word"]]
         groups = {"arith": split.get("arithmetic", [])[:sizes["arith"]], "word": word}
@@ -243,13 +244,17 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         md_table(["claim", "measured", "verdict"], [[c["claim"], c["measured"], c["verdict"]] for c in claim_rows]),
     ]
     sft = results.get("sft", {})
-    if sft.get("reversal_table"):
-        lines += ["", "**The reversal curse** (the SFT model; Berglund et al. 2023, arXiv:2309.12288): the same "
-                      "held-out facts asked forward (\"Who is A's mother?\"), in reverse (\"Who is B's son?\"), and "
-                      "in reverse with the fact stated forward in the same message. *forward-only*: the crawl never "
-                      "wrote the fact object-first; *both ways*: it did, on some pages (the control). The last column "
-                      "is an upper bound: the answer's name is in the prompt, and a reply that repeats it about "
-                      "something else still counts.", "", sft["reversal_table"]]
+    base = results.get("base", {})
+    if base.get("reversal_table") or sft.get("reversal_table"):
+        lines += ["", "**The reversal curse** (Berglund et al. 2023, arXiv:2309.12288): the same held-out facts "
+                      "forward (\"A's mother is …\" / \"Who is A's mother?\"), in reverse (\"B is the mother of …\" / "
+                      "\"Who is B's son?\"), and in reverse after a sentence stating the fact forward. *forward-only*: "
+                      "the crawl never wrote the fact object-first; *both ways*: it did, half of its pages being "
+                      "pages about B (the control). The last column is an upper bound: the answer's name is in the "
+                      "prompt, and a reply that repeats it about something else still counts."]
+        for label, r in (("The base model, completing sentences", base), ("The SFT model, answering questions", sft)):
+            if r.get("reversal_table"):
+                lines += ["", f"{label}:", "", r["reversal_table"]]
     if sft.get("arith_examples"):
         ex = sft["arith_examples"] + sft.get("word_examples", [])
         lines += ["", "**Step by step and direct, the same problems** (the SFT model):", "",

@@ -110,11 +110,47 @@ def measure(model, tokenizer, items: list[dict], *, max_tokens: int = 48, batch_
     convs = [[{"role": "user", "content": _question(it, key)}] for it in items for key in KEYS]
     replies = reply_batch(model, tokenizer, convs, max_tokens=max_tokens, sampling=Sampling(temperature=0.0),
                           batch_size=batch_size)
+    return _scored(items, [r["text"] for r in replies])
+
+
+# The reverse sentence's start, the object first: the base model completes it with the subject.
+REVERSE_CLOZE = {"mother": {"pt": "{o} é a mãe de", "en": "{o} is the mother of"},
+                 "father": {"pt": "{o} é o pai de", "en": "{o} is the father of"},
+                 "founder": {"pt": "{o} fundou", "en": "{o} founded"}}
+
+
+def cloze_prompts(truth: Path, items: list[dict]) -> list[str | None]:
+    """Per item, the three prompts of the base model, in KEYS order: the forward cloze sentence
+    (dentro.eval.knowledge's), the reverse one (REVERSE_CLOZE, the object named first), and the
+    reverse one after the sentence that states the fact forward."""
+    from dentro.eval.knowledge import cloze_prompts as forward_cloze
+
+    forward = forward_cloze(Path(truth), [it["forward"] for it in items])
+    out = []
+    for it, fwd in zip(items, forward):
+        rev = REVERSE_CLOZE[it["relation"]][it["lang"]].format(o=it["forward"]["answer"])
+        out += [fwd, rev, f"{it['context']} {rev}"]
+    return out
+
+
+def cloze(model, tokenizer, truth: Path, items: list[dict], *, max_tokens: int = 10) -> dict:
+    """The base model's side of measure(): it completes the three sentences of cloze_prompts
+    (greedy, max_tokens); scored and laid out as measure() does."""
+    from dentro.eval.knowledge import run_cloze
+
+    context = model.config.max_position_embeddings  # a prompt with no room to answer is not asked
+    prompts = [p if p and len(tokenizer.encode(p)) + 1 + max_tokens <= context else None
+               for p in cloze_prompts(truth, items)]
+    return _scored(items, run_cloze(model, tokenizer, prompts, max_tokens=max_tokens))
+
+
+def _scored(items: list[dict], texts: list[str]) -> dict:
+    """texts: len(KEYS) replies per item, in KEYS order -> {"rows", "items"} (see measure)."""
     scored = []
     for i, it in enumerate(items):
         rec = dict(it)
         for j, key in enumerate(KEYS):
-            text = replies[i * len(KEYS) + j]["text"]
+            text = texts[i * len(KEYS) + j]
             answers = it["forward" if key == "forward" else "reverse"]["answers"]
             rec[f"{key}_reply"] = text
             rec[f"{key}_correct"] = bool(answers) and contains_answer(text, answers)

@@ -66,24 +66,29 @@ def claims(results: dict, extra: dict | None = None) -> list[dict]:
                 "not reproduced: frequent and rare facts are not 30 points apart beyond their intervals"
                 if f and r else "not measured: no base model"})
 
-    fo, both = sft.get("reverse_forward_only"), sft.get("reverse_both")
-    fwd = sft.get("reverse_forward")
-    if fo and both:
-        if separated(both, fo, 0.2):
-            v = "reproduced"
-        elif both["rate"] < 0.5:
-            v = ("not reproduced: the control fails — the chat model rarely answers reverse questions even about "
-                 "facts the crawl wrote both ways, so the curse cannot be told from a weak model")
-        else:
-            v = "not reproduced: reverse questions are answered as well for forward-only facts"
-        out.append({"claim": "The reversal curse: a fact read only as \"A's mother is B\" does not answer "
-                             "\"who is B's son?\"",
-                    "measured": f"chat model: forward {fmt(fwd)}; reverse on forward-only facts {fmt(fo)}, on "
-                                f"both-ways facts {fmt(both)}; reverse with the fact in context "
-                                f"{fmt(sft.get('reverse_in_context'))}",
-                    "verdict": v})
+    measured, verdicts = [], {}
+    for name, label in (("base", "base model, cloze"), ("sft", "chat model, questions")):
+        r = results.get(name, {})
+        fo, both = r.get("reverse_forward_only"), r.get("reverse_both")
+        if not (fo and both):
+            continue
+        measured.append(f"{label}: forward {fmt(r.get('reverse_forward'))}; of the facts known forward, reverse on "
+                        f"forward-only facts {fmt(fo)}, on both-ways facts {fmt(both)}; reverse with the fact in "
+                        f"context {fmt(r.get('reverse_in_context'))}")
+        verdicts[label] = ("reproduced" if separated(both, fo, 0.2) else
+                           "control" if both["rate"] < 0.5 else "no contrast")
+    if not verdicts:
+        v = "not measured: no model answered reverse questions about facts it knows forward"
+    elif "reproduced" in verdicts.values():
+        v = "reproduced (" + ", ".join(k for k, x in verdicts.items() if x == "reproduced") + ")"
+    elif all(x == "control" for x in verdicts.values()):
+        v = ("not reproduced: the control fails — the models rarely answer in reverse even facts the crawl wrote "
+             "both ways, so the curse cannot be told from a weak model")
     else:
-        out.append({"claim": "The reversal curse", "measured": "–", "verdict": "not measured: no chat model"})
+        v = "not reproduced: reverse questions are answered as well for forward-only facts"
+    out.append({"claim": "The reversal curse: a fact read only as \"A's mother is B\" does not answer "
+                         "\"who is B's son?\"",
+                "measured": "; ".join(measured) or "–", "verdict": v})
 
     a0, a1 = sft.get("absent_answered"), fact.get("absent_answered")
     kept = extra.get("sft_correct_kept")
