@@ -54,3 +54,22 @@ def test_scoreboard_rows_only_columns_measured():
     assert head == ["checkpoint", "held-out facts, frequent", "made-up answers about nobody ↓"]
     assert rows[0] == ["base", fmt(rate(3, 4)), "–"] and rows[1][0] == "sft"
     assert fmt(rate(3, 4)).startswith("75% (3/4; ")
+
+
+def test_memory_curve_bins_facts_by_pages_and_relation(monkeypatch):
+    import dentro.eval.knowledge as K
+    from dentro.commands.eval import memory_curve
+
+    items = [{"kept_pages": p, "relation": rel, "answers": [f"A{i}"]}
+             for i, (p, rel) in enumerate([(1, "mother"), (1, "hq"), (2, "mother"), (20, "hq"), (20, "hq"),
+                                           (40, "mother"), (0, "hq")])]
+    monkeypatch.setattr(K, "load_items", lambda truth, held, per_group, buckets: items)
+    monkeypatch.setattr(K, "cloze_prompts", lambda truth, its: ["p"] * len(its))
+    # the scripted model completes a fact when 16+ pages state it
+    monkeypatch.setattr(K, "run_cloze", lambda model, tok, prompts: [
+        f" {it['answers'][0]}." if it["kept_pages"] >= 16 else " ?" for it in items])
+    m = memory_curve(None, None, None, set(), 10)
+    assert [(b["pages"], b["k"], b["n"]) for b in m["bins"]] == [("1", 0, 2), ("2–3", 0, 1), ("16–31", 2, 2),
+                                                                  ("32+", 1, 1)]
+    assert (m["relations"]["hq"]["k"], m["relations"]["hq"]["n"]) == (2, 4)
+    assert m["filtered_out"]["n"] == 1 and m["filtered_out"]["k"] == 0

@@ -132,9 +132,9 @@ TITLE = "Stage 9 · benchmarks: the scoreboard, the course's claims, the arena"
 
 # Per preset: world questions per (bucket, language), reversal facts per (stated, bucket), held-out
 # arithmetic and word problems per form. tiny: about a minute of a 2-core CPU for three checkpoints.
-STAGE_SIZES = {"micro": {"world": 2, "reversal": 2, "arith": 6, "word": 4},
-               "tiny": {"world": 20, "reversal": 15, "arith": 60, "word": 40},
-               "small": {"world": 80, "reversal": 60, "arith": 300, "word": 300}}
+STAGE_SIZES = {"micro": {"world": 2, "reversal": 2, "arith": 6, "word": 4, "memory": 4},
+               "tiny": {"world": 20, "reversal": 15, "arith": 60, "word": 40, "memory": 150},
+               "small": {"world": 80, "reversal": 60, "arith": 300, "word": 300, "memory": 500}}
 
 
 def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tuple[dict, list[dict]]:
@@ -156,6 +156,8 @@ def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tup
     for b in ("frequent", "rare"):
         g = [it for it in items if it["bucket"] == b]
         out[f"world_{b}"] = rate(sum(it["correct"] for it in g), len(g))
+    if not chat:
+        out["memory"] = memory_curve(model, tok, truth, held, sizes["memory"])
     rv_items = RV.reversal_items(truth, held, per_group=sizes["reversal"])
     rv = RV.measure(model, tok, rv_items) if chat else RV.cloze(model, tok, truth, rv_items)
     out.update(reversal_summary(rv["items"]))
@@ -172,6 +174,35 @@ def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tup
             out[f"{g}_examples"] = r["items"][:2]
     del model
     return out, items
+
+
+# Bins of the number of kept pages (after the data pipeline) that state a fact.
+PAGE_BINS = [(1, 1), (2, 3), (4, 7), (8, 15), (16, 31), (32, 10_000)]
+
+
+def memory_curve(model, tok, truth: Path, held: set[str], per_group: int) -> dict:
+    """What was repeated is remembered: the base model's cloze accuracy on held-out facts by the
+    number of pages of the filtered corpus that state them, and by relation. -> {"bins": [{"pages",
+    "n", "k", "rate", "ci"}], "relations": {relation: rate dict}}."""
+    from dentro.eval import knowledge as K
+    from dentro.eval.scoreboard import rate
+
+    items = [it for it in K.load_items(truth, held, per_group=per_group, buckets=("frequent", "medium", "rare"))]
+    prompts = K.cloze_prompts(truth, items)
+    done = [(it, K.contains_answer(c, it["answers"])) for it, p, c in zip(items, prompts, K.run_cloze(model, tok, prompts))
+            if p]
+    bins = []
+    for lo, hi in PAGE_BINS:
+        g = [ok for it, ok in done if lo <= it.get("kept_pages", 0) <= hi]
+        if g:
+            bins.append({"pages": f"{lo}" if lo == hi else f"{lo}+" if hi >= 10_000 else f"{lo}–{hi}",
+                         "x": (lo + min(hi, 2 * lo)) / 2, **rate(sum(g), len(g))})
+    relations = {}
+    for rel in sorted({it["relation"] for it, _ in done}):
+        g = [ok for it, ok in done if it["relation"] == rel]
+        relations[rel] = rate(sum(g), len(g))
+    none = [ok for it, ok in done if it.get("kept_pages", 0) == 0]  # every page of the fact was filtered out
+    return {"bins": bins, "relations": relations, "filtered_out": rate(sum(none), len(none))}
 
 
 def reversal_summary(items: list[dict]) -> dict:
@@ -239,6 +270,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         "apart from every training problem and from the homework pages of the crawl. Word problems: held out "
         "from SFT and RL, but the world's homework pages that pose them were in the pretraining crawl.", "",
         md_table(head, rows), "",
+        *memory_section(run, results.get("base", {}).get("memory")),
         f"**The course's claims, measured** ({reproduced} of {len(claim_rows)} reproduced at this scale). A claim "
         f"counts as reproduced when its contrast is at least its margin and the intervals do not overlap:", "",
         md_table(["claim", "measured", "verdict"], [[c["claim"], c["measured"], c["verdict"]] for c in claim_rows]),
@@ -267,6 +299,28 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                       f"wrong, else a tie); Bradley–Terry ratings with 95% bootstrap intervals "
                       f"(`dentro arena` adds people's votes from `dentro serve`):", "", board["markdown"]]
     return figures, "\n".join(lines)
+
+
+def memory_section(run: Path, memory: dict | None) -> list[str]:
+    """The curve "what was repeated is remembered" and the by-relation table, as report lines."""
+    from dentro.eval.scoreboard import fmt
+    from dentro.report import md_table, plot_lines
+
+    if not memory or not memory["bins"]:
+        return []
+    xs = [b["x"] for b in memory["bins"]]
+    plot_lines(run / "eval" / "memory.png", {"base model, cloze": (xs, [b["rate"] for b in memory["bins"]])},
+               title="held-out facts completed by the base model", xlabel="pages of the filtered corpus stating the fact",
+               ylabel="share completed")
+    lines = ["**What was repeated is remembered**: the base model completes held-out facts' sentences by how many "
+             "pages of the filtered corpus state the fact (a seeded sample of every bucket):", "",
+             "![memory](eval/memory.png)", "",
+             md_table(["pages stating the fact", "completed"], [[b["pages"], fmt(b)] for b in memory["bins"]])]
+    if memory.get("filtered_out"):
+        lines += ["", f"Facts whose every page the pipeline removed: {fmt(memory['filtered_out'])}."]
+    lines += ["", "By relation:", "", md_table(["relation", "completed"],
+                                                [[k, fmt(v)] for k, v in memory["relations"].items()]), ""]
+    return lines
 
 
 def _cell(s, n: int = 90) -> str:
