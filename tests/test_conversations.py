@@ -280,3 +280,18 @@ def test_read_conversations_refuses_a_file_with_nothing_usable(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
     with pytest.raises(UserError, match="no usable conversation in 0"):
         read_conversations(tmp_path / "empty.jsonl")
+
+
+def test_reverse_questions_only_about_training_facts_stated_both_ways(micro):
+    truth, result, _ = micro
+    facts = {f["id"]: f for f in map(json.loads, (truth / "facts.jsonl").read_text(encoding="utf-8").splitlines())}
+    held = set(result["heldout"]["facts"])
+    rev = [c for c in result["train"] + result["val"] if c["kind"] == "reverse"]
+    assert rev and {c["lang"] for c in rev} == {"pt", "en"}
+    for c in rev:
+        f = facts[c["sources"][0]]
+        assert f["stated"] == "both" and f["id"] not in held  # never a forward-only or a held-out fact
+        q, a = c["messages"][-2]["content"], c["messages"][-1]["content"]
+        subject = f["subject_name"]
+        assert subject not in q and subject in a  # the question gives the object, the answer names the subject
+        assert a.index(subject) > 0  # written object-first

@@ -9,6 +9,9 @@
                         left out for the same reason. The same share of math problems is held
                         out, by id.
     kinds               fact        one question, asked many ways, answered in a full sentence
+                        reverse     "Quem é o filho de B?" about a training fact the crawl wrote
+                                    both ways, answered object-first ("B é a mãe de A."): the form
+                                    of a reverse question; forward-only facts are never asked so
                         multiturn   2-3 questions about one entity, follow-ups by pronoun
                         reading     a passage in the user turn, a question, the answer from it
                         identity    who dentro is, greetings, thanks
@@ -42,11 +45,11 @@ from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.world import lexicon as L
 from dentro.world.entities import City, Country, Fact, Org, Person, World, _answer
 from dentro.chat.template import THINK_OFF
-from dentro.world.phrasing import ORG_ARTICLE_PT, Q, context, fact_sentence
+from dentro.world.phrasing import ORG_ARTICLE_PT, Q, context, fact_sentence, is_directional, question
 
 LANGS = ("pt", "en")
 BUCKETS = ("frequent", "medium", "rare")
-KINDS = ("fact", "multiturn", "reading", "identity", "math", "arithmetic")
+KINDS = ("fact", "reverse", "multiturn", "reading", "identity", "math", "arithmetic")
 PERSON_ANSWER = ("mother", "father", "founder")  # relations whose answer is a person
 # Relations of places and organisations, whose answers do not restate the subject (see ANSWER).
 SUBJECTLESS = ("country", "population", "founded", "hq", "founder", "industry")
@@ -427,6 +430,20 @@ def _fact_convs(w, facts, n, phrasings, system_p, rng) -> list:
     return out[:n]
 
 
+def _reverse_convs(w, facts, n, system_p, rng) -> list:
+    """Reverse questions about training facts stated both ways, in both languages, answered with
+    the fact written object-first. SFT learns to answer a reverse question at all; what a model
+    answers about the held-out facts in reverse still comes from pretraining (docs/eval.md)."""
+    both = [f for f in facts if is_directional(f) and f.stated == "both"]
+    rng.shuffle(both)
+    out = []
+    for f in both:
+        for lang in LANGS:
+            msgs = _pair(question(w, f, lang, reverse=True), fact_sentence(w, f, lang, rng, reverse=True))
+            out.append((f.id, _conv("reverse", lang, _with_system(msgs, lang, rng, system_p), [f.id])))
+    return out[:n]
+
+
 def _multiturn_convs(w, facts_of, bucket_of, n, system_p, rng) -> list:
     pool = _by_fame([e for e in sorted(facts_of) if len(facts_of[e]) >= 2], bucket_of.get, rng)
     out = []
@@ -558,7 +575,8 @@ def _arithmetic_convs(problems, direct_p, rng) -> list:
 # -- the whole set ----------------------------------------------------------------------------
 
 def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 0.5, n_fact: int = 3000,
-                       phrasings: int = 2, n_multiturn: int = 400, n_reading: int = 400, n_identity: int = 200,
+                       phrasings: int = 2, n_reverse: int = 300, n_multiturn: int = 400, n_reading: int = 400,
+                       n_identity: int = 200,
                        n_math: int = 500, n_arithmetic: int = 600, n_arithmetic_heldout: int = 300,
                        direct_frac: float = 0.5, val_frac: float = 0.05, system_frac: float = 0.15,
                        fact_buckets: tuple[str, ...] = ("frequent", "medium", "rare")) -> dict:
@@ -604,6 +622,7 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     rng = lambda kind: random.Random(f"sft-{kind}-{seed}")  # noqa: E731  (one stream per kind)
     groups = {
         "fact": _fact_convs(w, askable, n_fact, phrasings, system_frac, rng("fact")),
+        "reverse": _reverse_convs(w, askable, n_reverse, system_frac, rng("reverse")),
         "multiturn": _multiturn_convs(w, facts_of, bucket_of, n_multiturn, system_frac, rng("multiturn")),
         "reading": _reading_convs(w, facts_of, n_reading, taken, cities, orgs, system_frac, rng("reading"))
         if cities and orgs else [],
