@@ -167,9 +167,12 @@ def test_arithmetic_in_both_forms_and_heldout_apart(micro):
     convs = [c for c in result["train"] + result["val"] if c["kind"] == "arithmetic"]
     held = result["heldout"]["arithmetic"]
     assert convs and held
-    held_keys = {(p["op"], p["a"], p["b"]) for p in held}
-    pages = page_operations(json.loads(l)["question"] for l in (truth / "math.jsonl").read_text().splitlines())
-    assert not held_keys & pages  # no held-out problem is written on a homework page of the crawl
+    tasks = [json.loads(line) for line in (truth / "math.jsonl").read_text().splitlines()]
+    # no held-out problem's two numbers stand together in a homework exercise of the crawl, in
+    # whatever words ("Some 47 com 6", "Multiply 47 by 6") or in its worked solution
+    on_page = [{int(x) for x in re.findall(r"\d+", " ".join([t["question"], *t["steps"]]))} for t in tasks]
+    assert not [p for p in held if any(p["a"] in nums and p["b"] in nums for nums in on_page)]
+    assert {("mul", 47, 6), ("add", 6, 47)} <= page_operations(["Multiply 47 by 6.", "x"])  # word forms too
     trained = {c["sources"][0] for c in convs}
     assert not trained & {p["id"] for p in held}
     think = [c for c in convs if not c["messages"][-1]["content"].startswith(THINK_OFF)]

@@ -131,7 +131,8 @@ def main(args):
 TITLE = "Stage 9 · benchmarks: the scoreboard, the course's claims, the arena"
 
 # Per preset: world questions per (bucket, language), reversal facts per (stated, bucket), held-out
-# arithmetic and word problems per form. tiny: about a minute of a 2-core CPU for three checkpoints.
+# arithmetic and word problems per form, held-out facts per bucket for the memory curve. tiny: about 30
+# seconds of a 2-core CPU for the run's four checkpoints.
 STAGE_SIZES = {"micro": {"world": 2, "reversal": 2, "arith": 6, "word": 4, "memory": 4},
                "tiny": {"world": 20, "reversal": 15, "arith": 60, "word": 40, "memory": 150},
                "small": {"world": 80, "reversal": 60, "arith": 300, "word": 300, "memory": 500}}

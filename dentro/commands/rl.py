@@ -48,7 +48,7 @@ class Preset:
     samples: int              # ... estimated from this many samples per problem
 
 
-# tiny: the speedrun's stage, about 1.2 minutes of a 2-core CPU: 45 s of training steps (P x G = 32
+# tiny: the speedrun's stage, about a minute of a 2-core CPU: 45 s of training steps (P x G = 32
 # rollouts of up to 96 tokens per step), 40 held-out problems before and after.
 PRESETS = {
     "micro": Preset(prompts_per_step=2, group_size=4, max_tokens=12, max_steps=4, max_minutes=None, lr_frac=0.2,

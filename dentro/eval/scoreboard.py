@@ -112,7 +112,7 @@ def claims(results: dict, extra: dict | None = None) -> list[dict]:
     t, d = sft.get("arith_think"), sft.get("arith_direct")
     if t and d:
         v = "reproduced" if separated(t, d, 0.3) else (
-            "not reproduced: the 5M-parameter model gets single-digit steps wrong, so neither form works"
+            "not reproduced: the model gets the single-digit steps wrong, so neither form works"
             if t["rate"] < 0.2 else "not reproduced: step by step is not 30 points better")
         out.append({"claim": "Models need tokens to think: worked steps beat an answer at once",
                     "measured": f"held-out multi-digit arithmetic, step by step {fmt(t)} vs direct {fmt(d)}; "

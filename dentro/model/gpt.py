@@ -192,6 +192,7 @@ class Attention(nn.Module):
         elif past == 0:  # training or prefill from an empty cache
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         else:  # one new token attends to everything before it: no mask needed
+            assert T == 1, "new tokens after a filled cache need GPT.forward's mask"
             y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
         y = self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim))
         return y, weights

@@ -26,8 +26,9 @@ form is chosen by the request, not guessed by the model.
 
 Problems: addition and subtraction of 2- to 4-digit numbers and multiplication of a 2- to
 3-digit number by one digit. `problems(n, seed)` draws a stream; the held-out set of a run is
-drawn with its own seed and never overlaps the training problems nor the world's homework
-pages (`split`), so what is measured was in no training data of the run.
+drawn with its own seed and shares no pair of numbers with the training problems nor with any
+exercise or worked solution of the world's homework pages, in whatever words they are written
+(`split`, `page_operations`), so what is measured was in no training data of the run.
 """
 
 from __future__ import annotations
@@ -123,18 +124,24 @@ def problems(n: int, seed: str, exclude: set[tuple] = frozenset()) -> list[dict]
     return out
 
 
-_PAGE_OP = re.compile(r"(\d+)\s*([+−\-×x*])\s*(\d+)")
+_NUMBER = re.compile(r"\d+")
 
 
-def page_operations(questions) -> set[tuple]:
-    """(op, a, b) of every "a + b" / "a − b" / "a × b" written in the world's math questions (the
-    homework pages of the crawl): held-out problems avoid them."""
-    ops = {"+": "add", "−": "sub", "-": "sub", "×": "mul", "x": "mul", "*": "mul"}
-    return {(ops[m[2]], int(m[1]), int(m[3])) for q in questions for m in _PAGE_OP.finditer(q)}
+def page_operations(texts) -> set[tuple]:
+    """Every (op, a, b) whose two numbers are written in one of the texts (the world's math
+    problems with their worked solutions, as the homework pages of the crawl show them), in
+    either order and for every operation: "Some 47 com 6", "Multiply 47 by 6" and "47 + 6" alike.
+    Generous on purpose: held-out problems avoid all of them."""
+    out = set()
+    for t in texts:
+        nums = {int(x) for x in _NUMBER.findall(t)}
+        out |= {(op, a, b) for a in nums for b in nums for op in OPS}
+    return out
 
 
 def split(n_train: int, n_heldout: int, seed: int = 0, exclude: set[tuple] = frozenset()) -> tuple[list, list]:
-    """(training, held-out) problems: disjoint, and the held-out ones avoid `exclude` too."""
+    """(training, held-out) problems: disjoint, and both avoid `exclude` (the crawl's homework,
+    whose held-out word problems RL and the evaluation ask)."""
     held = problems(n_heldout, f"heldout-{seed}", exclude)
-    train = problems(n_train, f"train-{seed}", {(p["op"], p["a"], p["b"]) for p in held})
+    train = problems(n_train, f"train-{seed}", set(exclude) | {(p["op"], p["a"], p["b"]) for p in held})
     return train, held

@@ -600,8 +600,8 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     held_math = _split_math(tasks, heldout_frac, seed)
     from dentro.world import arithmetic
 
-    arith_train, arith_held = arithmetic.split(n_arithmetic, n_arithmetic_heldout, seed,
-                                               exclude=arithmetic.page_operations(t["question"] for t in tasks))
+    on_pages = arithmetic.page_operations(" ".join([t["question"], *t["steps"]]) for t in tasks)
+    arith_train, arith_held = arithmetic.split(n_arithmetic, n_arithmetic_heldout, seed, exclude=on_pages)
 
     # Training facts: the subject is not held out, nor is the object (no held-out name at all).
     train_facts = [f for f in w.facts if f.subject not in held_ids]
