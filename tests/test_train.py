@@ -222,6 +222,7 @@ def _rank_main(rank, world, port, root, cfg_kws, out):
     if d.master:
         with open(out, "w") as f:
             json.dump(results, f)
+    dist.barrier()  # neither rank tears gloo down while the other may still be talking to it
     dist.destroy_process_group()
 
 
