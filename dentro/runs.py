@@ -63,6 +63,11 @@ def read_json(path: Path):
         return json.load(f)
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """One JSON value per non-blank line."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 # The factuality stage's model is the run's chat model only if it still answers what it knows:
 # at least this share of the held-out facts the SFT model answered correctly (issue 10's goal).
 # Below it the stage taught refusing in general, not knowing what one knows, and the SFT model

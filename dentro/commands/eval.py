@@ -138,38 +138,46 @@ STAGE_SIZES = {"micro": {"world": 2, "reversal": 2, "arith": 6, "word": 4, "memo
                "small": {"world": 80, "reversal": 60, "arith": 300, "word": 300, "memory": 500}}
 
 
-def measure_checkpoint(run: Path, folder: Path, sizes: dict, device: str) -> tuple[dict, list[dict]]:
-    """One checkpoint on the stage's evaluations -> ({evaluation: rate dict}, world items with replies)."""
+def stage_items(run: Path, sizes: dict) -> dict:
+    """What every checkpoint is asked, read once per stage: the held-out facts, the reversal
+    items, the held-out arithmetic and word problems."""
+    from dentro.eval import reversal as RV
+    from dentro.runs import read_json, read_jsonl
+
+    truth = run / "world" / "truth"
+    split = read_json(run / "sft" / "conversations" / "heldout.json")
+    held, held_math = set(split["facts"]), set(split.get("math", []))
+    word = [p for p in read_jsonl(truth / "math.jsonl") if p["id"] in held_math][:sizes["word"]]
+    return {"truth": truth, "held": held, "reversal": RV.reversal_items(truth, held, per_group=sizes["reversal"]),
+            "math": {"arith": split.get("arithmetic", [])[:sizes["arith"]], "word": word}}
+
+
+def measure_checkpoint(folder: Path, asked: dict, sizes: dict, device: str) -> tuple[dict, list[dict]]:
+    """One checkpoint on the stage's evaluations (asked: stage_items) -> ({evaluation: rate dict},
+    world items with replies)."""
     from dentro.eval import reversal as RV
     from dentro.eval import thinking
     from dentro.eval.scoreboard import rate
     from dentro.eval.tasks import evaluate_world
     from dentro.model.checkpoint import load_checkpoint, read_config
 
-    truth = run / "world" / "truth"
-    split = json.loads((run / "sft" / "conversations" / "heldout.json").read_text(encoding="utf-8"))
-    held = set(split["facts"])
+    truth, held = asked["truth"], asked["held"]
     chat = bool(read_config(folder)[1].get("stage"))
     model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
     out = {}
-    w = evaluate_world(model, tok, truth, held, chat=chat, per_group=sizes["world"])
-    items = w["items"]
+    items = evaluate_world(model, tok, truth, held, chat=chat, per_group=sizes["world"])["items"]
     for b in ("frequent", "rare"):
         g = [it for it in items if it["bucket"] == b]
         out[f"world_{b}"] = rate(sum(it["correct"] for it in g), len(g))
     if not chat:
         out["memory"] = memory_curve(model, tok, truth, held, sizes["memory"])
-    rv_items = RV.reversal_items(truth, held, per_group=sizes["reversal"])
-    rv = RV.measure(model, tok, rv_items) if chat else RV.cloze(model, tok, truth, rv_items)
+    rv = RV.measure(model, tok, asked["reversal"]) if chat else RV.cloze(model, tok, truth, asked["reversal"])
     out.update(reversal_summary(rv["items"]))
     out["reversal_table"] = RV.markdown_table(rv)
     if chat:
         absent = [it for it in items if it["bucket"] == "absent"]
         out["absent_answered"] = rate(sum(not it["refused"] for it in absent), len(absent))
-        problems = _jsonl(truth / "math.jsonl")
-        word = [p for p in problems if p["id"] in set(split.get("math", []))][:sizes["word"]]
-        groups = {"arith": split.get("arithmetic", [])[:sizes["arith"]], "word": word}
-        for g, r in thinking.measure(model, tok, groups).items():
+        for g, r in thinking.measure(model, tok, asked["math"]).items():
             out[f"{g}_think"] = rate(r["think_correct"], r["n"])
             out[f"{g}_direct"] = rate(r["direct_correct"], r["n"])
             out[f"{g}_examples"] = r["items"][:2]
@@ -188,10 +196,10 @@ def memory_curve(model, tok, truth: Path, held: set[str], per_group: int) -> dic
     from dentro.eval import knowledge as K
     from dentro.eval.scoreboard import rate
 
-    items = [it for it in K.load_items(truth, held, per_group=per_group, buckets=("frequent", "medium", "rare"))]
+    items = K.load_items(truth, held, per_group=per_group, buckets=("frequent", "medium", "rare"))
     prompts = K.cloze_prompts(truth, items)
-    done = [(it, K.contains_answer(c, it["answers"])) for it, p, c in zip(items, prompts, K.run_cloze(model, tok, prompts))
-            if p]
+    done = [(it, K.contains_answer(c, it["answers"]))
+            for it, p, c in zip(items, prompts, K.run_cloze(model, tok, prompts)) if p]
     bins = []
     for lo, hi in PAGE_BINS:
         g = [ok for it, ok in done if lo <= it.get("kept_pages", 0) <= hi]
@@ -220,10 +228,6 @@ def reversal_summary(items: list[dict]) -> dict:
             "reverse_in_context": rate(sum(it["in_context_correct"] for it in items), len(items))}
 
 
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     import torch
 
@@ -231,7 +235,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     from dentro.eval import arena as A
     from dentro.eval.scoreboard import claims, scoreboard_rows
     from dentro.report import md_table
-    from dentro.runs import atomic_write_json
+    from dentro.runs import atomic_write_json, read_json
 
     sizes = STAGE_SIZES.get(preset, STAGE_SIZES["tiny"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -240,9 +244,10 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                         f"run `dentro sft` first")
     t0 = time.time()
     results, replies, world_items, seconds = {}, {}, None, {}
+    asked = stage_items(run, sizes)
     for name, folder in checkpoints(run, [], []):
         t = time.time()
-        results[name], items = measure_checkpoint(run, folder, sizes, device)
+        results[name], items = measure_checkpoint(folder, asked, sizes, device)
         seconds[name] = round(time.time() - t, 1)
         if name != "base":  # the arena's contestants are the chat models, asked the same questions
             replies[f"dentro-{name}"] = [it.get("reply", "") for it in items]
@@ -250,7 +255,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     extra = {}
     fact_summary = run / "factuality" / "summary.json"
     if fact_summary.is_file():
-        extra["sft_correct_kept"] = json.loads(fact_summary.read_text(encoding="utf-8"))["figures"].get("sft_correct_kept")
+        extra["sft_correct_kept"] = read_json(fact_summary)["figures"].get("sft_correct_kept")
     claim_rows = claims(results, extra)
     battles = A.auto_battles(world_items, replies, seed=0) if len(replies) >= 2 else []
     board = arena_from_battles(run, battles, log=lambda *_: None) if battles else None

@@ -12,6 +12,7 @@ from dentro.commands import add_run_argument, float_range, non_negative_float, n
     positive_int
 from dentro.commands import sft as S
 from dentro.errors import UserError
+from dentro.runs import read_jsonl
 
 TITLE = "Stage 6 · hallucinations: knowledge probing teaches \"I don't know\""
 
@@ -124,10 +125,6 @@ def main(args):
 
 # ---- the stage: probe, build the mix, fine-tune, evaluate ------------------------------------
 
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     from dentro.runs import atomic_write_text
 
@@ -181,7 +178,7 @@ def nonfact_items(run: Path) -> list[dict]:
     validation conversations of NONFACT_KINDS, up to their last user turn."""
     path = run / "sft" / "conversations" / "val.jsonl"
     items = []
-    for c in (_jsonl(path) if path.is_file() else []):
+    for c in (read_jsonl(path) if path.is_file() else []):
         if c.get("kind") in NONFACT_KINDS:
             last = max(i for i, m in enumerate(c["messages"]) if m["role"] == "user")
             items.append({"bucket": "nonfact", "kind": c["kind"], "lang": c.get("lang"),
@@ -272,7 +269,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     # 1-5. probe the chat model, decide, build the mix (read back on --resume)
     if resume:
         probe_report = json.loads((out / "probe.json").read_text(encoding="utf-8"))
-        train_convs, val_convs = _jsonl(conv_dir / "train.jsonl"), _jsonl(conv_dir / "val.jsonl")
+        train_convs, val_convs = read_jsonl(conv_dir / "train.jsonl"), read_jsonl(conv_dir / "val.jsonl")
         mix_stats, t_probe = probe_report["mix"], probe_report["seconds"]
         log(f"[factuality] resuming: the probe ({len(probe_report['items'])} questions) and the mix "
             f"({len(train_convs)} conversations) are read back from {out}")
@@ -297,7 +294,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         known = sum(it["decision"] == "known" for it in items)
         log(f"[factuality] probed in {t_probe:.1f} s: {known} known, {len(items) - known} unknown")
         replay_path = run / "sft" / "conversations" / "train.jsonl"
-        replay = _jsonl(replay_path) if replay_path.is_file() else []
+        replay = read_jsonl(replay_path) if replay_path.is_file() else []
         if not replay:
             log(f"[factuality] no SFT conversations at {replay_path} to replay: the mix is the probe's only")
         probed = P.probe_conversations(items, rng, world=None if data else world)

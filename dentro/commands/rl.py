@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dentro.commands import add_run_argument, non_negative_float, non_negative_int, positive_float, positive_int
 from dentro.errors import UserError
+from dentro.runs import read_jsonl
 
 TITLE = "Stage 8 · reinforcement learning with verifiable rewards (GRPO)"
 
@@ -111,7 +112,7 @@ def load_problems(run: Path, heldout_path: Path | None = None) -> tuple[list[dic
     path = run / "world" / "truth" / "math.jsonl"
     if not path.is_file():
         raise UserError(f"no math problems at {path}; run `dentro world` first (or `dentro speedrun`)")
-    problems = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    problems = read_jsonl(path)
     heldout_path = heldout_path or run / "sft" / "conversations" / "heldout.json"
     if not heldout_path.is_file():
         raise UserError(f"no held-out split at {heldout_path}; run `dentro sft` on the world first, so that "
@@ -206,7 +207,7 @@ def rl(run: Path, preset: str = "tiny", *, algo: str = "grpo", policy=None, ref=
     after = evaluate(model, tok, final, **eval_kw)
     log(f"[rl] after:  pass@1 {after['pass1']:.3f} (greedy), pass@{p.k} {after['passk']:.3f}")
 
-    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+    recs = read_jsonl(out / "metrics.jsonl")
     steps = [r for r in recs if "loss" in r]
     evals = [r for r in recs if "heldout_pass1" in r]
     if steps:
@@ -286,11 +287,12 @@ def _verdict(f: dict, before: dict, after: dict, k: int) -> str:
     """What the run shows, said plainly: RL can only sharpen answers the model sometimes gets
     right, and a group whose answers all score the same teaches nothing."""
     from dentro.eval.stats import wilson
+    from dentro.runs import rose
 
-    n = f["heldout_problems"]
-    b, a = round(f["pass1_before"] * n), round(f["pass1_after"] * n)
+    n, p0, p1 = f["heldout_problems"], f["pass1_before"], f["pass1_after"]
+    b, a = round(p0 * n), round(p1 * n)
     (lo_b, hi_b), (lo_a, hi_a) = wilson(b, n), wilson(a, n)
-    moved = "rose" if lo_a > hi_b else "fell" if hi_a < lo_b else "did not move beyond the 95% intervals"
+    moved = "rose" if rose(p0, p1, n) else "fell" if rose(p1, p0, n) else "did not move beyond the 95% intervals"
     return (f"**What this run shows**: held-out pass@1 {moved} ({b}/{n} before, {a}/{n} after; intervals "
             f"{100 * lo_b:.0f}–{100 * hi_b:.0f}% and {100 * lo_a:.0f}–{100 * hi_a:.0f}%). "
             f"{f['correct_rollouts']:.0%} of the training rollouts were right, and {f['zero_adv_groups']} of "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dentro.commands import add_run_argument, non_negative_int, positive_float, positive_int
 from dentro.errors import UserError
+from dentro.runs import read_jsonl
 
 TITLE = "Stage 5 · supervised fine-tuning: from an internet simulator to an assistant"
 
@@ -122,12 +123,8 @@ def world_conversations(run: Path, out: Path, seed: int = 0) -> dict:
     folder = out / "conversations"
     if not (folder / "heldout.json").is_file():
         write_conversations(folder, make_conversations(truth, seed))
-    return {"train": _jsonl(folder / "train.jsonl"), "val": _jsonl(folder / "val.jsonl"),
+    return {"train": read_jsonl(folder / "train.jsonl"), "val": read_jsonl(folder / "val.jsonl"),
             "heldout": json.loads((folder / "heldout.json").read_text(encoding="utf-8"))}
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None, out=None, overrides=None,

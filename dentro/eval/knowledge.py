@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 
 from dentro.eval.stats import wilson
+from dentro.runs import read_jsonl
 from dentro.world.phrasing import _DE as DE, ORG_ARTICLE_PT  # the articles the crawl writes
 
 # A cloze prompt per relation and language: the start of a sentence the world itself writes
@@ -80,7 +81,7 @@ def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | 
             path = truth / "questions" / f"{lang}_forward_{bucket}.jsonl"
             if not path.is_file():
                 continue
-            rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+            rows = read_jsonl(path)
             if heldout_facts is not None and bucket != "absent":
                 rows = [r for r in rows if r["fact"] in heldout_facts]
             rows = [r for r in rows if r["fact"] not in exclude]

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from dentro.eval.knowledge import contains_answer, fmt_rate, table
+from dentro.runs import read_jsonl
 
 STATED = ("forward_only", "both")
 BUCKETS = ("frequent", "medium", "rare")
@@ -35,9 +36,7 @@ IN_CONTEXT = "{p}\n\n{q}"  # passage, blank line, question: the first layout of 
 
 
 def _rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path) if path.is_file() else []
 
 
 def reversal_items(truth: Path, heldout_facts: set[str] | None = None, per_group: int | None = None,

@@ -41,7 +41,7 @@ import re
 from pathlib import Path
 
 from dentro.errors import UserError
-from dentro.runs import atomic_write_json, atomic_write_text
+from dentro.runs import atomic_write_json, atomic_write_text, read_jsonl
 from dentro.world import lexicon as L
 from dentro.world.entities import City, Country, Fact, Org, Person, World, _answer
 from dentro.chat.template import THINK_OFF
@@ -591,8 +591,7 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     truth_dir = Path(truth_dir)
     w = read_world(truth_dir)
     math_path = truth_dir / "math.jsonl"
-    tasks = [json.loads(x) for x in math_path.read_text(encoding="utf-8").splitlines() if x.strip()] \
-        if math_path.is_file() else []
+    tasks = read_jsonl(math_path) if math_path.is_file() else []
     bucket_of = _bucket_of(w)
     held = split_heldout(w, heldout_frac, seed)
     held_ids = set().union(*held.values())
