@@ -300,3 +300,59 @@ def test_think_block_is_dimmed_on_a_terminal_only(base_run, monkeypatch):
     assert pieces == ["a ", "\033[2m<think>b", "</think>\033[0mc", ""]
     shade = ThinkShade(True)
     assert shade.push("<think>cut") + shade.end() == "\033[2m<think>cut\033[0m"  # an open block is closed
+
+
+def write_pretraining_tokens(run, tok, texts, vocab_size=None):
+    """<run>/pretrain/tokens as dentro pretrain writes it: one train shard of documents, each
+    starting with <|endoftext|>."""
+    import numpy as np
+
+    from dentro.train.data import token_dtype, write_shard
+
+    folder = run / "pretrain" / "tokens"
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = [t for text in texts for t in [tok.eot_id] + tok.encode(text)]
+    write_shard(folder / "train_000000.bin", np.asarray(ids, token_dtype(tok.vocab_size)), len(texts))
+    meta = {"vocab_size": vocab_size or tok.vocab_size, "eot_id": tok.eot_id,
+            "splits": {"train": {"shards": ["train_000000.bin"], "tokens": len(ids), "docs": len(texts)}}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_replay_rows_are_whole_windows_of_pretraining_text(base_run, tmp_path):
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.train.sft import replay_rows
+
+    _, tok, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", "cpu", load_train_state=False)
+    docs = [f"{m['content']} " * 6 for c in GOOD for m in c["messages"]]
+    folder = write_pretraining_tokens(tmp_path, tok, docs)
+    rows = replay_rows(folder, 9, seq_len=16, seed=3)
+    assert len(rows) == 9
+    for ids, mask in rows:
+        assert len(ids) == 17 and mask.all()  # every token of pretraining text is trained
+        assert ids[0] == tok.eot_id  # a window starts at a document (all are longer than 17 tokens)
+    assert [r[0].tolist() for r in rows] == [r[0].tolist() for r in replay_rows(folder, 9, 16, seed=3)]
+    assert replay_rows(folder, 0, 16) == []
+
+
+def test_sft_mixes_pretraining_text_in_when_the_run_has_it(base_run, tmp_path, capsys):
+    import shutil
+
+    from dentro.model.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(base_run, run)
+    data = tmp_path / "chats.jsonl"
+    write_user_file(data)
+    argv = ["sft", "--run", str(run), "--preset", "micro", "--data", str(data), "--pretrain-replay", "0.5"]
+    assert cli.main(argv + ["--out", str(tmp_path / "none")]) == 0  # no tokens yet: said, and trained without
+    assert "no pretraining tokens" in capsys.readouterr().out
+    _, tok, _ = load_checkpoint(run / "pretrain" / "checkpoint", "cpu", load_train_state=False)
+    write_pretraining_tokens(run, tok, [f"{m['content']} " * 4 for c in GOOD for m in c["messages"]])
+    assert cli.main(argv + ["--out", str(tmp_path / "mixed")]) == 0
+    train = json.loads((tmp_path / "mixed" / "result.json").read_text())["data"]["train"]
+    assert train["replay_rows"] >= 1 and "pretraining text mixed in" in capsys.readouterr().out
+    write_pretraining_tokens(run, tok, ["x"], vocab_size=tok.vocab_size + 1)  # another tokenizer's tokens
+    assert cli.main(argv + ["--out", str(tmp_path / "other")]) == 0
+    assert "another tokenizer" in capsys.readouterr().out
+    assert json.loads((tmp_path / "other" / "result.json").read_text())["data"]["train"]["replay_rows"] == 0

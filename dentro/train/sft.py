@@ -14,6 +14,11 @@ y is -1 (ignored by the loss) wherever the next token is not the assistant's.
     too long  a conversation longer than a row is skipped and counted (never cut: a cut
               answer would teach the model to stop mid-sentence).
     resume    the loader's position is (epoch, cursor): a small dict in the checkpoint.
+    replay    pretraining text mixed in (replay_rows): a share of the rows are windows of the
+              base model's own training documents, every token trained, so that fine-tuning on
+              a few thousand conversations does not overwrite what pretraining stored (the
+              "pretraining mix" of InstructGPT's PPO-ptx, Ouyang et al. 2022, section 3.5;
+              measured on the tiny run in docs/sft.md).
 """
 
 from __future__ import annotations
@@ -48,6 +53,29 @@ def tokenize_conversations(tokenizer, conversations: list[dict], seq_len: int) -
              "too_long_examples": examples, "no_trained_token": no_target, "tokens": n_tokens,
              "trained_tokens": n_trained}
     return out, stats
+
+
+def replay_rows(tokens_dir, n_rows: int, seq_len: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """n_rows windows of seq_len+1 tokens from the train split of a pretraining token folder
+    (dentro.train.data's shards), each starting at a document's <|endoftext|>, every token
+    trained: rows for ConversationLoader, mixed among the conversations. A document shorter
+    than the window runs on into the next one, as in pretraining's rows."""
+    from dentro.train.data import DocumentIndex
+
+    if n_rows <= 0:
+        return []
+    index = DocumentIndex(tokens_dir, "train")
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for doc in rng.choice(len(index), size=n_rows, replace=n_rows > len(index)):
+        shard = index.shards[index.shard_of[doc]]
+        lo = int(index.start[doc])
+        lo = max(0, min(lo, len(shard) - (seq_len + 1)))
+        ids = np.asarray(shard[lo:lo + seq_len + 1], np.int64)
+        if len(ids) < 2:
+            continue
+        out.append((ids, np.ones(len(ids), np.bool_)))
+    return out
 
 
 class ConversationLoader:

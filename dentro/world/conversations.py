@@ -10,7 +10,7 @@
                         out, by id.
     kinds               fact        one question, asked many ways, answered in a full sentence
                         reverse     "Quem é o filho de B?" about a training fact the crawl wrote
-                                    both ways, answered object-first ("B é a mãe de A."): the form
+                                    both ways, answered object-first ("A filha de B é A."): the form
                                     of a reverse question; forward-only facts are never asked so
                         multiturn   2-3 questions about one entity, follow-ups by pronoun
                         reading     a passage in the user turn, a question, the answer from it
@@ -51,43 +51,35 @@ LANGS = ("pt", "en")
 BUCKETS = ("frequent", "medium", "rare")
 KINDS = ("fact", "reverse", "multiturn", "reading", "identity", "math", "arithmetic")
 PERSON_ANSWER = ("mother", "father", "founder")  # relations whose answer is a person
-# Relations of places and organisations, whose answers do not restate the subject (see ANSWER).
-SUBJECTLESS = ("country", "population", "founded", "hq", "founder", "industry")
 
-# Answers: plain sentences, subject-first for people (no embellishment, unlike the crawl's templates in
-# phrasing.T: an answer states the fact and nothing the truth does not hold).
+# Answers: one plain sentence per relation and language, mostly the crawl's own wording
+# (phrasing.T), that names the asked relation before the entity where it can ("A mãe de X é ...", not
+# "X é filho de ..., sua mãe"): the first words of the reply choose the relation, while the
+# question is all the model has read, and then the sentence is a cloze the base model already
+# completes. On the tiny run, same base model and steps, held-out frequent facts answered
+# 59/75 and 52/75 (pt, en) with these against 43/75 and 36/75 with 2-3 forms per relation,
+# some subject-first and some without the subject (docs/LOG.md). Every answer names its subject. An answer states
+# the fact and nothing the truth does not hold.
 ANSWER = {
-    "birth_year": {"pt": ["{s} nasceu em {o}.", "{s} nasceu no ano de {o}.", "O ano de nascimento de {s} é {o}."],
-                   "en": ["{s} was born in {o}.", "{s} was born in the year {o}.", "{s}'s birth year is {o}."]},
-    "birth_city": {"pt": ["{s} nasceu em {o}.", "{s} é natural de {o}.", "A cidade natal de {s} é {o}."],
-                   "en": ["{s} was born in {o}.", "{s} was born in the city of {o}.", "{s}'s hometown is {o}."]},
-    "profession": {"pt": ["{s} é {o}.", "{s} trabalha como {o}.", "A profissão de {s} é {o}."],
-                   "en": ["{s} is {an} {o}.", "{s} works as {an} {o}.", "{s} is {an} {o} by profession."]},
-    "employer": {"pt": ["{s} trabalha {na_o}.", "O empregador de {s} é {a_o}.", "{s} é funcionári{a} {da_o}."],
-                 "en": ["{s} works at {o}.", "{s} is employed by {o}.", "{s}'s employer is {o}."]},
-    "mother": {"pt": ["A mãe de {s} é {o}.", "{s} é {filho} de {o}, sua mãe."],
-               "en": ["{s}'s mother is {o}.", "The mother of {s} is {o}."]},
-    "father": {"pt": ["O pai de {s} é {o}.", "{s} é {filho} de {o}, seu pai."],
-               "en": ["{s}'s father is {o}.", "The father of {s} is {o}."]},
-    # Places and organisations: answers that do not restate the subject. SFT sees only ~15 cities and
-    # ~10 organisations (the rest are held out), and answers that began with their names taught the
-    # model to write one of those names, then answer about it ("Em que país fica Port Northby?" ->
-    # "Bramdale fica no Reino Unido"). Without the name: 12 of 36 held-out frequent city/org
-    # questions right instead of 4, people unchanged within noise (66 vs 71 of 114), same run and
-    # steps (docs/sft.md, "Measured").
-    "country": {"pt": ["Fica {no_o}.", "É uma cidade {do_o}."],
-                "en": ["It is a city in {o}.", "It is located in {o}."]},
-    "population": {"pt": ["Tem {o} habitantes.", "A população é de {o} habitantes."],
-                   "en": ["It has a population of {o}.", "It is home to {o} people."]},
-    "founded": {"pt": ["Foi fundad{a_s_} em {o}.", "A fundação data de {o}."],
-                "en": ["It was founded in {o}.", "It was established in {o}."]},
-    "hq": {"pt": ["Tem sede em {o}.", "A sede fica em {o}."],
-           "en": ["It is headquartered in {o}.", "Its head office is in {o}."]},
-    "founder": {"pt": ["Foi fundad{a_s_} por {o}.", "Quem fundou foi {o}."],
-                "en": ["It was founded by {o}.", "Its founder is {o}."]},
-    "industry": {"pt": ["Atua na área de {o}.", "Trabalha no setor de {o}."],
-                 "en": ["It operates in {o}.", "It works in the {o} sector."]},
+    "birth_year": {"pt": ["O ano de nascimento de {s} é {o}."], "en": ["The year of {s}'s birth was {o}."]},
+    "birth_city": {"pt": ["A cidade natal de {s} é {o}."], "en": ["The hometown of {s} is {o}."]},
+    "profession": {"pt": ["A profissão de {s} é {o}."], "en": ["By profession, {s} is {an} {o}."]},
+    "employer": {"pt": ["O empregador de {s} é {a_o}."], "en": ["The employer of {s} is {o}."]},
+    "mother": {"pt": ["A mãe de {s} é {o}."], "en": ["The mother of {s} is {o}."]},
+    "father": {"pt": ["O pai de {s} é {o}."], "en": ["The father of {s} is {o}."]},
+    "country": {"pt": ["{s} está localizada {no_o}."], "en": ["{s} is located in {o}."]},
+    "population": {"pt": ["A população de {s} é de {o} habitantes."], "en": ["The population of {s} stands at {o}."]},
+    "founded": {"pt": ["A fundação {da_s} data de {o}."], "en": ["The founding of {s} took place in {o}."]},
+    "hq": {"pt": ["A sede {da_s} fica em {o}."], "en": ["The head office of {s} is in {o}."]},
+    "founder": {"pt": ["Quem fundou {a_s} foi {o}."], "en": ["The founder of {s} is {o}."]},
+    "industry": {"pt": ["O ramo de atividade {da_s} é {o}."], "en": ["The line of business of {s} is {o}."]},
 }
+
+# Reverse questions ("Quem é o filho de B?"): the answer names the asked relation first, as the
+# forward answers do.
+REVERSE_ANSWER = {"mother": {"pt": "{o_filho} de {o} é {s}.", "en": "The {son} of {o} is {s}."},
+                  "father": {"pt": "{o_filho} de {o} é {s}.", "en": "The {son} of {o} is {s}."},
+                  "founder": {"pt": "{o} fundou {a_s}.", "en": "{o} founded {s}."}}
 
 # Questions: phrasing.Q (the truth sets' wording) comes first, then these paraphrases.
 ASK = {
@@ -439,7 +431,8 @@ def _reverse_convs(w, facts, n, system_p, rng) -> list:
     out = []
     for f in both:
         for lang in LANGS:
-            msgs = _pair(question(w, f, lang, reverse=True), fact_sentence(w, f, lang, rng, reverse=True))
+            msgs = _pair(question(w, f, lang, reverse=True),
+                         _cap(REVERSE_ANSWER[f.relation][lang].format_map(context(w, f, lang))))
             out.append((f.id, _conv("reverse", lang, _with_system(msgs, lang, rng, system_p), [f.id])))
     return out[:n]
 
