@@ -9,7 +9,7 @@
                         left out for the same reason. The same share of math problems is held
                         out, by id.
     kinds               fact        one question, asked many ways, answered in a full sentence
-                        reverse     "Quem é o filho de B?" about a training fact the crawl wrote
+                        reverse     "Quem é a filha de B?" about a training fact the crawl wrote
                                     both ways, answered object-first ("A filha de B é A."): the form
                                     of a reverse question; forward-only facts are never asked so
                         multiturn   2-3 questions about one entity, follow-ups by pronoun
