@@ -107,3 +107,59 @@ def test_clear_errors_for_missing_inputs(tmp_path):
     assert not (tmp_path / "i.sqlite").exists()
     with pytest.raises(UserError, match="no search index"):
         search(tmp_path / "i.sqlite", "x")
+
+
+FILLER = ("The weather was mild that spring. Markets opened early on most days. Visitors walked along the river "
+          "banks. Some shops sold bread and cheese. Children played near the old bridge. ")
+LONG = [  # one passage each (under 400 characters), the match far from its start
+    ("bio", "https://d.example/list", FILLER + "Emily Rogers was born in Fernholm and works as a teacher."),
+    ("city", "https://d.example/city", FILLER + "A cidade de Ribeirão Preto tem um porto movimentado."),
+    ("other", "https://d.example/walsh", "Emily Walsh was born in Kingsport. Emily Walsh met Anne Rogers. "
+                                         "Emily Walsh was born a baker. Emily Walsh still bakes."),
+]
+
+
+@pytest.fixture
+def long_index(tmp_path):
+    write_corpus(tmp_path / "long.parquet", LONG + DOCS)
+    build_index(tmp_path / "long.parquet", tmp_path / "long.sqlite")
+    return tmp_path / "long.sqlite"
+
+
+def test_a_long_passage_comes_back_as_the_window_around_its_match(long_index):
+    assert all(len(text) <= 400 for _, _, text in LONG) and LONG[0][2].index("Emily Rogers") > 150
+    [hit] = search(long_index, "Emily Rogers", k=1, max_chars=120)
+    assert hit["url"] == "https://d.example/list"
+    assert len(hit["text"]) <= 120 and hit["text"].startswith("…")  # cut before the match...
+    assert "Emily Rogers was born in Fernholm" in hit["text"]  # ...and the match kept with what follows it
+    assert hit["text"].endswith("teacher.")  # it reaches the end of the passage: no closing mark
+
+
+@pytest.mark.parametrize("query", ["ribeirao preto", "RIBEIRÃO PRETO", "Ribeirão Preto porto"])
+def test_the_window_folds_case_and_accents_as_the_index_does(long_index, query):
+    [hit] = search(long_index, query, k=1, max_chars=60)
+    assert hit["url"] == "https://d.example/city" and len(hit["text"]) <= 60
+    assert "Ribeirão Preto" in hit["text"] and hit["text"].startswith("…")
+
+
+def test_windows_of_several_results_fit_max_chars_together(long_index):
+    corpus = " ".join(text for _, _, text in LONG + DOCS)
+    for max_chars in (3, 10, 31, 60, 120, 150, 299, 300, 500):
+        results = search(long_index, "Emily Rogers bread", k=3, max_chars=max_chars)
+        assert len(results) == 3 and sum(len(r["text"]) for r in results) <= max_chars
+        for r in results:  # a window: pieces of one passage between "…" marks
+            assert all(piece.strip() in corpus for piece in r["text"].split("…"))
+
+
+def test_a_full_name_outranks_its_words_apart(long_index):
+    # "other" holds Emily (4 times), Rogers and born but never "Emily Rogers"; "bio" holds the words and the pair
+    results = search(long_index, "Emily Rogers born", k=2)
+    assert [r["url"] for r in results] == ["https://d.example/list", "https://d.example/walsh"]
+    assert fts_query("Emily Rogers born", pairs=True) == ('"Emily" OR "Rogers" OR "born" OR "Emily Rogers" '
+                                                          'OR "Rogers born"')
+
+
+def test_a_short_passage_leaves_its_share_to_the_others(index):
+    results = search(index, "Guanabara harbour", k=2, max_chars=300)  # the Rio passage is under 150 characters
+    assert [len(r["text"]) for r in results][0] < 150 and sum(len(r["text"]) for r in results) > 250
+    assert sum(len(r["text"]) for r in results) <= 300

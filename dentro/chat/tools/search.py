@@ -3,22 +3,28 @@
     build_index(corpus, index)   Parquet file or folder (FineWeb-style: a `text` column, `id` and
                                  `url` when present) -> one SQLite file of passages; rebuilt only
                                  when the corpus files' names, sizes or mtimes change
-    search(index, query)         the k best passages, trimmed to fit a small context
+    search(index, query)         the k best passages, each cut to the window around the query's
+                                 words that fits its share of a small context
 
 Passages, not documents: a small model reads a few hundred characters per result, so documents
 are cut into runs of whole sentences of at most PASSAGE_CHARS. The unicode61 tokenizer with
 remove_diacritics 2 folds case and accents, so "Sao Paulo" finds "São Paulo".
-Queries are never passed to FTS5 as syntax: every word is quoted, and words are OR-ed (BM25
-ranks passages with more and rarer query words first).
+Queries are never passed to FTS5 as syntax: every word is quoted, and words, and pairs of
+neighbouring words as phrases, are OR-ed (BM25 ranks passages with more and rarer query words,
+and a full name written out, first); passages holding every word and a pair come first.
+Windows rather than prefixes: the tiny chat model reads about 300 characters of results, and
+the sentence that answers is often far from the start of a passage (benchmarks/search_recall.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
 import time
+import unicodedata
 from contextlib import closing
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from dentro.errors import UserError
 from dentro.progress import bar
 
 PASSAGE_CHARS = 400  # ~100 tokens: three results and a question fit a 512-token context
+MAX_PAIR_WORDS = 32  # word pairs of a query are phrases among its first 32 words only
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"\w+")
 
@@ -147,30 +154,141 @@ def build_index(corpus: Path, index_path: Path) -> dict:
     return {**stats, "rebuilt": True}
 
 
-def fts_query(query: str) -> str:
+def fts_query(query: str, pairs: bool = False) -> str:
     """A user's text as a safe FTS5 query: each word quoted (so AND, NEAR, *, ", :, ( are plain
-    text), OR-ed together. Empty when the query has no words."""
-    return " OR ".join(f'"{w}"' for w in _WORD.findall(query))  # \w never matches '"', nothing to escape
+    text), OR-ed together. Empty when the query has no words. pairs: also OR in each pair of
+    neighbouring words as a phrase ("Emily Rogers" for "Emily Rogers born"), so that BM25,
+    which sums over the query's phrases, ranks a passage holding a full name above one holding
+    its words apart."""
+    words = _WORD.findall(query)  # \w never matches '"', nothing to escape
+    return " OR ".join([f'"{w}"' for w in words] + (_pairs(words) if pairs else []))
+
+
+def _pairs(words: list[str]) -> list[str]:
+    """Neighbouring words as FTS5 phrases, among the first MAX_PAIR_WORDS words."""
+    head = words[:MAX_PAIR_WORDS]
+    return list(dict.fromkeys(f'"{a} {b}"' for a, b in zip(head, head[1:])))
 
 
 def search(index_path: Path, query: str, k: int = 3, max_chars: int = 1200) -> list[dict]:
-    """The k best passages for query, as [{"text", "url", "score"}] (score: BM25, higher is
-    better), each text trimmed so that all of them together hold at most max_chars."""
+    """The k best passages for query, as [{"text", "url", "score"}]. Passages that hold every
+    word of the query and two of them side by side (a full name and the word asked about) come
+    first, then the rest; each group by BM25 over the query's words and neighbouring pairs
+    (fts_query with pairs); score is that BM25, negated (higher is better). All texts together
+    hold at most max_chars: a passage that does not fit its share is cut to the window around
+    the query's words that holds the most of them (_window), with "…" where text was cut; a
+    short passage leaves its unused share to the others."""
     index_path = Path(index_path)
     if not index_path.is_file():
         raise UserError(f"no search index at {index_path}: build it with build_index")
-    match = fts_query(query)
+    match = fts_query(query, pairs=True)
     if not match or k < 1:
         return []
+    words = _WORD.findall(query)
+    sql = "SELECT rowid, text, url, bm25(passages) FROM passages WHERE passages MATCH ? "
     with closing(sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT text, url, bm25(passages) FROM passages WHERE passages MATCH ? "
-                          "ORDER BY bm25(passages) LIMIT ?", (match, k)).fetchall()
-    budget = max(1, max_chars // max(1, len(rows)))
-    return [{"text": _trim(text, budget), "url": url, "score": round(-score, 3)} for text, url, score in rows]
+        rows = []
+        if 1 < len(words) <= MAX_PAIR_WORDS:
+            every = " AND ".join(f'"{w}"' for w in dict.fromkeys(words))
+            rows = db.execute(sql + "ORDER BY bm25(passages) LIMIT ?",
+                              (f"{every} AND ({' OR '.join(_pairs(words))})", k)).fetchall()
+            if rows:  # their score under the whole query, as for the others
+                ids = [r[0] for r in rows]
+                bm25 = dict(db.execute("SELECT rowid, bm25(passages) FROM passages WHERE passages MATCH ? AND rowid IN "
+                                       f"({','.join('?' * len(ids))})", (match, *ids)).fetchall())
+                rows = [(i, text, url, bm25[i]) for i, text, url, _ in rows]
+        if len(rows) < k:
+            seen = {r[0] for r in rows}
+            more = db.execute(sql + "ORDER BY bm25(passages) LIMIT ?", (match, k + len(rows))).fetchall()
+            rows += [r for r in more if r[0] not in seen][: k - len(rows)]
+        weights = _weights(db, query) if sum(len(r[1]) for r in rows) > max_chars else {}
+    budgets = _budgets([len(r[1]) for r in rows], max_chars)
+    return [{"text": _window(text, budget, weights, query), "url": url, "score": round(-score, 3)}
+            for (_, text, url, score), budget in zip(rows, budgets)]
 
 
-def _trim(text: str, max_chars: int) -> str:
+MAX_WINDOW_TERMS = 64  # a longer query windows on its first 64 distinct words
+_TOKEN = re.compile(r"[^\W_]+")  # a word as the unicode61 tokenizer sees it: letters and digits
+
+
+def _fold(word: str) -> str:
+    """A word as the index stores it: lower case, accents removed (remove_diacritics 2)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
+
+
+def _weights(db: sqlite3.Connection, query: str) -> dict[str, float]:
+    """The query's distinct words (folded) -> idf, log(1 + passages / passages holding it), read
+    from an fts5vocab table; 1.0 each when that fails."""
+    terms = list(dict.fromkeys(_fold(w) for w in _TOKEN.findall(query)))[:MAX_WINDOW_TERMS]
+    try:
+        stats = dict(db.execute("SELECT key, value FROM meta"))
+        n = json.loads(stats["stats"])["passages"]
+        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages, row)")
+        df = {t: (db.execute("SELECT doc FROM temp.vocab WHERE term = ?", (t,)).fetchone() or (0,))[0] for t in terms}
+        return {t: math.log(1 + n / max(1, df[t])) for t in terms}
+    except (sqlite3.Error, KeyError, ValueError, TypeError):
+        return {t: 1.0 for t in terms}
+
+
+def _budgets(lengths: list[int], max_chars: int) -> list[int]:
+    """Each text's share of max_chars: equal shares, but a text shorter than its share gives the
+    rest to the longer ones (at least 1 each, as before)."""
+    budgets = [0] * len(lengths)
+    left = max_chars
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    for j, i in enumerate(order):
+        budgets[i] = max(1, min(lengths[i], left // (len(lengths) - j)))
+        left -= budgets[i]
+    return budgets
+
+
+def _window(text: str, max_chars: int, weights: dict[str, float], query: str) -> str:
+    """text itself when it fits, else a window of at most max_chars ("…" marks included) at a word
+    boundary. Windows start at the passage's start, or near each query word: at the start of its
+    sentence when that is at most a quarter of the window before it, else a few words before it
+    (the answer is most often in the sentence that names the entity, and after the name). The
+    window wins that holds the most idf weight of distinct query words, plus the weight of query
+    word pairs found side by side (a full name); on ties, the one in which all of its query words
+    have appeared soonest after its start (the words asked about close together, room after
+    them), then the earliest."""
     if len(text) <= max_chars:
         return text
-    cut = text.rfind(" ", 0, max_chars)
-    return text[: cut if cut > max_chars // 2 else max_chars - 1].rstrip() + "…"
+    if max_chars < 3:  # no room for a window between two marks
+        return text[: max_chars - 1] + "…"
+    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _TOKEN.finditer(text)]
+    words = [_fold(w) for w in _TOKEN.findall(query)]
+    pairs = {(a, b) for a, b in zip(words, words[1:]) if a in weights and b in weights}
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    lead = max_chars // 4
+    best = None
+    for hit in [0] + [t[0] for t in tokens if t[2] in weights]:
+        sentence = max(x for x in starts if x <= hit)
+        s = sentence if hit - sentence <= lead else next(t[0] for t in tokens if t[0] >= hit - lead)
+        s, e = _span(text, s, max_chars, starts, tokens)
+        inside = [t for t in tokens if s <= t[0] and t[1] <= e]
+        words_in = [t[2] for t in inside]
+        score = sum(weights.get(w, 0.0) for w in set(words_in))
+        score += sum(weights[a] + weights[b] for a, b in {p for p in zip(words_in, words_in[1:]) if p in pairs})
+        first = {}  # each query word's first end in the window
+        for start, end, w in inside:
+            if w in weights:
+                first.setdefault(w, end)
+        key = (round(score, 6), -(max(first.values(), default=s) - s))  # rounded: ties are ties
+        if best is None or key > best[0]:
+            best = (key, s, e)
+    _, s, e = best
+    return ("…" if s > 0 else "") + text[s:e].strip() + ("…" if e < len(text) else "")
+
+
+def _span(text: str, s: int, max_chars: int, starts: list[int], tokens: list) -> tuple[int, int]:
+    """[s, e) of a window starting at s, with room for its "…" marks. Cut at the last space that
+    fits (mid-word only when that is in the first half); a window that reaches the end of text
+    starts earlier to fill max_chars (at a sentence start when one fits, else at a word)."""
+    room = max_chars - (s > 0)
+    if len(text) - s <= room:  # reaches the end: move the start back while it fits
+        earliest = len(text) - (max_chars - 1)
+        s = min([x for x in starts if earliest <= x <= s] or [t[0] for t in tokens if earliest <= t[0] <= s] or [s])
+        return s, len(text)
+    room -= 1  # the closing "…"
+    cut = text.rfind(" ", s, s + room + 1)
+    return s, cut if cut - s > room // 2 else s + room
