@@ -176,6 +176,10 @@ def test_world_conversations_never_touch_the_heldout_split(micro):  # noqa: F811
     assert stats["replay"] == max(round(0.5 * (len(convs) + len(nobody))), len(always))
     assert stats["probe_nobody"] == 20 and len(train) + len(val) == sum(v for k, v in stats.items()
                                                                         if k != "replay_dropped_unknown")
+    # tool conversations join whole, even one about an unknown fact (its answer is the tool's)
+    tool = {"kind": "search", "lang": "pt", "sources": sorted(unknown)[:1], "messages": replay[0]["messages"]}
+    train, val, stats = P.build_mix(convs, nobody, replay, replay_frac=0.5, unknown=unknown, rng=rng, tools=[tool])
+    assert stats["tools_search"] == 1 and any(c is tool for c in train + val)
 
 
 def test_user_pairs_skip_and_count_bad_lines(tmp_path):
@@ -322,3 +326,40 @@ def test_without_a_chat_model_it_says_to_run_sft(tmp_path, capsys):
 def test_min_correct_above_k_is_a_clear_error(run, capsys):
     assert cli.main(["factuality", "--run", str(run), "--preset", "micro", "-k", "2", "--min-correct", "3"]) == 2
     assert "--min-correct" in capsys.readouterr().err
+
+
+def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp_path, capsys):
+    """With a corpus to search, the mix holds tool conversations (searches grounded in the run's
+    own index, python, plain answers, searches about nobody), each with the tools prompt, and
+    eval.json measures both models with and without tools."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dentro.chat.tools import TOOLS_PROMPT
+
+    r2 = tmp_path / "run"
+    r2.mkdir()
+    for name in ("world", "sft"):
+        (r2 / name).symlink_to(run / name)
+    facts = [json.loads(l) for l in (run / "world" / "truth" / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [f"{f['subject_name']}: {f['relation']} {f['answer']['pt']} / {f['answer']['en']}." for f in facts]
+    (r2 / "data" / "corpus").mkdir(parents=True)
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}),
+                   r2 / "data" / "corpus" / "00000.parquet")
+    out = tmp_path / "f"
+    assert cli.main(["factuality", "--run", str(r2), "--preset", "micro", "--out", str(out)]) == 0
+    assert "tool conversations" in capsys.readouterr().out
+    mix = [json.loads(l) for p in ("train.jsonl", "val.jsonl")
+           for l in (out / "conversations" / p).read_text(encoding="utf-8").splitlines()]
+    tools = [c for c in mix if c["kind"] in ("search", "python", "plain", "search_nobody")]
+    assert {c["kind"] for c in tools} >= {"search", "python", "search_nobody"}
+    assert all(TOOLS_PROMPT in c["messages"][0]["content"] for c in tools)
+    assert (r2 / "tools" / "search.sqlite").is_file()  # the index dentro chat searches
+    ev = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert set(ev["tools"]) == {"sft/tools", "sft/plain", "probed/tools", "probed/plain"}
+    for tab in ev["tools"].values():
+        assert {"rare/pt", "absent/en", "arithmetic/pt", "arithmetic/en"} <= set(tab)
+        assert all(g["correct"] + g["refused"] + g["wrong"] == g["n"] > 0 for g in tab.values())
+    assert "tools_rare_correct" in ev["figures"] and "tools_needless_sft" in ev["figures"]
+    rows = [json.loads(l) for l in (out / "tools.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)

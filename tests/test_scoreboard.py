@@ -73,3 +73,25 @@ def test_memory_curve_bins_facts_by_pages_and_relation(monkeypatch):
                                                                   ("32+", 1, 1)]
     assert (m["relations"]["hq"]["k"], m["relations"]["hq"]["n"]) == (2, 4)
     assert m["filtered_out"]["n"] == 1 and m["filtered_out"]["k"] == 0
+
+
+def test_tools_claim_compares_each_tool_with_the_same_questions_without_it():
+    from dentro.eval.scoreboard import tools_claim
+
+    def g(n, correct, called=0, search=0):
+        return {"n": n, "correct": correct, "refused": 0, "wrong": n - correct, "called": called, "search": search,
+                "python": 0}
+
+    both = {"probed/tools": {"rare/pt": g(40, 36, 40, 40), "rare/en": g(40, 34, 40, 40),
+                             "arithmetic/pt": g(50, 49, 50), "frequent/pt": g(40, 30, 2)},
+            "probed/plain": {"rare/pt": g(40, 2), "rare/en": g(40, 1), "arithmetic/pt": g(50, 0),
+                             "frequent/pt": g(40, 31)}}
+    c = tools_claim(both)
+    assert c["verdict"] == "reproduced" and "88% (70/80" in c["measured"] and "5% (2/40" in c["measured"]
+    python_only = {**both, "probed/tools": {**both["probed/tools"], "rare/pt": g(40, 3, 40, 40),
+                                            "rare/en": g(40, 2, 40, 40)}}
+    assert tools_claim(python_only)["verdict"] == "partly reproduced: python only"
+    calls_but_no_help = {"probed/tools": {k: g(v["n"], v["correct"], v["n"]) for k, v in both["probed/plain"].items()},
+                         "probed/plain": both["probed/plain"]}
+    assert tools_claim(calls_but_no_help)["verdict"].startswith("not reproduced")
+    assert tools_claim(None)["verdict"].startswith("not measured") and tools_claim({})["measured"] == "–"

@@ -242,7 +242,11 @@ def test_no_think_prompt_ends_with_the_empty_block(base_run, capsys, monkeypatch
     for extra in (["--no-think"], ["--no-think", "--no-tools"], [], ["--no-tools"]):
         assert cli.main(["chat", "Quem é você?", *ckpt, *extra]) == 0
     assert [ids[-len(off_ids):] == off_ids for ids in seen] == [True, True, False, False]
-    assert seen[0] == seen[1] == off.ids and seen[2] == seen[3] == on.ids
+    assert seen[1] == off.ids and seen[3] == on.ids
+    from dentro.chat.tool_mix import with_tools_prompt  # with tools, the system message says so
+
+    assert seen[0] == assistant.build_prompt(tok, with_tools_prompt(msgs), 64, 8, think=False).ids
+    assert seen[2] == assistant.build_prompt(tok, with_tools_prompt(msgs), 64, 8).ids
     assert "<think>" not in capsys.readouterr().out  # the prefilled block is not printed
 
 

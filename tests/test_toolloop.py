@@ -246,7 +246,10 @@ def test_dentro_chat_shows_calls_and_results_and_no_tools_keeps_them_as_text(tok
         {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
         {"role": "tool", "content": "83810205"},
         {"role": "assistant", "content": "O resultado é 83810205."}]
-    model, _, _ = scripted(tok, conversation)
+    from dentro.chat.tool_mix import with_tools_prompt
+
+    # with tools on, the session's system message says so (the line the model was trained with)
+    model, _, _ = scripted(tok, with_tools_prompt(conversation), user_turns=2)
     out = io.StringIO()
     s = Session(model, tok, "en", None, 0.0, None, 64, None, out=out, tools=ToolContext())
     assert s.ask(conversation[0]["content"]) == "O resultado é 83810205."
@@ -254,6 +257,6 @@ def test_dentro_chat_shows_calls_and_results_and_no_tools_keeps_them_as_text(tok
                               "O resultado é 83810205.\n")
     assert [m["role"] for m in s.messages] == ["user", "assistant", "tool", "assistant"]
     out = io.StringIO()
-    s = Session(Scripted(model.script, tok.vocab_size), tok, "en", None, 0.0, None, 64, None, out=out)
+    s = Session(scripted(tok, conversation)[0], tok, "en", None, 0.0, None, 64, None, out=out)
     answer = s.ask(conversation[0]["content"])
     assert answer.startswith("Vou calcular.\n<tool_call>\n{") and answer.endswith("</tool_call>")

@@ -238,11 +238,12 @@ def nobody_conversations(world, truth: Path, n: int, rng: random.Random, avoid: 
 
 def build_mix(probed: list[dict], nobody: list[dict], replay: list[dict], *, replay_frac: float,
               unknown: set[str], rng: random.Random, val_frac: float = 0.05,
-              always: tuple[str, ...] = ALWAYS_REPLAY) -> tuple[list, list, dict]:
+              always: tuple[str, ...] = ALWAYS_REPLAY, tools: list[dict] = ()) -> tuple[list, list, dict]:
     """The fine-tuning mix: the probe's conversations, the refusals about nobody, and
     replay_frac x as many SFT conversations so that the rest of what SFT taught is kept: every
     conversation of the `always` kinds, then a seeded sample of the others (no replay at all
-    when replay_frac is 0). A replayed
+    when replay_frac is 0), and the tool conversations (dentro.chat.tool_mix; their answers come
+    from the tool's result, so an unknown fact does not drop them). A replayed
     conversation that states a fact the probe found unknown is left out: it would teach the
     confident answer back. -> (train, val, {"kind": count, ..., "replay_dropped_unknown": n})."""
     usable = [c for c in replay if not set(c.get("sources", [])) & unknown]
@@ -250,12 +251,14 @@ def build_mix(probed: list[dict], nobody: list[dict], replay: list[dict], *, rep
     rest = [c for c in usable if c.get("kind") not in always]
     rng.shuffle(rest)
     n = round(replay_frac * (len(probed) + len(nobody)))
-    mix = probed + nobody + (first + rest)[:max(n, len(first)) if n else 0]
+    mix = probed + nobody + (first + rest)[:max(n, len(first)) if n else 0] + list(tools)
     rng.shuffle(mix)
     n_val = max(1, round(len(mix) * val_frac)) if len(mix) >= 2 else 0
     val, train = mix[:n_val], mix[n_val:]
     stats = {"replay_dropped_unknown": len(replay) - len(usable)}
+    tool_ids = {id(t) for t in tools}
     for c in mix:
-        kind = c.get("kind") if str(c.get("kind", "")).startswith("probe_") else "replay"
+        kind = c.get("kind") if str(c.get("kind", "")).startswith("probe_") else \
+            f"tools_{c.get('kind')}" if id(c) in tool_ids else "replay"
         stats[kind] = stats.get(kind, 0) + 1
     return train, val, stats

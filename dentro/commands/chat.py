@@ -192,8 +192,10 @@ class Session:
         self.last_steps: list = []
 
     def conversation(self) -> list[dict]:
+        from dentro.chat.tool_mix import with_tools_prompt
+
         head = [{"role": "system", "content": self.system}] if self.system else []
-        return head + self.messages
+        return with_tools_prompt(head + self.messages) if self.tools is not None else head + self.messages
 
     def ask(self, text: str, stream: bool = True) -> str:
         """Send one user message; print the answer as it comes; return it."""
@@ -366,12 +368,11 @@ def main(args):
         raise UserError(f"the tokenizer in {folder} has no chat tokens (<|im_start|>); it cannot chat")
     tools, corpus = None, None
     if not args.no_tools:
-        from dentro.chat.tools import ToolContext
+        from dentro.chat.tool_mix import chat_context
 
-        # Search results share the window with the conversation: about 2 characters per position
-        # (a quarter to a half of a small window, at ~4 characters per token), at most the default.
-        tools = ToolContext(index_path=Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
-                            max_chars=min(1200, 2 * model.config.max_position_embeddings))
+        # Search results share the window with the conversation (the size stage 6 trains with).
+        tools = chat_context(Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
+                             model.config.max_position_embeddings)
         corpus = None if args.search_index else run / "data" / "corpus"
     s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
                 tools=tools, corpus=corpus, think=not args.no_think)

@@ -256,6 +256,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     fact_summary = run / "factuality" / "summary.json"
     if fact_summary.is_file():
         extra["sft_correct_kept"] = read_json(fact_summary)["figures"].get("sft_correct_kept")
+    if (run / "factuality" / "eval.json").is_file():
+        extra["tools"] = read_json(run / "factuality" / "eval.json").get("tools")
     claim_rows = claims(results, extra)
     battles = A.auto_battles(world_items, replies, seed=0) if len(replies) >= 2 else []
     board = arena_from_battles(run, battles, log=lambda *_: None) if battles else None

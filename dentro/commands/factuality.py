@@ -23,8 +23,11 @@ we hold, several times each (sampled); score every answer against the truth (cor
 refused); a question is "known" when enough of its answers are correct. Then fine-tune with the
 same loop as SFT on a mix: a true answer for what it knows, "Não sei" / "I don't know" with a
 short reason (in the question's language) for what it does not, refusals for people who do not
-exist, and a share of the SFT conversations replayed. Only facts outside the evaluation split
-are probed; the evaluation asks the held-out ones, before and after.
+exist, and a share of the SFT conversations replayed; on the world, also tool conversations
+(searches run against the run's own index, python for big arithmetic, plain answers), which
+teach the model to call a tool when its system message says it has them. Only facts outside
+the evaluation split are probed; the evaluation asks the held-out ones, before and after, with
+and without tools.
 Writes <run>/factuality/checkpoint, probe.json (every question's k answers and the decision),
 conversations/, metrics.jsonl, loss.png, eval.json (the tables) and result.json.
 
@@ -33,6 +36,7 @@ examples:
   dentro factuality -k 8 --min-correct 4       # more samples per question, same threshold share
   dentro factuality --data my_qa.jsonl         # your own question/answer pairs
   dentro factuality --resume                   # continue a killed fine-tuning exactly
+  dentro factuality --no-tools                 # the probe's mix only: no search / python conversations
 
 --data takes JSONL, one question per line (bad lines are skipped and counted):
   {"question": "Who wrote Dom Casmurro?", "answer": "Machado de Assis", "lang": "en"}
@@ -51,6 +55,9 @@ class Preset:
     nobody: int               # questions about people who do not exist, answered with a refusal
     replay_frac: float        # SFT conversations replayed, as a multiple of the probe's conversations
     train: S.Preset           # the fine-tuning: the SFT stage's sizes and schedule
+    tools: dict | None = None  # sizes of the tool conversations in the mix (dentro.chat.tool_mix); None: none
+    tools_per_group: int = 0  # held-out questions per (bucket, language) asked with tools (0: not measured)
+    tools_arithmetic: int = 0  # held-out 4-5 digit problems asked with python and without
 
 
 # tiny: ~2 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy) replies
@@ -63,11 +70,17 @@ class Preset:
 # See docs/factuality.md.
 PRESETS = {
     "micro": Preset(facts_per_bucket=4, k=2, temperature=0.7, min_correct=1, max_tokens=12, nobody=6,
-                    replay_frac=1.0, train=S.PRESETS["micro"]),
+                    replay_frac=1.0, train=S.PRESETS["micro"],
+                    tools={"n_search": 12, "n_python": 6, "n_plain": 6, "n_nobody": 4}, tools_per_group=2,
+                    tools_arithmetic=4),
     "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
-                   replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0)),
+                   replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0),
+                   tools={"n_search": 600, "n_python": 300, "n_plain": 300, "n_nobody": 150}, tools_per_group=8,
+                   tools_arithmetic=20),
     "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,
-                    replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300)),
+                    replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300),
+                    tools={"n_search": 4000, "n_python": 2000, "n_plain": 2000, "n_nobody": 1000}, tools_per_group=100,
+                    tools_arithmetic=200),
 }
 GROUPS = ("frequent", "medium", "rare", "absent", "user")  # the tables' row order
 VERDICTS = ("correct", "refused", "wrong")
@@ -91,6 +104,8 @@ def add_arguments(p):
     p.add_argument("--nobody", type=non_negative_int, help="questions about people who do not exist")
     p.add_argument("--replay-frac", type=non_negative_float, help="SFT conversations replayed, as a multiple "
                    "of the probe's conversations")
+    p.add_argument("--no-tools", action="store_true", help="no tool conversations in the mix and no tools "
+                   "measured (default: with the world, searches grounded in the run's corpus and python)")
     p.add_argument("--steps", type=positive_int, help="optimiser steps at most")
     p.add_argument("--max-minutes", type=positive_float, help="fine-tuning time budget")
     p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of the SFT model's")
@@ -108,6 +123,8 @@ def main(args):
     probe_kw = {k: v for k, v in {"k": args.samples, "temperature": args.temperature,
                                   "min_correct": args.min_correct, "facts_per_bucket": args.facts,
                                   "nobody": args.nobody, "replay_frac": args.replay_frac}.items() if v is not None}
+    if args.no_tools:
+        probe_kw.update(tools=None, tools_per_group=0)
     if "k" in probe_kw and "min_correct" not in probe_kw:  # keep the preset's share of k
         probe_kw["min_correct"] = max(1, round(probe_kw["k"] * preset.min_correct / preset.k))
     if probe_kw.get("min_correct", 1) > probe_kw.get("k", preset.k):
@@ -230,6 +247,54 @@ def headline(items: list[dict]) -> dict:
             "sft_correct_n": len(was_right)}
 
 
+def tools_eval(run: Path, p: Preset, models: list, mix: Path, log=print) -> list[dict]:
+    """Held-out questions with and without tools for each (model, tokenizer, key) in models:
+    facts per bucket and language, people who do not exist, and 4-5 digit arithmetic. Each item
+    gains "<key>_tools" and "<key>_plain" ({"text", "verdict", "calls"}). [] when the preset
+    measures none, or the run has no search index or no tool conversations (nothing to measure):
+    neither SFT's nor the fine-tuning mix's (`mix`, its train.jsonl) taught tool use."""
+    from dentro.chat.tool_mix import chat_context, python_pairs
+    from dentro.eval import knowledge as K
+    from dentro.eval import tools as T
+
+    split, index = run / "sft" / "conversations" / "heldout.json", run / "tools" / "search.sqlite"
+    if not p.tools_per_group or not (split.is_file() and index.is_file()):
+        return []
+    train = [c for f in (run / "sft" / "conversations" / "train.jsonl", mix) if f.is_file() for c in read_jsonl(f)]
+    if not any(c.get("kind") in ("search", "python") for c in train):
+        log("[factuality] no conversation taught tool use: tools not measured")
+        return []
+    held = json.loads(split.read_text(encoding="utf-8"))
+    items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=p.tools_per_group, seed=1,
+                         buckets=("frequent", "medium", "rare", "absent"))
+    items += T.arithmetic_items(p.tools_arithmetic, avoid=python_pairs(train))
+    for m, tk, key in models:
+        context = chat_context(index, m.config.max_position_embeddings)
+        T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")
+        T.measure(m, tk, items, f"{key}_plain", context=None)
+    return items
+
+
+def tools_headline(items: list[dict]) -> dict:
+    """The tools' goals: rare facts correct with search, arithmetic with python (and without),
+    people who do not exist refused with tools, tool calls where none was needed (frequent facts)."""
+    def share(bucket, key, pred):
+        rows = [it for it in items if it["bucket"] == bucket]
+        return round(sum(pred(it[key]) for it in rows) / len(rows), 4) if rows else None
+
+    out = {}
+    for m in ("sft", "probed"):
+        sfx = "" if m == "probed" else "_sft"
+        out["tools_rare_correct" + sfx] = share("rare", f"{m}_tools", lambda r: r["verdict"] == "correct")
+        out["tools_rare_wrong" + sfx] = share("rare", f"{m}_tools", lambda r: r["verdict"] == "wrong")
+        out["tools_rare_searched" + sfx] = share("rare", f"{m}_tools", lambda r: "search" in r["calls"])
+        out["tools_absent_refused" + sfx] = share("absent", f"{m}_tools", lambda r: r["verdict"] == "refused")
+        out["tools_arith_python" + sfx] = share("arithmetic", f"{m}_tools", lambda r: r["verdict"] == "correct")
+        out["tools_arith_plain" + sfx] = share("arithmetic", f"{m}_plain", lambda r: r["verdict"] == "correct")
+        out["tools_needless" + sfx] = share("frequent", f"{m}_tools", lambda r: bool(r["calls"]))
+    return out
+
+
 def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: float = 0.2, checkpoint=None, out=None,
                probe_overrides=None, overrides=None, lr_frac=None, seed: int = 1337, resume: bool = False,
                device=None, log=print) -> dict:
@@ -301,8 +366,17 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         avoid = "\n".join(m.get("content") or "" for c in replay for m in c["messages"])
         nobody = P.nobody_conversations(world, truth, p.nobody, rng, avoid) if p.nobody and world else []
         unknown = {it["fact"] for it in items if it["decision"] == "unknown" and it["fact"]}
+        tool_convs, tool_stats = [], {}
+        if p.tools and world and not data:
+            from dentro.chat.tool_mix import world_tool_conversations
+
+            tool_convs, tool_stats = world_tool_conversations(run, json.loads(split_path.read_text(encoding="utf-8")),
+                                                              ctx, seed=seed, log=log, **p.tools)
+            log(f"[factuality] {len(tool_convs)} tool conversations, searches grounded in the run's index: "
+                f"{tool_stats}")
         train_convs, val_convs, mix_stats = P.build_mix(probed, nobody, replay, replay_frac=p.replay_frac,
-                                                        unknown=unknown, rng=rng)
+                                                        unknown=unknown, rng=rng, tools=tool_convs)
+        mix_stats["tools"] = tool_stats
         _write_jsonl(conv_dir / "train.jsonl", train_convs)
         _write_jsonl(conv_dir / "val.jsonl", val_convs)
         probe_report = {"config": {k: v for k, v in asdict(p).items() if k != "train"}, "checkpoint": str(chat_dir),
@@ -345,6 +419,9 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
             ask(m, tk, items, key)
             ask(m, tk, nonfact, key)
     t_eval = time.time() - t
+    t = time.time()
+    tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], conv_dir / "train.jsonl", log)
+    t_tools = time.time() - t
     tabs = {"sft": tables(items, "sft"), "probed": tables(items, "probed")}
     head = headline(items) if items else {}
     for key in ("probed", "sft"):  # refusing what needs no knowledge is never right
@@ -358,12 +435,22 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                "tokens": result.tokens, "val_loss": round(result.evals[-1]["val_loss"], 4),
                "eval_items": len(items), "probe_seconds": round(t_probe, 1), "train_minutes": round(t_train / 60, 2),
                "eval_seconds": round(t_eval, 1), "minutes": round((time.time() - t0) / 60, 2)}
-    atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs})
+    tool_tabs = {}
+    if tool_items:
+        from dentro.eval import tools as T
+
+        tool_tabs = {f"{m}/{k}": {f"{b}/{l}": v for (b, l), v in T.table(tool_items, f"{m}_{k}").items()}
+                     for m in ("sft", "probed") for k in ("tools", "plain")}
+        figures.update(tools_headline(tool_items), tools_seconds=round(t_tools, 1))
+    atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
     _write_jsonl(out / "eval.jsonl", items + nonfact)
+    if tool_items:
+        _write_jsonl(out / "tools.jsonl", tool_items)
     atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
                                             "data": {"user": data_stats, "mix": mix_stats, "train": s_train,
                                                      "val": s_val}})
-    return {"figures": figures, "tables": tabs, "items": items, "probe": probe_report, "checkpoint": ckpt}
+    return {"figures": figures, "tables": tabs, "items": items, "probe": probe_report, "checkpoint": ckpt,
+            "tools": tool_tabs}
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -391,6 +478,44 @@ def markdown_table(tabs: dict) -> str:
                     + [("–" if absent and v == "correct" else _pct(a[v])) for v in VERDICTS])
     return md_table(["bucket", "lang", "SFT correct", "SFT refused", "SFT wrong", "probed correct", "probed refused",
                      "probed wrong"], rows)
+
+
+def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
+    """The report card's tools table: per bucket and language, each model with tools (verdicts,
+    share of replies that called a tool) and without."""
+    from dentro.report import md_table
+
+    def cell(g) -> str:
+        return "–" if not g else " / ".join(f"{100 * g[v] / g['n']:.0f}" for v in ("correct", "refused", "wrong"))
+
+    def called(g) -> str:
+        return "–" if not g else f"{100 * g['called'] / g['n']:.0f}%"
+
+    keys = sorted({k for t in tool_tabs.values() for k in t}, key=_order)
+    rows = [[k.split("/")[0], k.split("/")[1], tool_tabs["sft/plain"].get(k, {}).get("n", 0),
+             cell(tool_tabs["sft/plain"].get(k)), cell(tool_tabs["sft/tools"].get(k)), called(tool_tabs["sft/tools"].get(k)),
+             cell(tool_tabs["probed/plain"].get(k)), cell(tool_tabs["probed/tools"].get(k)),
+             called(tool_tabs["probed/tools"].get(k))] for k in keys]
+    return "\n".join([
+        "**With tools** (`search` over the run's corpus, `python` in the sandbox): the same kind of held-out "
+        "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
+        "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
+        "numbers. Cells: correct / refused / wrong (%); *called*: replies that called a tool.", "",
+        md_table(["bucket", "lang", "n", "SFT, no tools", "SFT, tools", "called", "after probing, no tools",
+                  "after probing, tools", "called"], rows), "",
+        md_table(["goal (issue 10)", "SFT", "after probing", ""], [
+            ["rare facts with search: correct ≥ 80%", pct(f.get("tools_rare_correct_sft")),
+             pct(f.get("tools_rare_correct")), goal(f.get("tools_rare_correct"), lambda x: x >= 0.8)],
+            ["arithmetic of 4+ digits with python: correct ≥ 95%", pct(f.get("tools_arith_python_sft")),
+             pct(f.get("tools_arith_python")), goal(f.get("tools_arith_python"), lambda x: x >= 0.95)],
+            ["the same arithmetic without tools (reported)", pct(f.get("tools_arith_plain_sft")),
+             pct(f.get("tools_arith_plain")), ""],
+            ["people who do not exist, with tools: refused", pct(f.get("tools_absent_refused_sft")),
+             pct(f.get("tools_absent_refused")), ""],
+            ["a tool called for a frequent fact (not needed; should be rare)", pct(f.get("tools_needless_sft")),
+             pct(f.get("tools_needless")), ""]]),
+        "", f"The tools' evaluation took {f.get('tools_seconds')} s (one question at a time through the tool loop; "
+            f"every call really runs)."])
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
@@ -451,6 +576,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
              f"validation conversations): refused", pct(f.get("nonfact_refused_sft")), pct(f.get("nonfact_refused")),
              "should stay 0%"]]),
     ]
+    if r.get("tools"):
+        lines += ["", tools_section(r["tools"], f, pct, goal)]
     frequent = [it for it in items if it["bucket"] == "frequent"]
     if frequent and f.get("absent_refused") is not None:
         refused = sum(it["probed"]["verdict"] == "refused" for it in frequent) / len(frequent)

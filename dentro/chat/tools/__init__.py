@@ -48,6 +48,11 @@ TOOLS = {
     },
 }
 
+# The system prompt line that tells the model it has tools: stage 6 trains every tool
+# conversation with it, and `dentro chat` (tools on) adds it to the conversation's system
+# message; without it the model answers (or refuses) on its own.
+TOOLS_PROMPT = "Tools: search, python."
+
 MAX_ARGUMENT_CHARS = 20_000  # a query or a program longer than this is a runaway generation
 
 
@@ -60,6 +65,7 @@ class ToolContext:
     timeout_s: float = 5
     memory_mb: int = 256
     max_output: int = 2000  # characters of program output per python response
+    sources: bool = True  # each passage ends with "(source: url)"
 
 
 def call_tool(name: str, arguments: dict | str, *, context: ToolContext) -> str:
@@ -107,7 +113,7 @@ def _search(query: str, context: ToolContext) -> str:
     results = search.search(context.index_path, query, k=context.k, max_chars=context.max_chars)
     if not results:
         return "No results."
-    return "\n".join(f"[{i}] {r['text']}" + (f" (source: {r['url']})" if r["url"] else "")
+    return "\n".join(f"[{i}] {r['text']}" + (f" (source: {r['url']})" if r["url"] and context.sources else "")
                      for i, r in enumerate(results, 1))
 
 

@@ -1,0 +1,170 @@
+"""Tool conversations for stage 6, grounded in the run's own search index.
+
+dentro/world/tool_conversations.py writes conversations in which the assistant calls `search`
+(rare facts), `python` (4- and 5-digit arithmetic) or no tool (frequent facts, small sums); its
+search results are passages in the world's wording. Here every search call is run against the
+run's index, as `dentro chat` runs it (same ToolContext), and the real result replaces the
+written one:
+
+    kept       the real result holds the fact's answer string: the answer copies it
+    dropped    it does not (the page was filtered out of the corpus, or ranked too low, or cut
+               by the result's size limit): teaching an answer the result does not hold would
+               teach the model to answer past its tool, so these are counted and left out
+    nobody     searches for people who do not exist (names invented as dentro.chat.probing
+               invents them): the real result is about other people, and the answer says the
+               search found nothing about that name ("Não sei: a busca não encontrou ...")
+
+Every tool conversation opens with TOOLS_PROMPT as (or appended to) its system message: the
+model learns to call tools when it is told it has them, and the conversations without that
+prompt (the probe's, SFT's) still teach it to answer or refuse on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool
+
+NOT_FOUND = {
+    "pt": ["Não sei: a busca não encontrou nada sobre {name}.",
+           "Não sei. Os resultados da busca não falam de {name}."],
+    "en": ["I don't know: the search found nothing about {name}.",
+           "I don't know. The search results say nothing about {name}."],
+}
+
+
+def with_tools_prompt(messages: list[dict]) -> list[dict]:
+    """The conversation with TOOLS_PROMPT in its system message (added, or appended to one)."""
+    if messages and messages[0]["role"] == "system":
+        return [{"role": "system", "content": messages[0]["content"] + "\n" + TOOLS_PROMPT}] + messages[1:]
+    return [{"role": "system", "content": TOOLS_PROMPT}] + messages
+
+
+def _search_turn(messages: list[dict]) -> tuple[int, dict] | None:
+    """(index of the tool message, the search call's arguments) of a search conversation."""
+    for i, m in enumerate(messages):
+        for call in m.get("tool_calls") or []:
+            if call["function"]["name"] == "search":
+                args = call["function"]["arguments"]
+                return i + 1, json.loads(args) if isinstance(args, str) else args
+    return None
+
+
+def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) -> tuple[list[dict], dict]:
+    """Search conversations with their tool message replaced by what the search tool returns
+    for their query; kept only when that holds the asked fact's answer (answers: fact id ->
+    {lang: answer}). Other kinds pass through. -> (conversations, {"search_kept", "search_dropped"})."""
+    out, stats = [], {"search_kept": 0, "search_dropped": 0}
+    for c in convs:
+        turn = _search_turn(c["messages"]) if c.get("kind") == "search" else None
+        if turn is None:
+            out.append(c)
+            continue
+        i, args = turn
+        result = call_tool("search", args, context=context)
+        answer = answers.get(c["sources"][0], {}).get(c["lang"])
+        if not answer or answer.casefold() not in " ".join(result.split()).casefold():
+            stats["search_dropped"] += 1
+            continue
+        msgs = [dict(m) for m in c["messages"]]
+        msgs[i] = {**msgs[i], "content": result}
+        out.append({**c, "messages": msgs})
+        stats["search_kept"] += 1
+    return out, stats
+
+
+def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Random) -> list[dict]:
+    """Search conversations about people who do not exist: questions [{"question", "lang",
+    "name"}] (dentro.chat.probing.nobody_conversations' kind), the search run for real, the
+    answer that it found nothing about the name. A result that names the person (it cannot, for
+    an invented name, unless the corpus changed) drops the conversation."""
+    out = []
+    for q in questions:
+        result = call_tool("search", {"query": q["name"]}, context=context)
+        if re.search(re.escape(q["name"]), result, re.IGNORECASE):
+            continue
+        msgs = [{"role": "user", "content": q["question"]},
+                {"role": "assistant", "content": "", "tool_calls": [{
+                    "id": "call_1", "type": "function",
+                    "function": {"name": "search", "arguments": json.dumps({"query": q["name"]}, ensure_ascii=False)}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": result},
+                {"role": "assistant", "content": rng.choice(NOT_FOUND[q["lang"]]).format(name=q["name"])}]
+        out.append({"messages": msgs, "kind": "search_nobody", "lang": q["lang"], "sources": []})
+    return out
+
+
+def tool_mix(truth: Path, heldout: dict, context: ToolContext, nobody: list[dict], *, seed: int = 0,
+             n_search: int = 600, n_python: int = 300, n_plain: int = 300) -> tuple[list[dict], dict]:
+    """The tool conversations of stage 6, all with TOOLS_PROMPT: grounded searches about rare
+    training facts, python arithmetic, plain answers, and searches about nobody (from `nobody`,
+    the probe's questions about invented people). -> (conversations, stats)."""
+    from dentro.world.tool_conversations import make_tool_conversations
+
+    convs = make_tool_conversations(truth, heldout, seed, n_search=n_search, n_python=n_python, n_plain=n_plain)
+    answers = {}
+    for line in (Path(truth) / "facts.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            f = json.loads(line)
+            answers[f["id"]] = f["answer"]
+    convs, stats = ground(convs, context, answers)
+    rng = random.Random(f"tool-mix-{seed}")
+    convs += nobody_searches(nobody, context, rng)
+    out = [{**c, "messages": with_tools_prompt(c["messages"])} for c in convs]
+    rng.shuffle(out)
+    for c in out:
+        stats[c["kind"]] = stats.get(c["kind"], 0) + 1
+    return out, stats
+
+
+def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
+    """The (a, b) number pairs of the python conversations' programs ("print(a op b)"): the
+    held-out arithmetic of the evaluation avoids them."""
+    pairs = set()
+    for c in convs:
+        for m in c["messages"]:
+            for call in m.get("tool_calls") or []:
+                if call["function"]["name"] == "python":
+                    args = call["function"]["arguments"]
+                    code = (json.loads(args) if isinstance(args, str) else args).get("code", "")
+                    nums = [int(x) for x in re.findall(r"\d+", code)]
+                    if len(nums) >= 2:
+                        pairs.add((nums[0], nums[1]))
+    return pairs
+
+
+def world_tool_conversations(run: Path, heldout: dict, context_len: int, *, seed: int = 0, n_search: int = 600,
+                             n_python: int = 300, n_plain: int = 300, n_nobody: int = 150,
+                             log=print) -> tuple[list[dict], dict]:
+    """The tool conversations for fine-tuning on a run's world: the search index built over the
+    run's corpus (<run>/tools/search.sqlite, the one `dentro chat` uses), results sized for the
+    model's window (chat_context), grounded as above. ([], stats) when the run has no corpus."""
+    from dentro.chat.probing import nobody_conversations
+    from dentro.chat.tools.search import build_index
+    from dentro.world.conversations import read_world
+
+    truth, corpus = run / "world" / "truth", run / "data" / "corpus"
+    if not corpus.exists() or not (truth / "facts.jsonl").is_file():
+        log(f"[tools] no corpus at {corpus} (or no world truth) to search: no tool conversations")
+        return [], {"skipped": "no corpus"}
+    index = run / "tools" / "search.sqlite"
+    build_index(corpus, index)
+    context = chat_context(index, context_len)
+    nobody = nobody_conversations(read_world(truth), truth, n_nobody, random.Random(f"tools-nobody-{seed}"))
+    questions = [{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"]} for c in nobody]
+    return tool_mix(truth, heldout, context, questions, seed=seed, n_search=n_search, n_python=n_python,
+                    n_plain=n_plain)
+
+
+def chat_context(index: Path | None, context_len: int) -> ToolContext:
+    """The ToolContext `dentro chat` gives a model with this window, which the search results
+    share with the conversation: 3 passages of at most 1,200 characters in all, with their
+    sources, from 1,024 positions up; below, about a character per position (2 passages of 300
+    characters without the URLs for the tiny model's 256: about 100 of its positions)."""
+    if context_len >= 1024:
+        return ToolContext(index_path=index)
+    if context_len >= 512:
+        return ToolContext(index_path=index, max_chars=context_len)
+    return ToolContext(index_path=index, k=2, max_chars=max(120, context_len + context_len // 6), sources=False)

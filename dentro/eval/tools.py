@@ -1,0 +1,99 @@
+"""Tools measured: held-out questions answered with and without `search` and `python` (stage 6).
+
+    facts        held-out facts per bucket (frequent / medium / rare) and people who do not
+                 exist, pt and en (dentro.eval.knowledge's items): with tools, the question goes
+                 through the tool loop as `dentro chat` runs it (TOOLS_PROMPT as the system
+                 message, greedy, the run's search index); without, the same question alone.
+                 Verdicts: correct (the answer string in the final reply) / refused / wrong, and
+                 which tools the reply called.
+    arithmetic   sums, differences and products of 4- and 5-digit numbers, pt and en, drawn with
+                 their own seed and never a pair of the training conversations: correct when the
+                 exact result is in the reply, with python and without.
+    needless     a tool called for a frequent fact (which the model knows) or for a question that
+                 needs none: reported per bucket as the share of replies that called any tool.
+"""
+
+from __future__ import annotations
+
+import random
+
+from dentro.chat.tools import TOOLS_PROMPT, ToolContext
+from dentro.eval.knowledge import verdict
+
+VERDICTS = ("correct", "refused", "wrong")
+
+
+def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset()) -> list[dict]:
+    """n held-out problems (alternating pt / en): {"question", "answers", "lang", "bucket":
+    "arithmetic", "op"}."""
+    from dentro.world.tool_conversations import ARITH_ASK, _arithmetic
+
+    rng = random.Random(f"tools-heldout-arithmetic-{seed}")
+    items = []
+    while len(items) < n:
+        lang = ("pt", "en")[len(items) % 2]
+        p = _arithmetic(rng, 1000, 99999, lang)
+        if (p["a"], p["b"]) in avoid:
+            continue
+        items.append({"question": rng.choice(ARITH_ASK[lang]).format(**p), "answers": [str(p["r"])],
+                      "lang": lang, "bucket": "arithmetic", "op": p["code"]})
+    return items
+
+
+def answer_with_tools(model, tok, question: str, context: ToolContext, max_tokens: int = 96) -> dict:
+    """One question through the tool loop, greedy: {"text" (the final answer), "calls" (tool
+    names, in order), "reason" (how the loop ended)}."""
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.toolloop import Done, ToolCall, tool_loop
+    from dentro.model.engine import Sampling
+
+    messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": question}]
+    try:
+        prompt = build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens)
+    except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
+        return {"text": "", "calls": [], "reason": "context"}
+    calls, done = [], None
+    for ev in tool_loop(model, tok, prompt.ids, context=context, max_tokens=max_tokens, max_calls=2,
+                        sampling=Sampling(temperature=0.0)):
+        if isinstance(ev, ToolCall):
+            calls.append(ev.name or "?")
+        elif isinstance(ev, Done):
+            done = ev
+    last = done.messages[-1] if done and done.messages else {}
+    text = (last.get("content") or "") if last.get("role") == "assistant" else ""
+    return {"text": text, "calls": calls, "reason": done.reason if done else "?"}
+
+
+def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,
+            progress: str | None = None) -> None:
+    """it[key] = {"text", "verdict", "calls"} for every item: through the tool loop when context
+    is given, else a plain batched reply (no tool can run)."""
+    from dentro.chat.assistant import reply_batch
+    from dentro.progress import bar
+
+    if context is None:
+        replies = reply_batch(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
+                              max_tokens=max_tokens)
+        for it, r in zip(items, replies):
+            it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": []}
+        return
+    for it in bar(items, desc=progress or key, unit="q", disable=progress is None):
+        r = answer_with_tools(model, tok, it["question"], context, max_tokens)
+        it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": r["calls"]}
+
+
+def table(items: list[dict], key: str) -> dict:
+    """{(bucket, lang): {"n", "correct", "refused", "wrong", "called", "search", "python"}}: counts."""
+    out: dict = {}
+    for it in items:
+        if key not in it:
+            continue
+        g = out.setdefault((it["bucket"], it["lang"]), {"n": 0, **{v: 0 for v in VERDICTS},
+                                                         "called": 0, "search": 0, "python": 0})
+        g["n"] += 1
+        g[it[key]["verdict"]] += 1
+        calls = it[key]["calls"]
+        g["called"] += bool(calls)
+        g["search"] += "search" in calls
+        g["python"] += "python" in calls
+    return out

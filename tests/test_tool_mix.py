@@ -1,0 +1,106 @@
+"""Stage 6's tool conversations grounded in a real index, and the tools' evaluation helpers."""
+
+import json
+import random
+import re
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dentro.chat.tool_mix import (chat_context, ground, nobody_searches, python_pairs, with_tools_prompt)
+from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool
+from dentro.chat.tools.search import build_index
+from dentro.eval import tools as T
+from dentro.eval.knowledge import is_refusal
+
+DOCS = [
+    ("d1", "https://w.example/ana", "Ana Lopes Prado is a chemist. Ana Lopes Prado was born in the city of Fernholm."),
+    ("d2", "https://w.example/rui", "Rui Tavares Gil works at Meridian Bank. His mother is Clara Gil."),
+    ("d3", "https://w.example/town", "Fernholm is a quiet town by the river. Its market opens on Saturdays."),
+]
+
+
+@pytest.fixture
+def index(tmp_path):
+    ids, urls, texts = zip(*DOCS)
+    pq.write_table(pa.table({"id": list(ids), "url": list(urls), "text": list(texts)}), tmp_path / "c.parquet")
+    build_index(tmp_path / "c.parquet", tmp_path / "index.sqlite")
+    return tmp_path / "index.sqlite"
+
+
+def search_conv(fact: str, query: str, written: str, answer: str) -> dict:
+    return {"kind": "search", "lang": "en", "sources": [fact], "messages": [
+        {"role": "user", "content": "Where was Ana Lopes Prado born?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "search", "arguments": json.dumps({"query": query})}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": written},
+        {"role": "assistant", "content": answer}]}
+
+
+def test_ground_replaces_the_written_result_and_keeps_only_what_holds_the_answer(index):
+    ctx = ToolContext(index_path=index, k=2, max_chars=300, sources=False)
+    answers = {"F1": {"en": "Fernholm"}, "F2": {"en": "Oakfield"}}
+    found = search_conv("F1", "Ana Lopes Prado", "[1] a passage the world wrote", "Ana was born in Fernholm.")
+    missing = search_conv("F2", "Ana Lopes Prado", "[1] Ana was born in Oakfield.", "Ana was born in Oakfield.")
+    plain = {"kind": "plain", "lang": "en", "sources": [], "messages": [{"role": "user", "content": "Hi"},
+                                                                         {"role": "assistant", "content": "Hello!"}]}
+    out, stats = ground([found, missing, plain], ctx, answers)
+    assert stats == {"search_kept": 1, "search_dropped": 1}
+    assert [c["kind"] for c in out] == ["search", "plain"]
+    result = out[0]["messages"][2]["content"]
+    assert result == call_tool("search", {"query": "Ana Lopes Prado"}, context=ctx)  # what chat would read
+    assert "Fernholm" in result and "source:" not in result  # no URLs at this size
+    assert found["messages"][2]["content"] == "[1] a passage the world wrote"  # the input is not changed
+
+
+def test_searches_about_nobody_end_in_a_refusal_that_names_them(index):
+    ctx = ToolContext(index_path=index, k=2, max_chars=300)
+    qs = [{"question": "Who is Rui Lopes Fontes's mother?", "lang": "en", "name": "Rui Lopes Fontes"},
+          {"question": "Onde nasceu Ana Lopes Prado?", "lang": "pt", "name": "Ana Lopes Prado"}]  # exists: dropped
+    out = nobody_searches(qs, ctx, random.Random(0))
+    assert len(out) == 1 and out[0]["kind"] == "search_nobody"
+    msgs = out[0]["messages"]
+    assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "assistant"]
+    assert "Rui Lopes Fontes" not in msgs[2]["content"]  # the real result is about other people
+    assert is_refusal(msgs[3]["content"]) and "Rui Lopes Fontes" in msgs[3]["content"]
+
+
+def test_tools_prompt_is_added_or_appended_and_sized_for_the_window(index):
+    msgs = [{"role": "user", "content": "Oi"}]
+    assert with_tools_prompt(msgs)[0] == {"role": "system", "content": TOOLS_PROMPT}
+    sys_msgs = [{"role": "system", "content": "Be brief."}] + msgs
+    assert with_tools_prompt(sys_msgs)[0]["content"] == "Be brief.\n" + TOOLS_PROMPT
+    assert sys_msgs[0]["content"] == "Be brief."
+    small, big = chat_context(index, 256), chat_context(index, 2048)
+    assert (small.k, small.sources) == (2, False) and small.max_chars < 400
+    assert (big.k, big.max_chars, big.sources) == (3, 1200, True)
+
+
+def numbers(question: str) -> tuple[int, int]:
+    a, b = (int(x) for x in re.findall(r"\d+", question))
+    return a, b
+
+
+def test_heldout_arithmetic_avoids_the_training_pairs_and_is_right():
+    convs = [{"messages": [{"role": "assistant", "content": "", "tool_calls": [{"function": {
+        "name": "python", "arguments": json.dumps({"code": "print(12345 * 678)"})}}]}]}]
+    assert python_pairs(convs) == {(12345, 678)}
+    avoid = {numbers(it["question"]) for it in T.arithmetic_items(10)}  # what the same seed would draw
+    items = T.arithmetic_items(30, avoid=avoid)
+    assert {it["lang"] for it in items} == {"pt", "en"} and len(items) == 30
+    for it in items:
+        a, b = numbers(it["question"])
+        assert (a, b) not in avoid and 1000 <= min(a, b)
+        assert it["answers"] == [str({"+": a + b, "-": a - b, "*": a * b}[it["op"]])]
+
+
+def test_tool_table_counts_verdicts_and_calls():
+    items = [{"bucket": "rare", "lang": "pt", "m": {"verdict": "correct", "calls": ["search"], "text": ""}},
+             {"bucket": "rare", "lang": "pt", "m": {"verdict": "refused", "calls": [], "text": ""}},
+             {"bucket": "arithmetic", "lang": "en", "m": {"verdict": "wrong", "calls": ["python", "python"], "text": ""}},
+             {"bucket": "rare", "lang": "en"}]  # not measured under this key
+    tab = T.table(items, "m")
+    assert tab[("rare", "pt")] == {"n": 2, "correct": 1, "refused": 1, "wrong": 0, "called": 1, "search": 1,
+                                   "python": 0}
+    assert tab[("arithmetic", "en")]["python"] == 1 and ("rare", "en") not in tab
