@@ -360,3 +360,16 @@ def test_sft_mixes_pretraining_text_in_when_the_run_has_it(base_run, tmp_path, c
     assert cli.main(argv + ["--out", str(tmp_path / "other")]) == 0
     assert "another tokenizer" in capsys.readouterr().out
     assert json.loads((tmp_path / "other" / "result.json").read_text())["data"]["train"]["replay_rows"] == 0
+
+
+def test_language_check_ignores_the_names_a_reply_shares_with_the_question_and_answer():
+    from dentro.commands.sft import without_names
+    from dentro.web.language import identify
+
+    q, answers = "Who is Felipe Pereira Noronha's mother?", ["Mariana Rezende Pereira"]
+    reply = "The mother of Felipe Pereira Noronha is Mariana Rezende Pereira."
+    assert without_names(reply, q, answers) == "The mother of is"
+    assert identify(without_names(reply, q, answers))[0] == "en"
+    wrong = "A mãe de Felipe Pereira Noronha é Mariana Rezende Pereira, segundo os registros da cidade."
+    assert identify(without_names(wrong, q, answers))[0] == "pt"  # the wrong language is still caught
+    assert without_names("Felipe Pereira Noronha", q, answers) == "Felipe Pereira Noronha"  # nothing left: as is

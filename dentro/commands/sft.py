@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -341,7 +342,7 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
         it["reply"], it["closed"] = r["text"], r["closed"]
         it["correct"] = bool(it["answers"]) and K.contains_answer(r["text"], it["answers"])
         it["refused"] = K.is_refusal(r["text"])
-        it["reply_lang"] = identify(r["text"])[0]
+        it["reply_lang"] = identify(without_names(r["text"], it["question"], it["answers"]))[0]
     form = {"replies": len(items), "closed": sum(it["closed"] for it in items),
             "in_question_language": sum(it["reply_lang"] == it["lang"] for it in items)}
     follow = K.followup_items(truth, heldout_entities, per_lang=max(2, per_group // 2)) if heldout_entities else []
@@ -356,6 +357,18 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
             "followups": follow,
             "tables": {"base_cloze": K.table([i for i in items if i["bucket"] != "absent"], "base_correct"),
                        "chat_correct": K.table(items, "correct"), "chat_refused": K.table(items, "refused")}}
+
+
+def without_names(reply: str, question: str, answers: list[str]) -> str:
+    """The reply without the names it shares with the question and the true answers, for the
+    language check: "The mother of Felipe Pereira Noronha is Mariana Rezende Pereira." is English,
+    but its names make fastText call it Portuguese (18 of 19 replies flagged on a tiny run were
+    such). A name is a capitalised word of the question (not its first) or a word of an answer;
+    a reply in the wrong language keeps its own words and is still caught."""
+    names = {w for w in re.findall(r"\w+", question)[1:] if w[:1].isupper()}
+    names |= {w for a in answers for w in re.findall(r"\w+", str(a))}
+    kept = [w for w in re.findall(r"\S+", reply) if re.sub(r"\W", "", w) not in names]
+    return " ".join(kept) if kept else reply
 
 
 def side_by_side(base, btok, chat, tok, questions: list[str]) -> list[dict]:
