@@ -480,6 +480,18 @@ def markdown_table(tabs: dict) -> str:
                      "probed wrong"], rows)
 
 
+def tools_mix_text(mix: dict) -> str:
+    """", and N tool conversations (...)" for the mix sentence; "" when there were none."""
+    t = mix.get("tools") or {}
+    if not any(k.startswith("tools_") for k in mix):
+        return ""
+    return (f", and tool conversations: {mix.get('tools_search', 0)} searches grounded in the run's own index "
+            f"(of {t.get('search_kept', 0) + t.get('search_dropped', 0)} written: the others' real results did not "
+            f"hold the answer), {mix.get('tools_search_nobody', 0)} searches about invented people, "
+            f"{mix.get('tools_python', 0)} python calls and {mix.get('tools_plain', 0)} answers without a tool, "
+            f"each with the system line `Tools: search, python.`")
+
+
 def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
     """The report card's tools table: per bucket and language, each model with tools (verdicts,
     share of replies that called a tool) and without."""
@@ -556,9 +568,10 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                   "greedy correct / known", "greedy correct / unknown"], probe_rows), "",
         f"The fine-tuning mix: {mix.get('probe_known', 0)} true answers for known questions, "
         f"{mix.get('probe_unknown', 0)} refusals (\"Não sei\" / \"I don't know\" with a reason, in the question's "
-        f"language) for unknown ones, {mix.get('probe_nobody', 0)} refusals about invented people, and "
+        f"language) for unknown ones, {mix.get('probe_nobody', 0)} refusals about invented people, "
         f"{mix.get('replay', 0)} SFT conversations replayed ({mix.get('replay_dropped_unknown', 0)} that stated an "
-        f"unknown fact left out). {f['steps']} steps with the SFT loop ({f['tokens']:,} tokens, "
+        f"unknown fact left out)" + tools_mix_text(mix) + f". {f['steps']} steps with the SFT loop "
+        f"({f['tokens']:,} tokens, "
         f"{f['train_minutes']} min; validation loss {f['val_loss']:.3f}).", "",
         "![factuality loss](factuality/loss.png)", "",
         "**Held-out questions, before (SFT) and after probing** (greedy; a reply that says it does not know is "
