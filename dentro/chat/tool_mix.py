@@ -96,29 +96,6 @@ def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Ran
     return out
 
 
-def tool_mix(truth: Path, heldout: dict, context: ToolContext, nobody: list[dict], *, seed: int = 0,
-             n_search: int = 600, n_python: int = 300, n_plain: int = 300) -> tuple[list[dict], dict]:
-    """The tool conversations of stage 6, all with TOOLS_PROMPT: grounded searches about rare
-    training facts, python arithmetic, plain answers, and searches about nobody (from `nobody`,
-    the probe's questions about invented people). -> (conversations, stats)."""
-    from dentro.world.tool_conversations import make_tool_conversations
-
-    convs = make_tool_conversations(truth, heldout, seed, n_search=n_search, n_python=n_python, n_plain=n_plain)
-    answers = {}
-    for line in (Path(truth) / "facts.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            f = json.loads(line)
-            answers[f["id"]] = f["answer"]
-    convs, stats = ground(convs, context, answers)
-    rng = random.Random(f"tool-mix-{seed}")
-    convs += nobody_searches(nobody, context, rng)
-    out = [{**c, "messages": with_tools_prompt(c["messages"])} for c in convs]
-    rng.shuffle(out)
-    for c in out:
-        stats[c["kind"]] = stats.get(c["kind"], 0) + 1
-    return out, stats
-
-
 def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
     """The (a, b) number pairs of the python conversations' programs ("print(a op b)"): the
     held-out arithmetic of the evaluation avoids them."""
@@ -135,27 +112,40 @@ def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
     return pairs
 
 
-def world_tool_conversations(run: Path, heldout: dict, context_len: int, *, seed: int = 0, n_search: int = 600,
-                             n_python: int = 300, n_plain: int = 300, n_nobody: int = 150,
+def world_tool_conversations(run: Path, heldout: dict, context_len: int, *, world=None, seed: int = 0,
+                             n_search: int = 600, n_python: int = 300, n_plain: int = 300, n_nobody: int = 150,
                              log=print) -> tuple[list[dict], dict]:
-    """The tool conversations for fine-tuning on a run's world: the search index built over the
-    run's corpus (<run>/tools/search.sqlite, the one `dentro chat` uses), results sized for the
-    model's window (chat_context), grounded as above. ([], stats) when the run has no corpus."""
+    """The tool conversations of stage 6 on a run's world, all with TOOLS_PROMPT: searches about
+    rare training facts grounded in the run's index (built over its corpus at <run>/tools/
+    search.sqlite, the one `dentro chat` uses; results sized for the model's window by
+    chat_context), python arithmetic, plain answers, and searches about invented people.
+    world: the run's World when the caller has read it. -> (conversations, stats); ([], stats)
+    when the run has no corpus."""
     from dentro.chat.probing import nobody_conversations
     from dentro.chat.tools.search import build_index
     from dentro.world.conversations import read_world
+    from dentro.world.tool_conversations import make_tool_conversations
 
     truth, corpus = run / "world" / "truth", run / "data" / "corpus"
     if not corpus.exists() or not (truth / "facts.jsonl").is_file():
         log(f"[tools] no corpus at {corpus} (or no world truth) to search: no tool conversations")
         return [], {"skipped": "no corpus"}
+    world = world or read_world(truth)
     index = run / "tools" / "search.sqlite"
     build_index(corpus, index)
     context = chat_context(index, context_len)
-    nobody = nobody_conversations(read_world(truth), truth, n_nobody, random.Random(f"tools-nobody-{seed}"))
-    questions = [{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"]} for c in nobody]
-    return tool_mix(truth, heldout, context, questions, seed=seed, n_search=n_search, n_python=n_python,
-                    n_plain=n_plain)
+    convs = make_tool_conversations(truth, heldout, seed, n_search=n_search, n_python=n_python, n_plain=n_plain,
+                                    world=world)
+    convs, stats = ground(convs, context, {f.id: f.answer for f in world.facts})
+    rng = random.Random(f"tool-mix-{seed}")
+    nobody = nobody_conversations(world, truth, n_nobody, random.Random(f"tools-nobody-{seed}"))
+    convs += nobody_searches([{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"]}
+                              for c in nobody], context, rng)
+    out = [{**c, "messages": with_tools_prompt(c["messages"])} for c in convs]
+    rng.shuffle(out)
+    for c in out:
+        stats[c["kind"]] = stats.get(c["kind"], 0) + 1
+    return out, stats
 
 
 def chat_context(index: Path | None, context_len: int) -> ToolContext:

@@ -247,12 +247,12 @@ def headline(items: list[dict]) -> dict:
             "sft_correct_n": len(was_right)}
 
 
-def tools_eval(run: Path, p: Preset, models: list, mix: Path, log=print) -> list[dict]:
+def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -> list[dict]:
     """Held-out questions with and without tools for each (model, tokenizer, key) in models:
     facts per bucket and language, people who do not exist, and 4-5 digit arithmetic. Each item
     gains "<key>_tools" and "<key>_plain" ({"text", "verdict", "calls"}). [] when the preset
     measures none, or the run has no search index or no tool conversations (nothing to measure):
-    neither SFT's nor the fine-tuning mix's (`mix`, its train.jsonl) taught tool use."""
+    neither SFT's conversations nor the fine-tuning mix (`mix`) taught tool use."""
     from dentro.chat.tool_mix import chat_context, python_pairs
     from dentro.eval import knowledge as K
     from dentro.eval import tools as T
@@ -260,7 +260,8 @@ def tools_eval(run: Path, p: Preset, models: list, mix: Path, log=print) -> list
     split, index = run / "sft" / "conversations" / "heldout.json", run / "tools" / "search.sqlite"
     if not p.tools_per_group or not (split.is_file() and index.is_file()):
         return []
-    train = [c for f in (run / "sft" / "conversations" / "train.jsonl", mix) if f.is_file() for c in read_jsonl(f)]
+    sft_convs = run / "sft" / "conversations" / "train.jsonl"
+    train = (read_jsonl(sft_convs) if sft_convs.is_file() else []) + mix
     if not any(c.get("kind") in ("search", "python") for c in train):
         log("[factuality] no conversation taught tool use: tools not measured")
         return []
@@ -275,23 +276,27 @@ def tools_eval(run: Path, p: Preset, models: list, mix: Path, log=print) -> list
     return items
 
 
-def tools_headline(items: list[dict]) -> dict:
-    """The tools' goals: rare facts correct with search, arithmetic with python (and without),
-    people who do not exist refused with tools, tool calls where none was needed (frequent facts)."""
-    def share(bucket, key, pred):
-        rows = [it for it in items if it["bucket"] == bucket]
-        return round(sum(pred(it[key]) for it in rows) / len(rows), 4) if rows else None
+def tools_headline(tool_tabs: dict) -> dict:
+    """The tools' goals from the tools tables ({"<model>/<tools|plain>": {"bucket/lang": counts}}):
+    rare facts correct with search, arithmetic with python (and without), people who do not exist
+    refused with tools, tool calls where none was needed (frequent facts)."""
+    from dentro.eval.tools import pooled
+
+    def share(key, bucket, what):
+        k, n = pooled(tool_tabs, key, bucket, what)
+        return round(k / n, 4) if n else None
 
     out = {}
     for m in ("sft", "probed"):
         sfx = "" if m == "probed" else "_sft"
-        out["tools_rare_correct" + sfx] = share("rare", f"{m}_tools", lambda r: r["verdict"] == "correct")
-        out["tools_rare_wrong" + sfx] = share("rare", f"{m}_tools", lambda r: r["verdict"] == "wrong")
-        out["tools_rare_searched" + sfx] = share("rare", f"{m}_tools", lambda r: "search" in r["calls"])
-        out["tools_absent_refused" + sfx] = share("absent", f"{m}_tools", lambda r: r["verdict"] == "refused")
-        out["tools_arith_python" + sfx] = share("arithmetic", f"{m}_tools", lambda r: r["verdict"] == "correct")
-        out["tools_arith_plain" + sfx] = share("arithmetic", f"{m}_plain", lambda r: r["verdict"] == "correct")
-        out["tools_needless" + sfx] = share("frequent", f"{m}_tools", lambda r: bool(r["calls"]))
+        for name, key, bucket, what in (("rare_correct", "tools", "rare", "correct"),
+                                        ("rare_wrong", "tools", "rare", "wrong"),
+                                        ("rare_searched", "tools", "rare", "search"),
+                                        ("absent_refused", "tools", "absent", "refused"),
+                                        ("arith_python", "tools", "arithmetic", "correct"),
+                                        ("arith_plain", "plain", "arithmetic", "correct"),
+                                        ("needless", "tools", "frequent", "called")):
+            out[f"tools_{name}{sfx}"] = share(f"{m}/{key}", bucket, what)
     return out
 
 
@@ -343,11 +348,11 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
 
         model, tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
         world = read_world(truth) if (truth / "facts.jsonl").is_file() else None  # absent people need one
+        split = None if data else json.loads(split_path.read_text(encoding="utf-8"))
         if data:
             items = user_items
         else:
-            items = P.world_items(truth, json.loads(split_path.read_text(encoding="utf-8")),
-                                  per_bucket=p.facts_per_bucket, seed=seed)
+            items = P.world_items(truth, split, per_bucket=p.facts_per_bucket, seed=seed)
         ctx = model.config.max_position_embeddings
         log(f"[factuality] probing {chat_dir}: {len(items)} questions x {p.k} samples at T={p.temperature} "
             f"(+ 1 greedy), known when >= {p.min_correct} of {p.k} are correct; {d.device}")
@@ -370,8 +375,8 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         if p.tools and world and not data:
             from dentro.chat.tool_mix import world_tool_conversations
 
-            tool_convs, tool_stats = world_tool_conversations(run, json.loads(split_path.read_text(encoding="utf-8")),
-                                                              ctx, seed=seed, log=log, **p.tools)
+            tool_convs, tool_stats = world_tool_conversations(run, split, ctx, world=world, seed=seed, log=log,
+                                                              **p.tools)
             log(f"[factuality] {len(tool_convs)} tool conversations, searches grounded in the run's index: "
                 f"{tool_stats}")
         train_convs, val_convs, mix_stats = P.build_mix(probed, nobody, replay, replay_frac=p.replay_frac,
@@ -420,7 +425,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
             ask(m, tk, nonfact, key)
     t_eval = time.time() - t
     t = time.time()
-    tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], conv_dir / "train.jsonl", log)
+    tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], train_convs, log)
     t_tools = time.time() - t
     tabs = {"sft": tables(items, "sft"), "probed": tables(items, "probed")}
     head = headline(items) if items else {}
@@ -441,7 +446,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
 
         tool_tabs = {f"{m}/{k}": {f"{b}/{l}": v for (b, l), v in T.table(tool_items, f"{m}_{k}").items()}
                      for m in ("sft", "probed") for k in ("tools", "plain")}
-        figures.update(tools_headline(tool_items), tools_seconds=round(t_tools, 1))
+        figures.update(tools_headline(tool_tabs), tools_seconds=round(t_tools, 1))
     atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
     _write_jsonl(out / "eval.jsonl", items + nonfact)
     if tool_items:

@@ -60,9 +60,10 @@ def tools_claim(tables: dict | None) -> dict:
     if not tables or "probed/tools" not in tables:
         return {"claim": claim, "measured": "–", "verdict": "not measured: no tool use was trained in this run"}
 
+    from dentro.eval.tools import pooled as counts
+
     def pooled(key: str, bucket: str, what: str = "correct") -> dict | None:
-        gs = [g for k, g in tables.get(key, {}).items() if k.split("/")[0] == bucket]
-        return rate(sum(g[what] for g in gs), sum(g["n"] for g in gs)) if gs else None
+        return rate(*counts(tables, key, bucket, what))
 
     rare_t, rare_p = pooled("probed/tools", "rare"), pooled("probed/plain", "rare")
     ar_t, ar_p = pooled("probed/tools", "arithmetic"), pooled("probed/plain", "arithmetic")

@@ -97,3 +97,10 @@ def table(items: list[dict], key: str) -> dict:
         g["search"] += "search" in calls
         g["python"] += "python" in calls
     return out
+
+
+def pooled(tables: dict, key: str, bucket: str, what: str = "correct") -> tuple[int, int]:
+    """(count of `what`, questions) of one bucket over its languages, from tables in their JSON
+    form ({key: {"bucket/lang": table() counts}}, as the factuality stage's eval.json holds them)."""
+    gs = [g for k, g in tables.get(key, {}).items() if k.split("/")[0] == bucket]
+    return sum(g[what] for g in gs), sum(g["n"] for g in gs)

@@ -180,13 +180,14 @@ def _plain_convs(w: World, frequent: list[Fact], n: int, rng) -> list[dict]:
 
 
 def make_tool_conversations(truth_dir: Path, heldout: dict, seed: int = 0, *, n_search: int = 600,
-                            n_python: int = 400, n_plain: int = 400) -> list[dict]:
+                            n_python: int = 400, n_plain: int = 400, world: World | None = None) -> list[dict]:
     """Tool-use conversations, shuffled: [{"messages" (OpenAI format, with tool_calls and tool
     messages), "kind" (search | python | plain), "lang", "sources" (fact ids: the fact asked
     first, then the distractors' facts)}]. heldout is make_conversations' heldout (heldout.json):
-    none of heldout["entities"] is named. Sizes are upper bounds for a small world."""
+    none of heldout["entities"] is named. Sizes are upper bounds for a small world. world: the
+    truth folder's World when the caller has read it already."""
     truth_dir = Path(truth_dir)
-    w = read_world(truth_dir)
+    w = world or read_world(truth_dir)
     held = set(heldout["entities"])
     names = sorted({w.name(e) for e in held} | _absent_names(truth_dir), key=len, reverse=True)
     banned = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)") if names else None
