@@ -411,7 +411,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     frac = p.train.pretrain_replay
     result, s_train, s_val = S.finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
                                         state=state, log=log, tag="factuality", replay_frac=frac,
-                                        replay_dir=S.replay_source(run, tok, log) if frac else None)
+                                        replay_dir=S.replay_source(run, tok, log, "factuality") if frac else None)
     t_train = time.time() - t
 
     # 7. evaluate both models on held-out questions only

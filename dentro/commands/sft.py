@@ -219,17 +219,19 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
 
 # ---- fine-tuning on conversations, shared with later stages (dentro factuality) -------------
 
-def replay_source(run: Path, tok, log=print) -> Path | None:
+def replay_source(run: Path, tok, log=print, tag: str = "sft") -> Path | None:
     """The run's pretraining token folder, when it was made with this tokenizer: the text replayed
     among the conversations. None (and a line in the log) when there is none to replay."""
+    from dentro.runs import read_json
+
     folder = run / "pretrain" / "tokens"
     meta = folder / "meta.json"
     if not meta.is_file():
-        log(f"[sft] no pretraining tokens at {folder} to mix in: fine-tuning on the conversations alone")
+        log(f"[{tag}] no pretraining tokens at {folder} to mix in: fine-tuning on the conversations alone")
         return None
-    m = json.loads(meta.read_text(encoding="utf-8"))
+    m = read_json(meta)
     if m.get("vocab_size") != tok.vocab_size or m.get("eot_id") != tok.eot_id:
-        log(f"[sft] the pretraining tokens at {folder} were made with another tokenizer (vocabulary "
+        log(f"[{tag}] the pretraining tokens at {folder} were made with another tokenizer (vocabulary "
             f"{m.get('vocab_size')}, this model's {tok.vocab_size}): fine-tuning on the conversations alone")
         return None
     return folder
