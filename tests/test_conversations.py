@@ -4,6 +4,7 @@ reader of users' own OpenAI-format JSONL (bad lines counted by reason, never a c
 import json
 import random
 import re
+from collections import Counter
 
 import pytest
 
@@ -12,8 +13,8 @@ from dentro.chat.template import THINK_OFF
 from dentro.errors import UserError
 from dentro.world import config_for, generate
 from dentro.world.arithmetic import SYMBOL, answer, page_operations, steps
-from dentro.world.conversations import (KINDS, _absent_names, _typo, make_conversations, read_world,
-                                        write_conversations)
+from dentro.world.conversations import (KINDS, MAX_PHRASINGS, _absent_names, _typo, make_conversations,
+                                        read_world, write_conversations)
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +299,21 @@ def test_reverse_questions_only_about_training_facts_stated_both_ways(micro):
         subject = f["subject_name"]
         assert subject not in q and subject in a  # the question gives the object, the answer names the subject
         assert a.index(subject) > 0  # written object-first
+
+
+def test_relations_with_few_facts_get_more_phrasings(micro):
+    """A city's country or a company's head office has a handful of training facts: each is asked
+    in more phrasings (never more than MAX_PHRASINGS) so that SFT sees the relation's question."""
+    truth, result, _ = micro
+    relation = {f.id: f.relation for f in read_world(truth).facts}
+
+    def asked(res):
+        return [c["sources"][0] for c in res["train"] + res["val"] if c["kind"] == "fact"]
+
+    def per_relation(res):
+        return Counter(relation[i] for i in asked(res))
+
+    plain, floored = per_relation(make_conversations(truth, seed=0, relation_floor=0)), per_relation(result)
+    fewest = min(plain, key=plain.get)
+    assert plain[fewest] < 120 and floored[fewest] > plain[fewest]
+    assert max(Counter(asked(result)).values()) <= MAX_PHRASINGS

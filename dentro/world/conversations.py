@@ -38,6 +38,7 @@ import dataclasses
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 from dentro.errors import UserError
@@ -59,7 +60,8 @@ PERSON_ANSWER = ("mother", "father", "founder")  # relations whose answer is a p
 # completes. On the tiny run, same base model and steps, held-out frequent facts answered
 # 59/75 and 52/75 (pt, en) with these against 43/75 and 36/75 with 2-3 forms per relation,
 # some subject-first and some without the subject (docs/LOG.md). Every answer names its subject. An answer states
-# the fact and nothing the truth does not hold.
+# the fact and nothing the truth does not hold. A city's country too starts with words no other
+# relation's answer starts with ("A cidade de X fica ...", not "X está localizada ..."; docs/sft.md).
 ANSWER = {
     "birth_year": {"pt": ["O ano de nascimento de {s} é {o}."], "en": ["The year of {s}'s birth was {o}."]},
     "birth_city": {"pt": ["A cidade natal de {s} é {o}."], "en": ["The hometown of {s} is {o}."]},
@@ -67,7 +69,7 @@ ANSWER = {
     "employer": {"pt": ["O empregador de {s} é {a_o}."], "en": ["The employer of {s} is {o}."]},
     "mother": {"pt": ["A mãe de {s} é {o}."], "en": ["The mother of {s} is {o}."]},
     "father": {"pt": ["O pai de {s} é {o}."], "en": ["The father of {s} is {o}."]},
-    "country": {"pt": ["{s} está localizada {no_o}."], "en": ["{s} is located in {o}."]},
+    "country": {"pt": ["A cidade de {s} fica {no_o}."], "en": ["The city of {s} lies in {o}."]},
     "population": {"pt": ["A população de {s} é de {o} habitantes."], "en": ["The population of {s} stands at {o}."]},
     "founded": {"pt": ["A fundação {da_s} data de {o}."], "en": ["The founding of {s} took place in {o}."]},
     "hq": {"pt": ["A sede {da_s} fica em {o}."], "en": ["The head office of {s} is in {o}."]},
@@ -409,11 +411,21 @@ def _by_fame(facts_or_ids: list, bucket_of, rng: random.Random) -> list:
     return out
 
 
-def _fact_convs(w, facts, n, phrasings, system_p, rng) -> list:
+MAX_PHRASINGS = 8   # questions about one fact at most, when its relation has few training facts
+
+
+def _fact_convs(w, facts, n, phrasings, floor, system_p, rng) -> list:
+    """`phrasings` questions per fact, up to n; a relation with few training facts (a city's
+    country, a company's head office: the tiny world has ~15 cities and ~10 companies outside the
+    held-out half) gets more phrasings of each (at most MAX_PHRASINGS), up to `floor` questions."""
+    per_relation = Counter(f.relation for f in facts)
     out = []
-    for f in _by_fame(facts, lambda f: f.bucket, rng)[:-(-n // phrasings)]:
+    for f in _by_fame(facts, lambda f: f.bucket, rng):
+        k = min(MAX_PHRASINGS, max(phrasings, -(-floor // per_relation[f.relation])))
+        if len(out) >= n:
+            break
         first = rng.randrange(2)
-        langs = [LANGS[(first + i) % 2] for i in range(phrasings)]
+        langs = [LANGS[(first + i) % 2] for i in range(k)]
         rng.shuffle(langs)
         for lang in langs:
             q = _noisy(_question(w, f, lang, rng), _name_words(w, f, lang), rng)
@@ -568,8 +580,8 @@ def _arithmetic_convs(problems, direct_p, rng) -> list:
 # -- the whole set ----------------------------------------------------------------------------
 
 def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 0.5, n_fact: int = 3000,
-                       phrasings: int = 2, n_reverse: int = 300, n_multiturn: int = 400, n_reading: int = 400,
-                       n_identity: int = 200,
+                       phrasings: int = 2, relation_floor: int = 120, n_reverse: int = 300,
+                       n_multiturn: int = 400, n_reading: int = 400, n_identity: int = 200,
                        n_math: int = 500, n_arithmetic: int = 600, n_arithmetic_heldout: int = 300,
                        direct_frac: float = 0.5, val_frac: float = 0.05, system_frac: float = 0.15,
                        fact_buckets: tuple[str, ...] = ("frequent", "medium", "rare")) -> dict:
@@ -577,7 +589,8 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     "heldout": {...} (what heldout.json holds), "stats": {...}}; a conv is {"messages",
     "kind", "lang", "sources" (the ids of the facts or the problem it uses; for reading, the
     fact asked comes first; invented people's facts are X00000-<relation>)}. The sizes are upper
-    bounds: a small world may give fewer."""
+    bounds: a small world may give fewer. `relation_floor`: questions asked at least per relation
+    (more phrasings of each fact of a relation with few training facts), within n_fact."""
     if not 0 <= heldout_frac <= 1 or not 0 <= val_frac < 1 or phrasings < 1:
         raise UserError(f"need 0 <= heldout_frac <= 1, 0 <= val_frac < 1 and phrasings >= 1; got "
                         f"{heldout_frac}, {val_frac}, {phrasings}")
@@ -613,7 +626,7 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
 
     rng = lambda kind: random.Random(f"sft-{kind}-{seed}")  # noqa: E731  (one stream per kind)
     groups = {
-        "fact": _fact_convs(w, askable, n_fact, phrasings, system_frac, rng("fact")),
+        "fact": _fact_convs(w, askable, n_fact, phrasings, relation_floor, system_frac, rng("fact")),
         "reverse": _reverse_convs(w, askable, n_reverse, system_frac, rng("reverse")),
         "multiturn": _multiturn_convs(w, facts_of, bucket_of, n_multiturn, system_frac, rng("multiturn")),
         "reading": _reading_convs(w, facts_of, n_reading, taken, cities, orgs, system_frac, rng("reading"))
