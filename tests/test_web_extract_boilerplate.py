@@ -175,3 +175,11 @@ def test_prose_that_links_its_names_is_not_a_link_list():
     assert w["plain_words"] == ["ye", "un", "d", "a", "en", "a", "de"] and m["plain_words"] == []
     assert bp.classify([w], stop) != [bp.BAD] and bp.classify([m], stop) == [bp.BAD]
     assert bp.classify([w], None) == [bp.BAD]   # no stop words to tell the glue by
+
+
+def test_a_short_title_before_the_article_is_kept_a_short_closing_line_is_not():
+    article = "\n".join([PROSE["en"] * 2] * 3)
+    kept = bp.clean_text("The bridge over the river\n" + article + "\nShare this story")
+    assert kept.startswith("The bridge over the river\n\n") and "Share this story" not in kept
+    # a short first line before furniture (not good text) stays out
+    assert "Menu" not in bp.clean_text("Menu\n\x01Home\x02 \x01News\x02 \x01About\x02\n" + article)
