@@ -421,9 +421,9 @@ def _fact_convs(w, facts, n, phrasings, floor, system_p, rng) -> list:
     per_relation = Counter(f.relation for f in facts)
     out = []
     for f in _by_fame(facts, lambda f: f.bucket, rng):
-        k = min(MAX_PHRASINGS, max(phrasings, -(-floor // per_relation[f.relation])))
         if len(out) >= n:
             break
+        k = min(MAX_PHRASINGS, max(phrasings, -(-floor // per_relation[f.relation])))
         first = rng.randrange(2)
         langs = [LANGS[(first + i) % 2] for i in range(k)]
         rng.shuffle(langs)
