@@ -125,13 +125,33 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):
     tasks = prepare(list_inputs([src]), out, cfg, workers=1, log=lambda *a: None)
     assert len(tasks) == 3
     run_task(tasks[0], cfg, out)
-    (out / "tasks" / f"{tasks[1].name}.kept.parquet").write_bytes(b"half a file")
+    (out / "tasks" / f"{tasks[1].name}.kept.arrow").write_bytes(b"half a file")
     logs = []
     process([src], out, cfg, workers=1, log=logs.append)
     assert any("resuming: 1/3" in l for l in logs)
     assert corpus(out) == corpus(tmp_path / "full")
     a, b = (json.loads((d / "stats.json").read_text()) for d in (out, tmp_path / "full"))
     assert a["stages"] == b["stages"]
+
+
+def test_a_plan_from_older_task_files_is_redone_not_resumed(crawl, tmp_path):
+    """Task files written by an older dentro (Parquet, before the Arrow IPC files) are not
+    resumed: their plan lacks the task-files version, so the tasks run again."""
+    src, bl, _ = crawl
+    cfg = DataConfig(blocklist=str(bl))
+    out = tmp_path / "run"
+    process([src], out, cfg, workers=1, log=lambda *a: None)
+    before = corpus(out)
+    plan_path = out / "tasks" / "plan.json"
+    plan = json.loads(plan_path.read_text())
+    del plan["task_files"]
+    plan_path.write_text(json.dumps(plan))
+    for f in (out / "tasks").glob("*.arrow"):   # what an older version left: its own files, not these
+        f.unlink()
+    logs = []
+    process([src], out, cfg, workers=1, log=logs.append)
+    assert any("starting the tasks over" in l for l in logs)
+    assert corpus(out) == before
 
 
 def test_parallel_split_files_give_the_same_corpus(crawl, tmp_path):
