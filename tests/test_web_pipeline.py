@@ -244,3 +244,19 @@ def test_report_snippets_are_readable_text():
     line = _readable("O céu é <b>azul</b> | hoje\n\n  sim", 80)
     assert line == "O céu é &lt;b>azul&lt;/b> / hoje sim"
     assert all(c.isprintable() for c in line)
+
+
+def test_task_tables_write_atomically_and_read_back_columns(tmp_path):
+    import pyarrow as pa
+
+    from dentro.web.pipeline import _read_task_table, _write_task_table
+
+    path = tmp_path / "tasks" / "t.kept.arrow"   # the folder is made
+    _write_task_table(path, pa.table({"text": ["a", "b"], "index": [1, 2]}))
+    assert _read_task_table(path, columns=["index"]).to_pydict() == {"index": [1, 2]}
+    empty = pa.table({"text": pa.array([], pa.string())})
+    _write_task_table(path, empty)
+    assert _read_task_table(path).num_rows == 0
+    with pytest.raises(Exception):   # not a table: nothing written, no temporary file left behind
+        _write_task_table(tmp_path / "tasks" / "bad.arrow", "not a table")
+    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == ["t.kept.arrow"]

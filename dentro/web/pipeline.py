@@ -5,7 +5,7 @@
               writes tasks/<name>.kept.arrow, <name>.removed.arrow, then <name>.json (counts,
               samples): that last file, written atomically, is the task's "done" marker
     finalize  dedup over ALL kept documents (exact, then MinHash), then the corpus shards in
-              crawl order, stats.json, removed/<stage>.<reason>.jsonl samples, fates.parquet
+              crawl order, stats.json, removed/<stage>.<reason>.jsonl samples, removed.parquet
 
 Resume: a killed run keeps its finished tasks (their marker exists) and redoes the others;
 finalize always starts from the task files, so nothing is lost or counted twice.
@@ -275,10 +275,15 @@ TASK_FILES = "arrow-lz4"   # in plan.json: a plan from before (Parquet task file
 
 
 def _write_task_table(path: Path, table: pa.Table) -> None:
-    """Atomic: write a temporary file beside it, then rename."""
+    """Atomic: write a temporary file beside it, then rename (the temporary file is removed if the
+    write fails)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    feather.write_feather(table, tmp, compression="lz4")
-    os.replace(tmp, path)
+    try:
+        feather.write_feather(table, tmp, compression="lz4")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _read_task_table(path: Path, columns: list[str] | None = None) -> pa.Table:

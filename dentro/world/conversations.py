@@ -417,13 +417,15 @@ MAX_PHRASINGS = 8   # questions about one fact at most, when its relation has fe
 def _fact_convs(w, facts, n, phrasings, floor, system_p, rng) -> list:
     """`phrasings` questions per fact, up to n; a relation with few training facts (a city's
     country, a company's head office: the tiny world has ~15 cities and ~10 companies outside the
-    held-out half) gets more phrasings of each (at most MAX_PHRASINGS), up to `floor` questions."""
+    held-out half) gets ceil(floor / its facts) phrasings of each, at most MAX_PHRASINGS. The facts
+    come most frequent first and stop at n, so a relation whose rare facts are not reached gets
+    fewer than `floor` (tiny world, floor 120: country 75, head office 40, founder 56)."""
     per_relation = Counter(f.relation for f in facts)
     out = []
     for f in _by_fame(facts, lambda f: f.bucket, rng):
         if len(out) >= n:
             break
-        k = min(MAX_PHRASINGS, max(phrasings, -(-floor // per_relation[f.relation])))
+        k = max(phrasings, min(MAX_PHRASINGS, -(-floor // per_relation[f.relation])))
         first = rng.randrange(2)
         langs = [LANGS[(first + i) % 2] for i in range(k)]
         rng.shuffle(langs)
@@ -589,8 +591,8 @@ def make_conversations(truth_dir: Path, seed: int = 0, *, heldout_frac: float = 
     "heldout": {...} (what heldout.json holds), "stats": {...}}; a conv is {"messages",
     "kind", "lang", "sources" (the ids of the facts or the problem it uses; for reading, the
     fact asked comes first; invented people's facts are X00000-<relation>)}. The sizes are upper
-    bounds: a small world may give fewer. `relation_floor`: questions asked at least per relation
-    (more phrasings of each fact of a relation with few training facts), within n_fact."""
+    bounds: a small world may give fewer. `relation_floor`: the questions a relation with few
+    training facts aims at (more phrasings of each of its facts; see _fact_convs), within n_fact."""
     if not 0 <= heldout_frac <= 1 or not 0 <= val_frac < 1 or phrasings < 1:
         raise UserError(f"need 0 <= heldout_frac <= 1, 0 <= val_frac < 1 and phrasings >= 1; got "
                         f"{heldout_frac}, {val_frac}, {phrasings}")
