@@ -88,8 +88,57 @@ def trafilatura_defaults(html: str) -> str:
     return trafilatura.extract(html) or ""
 
 
+_A_OPEN_HTML = re.compile(r"<a\b[^>]*>")
+_A_EMPTY = re.compile(r'<a(?: href="")?>')   # no target: not a link (often an <a> never closed)
+_MINIMAL_TAGS = re.compile(r"</?(?:h[1-6]|p|ul|ol|li|pre|br)\b[^>]*>")
+
+
+def _minimal_to_marked(out: str) -> str:
+    """resiliparse's minimal_html output -> the marked text boilerplate.features reads: <a ...> and
+    </a> become the link markers, other tags go, entities are unescaped; a link still open at a
+    paragraph's end is closed there (lexbor extends an unclosed <a> over the paragraphs after it)."""
+    import html as html_lib
+
+    from dentro.web import boilerplate as bp
+
+    out = _MINIMAL_TAGS.sub("", _A_OPEN_HTML.sub(bp.A_OPEN, _A_EMPTY.sub("", out)).replace("</a>", bp.A_CLOSE))
+    lines, in_link = [], False
+    for line in out.split("\n"):
+        if not line.strip():
+            if in_link and lines:
+                lines[-1] += bp.A_CLOSE
+                in_link = False
+        elif bp.A_OPEN in line or bp.A_CLOSE in line:
+            in_link = line.rfind(bp.A_OPEN) > line.rfind(bp.A_CLOSE)
+        lines.append(line)
+    return html_lib.unescape("\n".join(lines))
+
+
+def blocks_over_minimal_html(html: str) -> str:
+    """An experiment (not in dentro): the block classifier over resiliparse's `minimal_html` output,
+    where resiliparse itself writes the links (no regex over the page); no furniture-container
+    markers (class names are not in that output); the same whole-page fallback as `blocks`."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    from dentro.web import boilerplate as bp
+    from dentro.web.extract import FULL_PAGE_BELOW, FULL_PAGE_GAIN, FULL_PAGE_MIN, _tidy
+
+    opts = dict(preserve_formatting="minimal_html", links=True, alt_texts=False, list_bullets=False,
+                form_fields=False, noscript=False, comments=False)
+    tree = HTMLTree.parse(html)
+    text = bp.clean_text(_minimal_to_marked(extract_plain_text(tree, main_content=True, **opts)))
+    if len(text) < FULL_PAGE_BELOW:
+        whole = bp.clean_text(_minimal_to_marked(extract_plain_text(tree, main_content=False, **opts)),
+                              fallback=False)
+        if len(whole) >= FULL_PAGE_MIN and len(whole) > FULL_PAGE_GAIN * len(text):
+            text = whole
+    return _tidy(text)
+
+
 EXTRACTORS = {   # name -> (function of the decoded page, slow: timed on one pass)
     "dentro blocks (resiliparse + block classifier)": (lambda h: extract_text(h, "blocks"), False),
+    "experiment: blocks over resiliparse's minimal_html": (blocks_over_minimal_html, False),
     "dentro default (resiliparse + line filter)": (lambda h: extract_text(h, "resiliparse"), False),
     "dentro precision (`--extractor trafilatura`)": (lambda h: extract_text(h, "trafilatura"), True),
     "dentro old precision (deduplicate=True)": (trafilatura_old_precision, True),
