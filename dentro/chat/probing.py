@@ -251,14 +251,14 @@ def build_mix(probed: list[dict], nobody: list[dict], replay: list[dict], *, rep
     rest = [c for c in usable if c.get("kind") not in always]
     rng.shuffle(rest)
     n = round(replay_frac * (len(probed) + len(nobody)))
-    mix = probed + nobody + (first + rest)[:max(n, len(first)) if n else 0] + list(tools)
+    replayed = (first + rest)[:max(n, len(first)) if n else 0]
+    mix = probed + nobody + replayed + list(tools)
     rng.shuffle(mix)
     n_val = max(1, round(len(mix) * val_frac)) if len(mix) >= 2 else 0
     val, train = mix[:n_val], mix[n_val:]
     stats = {"replay_dropped_unknown": len(replay) - len(usable)}
-    tool_ids = {id(t) for t in tools}
-    for c in mix:
-        kind = c.get("kind") if str(c.get("kind", "")).startswith("probe_") else \
-            f"tools_{c.get('kind')}" if id(c) in tool_ids else "replay"
+    kinds = [c.get("kind") if str(c.get("kind", "")).startswith("probe_") else "replay" for c in probed + nobody]
+    kinds += ["replay"] * len(replayed) + [f"tools_{c.get('kind')}" for c in tools]
+    for kind in kinds:
         stats[kind] = stats.get(kind, 0) + 1
     return train, val, stats

@@ -43,14 +43,17 @@ def with_tools_prompt(messages: list[dict]) -> list[dict]:
     return [{"role": "system", "content": TOOLS_PROMPT}] + messages
 
 
-def _search_turn(messages: list[dict]) -> tuple[int, dict] | None:
-    """(index of the tool message, the search call's arguments) of a search conversation."""
+def _tool_calls(messages: list[dict]):
+    """(index of the message, tool name, arguments as a dict) of every tool call, in order."""
     for i, m in enumerate(messages):
         for call in m.get("tool_calls") or []:
-            if call["function"]["name"] == "search":
-                args = call["function"]["arguments"]
-                return i + 1, json.loads(args) if isinstance(args, str) else args
-    return None
+            args = call["function"]["arguments"]
+            yield i, call["function"]["name"], json.loads(args) if isinstance(args, str) else args
+
+
+def _search_turn(messages: list[dict]) -> tuple[int, dict] | None:
+    """(index of the tool message, the search call's arguments) of a search conversation."""
+    return next(((i + 1, args) for i, name, args in _tool_calls(messages) if name == "search"), None)
 
 
 def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) -> tuple[list[dict], dict]:
@@ -101,14 +104,10 @@ def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
     held-out arithmetic of the evaluation avoids them."""
     pairs = set()
     for c in convs:
-        for m in c["messages"]:
-            for call in m.get("tool_calls") or []:
-                if call["function"]["name"] == "python":
-                    args = call["function"]["arguments"]
-                    code = (json.loads(args) if isinstance(args, str) else args).get("code", "")
-                    nums = [int(x) for x in re.findall(r"\d+", code)]
-                    if len(nums) >= 2:
-                        pairs.add((nums[0], nums[1]))
+        for _, name, args in _tool_calls(c["messages"]):
+            nums = [int(x) for x in re.findall(r"\d+", args.get("code", ""))] if name == "python" else []
+            if len(nums) >= 2:
+                pairs.add((nums[0], nums[1]))
     return pairs
 
 

@@ -487,6 +487,8 @@ def markdown_table(tabs: dict) -> str:
 
 def tools_mix_text(mix: dict) -> str:
     """", and N tool conversations (...)" for the mix sentence; "" when there were none."""
+    from dentro.chat.tools import TOOLS_PROMPT
+
     t = mix.get("tools") or {}
     if not any(k.startswith("tools_") for k in mix):
         return ""
@@ -494,7 +496,7 @@ def tools_mix_text(mix: dict) -> str:
             f"(of {t.get('search_kept', 0) + t.get('search_dropped', 0)} written: the others' real results did not "
             f"hold the answer), {mix.get('tools_search_nobody', 0)} searches about invented people, "
             f"{mix.get('tools_python', 0)} python calls and {mix.get('tools_plain', 0)} answers without a tool, "
-            f"each with the system line `Tools: search, python.`")
+            f"each with the system line `{TOOLS_PROMPT}`")
 
 
 def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
