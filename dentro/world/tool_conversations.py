@@ -56,6 +56,10 @@ ARITH_ASK = {"pt": ["Quanto é {a} {op} {b}?", "Quanto dá {a} {op} {b}?", "Calc
                     "What's the result of {a} {op} {b}?", "How much is {a} {op} {b}?"]}
 ARITH_ANSWER = {"pt": ["{a} {sym} {b} = {r}.", "O resultado é {r}.", "{a} {op} {b} dá {r}."],
                 "en": ["{a} {sym} {b} = {r}.", "The result is {r}.", "{a} {op} {b} is {r}."]}
+# After python's result the answer states the result alone: the number is copied from the tool
+# message just before it. Restating the operands too made the tiny model garble them (and the
+# result after them) in half of its answers to correct calls (docs/factuality.md).
+PYTHON_ANSWER = {"pt": ["O resultado é {r}.", "A conta dá {r}."], "en": ["The result is {r}.", "That comes to {r}."]}
 
 
 def _call(name: str, arguments: dict) -> dict:
@@ -153,7 +157,7 @@ def _python_convs(n: int, rng) -> list[dict]:
         before = rng.choice(BEFORE["python"][lang]) if rng.random() < 0.3 else ""
         code = f"print({p['a']} {p['code']} {p['b']})"
         msgs = _tool_turns(user, before, "python", {"code": code}, str(p["r"]),
-                           rng.choice(ARITH_ANSWER[lang]).format(**p))
+                           rng.choice(PYTHON_ANSWER[lang]).format(**p))
         out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
     return out
 
