@@ -11,6 +11,8 @@ Data (../shared/data/extraction, see its README):
   "held-out" (never looked at while tuning).
 - ScrapingHub: 181 pages with the article body. Token-level precision/recall/F1 per page (tokens =
   lower-cased \\w+ runs, compared as multisets), averaged over pages (macro).
+`blocks`' model is fitted on the tune half and on ScrapingHub (benchmarks/boilerplate_fit.py): its
+rows for those two sets are in-sample; that script prints their cross-validated figures.
 Speed: pages per second on whatever core the process runs on (pin it with taskset), HTML decoding
 included; median of --passes passes for the fast extractors, one pass for trafilatura (~30 pages/s).
 """

@@ -132,7 +132,8 @@ def test_a_page_without_good_blocks_keeps_its_text_not_its_links():
     assert bp.GOOD not in bp.smooth(bp.classify(blocks, bp.page_stop_words(blocks)))   # all short
     out = extract_text(html, "blocks")
     assert "Stage 1: 6 March in Interlagos" in out and "See the full calendar" not in out
-    assert bp.clean_text(extract_resiliparse(html, marked=True), fallback=False) == ""
+    # the learned decision keeps such a page's rows itself (page_no_good), never its link line
+    assert "See the full calendar" not in bp.clean_text(extract_resiliparse(html, marked=True), fallback=False)
     assert "\x01" in marked
 
 
@@ -177,9 +178,32 @@ def test_prose_that_links_its_names_is_not_a_link_list():
     assert bp.classify([w], None) == [bp.BAD]   # no stop words to tell the glue by
 
 
-def test_a_short_title_before_the_article_is_kept_a_short_closing_line_is_not():
+def test_the_rules_keep_a_short_title_the_page_drops_a_short_closing_line():
     article = "\n".join([PROSE["en"] * 2] * 3)
-    kept = bp.clean_text("The bridge over the river\n" + article + "\nShare this story")
-    assert kept.startswith("The bridge over the river\n\n") and "Share this story" not in kept
+    marked = "The bridge over the river\n" + article + "\nShare this story"
+    blocks = bp.features(marked)
+    cf = bp.classify(blocks, bp.page_stop_words(blocks))
+    assert bp.justext_classes(cf)[0] == bp.GOOD   # the rules' title, one of the model's features
+    kept = bp.clean_text(marked)
+    assert PROSE["en"].strip() in kept and "Share this story" not in kept
     # a short first line before furniture (not good text) stays out
     assert "Menu" not in bp.clean_text("Menu\n\x01Home\x02 \x01News\x02 \x01About\x02\n" + article)
+
+
+def test_the_learned_decision_has_a_weight_per_feature_and_never_keeps_a_link_list(monkeypatch):
+    article = "\n".join([PROSE["en"] * 2] * 3)
+    marked = "\x01Home\x02 | \x01News\x02 | \x01Sport\x02 | \x01About us\x02\n" + article
+    blocks = bp.features(marked)
+    stop = bp.page_stop_words(blocks)
+    cf = bp.classify(blocks, stop)
+    rows = bp.learned_features(blocks, stop, cf, bp.justext_classes(cf))
+    assert len(bp.LEARNED_WEIGHTS) == len(bp.LEARNED_FEATURES) == len(rows[0])
+    assert 0 < bp.LEARNED_THRESHOLD < 1
+    assert "About us" not in bp.clean_text(marked) and PROSE["en"].strip() in bp.clean_text(marked)
+    # a model that keeps everything still does not keep the menu
+    monkeypatch.setattr(bp, "LEARNED_BIAS", 100.0)
+    kept = bp.clean_text(marked)
+    assert "About us" not in kept and PROSE["en"].strip() in kept
+    # and a model that keeps nothing leaves the rules' good blocks, not an empty page
+    monkeypatch.setattr(bp, "LEARNED_BIAS", -100.0)
+    assert PROSE["en"].strip() in bp.clean_text(marked)

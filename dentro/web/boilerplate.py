@@ -19,6 +19,10 @@ features that need no list of words per language:
   stop words (scripts written without spaces skip this feature and are judged by length);
 
 then short and borderline blocks take the class of their neighbours (jusText's context smoothing).
+Those classes are not the last word: a logistic regression fitted on labelled real pages
+(benchmarks/boilerplate_fit.py) reads them with the features above, the neighbours' and the
+page's, and decides (LEARNED_* below); a link list is never kept, and a page of one block and a
+short closing line go by the rules.
 
 Two fallbacks keep pages whose article the classifier or resiliparse would lose: a page where no
 block is good keeps resiliparse's blocks that are not link lists (`clean_text`), and
@@ -26,12 +30,14 @@ dentro/web/extract.py classifies the whole page's text when the main-content tex
 nothing (resiliparse's main-content mode empties some real articles).
 
 Thresholds were chosen on the "tune" half of trafilatura-dev only and checked on the held-out half
-and on ScrapingHub (benchmarks/data_extraction.py, docs/data.md).
+and on ScrapingHub (benchmarks/data_extraction.py, docs/data.md); the model is fitted on the tune
+half and ScrapingHub, its settings chosen by cross-validation on the tune half.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import re
 from collections import Counter
 from operator import itemgetter
@@ -186,14 +192,19 @@ def _linked_prose(block: dict, stop: set[str] | None) -> bool:
             and sum(map(stop.__contains__, plain)) >= LINKED_PROSE_STOP * len(plain))
 
 
+def _link_list(b: dict, stop: set[str] | None) -> bool:
+    limit = MAX_LINK_DENSITY_LONG if b["length"] >= LONG_BLOCK else MAX_LINK_DENSITY
+    return b["link_density"] > limit and not _linked_prose(b, stop)
+
+
 def classify(blocks: list[dict], stop: set[str] | None) -> list[str]:
     """Context-free class of each block (jusText's classify_paragraphs)."""
     out = []
     for b in blocks:
         n, length = len(b["words"]), b["length"]
         density = sum(map(stop.__contains__, b["words"])) / n if stop is not None and n else None
-        if b["link_density"] > (MAX_LINK_DENSITY_LONG if length >= LONG_BLOCK else MAX_LINK_DENSITY) \
-                and not _linked_prose(b, stop):
+        b["stop_density"] = density or 0.0   # one of the learned decision's features
+        if _link_list(b, stop):
             c = BAD
         elif b["in_box"]:
             c = BAD if density is None or density < STOP_HIGH or length < LENGTH_HIGH else NEARGOOD
@@ -252,6 +263,106 @@ def smooth(classes: list[str]) -> list[str]:
             final[i] = BAD if prev[i] == nxt[i] == BAD else GOOD
     return final
 
+# The final decision is learned (benchmarks/boilerplate_fit.py): a logistic regression over each
+# block's features, its two neighbours' and the page's, jusText's classes among them (the rules
+# above are its strongest inputs, not its replacement). Fitted on blocks labelled from two sets:
+# ScrapingHub's 181 pages (a block is content when half of its word 3-grams are in the page's
+# article) and the tune half of trafilatura-dev (a block holding an expected snippet is content,
+# one holding an unwanted snippet is not; weight 50 each, chosen by 5-fold cross-validation on the
+# tune half with the threshold). Stop-word and link features are the page's own, so nothing here
+# is a word list of one language.
+LEARNED_FEATURES = (
+    "link_density", "in_box", "log_length", "stop_density", "no_stop_words", "log_words", "ends_punct",
+    "digit_share", "linked_prose", "jt_good", "jt_neargood", "jt_short", "jt_bad", "capitalised_share",
+    "symbol_share", "word_length", "separator", "log_sentences",
+    "prev_link_density", "prev_in_box", "prev_log_length", "prev_stop_density", "prev_jt_good",
+    "next_link_density", "next_in_box", "next_log_length", "next_stop_density", "next_jt_good",
+    "first", "last", "position", "smoothed_good", "page_no_good", "good_distance", "prev_smoothed_good",
+    "next_smoothed_good")
+_ENDS = tuple('.!?:;"\u201d\u00bb)')
+_SEPARATORS = re.compile("[|\u00bb\u203a\u2022\u00b7>/]")
+_DIGIT, _SYMBOL = re.compile(r"\d"), re.compile(r"[^\w\s]")   # counted at C speed: 2-3x map(str.isdigit)
+_NEIGHBOUR = (0, 1, 2, 3, 9)   # the own features a neighbour contributes: link density .. jt_good
+
+
+def learned_features(blocks: list[dict], stop: set[str] | None, context_free: list[str],
+                     smoothed: list[str]) -> list[tuple]:
+    """One row of LEARNED_FEATURES per block (raw values; LEARNED_WEIGHTS are for these)."""
+    own = []
+    for b, c in zip(blocks, context_free):   # classify() has set b["stop_density"]
+        words, text = b["words"], b["text"]
+        nw, n = len(words), len(text) or 1
+        tokens = text.split()
+        own.append((
+            b["link_density"], float(b["in_box"]), math.log1p(b["length"]), b["stop_density"],
+            float(stop is None), math.log1p(nw), float(text.endswith(_ENDS)), len(_DIGIT.findall(text)) / n,
+            float(_linked_prose(b, stop)),
+            float(c == GOOD), float(c == NEARGOOD), float(c == SHORT), float(c == BAD),
+            sum(map(str.isupper, [t[0] for t in tokens])) / (len(tokens) or 1),
+            len(_SYMBOL.findall(text)) / n,
+            sum(map(len, words)) / (nw or 1) / 10,
+            float(_SEPARATORS.search(text) is not None),
+            math.log1p(text.count(". ") + text.count("! ") + text.count("? ")),
+        ))
+    count = len(blocks)
+    good = [c == GOOD for c in smoothed]
+    distance = [5] * count   # to the nearest block jusText's smoothing calls good, at most 5
+    last = None
+    for i in range(count):
+        last = i if good[i] else last
+        if last is not None:
+            distance[i] = min(5, i - last)
+    last = None
+    for i in range(count - 1, -1, -1):
+        last = i if good[i] else last
+        if last is not None:
+            distance[i] = min(distance[i], last - i)
+    none = (0.0,) * len(_NEIGHBOUR)
+    no_good = float(not any(good))
+    rows = []
+    for i in range(count):
+        prev = tuple(own[i - 1][k] for k in _NEIGHBOUR) if i else none
+        nxt = tuple(own[i + 1][k] for k in _NEIGHBOUR) if i + 1 < count else none
+        rows.append(own[i] + prev + nxt + (
+            float(i == 0), float(i == count - 1), i / max(count - 1, 1), float(good[i]), no_good,
+            distance[i] / 5, float(i > 0 and good[i - 1]), float(i + 1 < count and good[i + 1])))
+    return rows
+
+
+def learned_keep(rows: list[tuple]) -> list[bool]:
+    """The fitted decision: content when the model's probability is at least LEARNED_THRESHOLD."""
+    import numpy as np
+
+    if not rows:
+        return []
+    scores = np.asarray(rows, dtype=np.float64) @ np.asarray(LEARNED_WEIGHTS) + LEARNED_BIAS
+    return (scores >= math.log(LEARNED_THRESHOLD / (1 - LEARNED_THRESHOLD))).tolist()
+
+
+# Written by `benchmarks/boilerplate_fit.py --write` (raw feature scale; do not edit by hand).
+# BEGIN LEARNED
+LEARNED_THRESHOLD = 0.6
+LEARNED_BIAS = -7.61308
+LEARNED_WEIGHTS = (
+    1.01682, -1.14282, 2.63517, 0.825779, 0.240902, -1.75492,
+    0.775011, 1.80778, -0.903612, -0.442687, 0.0643955, 1.10141,
+    -1.56831, -0.566185, 5.8009, -3.04316, -1.46492, -0.021312,
+    -0.397114, -0.347266, 0.196564, 1.00428, -0.0627788, -2.1191,
+    -1.27686, 0.135768, 1.34627, -0.918857, -1.17199, -0.551892,
+    -1.16639, 2.40806, 3.38423, 1.62064, 0.368124, 0.0826746)
+# END LEARNED
+
+
+def justext_classes(context_free: list[str]) -> list[str]:
+    """jusText's smoothing, and the first block, short and followed by good text, kept as the title
+    of the main content (or of the whole page, when dentro/web/extract.py falls back to it):
+    jusText's page edge would make it bad (the tiny world's extraction F1 0.972 -> 0.977 with the
+    rules alone, docs/data.md)."""
+    classes = smooth(context_free)
+    if len(context_free) > 1 and context_free[0] == SHORT and classes[1] == GOOD:
+        classes[0] = GOOD
+    return classes
+
 
 def clean_text(marked: str, fallback: bool = True) -> str:
     """resiliparse's marked output -> the text of the blocks classified good, one per paragraph.
@@ -260,14 +371,23 @@ def clean_text(marked: str, fallback: bool = True) -> str:
     few long, stop-word-rich paragraphs) keeps every block that is not a link list instead of
     coming out empty: an empty page loses all of its text, a kept notice costs little."""
     blocks = features(marked)
-    context_free = classify(blocks, page_stop_words(blocks))
-    classes = smooth(context_free)
-    # the first block, short and followed by good text, is the title of the main content (or of the
-    # whole page, when dentro/web/extract.py falls back to it); jusText's page edge would make it bad: neutral on the real pages (tune half 0.929 either way, ScrapingHub
-    # 0.937 -> 0.936); the tiny world's extraction F1 0.972 -> 0.977 (docs/data.md)
-    if len(context_free) > 1 and context_free[0] == SHORT and classes[1] == GOOD:
-        classes[0] = GOOD
-    text = "\n\n".join(b["text"] for b, c in zip(blocks, classes) if c == GOOD)
+    stop = page_stop_words(blocks)
+    context_free = classify(blocks, stop)
+    classes = justext_classes(context_free)
+    keep = learned_keep(learned_features(blocks, stop, context_free, classes))
+    # never a link list, whatever the model says (pages unlike its training pages, e.g. a CJK page
+    # whose related-articles line sits next to the article, got a link list through)
+    keep = [k and not _link_list(b, stop) for k, b in zip(keep, blocks)]
+    if len(blocks) == 1:   # nothing to learn a page's layout from: the rules decide
+        keep = [classes[0] == GOOD]
+    elif keep and context_free[-1] == SHORT and classes[-1] != GOOD:
+        # a short closing line ("Share this story", a sponsor label) stays out, as the rules have it:
+        # tune half, 5-fold CV 0.930 -> 0.931, ScrapingHub 0.946 -> 0.949; the rules' short title
+        # kept before the text lowered both (0.928, 0.943) and is left to the model
+        keep[-1] = False
+    text = "\n\n".join(b["text"] for b, k in zip(blocks, keep) if k)
+    if not text:   # the model keeps nothing: the rules' good blocks (a short page, a CJK paragraph)
+        text = "\n\n".join(b["text"] for b, c in zip(blocks, classes) if c == GOOD)
     if not text and fallback:
         text = "\n\n".join(b["text"] for b in blocks if b["link_density"] <= MAX_LINK_DENSITY)
     return text

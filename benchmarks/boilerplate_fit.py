@@ -1,0 +1,212 @@
+"""Fit the `blocks` extractor's learned decision (dentro/web/boilerplate.py, LEARNED_*).
+
+    .venv/bin/python benchmarks/boilerplate_fit.py [--write] [--heldout]
+
+Labels (../shared/data/extraction, see benchmarks/data_extraction.py):
+- ScrapingHub's 181 pages: a block of resiliparse's main content is content when at least half of
+  its word 3-grams occur in the page's article body (a block of 1-2 words: when its words occur
+  there in that order);
+- the tune half of trafilatura-dev: a block that holds one of the page's `with` snippets is content,
+  one that holds a `without` snippet is furniture, the others (and blocks holding both) unlabelled.
+The held-out half of trafilatura-dev is never a label: it is scored once, with --heldout.
+
+Model: logistic regression (L2 = 1 on standardised features, Newton steps) over
+boilerplate.learned_features. The weight of a tune-half block against a ScrapingHub block and the
+probability threshold are chosen by 5-fold cross-validation over the tune half's pages, scored as
+trafilatura's evaluation scores them; ScrapingHub's figure is 5-fold cross-validation over its
+pages (its blocks are labels). --write puts the chosen model into boilerplate.py (raw feature scale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data_extraction import DATA, load_sets  # noqa: E402
+
+from dentro.web import boilerplate as bp  # noqa: E402
+from dentro.web.extract import decode_html, extract_resiliparse, extract_text  # noqa: E402
+
+WEIGHTS = (20, 50, 100)         # a tune-half block counts as this many ScrapingHub blocks
+THRESHOLDS = (0.5, 0.6, 0.7)
+L2 = 1.0
+FOLDS = 5
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+def page_rows(html: str) -> tuple[list[dict], np.ndarray]:
+    """The blocks of a page as clean_text sees them, and their feature rows."""
+    blocks = bp.features(extract_resiliparse(html, marked=True))
+    stop = bp.page_stop_words(blocks)
+    cf = bp.classify(blocks, stop)
+    rows = bp.learned_features(blocks, stop, cf, bp.justext_classes(cf))
+    return blocks, np.asarray(rows, dtype=np.float64).reshape(len(blocks), len(bp.LEARNED_FEATURES))
+
+
+def article_labels(blocks: list[dict], article: str) -> np.ndarray:
+    words = _WORD.findall(article.lower())
+    grams, joined = set(zip(words, words[1:], words[2:])), " " + " ".join(words) + " "
+    out = []
+    for b in blocks:
+        w = b["words"]
+        if len(w) >= 3:
+            g = list(zip(w, w[1:], w[2:]))
+            out.append(sum(x in grams for x in g) >= 0.5 * len(g))
+        else:
+            out.append(bool(w) and f" {' '.join(w)} " in joined)
+    return np.array(out, dtype=np.float64)
+
+
+def snippet_labels(blocks: list[dict], item: dict) -> tuple[list[int], np.ndarray]:
+    wanted = [_WS.sub(" ", s) for s in item["with"]]
+    unwanted = [_WS.sub(" ", s) for s in item["without"]]
+    idx, y = [], []
+    for i, b in enumerate(blocks):
+        t = _WS.sub(" ", b["text"])
+        good, bad = any(s in t for s in wanted), any(s in t for s in unwanted)
+        if good != bad:
+            idx.append(i)
+            y.append(float(good))
+    return idx, np.array(y)
+
+
+def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression -> (weights, bias) on the raw feature scale."""
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    Z = np.hstack([(X - mu) / sd, np.ones((len(X), 1))])
+    beta = np.zeros(Z.shape[1])
+    reg = L2 * np.eye(Z.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(30):
+        p = 1 / (1 + np.exp(-Z @ beta))
+        step = np.linalg.solve((Z * (w * p * (1 - p))[:, None]).T @ Z + reg, Z.T @ (w * (p - y)) + reg @ beta)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    coef = beta[:-1] / sd
+    return coef, float(beta[-1] - coef @ mu)
+
+
+def extract_with(model, threshold: float, htmls: list[str]) -> list[str]:
+    saved = bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD
+    bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD = tuple(model[0]), model[1], threshold
+    try:
+        return [extract_text(h, "blocks") for h in htmls]
+    finally:
+        bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD = saved
+
+
+def stack(parts):
+    return (np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def folds(n: int, seed: int) -> list[list[int]]:
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    return [idx[k::FOLDS] for k in range(FOLDS)]
+
+
+def write_model(model, threshold: float) -> None:
+    path = Path(bp.__file__)
+    src = path.read_text(encoding="utf-8")
+    weights = ",\n    ".join(", ".join(f"{x:.6g}" for x in model[0][i:i + 6]) for i in range(0, len(model[0]), 6))
+    block = (f"# BEGIN LEARNED\nLEARNED_THRESHOLD = {threshold}\nLEARNED_BIAS = {model[1]:.6g}\n"
+             f"LEARNED_WEIGHTS = (\n    {weights})\n# END LEARNED")
+    src, n = re.subn(r"# BEGIN LEARNED\n.*?# END LEARNED", lambda m: block, src, flags=re.S)
+    assert n == 1, "no LEARNED block in boilerplate.py"
+    path.write_text(src, encoding="utf-8")
+    print(f"written to {path}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write", action="store_true", help="write the chosen model into boilerplate.py")
+    ap.add_argument("--heldout", action="store_true", help="score the held-out half of trafilatura-dev")
+    args = ap.parse_args()
+    if not DATA.exists():
+        sys.exit(f"no benchmark data at {DATA}")
+    sets = load_sets()
+    dev = json.loads((DATA / "trafilatura-dev" / "evaldata.json").read_text())
+    items = sorted(dev.values(), key=lambda it: it["file"])
+    tune_items = [it for it in items if hashlib.md5(it["file"].encode()).digest()[0] < 128]
+    tune_raw, tune_score = sets["trafilatura-dev, tune half"]
+    tune_html = [decode_html(r) for r in tune_raw]
+    sh_raw, sh_score = sets["ScrapingHub"]
+    truth = json.loads((DATA / "ground-truth.json").read_text())
+    sh_html = [decode_html(r) for r in sh_raw]
+
+    tune = []
+    for h, it in zip(tune_html, tune_items):
+        blocks, X = page_rows(h)
+        idx, y = snippet_labels(blocks, it)
+        tune.append((X[idx], y))
+    sh = []
+    for h, k in zip(sh_html, sorted(truth)):
+        blocks, X = page_rows(h)
+        sh.append((X, article_labels(blocks, truth[k]["articleBody"])))
+    n_tune = sum(len(y) for _, y in tune)
+    n_sh = sum(len(y) for _, y in sh)
+    print(f"labelled blocks: ScrapingHub {n_sh} ({sum(y.sum() for _, y in sh) / n_sh:.0%} content), "
+          f"tune half {n_tune} ({sum(y.sum() for _, y in tune) / n_tune:.0%} content)")
+
+    def parts(sh_idx, tune_idx, weight):
+        return ([(sh[i][0], sh[i][1], np.ones(len(sh[i][1]))) for i in sh_idx]
+                + [(tune[i][0], tune[i][1], np.full(len(tune[i][1]), float(weight))) for i in tune_idx])
+
+    print("\n| tune-block weight | threshold | tune half, 5-fold CV: F1 | precision | recall |\n|---|---|---|---|---|")
+    best = None
+    for weight in WEIGHTS:
+        preds = {t: [""] * len(tune_html) for t in THRESHOLDS}
+        for test in folds(len(tune_html), 1):
+            held = set(test)
+            model = fit(*stack(parts(range(len(sh)), [i for i in range(len(tune)) if i not in held], weight)))
+            for t in THRESHOLDS:
+                for i, text in zip(test, extract_with(model, t, [tune_html[i] for i in test])):
+                    preds[t][i] = text
+        for t in THRESHOLDS:
+            s = tune_score(preds[t])
+            print(f"| {weight} | {t} | {s['f1']:.4f} | {s['precision']:.4f} | {s['recall']:.4f} |", flush=True)
+            if best is None or s["f1"] > best[0]:
+                best = (s["f1"], weight, t)
+    _, weight, threshold = best
+    print(f"\nchosen: weight {weight}, threshold {threshold}")
+
+    preds = [""] * len(sh_html)
+    for test in folds(len(sh_html), 0):
+        held = set(test)
+        model = fit(*stack(parts([i for i in range(len(sh)) if i not in held], range(len(tune)), weight)))
+        for i, text in zip(test, extract_with(model, threshold, [sh_html[i] for i in test])):
+            preds[i] = text
+    s = sh_score(preds)
+    print(f"ScrapingHub, 5-fold CV over its pages: F1 {s['f1']:.4f}, precision {s['precision']:.4f}, "
+          f"recall {s['recall']:.4f}")
+
+    model = fit(*stack(parts(range(len(sh)), range(len(tune)), weight)))
+    print("\nweights (raw scale), largest first:")
+    for name, x in sorted(zip(bp.LEARNED_FEATURES, model[0]), key=lambda t: -abs(t[1]))[:12]:
+        print(f"  {name:20s} {x:+.3f}")
+    if args.heldout:
+        raw, score = sets["trafilatura-dev, held-out half"]
+        s = score(extract_with(model, threshold, [decode_html(r) for r in raw]))
+        print(f"trafilatura-dev held-out half: F1 {s['f1']:.4f}, precision {s['precision']:.4f}, "
+              f"recall {s['recall']:.4f}")
+    if args.write:
+        write_model(model, threshold)
+    assert math.isfinite(model[1])
+
+
+if __name__ == "__main__":
+    main()
