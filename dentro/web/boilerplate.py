@@ -263,14 +263,15 @@ def smooth(classes: list[str]) -> list[str]:
             final[i] = BAD if prev[i] == nxt[i] == BAD else GOOD
     return final
 
+
 # The final decision is learned (benchmarks/boilerplate_fit.py): a logistic regression over each
 # block's features, its two neighbours' and the page's, jusText's classes among them (the rules
 # above are its strongest inputs, not its replacement). Fitted on blocks labelled from two sets:
 # ScrapingHub's 181 pages (a block is content when half of its word 3-grams are in the page's
 # article) and the tune half of trafilatura-dev (a block holding an expected snippet is content,
-# one holding an unwanted snippet is not; weight 50 each, chosen by 5-fold cross-validation on the
-# tune half with the threshold). Stop-word and link features are the page's own, so nothing here
-# is a word list of one language.
+# one holding an unwanted snippet is not; a tune-half block weighs as 50 ScrapingHub blocks, chosen
+# by 5-fold cross-validation on the tune half with the threshold). Stop-word and link features are
+# the page's own, so nothing here is a word list of one language.
 LEARNED_FEATURES = (
     "link_density", "in_box", "log_length", "stop_density", "no_stop_words", "log_words", "ends_punct",
     "digit_share", "linked_prose", "jt_good", "jt_neargood", "jt_short", "jt_bad", "capitalised_share",
