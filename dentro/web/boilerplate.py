@@ -203,8 +203,9 @@ def classify(blocks: list[dict], stop: set[str] | None) -> list[str]:
     for b in blocks:
         n, length = len(b["words"]), b["length"]
         density = sum(map(stop.__contains__, b["words"])) / n if stop is not None and n else None
-        b["stop_density"] = density or 0.0   # one of the learned decision's features
-        if _link_list(b, stop):
+        b["stop_density"] = density or 0.0   # two of the learned decision's inputs
+        b["link_list"] = _link_list(b, stop)
+        if b["link_list"]:
             c = BAD
         elif b["in_box"]:
             c = BAD if density is None or density < STOP_HIGH or length < LENGTH_HIGH else NEARGOOD
@@ -288,7 +289,8 @@ _NEIGHBOUR = (0, 1, 2, 3, 9)   # the own features a neighbour contributes: link 
 
 def learned_features(blocks: list[dict], stop: set[str] | None, context_free: list[str],
                      smoothed: list[str]) -> list[tuple]:
-    """One row of LEARNED_FEATURES per block (raw values; LEARNED_WEIGHTS are for these)."""
+    """One row of LEARNED_FEATURES per block (raw values; LEARNED_WEIGHTS are for these). The blocks
+    have been through classify(), which sets their "stop_density"."""
     own = []
     for b, c in zip(blocks, context_free):   # classify() has set b["stop_density"]
         words, text = b["words"], b["text"]
@@ -366,7 +368,8 @@ def justext_classes(context_free: list[str]) -> list[str]:
 
 
 def clean_text(marked: str, fallback: bool = True) -> str:
-    """resiliparse's marked output -> the text of the blocks classified good, one per paragraph.
+    """resiliparse's marked output -> the text of the blocks the learned decision keeps, one per
+    paragraph (the rules' good blocks when it keeps none).
 
     With `fallback`, a page where no block is good (a list, a table, a short notice: text with
     few long, stop-word-rich paragraphs) keeps every block that is not a link list instead of
@@ -378,13 +381,13 @@ def clean_text(marked: str, fallback: bool = True) -> str:
     keep = learned_keep(learned_features(blocks, stop, context_free, classes))
     # never a link list, whatever the model says (pages unlike its training pages, e.g. a CJK page
     # whose related-articles line sits next to the article, got a link list through)
-    keep = [k and not _link_list(b, stop) for k, b in zip(keep, blocks)]
+    keep = [k and not b["link_list"] for k, b in zip(keep, blocks)]
     if len(blocks) == 1:   # nothing to learn a page's layout from: the rules decide
         keep = [classes[0] == GOOD]
     elif keep and context_free[-1] == SHORT and classes[-1] != GOOD:
-        # a short closing line ("Share this story", a sponsor label) stays out, as the rules have it:
-        # tune half, 5-fold CV 0.930 -> 0.931, ScrapingHub 0.946 -> 0.949; the rules' short title
-        # kept before the text lowered both (0.928, 0.943) and is left to the model
+        # a short closing line ("Share this story", a sponsor label) stays out, as the rules have it
+        # (when added: tune half, 5-fold CV 0.930 -> 0.931, ScrapingHub 0.946 -> 0.949; the rules'
+        # short title kept before the text lowered both, 0.928 and 0.943, and is left to the model)
         keep[-1] = False
     text = "\n\n".join(b["text"] for b, k in zip(blocks, keep) if k)
     if not text:   # the model keeps nothing: the rules' good blocks (a short page, a CJK paragraph)
