@@ -1,6 +1,6 @@
 """End-to-end throughput of `dentro data`, documents per second per core, beside a baseline.
 
-    .venv/bin/python benchmarks/data_throughput.py [--world RUN] [--repeats 5]
+    .venv/bin/python benchmarks/data_throughput.py [--world RUN] [--repeats 5] [--extractor NAME]
 
 Ours:     FastWARC + resiliparse + the filters, the whole stage (tasks + global dedup + shards).
 Baseline: what a straightforward pipeline does: warcio to read, trafilatura (FineWeb's settings) to
@@ -48,11 +48,16 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def ours(inputs: list[Path], blocklist: str | None, workers: int) -> tuple[int, float, float]:
+EXTRACTORS = [DataConfig.extractor]   # --extractor: dentro's extractors to run, each beside the baseline
+
+
+def ours(inputs: list[Path], blocklist: str | None, workers: int,
+         extractor: str = DataConfig.extractor) -> tuple[int, float, float]:
     out = Path(tempfile.mkdtemp(prefix="dentro-bench-"))
     try:
         t0, c0 = time.perf_counter(), _cpu()
-        stats = process(inputs, out, DataConfig(blocklist=blocklist), workers=workers, log=lambda *a: None)
+        stats = process(inputs, out, DataConfig(blocklist=blocklist, extractor=extractor), workers=workers,
+                        log=lambda *a: None)
         return stats["stages"][0]["docs_in"], time.perf_counter() - t0, _cpu() - c0
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -105,8 +110,8 @@ def baseline(inputs: list[Path], blocklist: str | None) -> tuple[int, float, flo
 
 def measure(name: str, inputs: list[Path], blocklist: str | None, repeats: int, base_subset=None):
     rows = []
-    for label, fn in (("dentro (FastWARC + resiliparse)", lambda: ours(inputs, blocklist, 1)),
-                      ("baseline (warcio + trafilatura)", lambda: baseline(base_subset or inputs, blocklist))):
+    runs_of = [(f"dentro (FastWARC + {x})", lambda x=x: ours(inputs, blocklist, 1, x)) for x in EXTRACTORS]
+    for label, fn in runs_of + [("baseline (warcio + trafilatura)", lambda: baseline(base_subset or inputs, blocklist))]:
         fn()  # warm-up: imports, the language model, page cache
         runs = [fn() for _ in range(repeats)]
         docs = runs[0][0]
@@ -116,8 +121,9 @@ def measure(name: str, inputs: list[Path], blocklist: str | None, repeats: int, 
     print(f"\n### {name}\n\n| pipeline (1 core) | documents | docs/s wall | docs/s per CPU-second |\n|---|---|---|---|")
     for label, docs, wall, cpu in rows:
         print(f"| {label} | {docs} | {wall:.0f} | {cpu:.0f} |")
-    print(f"\n(medians of {repeats} runs) ratio dentro / baseline: {rows[0][2] / rows[1][2]:.1f}x wall, "
-          f"{rows[0][3] / rows[1][3]:.1f}x CPU")
+    for row in rows[:-1]:
+        print(f"\n(medians of {repeats} runs) {row[0]} / baseline: {row[2] / rows[-1][2]:.1f}x wall, "
+              f"{row[3] / rows[-1][3]:.1f}x CPU")
     return rows
 
 
@@ -125,7 +131,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--world", default="bench-world", help="run holding a tiny world (made if missing)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--extractor", default=DataConfig.extractor, help="dentro's extractors, comma-separated, "
+                    f"each measured beside the baseline (default: {DataConfig.extractor})")
     args = ap.parse_args()
+    EXTRACTORS[:] = args.extractor.split(",")
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     if SHARED.exists():
         measure("real WARC (../shared/data/warc, 10 small files: per-file costs included)", [SHARED], None,
