@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_extraction import DATA, load_sets  # noqa: E402
+from data_world import token_f1, world_pages  # noqa: E402
 
 from dentro.web import boilerplate as bp  # noqa: E402
 from dentro.web.extract import decode_html, extract_resiliparse, extract_text  # noqa: E402
@@ -90,36 +91,9 @@ def snippet_labels(blocks: list[dict], item: dict) -> tuple[list[int], np.ndarra
     return idx, np.array(y)
 
 
-def world_pages(run: Path, limit: int = WORLD_PAGES) -> list[tuple[str, str]]:
-    """(html, main_text) of the first `limit` pages of a tiny world that should keep text."""
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
-
-    truth = {}
-    for line in open(run / "world" / "truth" / "pages.jsonl", encoding="utf-8"):
-        p = json.loads(line)
-        if p["expect"] in ("keep", "quality", "dedup") and p["main_text"]:
-            truth[p["url"]] = p["main_text"]
-    out = []
-    for path in sorted((run / "world" / "crawl").glob("*.warc.gz")):
-        with open(path, "rb") as fh:
-            for r in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=True):
-                url = r.headers.get("WARC-Target-URI")
-                if url in truth and len(out) < limit:
-                    out.append((decode_html(r.reader.read(), r.http_charset), truth[url]))
-    return out
-
-
 def world_labels(blocks: list[dict], main_text: str) -> np.ndarray:
     main = f" {_WS.sub(' ', main_text)} "
     return np.array([float(_WS.sub(" ", b["text"]) in main) for b in blocks])
-
-
-def token_f1(pred: str, gold: str) -> float:
-    from collections import Counter
-
-    p, g = Counter(_WORD.findall(pred.lower())), Counter(_WORD.findall(gold.lower()))
-    tp = sum((p & g).values())
-    return 2 * tp / (sum(p.values()) + sum(g.values())) if tp else float(not p and not g)
 
 
 def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
@@ -205,7 +179,7 @@ def main():
 
     world_fit, world_check = [], []
     if args.world:
-        pages = world_pages(args.world)
+        pages = [(html, main) for _, html, main in world_pages(args.world, ("keep", "quality", "dedup"), WORLD_PAGES)]
         world_check = pages[1::2]
         for html, main in pages[0::2]:
             blocks, X = page_rows(html)

@@ -36,18 +36,18 @@ def token_f1(pred: str, gold: str) -> float:
     return 2 * pr * rc / (pr + rc)
 
 
-def extraction_quality(run: Path, limit: int = 1500) -> dict:
-    """Token F1 of each extractor's output against main_text, on pages that should keep text."""
+def world_pages(run: Path, expect: tuple[str, ...], limit: int):
+    """(url, decoded html, main_text) of the first `limit` pages of the run's world whose `expect`
+    is one of these and that have a main_text, in crawl order."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    from dentro.web.extract import decode_html, extract_text
+    from dentro.web.extract import decode_html
 
     truth = {}
-    for l in open(run / "world" / "truth" / "pages.jsonl", encoding="utf-8"):
-        p = json.loads(l)
-        if p["expect"] in ("keep", "language", "quality", "dedup") and p["main_text"]:
+    for line in open(run / "world" / "truth" / "pages.jsonl", encoding="utf-8"):
+        p = json.loads(line)
+        if p["expect"] in expect and p["main_text"]:
             truth[p["url"]] = p["main_text"]
-    f1 = defaultdict(list)
     n = 0
     for w in sorted((run / "world" / "crawl").glob("*.warc.gz")):
         with open(w, "rb") as fh:
@@ -56,9 +56,19 @@ def extraction_quality(run: Path, limit: int = 1500) -> dict:
                 if u not in truth or n >= limit:
                     continue
                 n += 1
-                html = decode_html(r.reader.read(), r.http_charset)
-                for name in ("resiliparse", "blocks", "trafilatura"):
-                    f1[name].append(token_f1(extract_text(html, name), truth[u]))
+                yield u, decode_html(r.reader.read(), r.http_charset), truth[u]
+
+
+def extraction_quality(run: Path, limit: int = 1500) -> dict:
+    """Token F1 of each extractor's output against main_text, on pages that should keep text."""
+    from dentro.web.extract import extract_text
+
+    f1 = defaultdict(list)
+    n = 0
+    for _, html, main in world_pages(run, ("keep", "language", "quality", "dedup"), limit):
+        n += 1
+        for name in ("resiliparse", "blocks", "trafilatura"):
+            f1[name].append(token_f1(extract_text(html, name), main))
     return {k: sum(v) / len(v) for k, v in f1.items()} | {"pages": n}
 
 

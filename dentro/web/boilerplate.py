@@ -294,7 +294,7 @@ def learned_features(blocks: list[dict], stop: set[str] | None, context_free: li
     """One row of LEARNED_FEATURES per block (raw values; LEARNED_WEIGHTS are for these). The blocks
     have been through classify(), which sets their "stop_density"."""
     own = []
-    for b, c in zip(blocks, context_free):   # classify() has set b["stop_density"]
+    for b, c in zip(blocks, context_free):
         words, text = b["words"], b["text"]
         nw, n = len(words), len(text) or 1
         tokens = text.split()
@@ -380,13 +380,14 @@ def clean_text(marked: str, fallback: bool = True) -> str:
     stop = page_stop_words(blocks)
     context_free = classify(blocks, stop)
     classes = justext_classes(context_free)
-    keep = learned_keep(learned_features(blocks, stop, context_free, classes))
-    # never a link list, whatever the model says (pages unlike its training pages, e.g. a CJK page
-    # whose related-articles line sits next to the article, got a link list through)
-    keep = [k and not b["link_list"] for k, b in zip(keep, blocks)]
-    if len(blocks) == 1:   # nothing to learn a page's layout from: the rules decide
-        keep = [classes[0] == GOOD]
-    elif keep and context_free[-1] == SHORT and classes[-1] != GOOD:
+    if len(blocks) <= 1:   # nothing to learn a page's layout from: the rules decide
+        keep = [c == GOOD for c in classes]
+    else:
+        keep = learned_keep(learned_features(blocks, stop, context_free, classes))
+        # never a link list, whatever the model says (pages unlike its training pages, e.g. a CJK page
+        # whose related-articles line sits next to the article, got a link list through)
+        keep = [k and not b["link_list"] for k, b in zip(keep, blocks)]
+    if len(blocks) > 1 and context_free[-1] == SHORT and classes[-1] != GOOD:
         # a short closing line ("Share this story", a sponsor label) stays out, as the rules have it
         # (when added: tune half, 5-fold CV 0.930 -> 0.931, ScrapingHub 0.946 -> 0.949; the rules'
         # short title kept before the text lowered both, 0.928 and 0.943, and is left to the model)

@@ -275,15 +275,7 @@ TASK_FILES = "arrow-lz4"   # in plan.json: a plan from before (Parquet task file
 
 
 def _write_task_table(path: Path, table: pa.Table) -> None:
-    """Atomic: write a temporary file beside it, then rename (the temporary file is removed if the
-    write fails)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        feather.write_feather(table, tmp, compression="lz4")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_atomic(path, lambda tmp: feather.write_feather(table, tmp, compression="lz4"))
 
 
 def _read_task_table(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -291,11 +283,19 @@ def _read_task_table(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 
 def _write_parquet(path: Path, table: pa.Table) -> None:
-    """Atomic: write a temporary file beside it, then rename."""
+    _write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def _write_atomic(path: Path, write) -> None:
+    """write(temporary path) beside `path`, then rename it there; the temporary file is removed if
+    the write fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the global step
