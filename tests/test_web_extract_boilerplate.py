@@ -28,6 +28,28 @@ def test_features_link_density_and_box():
     assert not blocks[1]["in_box"] and 0 < blocks[1]["link_density"] < 0.5
 
 
+def test_block_counts_are_the_regexes_counts_in_any_script():
+    """The per-character table (one numpy pass per page) counts what the regexes and str methods
+    would, block by block: digits of other scripts, symbols and emoji beyond the BMP, a dotted
+    capital I whose lower case is two characters, CJK, separators and sentence ends."""
+    import re
+
+    texts = ["İstanbul'da 1932 yılında, ٣ köprü | » haber. Ve sonra! Öyle mi? Evet",
+             "日本語のテキスト、漢字とかな。 東京 2024年",
+             "Emoji 😀 and 𝐁old maths 𝟙𝟚 · a\u00a0non-breaking\u2003space _under_score",
+             "x²", "Ende.", "«Citação» — fim;", "한국어 문장 입니다 ... 끝!"]
+    counts, ends = bp._block_counts(texts)
+    for t, n, end in zip(texts, counts, ends):
+        tokens = t.split()
+        assert dict(zip(bp._COUNTS, n)) == {
+            "cjk": len(bp._CJK.findall(t)), "digits": len(re.findall(r"\d", t)),
+            "symbols": len(re.findall(r"[^\w\s]", t)), "tokens": len(tokens),
+            "capitalised": sum(tok[0].isupper() for tok in tokens),
+            "separators": len(re.findall("[|\u00bb\u203a\u2022\u00b7>/]", t)),
+            "sentences": t.count(". ") + t.count("! ") + t.count("? ")}, t
+        assert end == t.endswith(tuple(bp._ENDS)), t
+
+
 def test_page_stop_words_are_the_pages_frequent_short_words():
     blocks = bp.features(PROSE["de"] * 3)
     stop = bp.page_stop_words(blocks)
