@@ -230,3 +230,16 @@ def test_the_learned_decision_has_a_weight_per_feature_and_never_keeps_a_link_li
     # and a model that keeps nothing leaves the rules' good blocks, not an empty page
     monkeypatch.setattr(bp, "LEARNED_BIAS", -100.0)
     assert PROSE["en"].strip() in bp.clean_text(marked)
+
+
+def test_a_heading_over_kept_text_is_kept_a_heading_over_furniture_is_not():
+    article = "".join(f"<p>{PROSE['en'] * 2}</p>" for _ in range(3))
+    html = ("<html><body><article><h1>The bridge over the river</h1><p class='byline'>By Ana, 2 May</p>"
+            f"{article}<h2>History</h2>{article}</article>"
+            "<footer><h3>Follow us</h3><a href='/a'>Facebook</a> <a href='/b'>Instagram</a> "
+            "<a href='/c'>Newsletter</a></footer></body></html>")
+    marked = bp.mark(html)
+    assert marked.count(bp.HEADING) == 3
+    text = extract_text(html, "blocks")
+    assert "The bridge over the river" in text and "History" in text   # the title over a byline too
+    assert "Follow us" not in text and PROSE["en"].strip() in text
