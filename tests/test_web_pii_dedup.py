@@ -81,3 +81,35 @@ def test_find_duplicates_keeps_first_in_crawl_order_transitively():
     # chains: a~b, b~c joins a, b and c, keeping only the first
     r, root, _ = dd.find_duplicates(np.array([1, 2, 3]), np.array([[10, 20], [10, 30], [40, 30]]))
     assert r.tolist() == [0, 2, 2] and root.tolist() == [0, 0, 0]
+
+
+def test_a_candidate_pair_is_joined_only_when_its_minhash_values_agree():
+    exact = np.array([10, 11, 12])
+    bands = np.array([[1, 2], [1, 3], [4, 5]])   # documents 0 and 1 share a band: a candidate pair
+    mins = np.zeros((3, 10), np.uint32)
+    mins[1, :5] = 7                              # ... whose MinHash values agree on 5 of 10
+    assert dd.find_duplicates(exact, bands, mins, verify=0.6)[0].tolist() == [0, 0, 0]
+    assert dd.find_duplicates(exact, bands)[0].tolist() == [0, 2, 0]   # unchecked, as FineWeb
+    mins[1, :3] = 0                              # 8 of 10 agree
+    assert dd.find_duplicates(exact, bands, mins, verify=0.6)[0].tolist() == [0, 2, 0]
+
+
+def test_the_checked_minhash_still_finds_near_duplicates_and_estimates_jaccard():
+    texts = [prose("pt", 1, 12), prose("pt", 2, 12), prose("pt", 1, 12), prose("pt", 3, 12)]
+    near = texts[1].split()
+    near[5] = "diferente"
+    texts.append(" ".join(near))
+    sketches = [dd.sketch(t) for t in texts]
+    bands = np.array([b for b, _ in sketches])
+    mins = np.array([m for _, m in sketches])
+    assert mins.shape == (5, 112) and mins.dtype == np.uint32
+    reason, root, _ = dd.find_duplicates(np.array([dd.exact_hash(t) for t in texts]), bands, mins,
+                                         dd.MinHashConfig().verify)
+    assert reason.tolist() == [0, 0, 1, 0, 2] and root.tolist() == [0, 1, 0, 3, 1]
+
+    def jaccard(a, b):   # the true 5-gram Jaccard similarity the agreeing share estimates
+        grams = [{tuple(w[i:i + 5]) for i in range(len(w) - 4)} for w in (dd.normalise(a).split(), dd.normalise(b).split())]
+        return len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+
+    for i, j in ((1, 4), (1, 3), (0, 1)):
+        assert abs((mins[i] == mins[j]).mean() - jaccard(texts[i], texts[j])) < 0.12, (i, j)

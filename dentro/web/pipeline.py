@@ -144,7 +144,8 @@ KEPT_SCHEMA = pa.schema([
     ("text", pa.string()), ("id", pa.string()), ("url", pa.string()), ("date", pa.string()),
     ("file_path", pa.string()), ("language", pa.string()), ("language_score", pa.float64()),
     ("input_idx", pa.int32()), ("index", pa.int64()), ("exact", pa.int64()),
-    ("bands", pa.list_(pa.int64())), ("pii", pa.string()), ("bytes_before_pii", pa.int64()),
+    ("bands", pa.list_(pa.int64())), ("mins", pa.list_(pa.uint32())), ("pii", pa.string()),
+    ("bytes_before_pii", pa.int64()),
 ])
 REMOVED_SCHEMA = pa.schema([
     ("input_idx", pa.int32()), ("index", pa.int64()), ("url", pa.string()), ("file_path", pa.string()),
@@ -241,10 +242,10 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
         # 6. dedup signatures (on the text before PII placeholders), 7. PII
         clean, pii_counts = anonymise(text) if cfg.pii else (text, Counter())
         norm = dd.normalise(text)
+        bands, mins = dd.sketch(text, cfg.minhash, norm)
         row = {"text": clean, "id": rec.id, "url": rec.url, "date": rec.date, "file_path": rec.source,
                "language": lang, "language_score": round(score, 4), "input_idx": task.input_idx,
-               "index": rec.index, "exact": dd.exact_hash(text, norm),
-               "bands": dd.signature(text, cfg.minhash, norm),
+               "index": rec.index, "exact": dd.exact_hash(text, norm), "bands": bands, "mins": mins,
                "pii": json.dumps(dict(pii_counts), sort_keys=True), "bytes_before_pii": nb}
         for k, v in row.items():
             kept[k].append(v)
@@ -271,7 +272,7 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
 # two of its columns (a column is read without decompressing the others), at the same size; on ten
 # small real WARC files (one task each) that is ~15 of the ~55 ms the ten tasks cost beyond one.
 # The stage's outputs (corpus shards, removed.parquet) stay Parquet.
-TASK_FILES = "arrow-lz4"   # in plan.json: a plan from before (Parquet task files) is not resumed
+TASK_FILES = "arrow-lz4-mins"   # in plan.json: a plan from before (Parquet task files, no MinHash values) is not resumed
 
 
 def _write_task_table(path: Path, table: pa.Table) -> None:
@@ -326,7 +327,7 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
                         + f"dentro data reads {FORMATS}")
 
     # all kept documents in crawl order: (input file, record index)
-    cols = ["input_idx", "index", "exact", "bands", "language", "url", "file_path", "bytes_before_pii"]
+    cols = ["input_idx", "index", "exact", "bands", "mins", "language", "url", "file_path", "bytes_before_pii"]
     parts = [_read_task_table(tdir / f"{t.name}.kept.arrow", columns=cols) for t in tasks]
     meta = pa.concat_tables(parts) if parts else pa.table({c: [] for c in cols})
     order = np.lexsort((meta["index"].to_numpy(), meta["input_idx"].to_numpy()))
@@ -334,7 +335,12 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     n = meta.num_rows
     bands = (np.array(meta["bands"].combine_chunks().values.to_numpy()).reshape(n, cfg.minhash.bands)
              if n else np.zeros((0, cfg.minhash.bands), np.int64))
-    reason, root, sizes = dd.find_duplicates(meta["exact"].to_numpy(), bands)
+    hashes = cfg.minhash.bands * cfg.minhash.rows
+    mins = (np.array(meta["mins"].combine_chunks().values.to_numpy()).reshape(n, hashes)
+            if n else np.zeros((0, hashes), np.uint32))
+    meta = meta.drop_columns(["bands", "mins"])
+    reason, root, sizes = dd.find_duplicates(meta["exact"].to_numpy(), bands, mins, cfg.minhash.verify)
+    del bands, mins
 
     langs = meta["language"].to_pylist()
     nbs = meta["bytes_before_pii"].to_numpy()
