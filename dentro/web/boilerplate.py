@@ -369,8 +369,8 @@ LEARNED_FEATURES = (
     "next_link_density", "next_in_box", "next_log_length", "next_stop_density", "next_jt_good",
     "first", "last", "position", "smoothed_good", "page_no_good", "good_distance", "prev_smoothed_good",
     "next_smoothed_good")
-_NEIGHBOUR = [0, 1, 2, 3, 9]   # the own features a neighbour contributes: link density .. jt_good
-_CLASS_COLUMNS = (GOOD, NEARGOOD, SHORT, BAD)
+_COLUMN = {name: i for i, name in enumerate(LEARNED_FEATURES)}
+_NEIGHBOUR = ("link_density", "in_box", "log_length", "stop_density", "jt_good")   # what a neighbour adds
 
 
 def learned_features(blocks: list[dict], stop: set[str] | None, context_free: list[str],
@@ -388,35 +388,37 @@ def learned_features(blocks: list[dict], stop: set[str] | None, context_free: li
     def column(key):
         return np.array([b[key] for b in blocks], dtype=np.float64)
 
+    def put(name, values):
+        cols[:, _COLUMN[name]] = values
+
     chars, nw = column("chars"), np.array([len(b["words"]) for b in blocks], dtype=np.float64)
-    cols[:, 0] = column("link_density")
-    cols[:, 1] = column("in_box")
-    cols[:, 2] = np.log1p(column("length"))
-    cols[:, 3] = column("stop_density")
-    cols[:, 4] = stop is None
-    cols[:, 5] = np.log1p(nw)
-    cols[:, 6] = column("ends_punct")
-    cols[:, 7] = column("digits") / chars
-    cols[:, 8] = column("linked_prose")
-    for k, c in enumerate(_CLASS_COLUMNS):
-        cols[:, 9 + k] = [x == c for x in context_free]
-    cols[:, 13] = column("capitalised") / np.maximum(column("tokens"), 1)
-    cols[:, 14] = column("symbols") / chars
-    cols[:, 15] = column("word_chars") / np.maximum(nw, 1) / 10
-    cols[:, 16] = column("separators") > 0
-    cols[:, 17] = np.log1p(column("sentences"))
-    own = cols[:, _NEIGHBOUR]
-    cols[0, 18:23] = 0.0
-    cols[1:, 18:23] = own[:-1]
-    cols[-1, 23:28] = 0.0
-    cols[:-1, 23:28] = own[1:]
+    for name in ("link_density", "in_box", "stop_density", "linked_prose"):
+        put(name, column(name))
+    put("log_length", np.log1p(column("length")))
+    put("no_stop_words", stop is None)
+    put("log_words", np.log1p(nw))
+    put("ends_punct", column("ends_punct"))
+    put("digit_share", column("digits") / chars)
+    for c in (GOOD, NEARGOOD, SHORT, BAD):
+        put(f"jt_{c}", [x == c for x in context_free])
+    put("capitalised_share", column("capitalised") / np.maximum(column("tokens"), 1))
+    put("symbol_share", column("symbols") / chars)
+    put("word_length", column("word_chars") / np.maximum(nw, 1) / 10)
+    put("separator", column("separators") > 0)
+    put("log_sentences", np.log1p(column("sentences")))
+    own = cols[:, [_COLUMN[name] for name in _NEIGHBOUR]]   # the neighbours' columns: none at the edges
+    prev, nxt = [_COLUMN[f"prev_{name}"] for name in _NEIGHBOUR], [_COLUMN[f"next_{name}"] for name in _NEIGHBOUR]
+    cols[0, prev] = 0.0
+    cols[1:, prev] = own[:-1]
+    cols[-1, nxt] = 0.0
+    cols[:-1, nxt] = own[1:]
     index = np.arange(count)
     good = np.array([c == GOOD for c in smoothed])
-    cols[:, 28] = index == 0
-    cols[:, 29] = index == count - 1
-    cols[:, 30] = index / max(count - 1, 1)
-    cols[:, 31] = good
-    cols[:, 32] = not good.any()
+    put("first", index == 0)
+    put("last", index == count - 1)
+    put("position", index / max(count - 1, 1))
+    put("smoothed_good", good)
+    put("page_no_good", not good.any())
     # the distance to the nearest block jusText's smoothing calls good, at most 5
     where = np.flatnonzero(good)
     if len(where):
@@ -424,13 +426,11 @@ def learned_features(blocks: list[dict], stop: set[str] | None, context_free: li
         after = where[np.minimum(at, len(where) - 1)] - index
         before = index - where[np.maximum(at - 1, 0)]
         distance = np.minimum(np.where(after >= 0, after, 5), np.where(before >= 0, before, 5))
-        cols[:, 33] = np.minimum(distance, 5) / 5
+        put("good_distance", np.minimum(distance, 5) / 5)
     else:
-        cols[:, 33] = 1.0
-    cols[0, 34] = 0.0
-    cols[1:, 34] = good[:-1]
-    cols[-1, 35] = 0.0
-    cols[:-1, 35] = good[1:]
+        put("good_distance", 1.0)
+    put("prev_smoothed_good", np.concatenate(([False], good[:-1])))
+    put("next_smoothed_good", np.concatenate((good[1:], [False])))
     return cols
 
 
