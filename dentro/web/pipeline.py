@@ -275,6 +275,13 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
 TASK_FILES = "arrow-lz4-mins"   # in plan.json: a plan from before (Parquet task files, no MinHash values) is not resumed
 
 
+def _rows(column: pa.ChunkedArray, n: int, width: int, dtype) -> np.ndarray:
+    """A column of fixed-length lists (band hashes, MinHash values) as an (n, width) array."""
+    if not n:
+        return np.zeros((0, width), dtype)
+    return np.array(column.combine_chunks().values.to_numpy()).reshape(n, width)
+
+
 def _write_task_table(path: Path, table: pa.Table) -> None:
     _write_atomic(path, lambda tmp: feather.write_feather(table, tmp, compression="lz4"))
 
@@ -333,11 +340,8 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     order = np.lexsort((meta["index"].to_numpy(), meta["input_idx"].to_numpy()))
     meta = meta.take(order)
     n = meta.num_rows
-    bands = (np.array(meta["bands"].combine_chunks().values.to_numpy()).reshape(n, cfg.minhash.bands)
-             if n else np.zeros((0, cfg.minhash.bands), np.int64))
-    hashes = cfg.minhash.bands * cfg.minhash.rows
-    mins = (np.array(meta["mins"].combine_chunks().values.to_numpy()).reshape(n, hashes)
-            if n else np.zeros((0, hashes), np.uint32))
+    bands = _rows(meta["bands"], n, cfg.minhash.bands, np.int64)
+    mins = _rows(meta["mins"], n, cfg.minhash.bands * cfg.minhash.rows, np.uint32)
     meta = meta.drop_columns(["bands", "mins"])
     reason, root, sizes = dd.find_duplicates(meta["exact"].to_numpy(), bands, mins, cfg.minhash.verify)
     del bands, mins
