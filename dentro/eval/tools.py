@@ -66,8 +66,9 @@ def answer_with_tools(model, tok, question: str, context: ToolContext, max_token
 
 def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,
             progress: str | None = None) -> None:
-    """it[key] = {"text", "verdict", "calls"} for every item: through the tool loop when context
-    is given, else a plain batched reply (no tool can run)."""
+    """it[key] = {"text", "verdict", "calls"} for every item: with context, as the tool loop
+    answers it (greedy first turns batched, and the tool loop for those that open a call); else
+    a plain batched reply (no tool can run)."""
     from dentro.chat.assistant import reply_batch
     from dentro.progress import bar
 
@@ -77,7 +78,17 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
         for it, r in zip(items, replies):
             it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": []}
         return
-    for it in bar(items, desc=progress or key, unit="q", disable=progress is None):
+    # The first turns in batches, greedy: a reply that calls no tool is final as it stands (the SFT
+    # model's, whose conversations never showed a call); only those that open a call go through the
+    # tool loop, one question at a time.
+    firsts = reply_batch(model, tok, [[{"role": "system", "content": TOOLS_PROMPT},
+                                       {"role": "user", "content": it["question"]}] for it in items],
+                         max_tokens=max_tokens)
+    loop = [(it, f) for it, f in zip(items, firsts) if f["too_long"] or "<tool_call>" in f["text"]]
+    for it, f in zip(items, firsts):
+        if not (f["too_long"] or "<tool_call>" in f["text"]):
+            it[key] = {"text": f["text"], "verdict": verdict(f["text"], it.get("answers") or []), "calls": []}
+    for it, _ in bar(loop, desc=progress or key, unit="q", disable=progress is None or not loop):
         r = answer_with_tools(model, tok, it["question"], context, max_tokens)
         it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": r["calls"]}
 
