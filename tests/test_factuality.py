@@ -328,7 +328,7 @@ def test_min_correct_above_k_is_a_clear_error(run, capsys):
     assert "--min-correct" in capsys.readouterr().err
 
 
-def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp_path, capsys):
+def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp_path, capsys, monkeypatch):
     """With a corpus to search, the mix holds tool conversations (searches grounded in the run's
     own index, python, plain answers, searches about nobody), each with the tools prompt, and
     eval.json measures both models with and without tools."""
@@ -339,16 +339,45 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
 
     r2 = tmp_path / "run"
     r2.mkdir()
-    for name in ("world", "sft"):
-        (r2 / name).symlink_to(run / name)
+    (r2 / "world").symlink_to(run / "world")
+    (r2 / "sft").mkdir()
+    (r2 / "sft" / "conversations").symlink_to(run / "sft" / "conversations")
+    # the same throwaway chat model with a 256-token window: the tool conversations fit it
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.model.gpt import GPT, ModelConfig
+
+    _, tok, state = load_checkpoint(run / "sft" / "checkpoint", "cpu")
+    torch.manual_seed(0)
+    save_checkpoint(r2 / "sft" / "checkpoint", GPT(ModelConfig.from_depth(1, vocab_size=tok.vocab_size,
+                                                                          max_seq_len=256)), tok, state)
     facts = [json.loads(l) for l in (run / "world" / "truth" / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = [f"{f['subject_name']}: {f['relation']} {f['answer']['pt']} / {f['answer']['en']}." for f in facts]
     (r2 / "data" / "corpus").mkdir(parents=True)
     pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}),
                    r2 / "data" / "corpus" / "00000.parquet")
     out = tmp_path / "f"
+    from dentro.commands import factuality as F
+    from dentro.commands import sft as S
+
+    seen = []  # (tag, kinds of the conversations) of every fine-tuning, in order
+    real = S.finetune
+
+    def spy(model, tok, convs, *a, **kw):
+        seen.append((kw.get("tag"), [c.get("kind") for c in convs]))
+        return real(model, tok, convs, *a, **kw)
+
+    monkeypatch.setattr(S, "finetune", spy)
     assert cli.main(["factuality", "--run", str(r2), "--preset", "micro", "--out", str(out)]) == 0
     assert "tool conversations" in capsys.readouterr().out
+    # the tools phase first: every tool conversation of the mix and tools_replay others; then the whole mix
+    assert [tag for tag, _ in seen] == ["tools", "factuality"]
+    train_kinds = [json.loads(l)["kind"] for l in (out / "conversations" / "train.jsonl").read_text().splitlines()]
+    first = seen[0][1]
+    assert sorted(k for k in first if k in F.TOOL_KINDS) == sorted(k for k in train_kinds if k in F.TOOL_KINDS)
+    assert {"search", "python"} <= set(first)
+    assert sum(k not in F.TOOL_KINDS for k in first) == F.PRESETS["micro"].tools_replay
+    assert sorted(seen[1][1]) == sorted(train_kinds)
+    assert (out / "tools" / "checkpoint" / "model.safetensors").is_file() and (out / "tools" / "loss.png").is_file()
     mix = [json.loads(l) for p in ("train.jsonl", "val.jsonl")
            for l in (out / "conversations" / p).read_text(encoding="utf-8").splitlines()]
     tools = [c for c in mix if c["kind"] in ("search", "python", "plain", "search_nobody")]
@@ -363,3 +392,13 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     assert "tools_rare_correct" in ev["figures"] and "tools_needless_sft" in ev["figures"]
     rows = [json.loads(l) for l in (out / "tools.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
+    f = ev["figures"]
+    assert f["tools_phase_steps"] == F.PRESETS["micro"].tools_train.max_steps
+    assert f["tools_phase_tool_conversations"] == sum(k in F.TOOL_KINDS for k in train_kinds)
+
+    # --tools-minutes 0 leaves the phase out: the mix alone
+    seen.clear()
+    assert cli.main(["factuality", "--run", str(r2), "--preset", "micro", "--out", str(tmp_path / "g"),
+                     "--tools-minutes", "0"]) == 0
+    assert [tag for tag, _ in seen] == ["factuality"] and not (tmp_path / "g" / "tools").exists()
+    assert "tools_phase_steps" not in json.loads((tmp_path / "g" / "eval.json").read_text())["figures"]

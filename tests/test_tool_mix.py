@@ -73,7 +73,7 @@ def test_tools_prompt_is_added_or_appended_and_sized_for_the_window(index):
     assert with_tools_prompt(sys_msgs)[0]["content"] == "Be brief.\n" + TOOLS_PROMPT
     assert sys_msgs[0]["content"] == "Be brief."
     small, big = chat_context(index, 256), chat_context(index, 2048)
-    assert (small.k, small.sources) == (2, False) and small.max_chars < 400
+    assert (small.k, small.sources) == (1, False) and small.max_chars < 400
     assert (big.k, big.max_chars, big.sources) == (3, 1200, True)
 
 
@@ -104,3 +104,49 @@ def test_tool_table_counts_verdicts_and_calls():
     assert tab[("rare", "pt")] == {"n": 2, "correct": 1, "refused": 1, "wrong": 0, "called": 1, "search": 1,
                                    "python": 0}
     assert tab[("arithmetic", "en")]["python"] == 1 and ("rare", "en") not in tab
+
+
+def test_measure_batches_first_turns_and_loops_only_the_calls(index, monkeypatch):
+    """With tools, a first turn that calls nothing is the answer as the batch wrote it; a turn
+    that opens a call (or does not fit) goes through the tool loop, question by question."""
+    import dentro.chat.assistant as A
+
+    items = [{"question": "Quem é Ana?", "answers": ["química"]}, {"question": "Onde nasceu Ana?", "answers": ["Fernholm"]},
+             {"question": "Oi", "answers": []}]
+    batched = [{"text": "Ana é química.", "too_long": False}, {"text": '<tool_call>{"name": "search"', "too_long": False},
+               {"text": "", "too_long": True}]
+    seen_batch, looped = [], []
+
+    def fake_batch(model, tok, convs, **kw):
+        seen_batch.extend(convs)
+        return batched
+
+    def fake_loop(model, tok, question, context, max_tokens):
+        looped.append(question)
+        return {"text": "Ana nasceu em Fernholm.", "calls": ["search"], "reason": "stop"}
+
+    monkeypatch.setattr(A, "reply_batch", fake_batch)
+    monkeypatch.setattr(T, "answer_with_tools", fake_loop)
+    T.measure(None, None, items, "m", context=ToolContext(index_path=index))
+    assert [c[0] for c in seen_batch] == [{"role": "system", "content": TOOLS_PROMPT}] * 3  # told it has tools
+    assert looped == ["Onde nasceu Ana?", "Oi"]
+    assert items[0]["m"] == {"text": "Ana é química.", "verdict": "correct", "calls": []}
+    assert items[1]["m"] == {"text": "Ana nasceu em Fernholm.", "verdict": "correct", "calls": ["search"]}
+
+
+def test_measure_gives_the_tool_loops_answers_on_a_real_model(index):
+    """The batched first turns of a real (random) model are the tool loop's answers."""
+    import torch
+
+    from dentro.model.gpt import GPT, ModelConfig
+    from dentro.tokenizer.bpe import train_tokenizer
+
+    tok = train_tokenizer([d[2] for d in DOCS] * 5 + ["Quem é Ana? Onde nasceu Rui?"] * 5, vocab_size=300)
+    torch.manual_seed(1)
+    model = GPT(ModelConfig.from_depth(1, vocab_size=tok.vocab_size, max_seq_len=128)).eval()
+    items = [{"question": q, "answers": ["x"]} for q in ("Quem é Ana?", "Onde nasceu Rui?", "Who is Clara Gil?")]
+    context = ToolContext(index_path=index, k=1, max_chars=100)
+    T.measure(model, tok, items, "m", context=context, max_tokens=12)
+    for it in items:
+        r = T.answer_with_tools(model, tok, it["question"], context, 12)
+        assert (it["m"]["text"], it["m"]["calls"]) == (r["text"], r["calls"])

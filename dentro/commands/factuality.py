@@ -58,6 +58,9 @@ class Preset:
     tools: dict | None = None  # sizes of the tool conversations in the mix (dentro.chat.tool_mix); None: none
     tools_per_group: int = 0  # held-out questions per (bucket, language) asked with tools (0: not measured)
     tools_arithmetic: int = 0  # held-out 4-5 digit problems asked with python and without
+    tools_train: S.Preset | None = None  # the tools phase before the mix (None: none); see TOOL_KINDS
+    tools_lr_frac: float = 1.0  # its learning rates, as a fraction of the SFT model's
+    tools_replay: int = 300     # other conversations of the mix replayed in it
 
 
 # tiny: ~2 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy) replies
@@ -68,19 +71,27 @@ class Preset:
 # best with the greedy answer `dentro chat` gives (86.9% of 498 questions, against 79.5% for 1 and
 # 82.5% for 3): known facts are 86% greedy-correct, and 71% of greedy-correct facts are known.
 # See docs/factuality.md.
+# The tools phase (tiny: 45 s at the SFT model's learning rates, before the minute on the mix):
+# copying from a search result and calling python right are skills the tiny model picks up only
+# after ~2,000 searches seen (docs/factuality.md: 0 of 30 held-out results that held the answer
+# were read with the tools in the mix alone; 1,200 searches in the mix at twice the rate, 0 again).
+TOOL_KINDS = ("search", "search_nobody", "python")
 PRESETS = {
     "micro": Preset(facts_per_bucket=4, k=2, temperature=0.7, min_correct=1, max_tokens=12, nobody=6,
                     replay_frac=1.0, train=S.PRESETS["micro"],
                     tools={"n_search": 12, "n_python": 6, "n_plain": 6, "n_nobody": 4}, tools_per_group=2,
-                    tools_arithmetic=4),
+                    tools_arithmetic=4, tools_train=replace(S.PRESETS["micro"], max_steps=3, pretrain_replay=0.0),
+                    tools_replay=4),
     "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
                    replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0),
-                   tools={"n_search": 600, "n_python": 900, "n_plain": 300, "n_nobody": 150}, tools_per_group=8,
-                   tools_arithmetic=20),
+                   tools={"n_search": 2400, "n_python": 900, "n_plain": 300, "n_nobody": 150}, tools_per_group=8,
+                   tools_arithmetic=20,
+                   tools_train=replace(S.PRESETS["tiny"], max_minutes=0.75, pretrain_replay=0.0)),
     "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,
                     replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300),
                     tools={"n_search": 4000, "n_python": 2000, "n_plain": 2000, "n_nobody": 1000}, tools_per_group=100,
-                    tools_arithmetic=200),
+                    tools_arithmetic=200, tools_train=replace(S.PRESETS["small"], max_steps=150, pretrain_replay=0.0),
+                    tools_replay=1000),
 }
 GROUPS = ("frequent", "medium", "rare", "absent", "user")  # the tables' row order
 VERDICTS = ("correct", "refused", "wrong")
@@ -106,8 +117,10 @@ def add_arguments(p):
                    "of the probe's conversations")
     p.add_argument("--no-tools", action="store_true", help="no tool conversations in the mix and no tools "
                    "measured (default: with the world, searches grounded in the run's corpus and python)")
-    p.add_argument("--steps", type=positive_int, help="optimiser steps at most")
-    p.add_argument("--max-minutes", type=positive_float, help="fine-tuning time budget")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps at most (the mix's fine-tuning)")
+    p.add_argument("--max-minutes", type=positive_float, help="time budget of the fine-tuning on the mix")
+    p.add_argument("--tools-minutes", type=non_negative_float, help="time budget of the tools phase before it "
+                   "(tiny: 0.75; 0 leaves it out)")
     p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of the SFT model's")
     p.add_argument("--save-every", type=positive_int, help="steps between checkpoints (default: at the end only)")
     p.add_argument("--seed", type=non_negative_int, default=1337, help="random seed (samples, mix, data order)")
@@ -124,7 +137,10 @@ def main(args):
                                   "min_correct": args.min_correct, "facts_per_bucket": args.facts,
                                   "nobody": args.nobody, "replay_frac": args.replay_frac}.items() if v is not None}
     if args.no_tools:
-        probe_kw.update(tools=None, tools_per_group=0)
+        probe_kw.update(tools=None, tools_per_group=0, tools_train=None)
+    elif args.tools_minutes is not None:
+        probe_kw["tools_train"] = replace(preset.tools_train or replace(preset.train, pretrain_replay=0.0),
+                                          max_minutes=args.tools_minutes) if args.tools_minutes > 0 else None
     if "k" in probe_kw and "min_correct" not in probe_kw:  # keep the preset's share of k
         probe_kw["min_correct"] = max(1, round(probe_kw["k"] * preset.min_correct / preset.k))
     if probe_kw.get("min_correct", 1) > probe_kw.get("k", preset.k):
@@ -245,6 +261,45 @@ def headline(items: list[dict]) -> dict:
             "absent_refused_sft": r4(share(absent, "sft", "refused")),
             "rare_wrong_sft": r4(share(rare, "sft", "wrong")),
             "sft_correct_n": len(was_right)}
+
+
+def tools_finetune(model, tok, mix: list[dict], val: list[dict], p: Preset, run: Path, chat_dir: Path, out: Path,
+                   seed: int, d, log=print) -> dict:
+    """The tools phase, before the fine-tuning on the whole mix: the mix's tool conversations
+    (TOOL_KINDS: searches, searches about nobody, python calls) and a seeded sample of
+    p.tools_replay of its other conversations, at p.tools_lr_frac of the SFT model's learning
+    rates for p.tools_train's budget. Trains `model` in place; writes out/metrics.jsonl,
+    loss.png and checkpoint/ (the model after this phase). -> {"conversations",
+    "tool_conversations", "steps", "tokens", "minutes", "lr_frac", "val_loss"}; None (nothing
+    trained) when no tool conversation fits the model's context."""
+    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.train.sft import tokenize_conversations
+
+    tools = [c for c in mix if c.get("kind") in TOOL_KINDS]
+    others = [c for c in mix if c.get("kind") not in TOOL_KINDS]
+    seq_len = model.config.max_position_embeddings
+    if not tokenize_conversations(tok, tools, seq_len)[0]:
+        log(f"[factuality] no tool conversation fits the model's context of {seq_len} tokens: no tools phase")
+        return None
+    rng = random.Random(f"factuality-tools-{seed}")
+    convs = tools + rng.sample(others, min(p.tools_replay, len(others)))
+    rng.shuffle(convs)
+    _, _, chat_state = load_checkpoint(chat_dir, "cpu")
+    cfg = S.finetune_config(chat_state, p.tools_train, seq_len, p.tools_lr_frac, seed)
+    log(f"[factuality] tools phase: {len(tools)} tool conversations and {len(convs) - len(tools)} others, "
+        f"learning rates x{p.tools_lr_frac} of the chat model's")
+
+    def save_fn(m, train_state):
+        save_checkpoint(out / "checkpoint", m, tok, train_state,
+                        extra={"step": train_state["step"], "stage": "factuality-tools", "base": str(chat_dir)})
+
+    t = time.time()
+    frac = p.tools_train.pretrain_replay
+    result, _, _ = S.finetune(model, tok, convs, val, cfg, d=d, out=out, save_fn=save_fn, log=log, tag="tools",
+                              replay_frac=frac, replay_dir=S.replay_source(run, tok, log, "tools") if frac else None)
+    return {"conversations": len(convs), "tool_conversations": len(tools), "steps": result.steps,
+            "tokens": result.tokens, "minutes": round((time.time() - t) / 60, 2), "lr_frac": p.tools_lr_frac,
+            "val_loss": round(result.evals[-1]["val_loss"], 4) if result.evals else None}
 
 
 def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -> list[dict]:
@@ -407,6 +462,9 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                  "stage": "factuality", "base": str(chat_dir)}
         save_checkpoint(ckpt, m, tok, train_state, extra=extra)
 
+    tools_phase = None  # 6c. first, the tools phase (not redone on --resume: the checkpoint holds it)
+    if not resume and p.tools_train is not None and any(c.get("kind") in TOOL_KINDS for c in train_convs):
+        tools_phase = tools_finetune(model, tok, train_convs, val_convs, p, run, chat_dir, out / "tools", seed, d, log)
     t = time.time()
     frac = p.train.pretrain_replay
     result, s_train, s_val = S.finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
@@ -440,6 +498,8 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                "tokens": result.tokens, "val_loss": round(result.evals[-1]["val_loss"], 4),
                "eval_items": len(items), "probe_seconds": round(t_probe, 1), "train_minutes": round(t_train / 60, 2),
                "eval_seconds": round(t_eval, 1), "minutes": round((time.time() - t0) / 60, 2)}
+    if tools_phase:
+        figures.update({f"tools_phase_{k}": v for k, v in tools_phase.items()})
     tool_tabs = {}
     if tool_items:
         from dentro.eval import tools as T
@@ -579,7 +639,12 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         f"{mix.get('replay', 0)} SFT conversations replayed ({mix.get('replay_dropped_unknown', 0)} that stated an "
         f"unknown fact left out)" + tools_mix_text(mix) + f". {f['steps']} steps with the SFT loop "
         f"({f['tokens']:,} tokens, "
-        f"{f['train_minutes']} min; validation loss {f['val_loss']:.3f}).", "",
+        f"{f['train_minutes']} min; validation loss {f['val_loss']:.3f})" + (
+            f"; before it, the tools phase: {f['tools_phase_tool_conversations']:,} tool conversations (searches, "
+            f"python calls) and {f['tools_phase_conversations'] - f['tools_phase_tool_conversations']} others, "
+            f"{f['tools_phase_steps']} steps in {f['tools_phase_minutes']} min at {f['tools_phase_lr_frac']}x the SFT "
+            f"model's learning rates "
+            f"(`factuality/tools/`)" if f.get("tools_phase_steps") else "") + ".", "",
         "![factuality loss](factuality/loss.png)", "",
         "**Held-out questions, before (SFT) and after probing** (greedy; a reply that says it does not know is "
         "*refused*, else *correct* when it holds the true answer, else *wrong*; the SFT stage's sample of "

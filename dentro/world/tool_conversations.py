@@ -34,7 +34,7 @@ from dentro.world.phrasing import fact_sentence
 
 KINDS = ("search", "python", "plain")
 
-# Words a query adds to the name now and then ("Ana Souza nascimento").
+# The word a query adds to the name ("Ana Souza nascimento").
 QUERY_WORD = {"birth_year": {"pt": "nascimento", "en": "born"}, "birth_city": {"pt": "cidade", "en": "city"},
               "profession": {"pt": "profissão", "en": "profession"}, "employer": {"pt": "trabalha", "en": "works"},
               "mother": {"pt": "mãe", "en": "mother"}, "father": {"pt": "pai", "en": "father"},
@@ -123,10 +123,13 @@ def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int
         passages.insert(0 if rng.random() < 0.6 else rng.randint(0, len(passages)), first)
         result = "\n".join(f"[{k}] {text}" + (f" (source: {urls[g.id]})" if g.id in urls else "")
                            for k, (text, g) in enumerate(passages, 1))
-        # Mostly with the word asked about: it finds the right passage more often (medium facts
-        # 60% vs 34% at the tiny model's result size, benchmarks/search_recall.py) and keeps the
-        # relation in sight after a long result.
-        query = name + (" " + QUERY_WORD[f.relation][lang] if rng.random() < 0.8 else "")
+        # Always with the word asked about: it finds the right passage more often (rare facts 56.8%
+        # vs 53.0% with the name alone at the tiny model's result size, benchmarks/search_recall.py)
+        # and keeps the relation in sight after the result. (The tiny model's held-out rare facts
+        # with search: 26 of 160 right against 18 with it in 80% of the queries, two seeds each;
+        # within the noise, docs/factuality.md.)
+        rng.random()  # the draw that chose, before: the conversations after it stay the same
+        query = name + " " + QUERY_WORD[f.relation][lang]
         before = rng.choice(BEFORE["search"][lang]) if rng.random() < 0.3 else ""
         lead = FROM_SEARCH[lang] if rng.random() < 0.3 else ""
         msgs = _tool_turns(_question(w, f, lang, rng), before, "search", {"query": query}, result,
