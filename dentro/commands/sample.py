@@ -171,7 +171,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     import torch
 
     from dentro.model.checkpoint import load_checkpoint
-    from dentro.model.engine import Sampling, generate, generate_all
+    from dentro.model.engine import Sampling, generate, generate_all, generate_batch_all
     from dentro.report import md_table
     from dentro.runs import atomic_write_text
 
@@ -192,10 +192,13 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 
     prompts = birth_prompts(run / "world" / "truth", cfg.people)
     rows = []
-    for p in prompts:
-        p["completion"] = complete(p["prompt"], sampling=greedy)[0]
-        p["correct"] = contains_answer(p["completion"], p["answers"])
-        rows.append(p)
+    if prompts:  # greedy, all in one batch (left-padded; the same completions as one at a time)
+        done = generate_batch_all(model, [[tok.eot_id] + tok.encode(p["prompt"]) for p in prompts],
+                                  max_tokens=cfg.max_tokens, sampling=greedy, stop_ids={tok.eot_id})
+        for p, ids in zip(prompts, done):
+            p["completion"] = tok.decode([t for t in ids if t != tok.eot_id])
+            p["correct"] = contains_answer(p["completion"], p["answers"])
+            rows.append(p)
     generic = GENERIC_PROMPTS if not prompts else GENERIC_PROMPTS[:1] + GENERIC_PROMPTS[2:3]
     samples = [{"lang": lang, "prompt": text, "samples": complete(text, sampling=Sampling(0.8), num_samples=3, seed=0)}
                for lang, text in generic]
