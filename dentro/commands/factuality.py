@@ -63,8 +63,9 @@ class Preset:
     tools_replay: int = 300     # other conversations of the mix replayed in it
 
 
-# tiny: ~2 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy) replies
-# (~30 s), fine-tuning for 1 minute, the held-out evaluation of both models (~15 s).
+# tiny: ~2.8 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy)
+# replies (~18 s), the tools phase (45 s), fine-tuning on the mix for 1 minute, the held-out
+# evaluation of both models (~8 s) and with tools (~25 s).
 # k=4 at T=0.7: at T=1.0 the tiny SFT model left 34 of its 71 greedy-correct frequent questions
 # (of 300 probed) with 0 or 1 correct sample in 4, too noisy to look consistent; at 0.7, 20 of 80.
 # min_correct=2 ("at least half"): of the thresholds 1-4 it is the one whose known/unknown agrees
