@@ -49,14 +49,14 @@ class Preset:
     samples: int              # ... estimated from this many samples per problem
 
 
-# tiny: the speedrun's stage, under a minute of a 2-core CPU: 36 s of training steps (P x G = 32
+# tiny: the speedrun's stage, under a minute of a 2-core CPU: 30 s of training steps (P x G = 32
 # rollouts of up to 96 tokens per step), 40 held-out problems before and after. (45 s until
-# 2026-11-30: the 9 s went to stage 6's tools phase; on the tiny model pass@1 moved within its
+# 2026-11-30: the 15 s went to stage 6's tools phase; on the tiny model pass@1 moved within its
 # interval either way.)
 PRESETS = {
     "micro": Preset(prompts_per_step=2, group_size=4, max_tokens=12, max_steps=4, max_minutes=None, lr_frac=0.2,
                     eval_every=2, eval_problems=4, final_problems=4, k=2, samples=4),
-    "tiny": Preset(prompts_per_step=4, group_size=8, max_tokens=96, max_steps=500, max_minutes=0.6, lr_frac=0.2,
+    "tiny": Preset(prompts_per_step=4, group_size=8, max_tokens=96, max_steps=500, max_minutes=0.5, lr_frac=0.2,
                    eval_every=10, eval_problems=16, final_problems=40, k=4, samples=4),
     "small": Preset(prompts_per_step=16, group_size=16, max_tokens=256, max_steps=400, max_minutes=None,
                     lr_frac=0.2, eval_every=20, eval_problems=200, final_problems=500, k=8, samples=16),
