@@ -594,8 +594,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
              pct(f.get("tools_absent_refused")), ""],
             ["a tool called for a frequent fact (not needed; should be rare)", pct(f.get("tools_needless_sft")),
              pct(f.get("tools_needless")), ""]]),
-        "", f"The tools' evaluation took {f.get('tools_seconds')} s (one question at a time through the tool loop; "
-            f"every call really runs)."])
+        "", f"The tools' evaluation took {f.get('tools_seconds')} s (first turns in batches; a reply that calls a "
+            f"tool goes on through the tool loop, one question at a time; every call really runs)."])
 
 
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
