@@ -84,11 +84,13 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
     firsts = reply_batch(model, tok, [[{"role": "system", "content": TOOLS_PROMPT},
                                        {"role": "user", "content": it["question"]}] for it in items],
                          max_tokens=max_tokens)
-    loop = [(it, f) for it, f in zip(items, firsts) if f["too_long"] or "<tool_call>" in f["text"]]
+    loop = []
     for it, f in zip(items, firsts):
-        if not (f["too_long"] or "<tool_call>" in f["text"]):
+        if f["too_long"] or "<tool_call>" in f["text"]:
+            loop.append(it)
+        else:
             it[key] = {"text": f["text"], "verdict": verdict(f["text"], it.get("answers") or []), "calls": []}
-    for it, _ in bar(loop, desc=progress or key, unit="q", disable=progress is None or not loop):
+    for it in bar(loop, desc=progress or key, unit="q", disable=progress is None or not loop):
         r = answer_with_tools(model, tok, it["question"], context, max_tokens)
         it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": r["calls"]}
 
