@@ -35,7 +35,7 @@ STAGES = [
 ]
 
 PRESETS = {
-    "tiny": "a 2-core laptop CPU: the whole speedrun in about 19 minutes",
+    "tiny": "a 2-core laptop CPU: the whole speedrun in about 19.5 minutes",
     "small": "one GPU: a bigger world, vocabulary and model",
     "micro": "a smoke run of seconds, for tests: every stage at its smallest",
 }
