@@ -264,29 +264,26 @@ def headline(items: list[dict]) -> dict:
             "sft_correct_n": len(was_right)}
 
 
-def tools_finetune(model, tok, mix: list[dict], val: list[dict], p: Preset, run: Path, chat_dir: Path, out: Path,
-                   seed: int, d, log=print) -> dict:
+def tools_finetune(model, tok, mix: list[dict], val: list[dict], p: Preset, cfg, run: Path, chat_dir: Path,
+                   out: Path, seed: int, d, log=print) -> dict:
     """The tools phase, before the fine-tuning on the whole mix: the mix's tool conversations
     (TOOL_KINDS: searches, searches about nobody, python calls) and a seeded sample of
-    p.tools_replay of its other conversations, at p.tools_lr_frac of the SFT model's learning
-    rates for p.tools_train's budget. Trains `model` in place; writes out/metrics.jsonl,
+    p.tools_replay of its other conversations, with cfg (p.tools_train's budget at p.tools_lr_frac
+    of the SFT model's learning rates, from finetune_config). Trains `model` in place; writes out/metrics.jsonl,
     loss.png and checkpoint/ (the model after this phase). -> {"conversations",
     "tool_conversations", "steps", "tokens", "minutes", "lr_frac", "val_loss"}; None (nothing
     trained) when no tool conversation fits the model's context."""
-    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
-    from dentro.train.sft import tokenize_conversations
+    from dentro.chat.template import render
+    from dentro.model.checkpoint import save_checkpoint
 
     tools = [c for c in mix if c.get("kind") in TOOL_KINDS]
     others = [c for c in mix if c.get("kind") not in TOOL_KINDS]
-    seq_len = model.config.max_position_embeddings
-    if not tokenize_conversations(tok, tools, seq_len)[0]:
-        log(f"[factuality] no tool conversation fits the model's context of {seq_len} tokens: no tools phase")
+    if not any(len(render(tok, c["messages"])[0]) <= cfg.seq_len + 1 for c in tools):  # stops at the first
+        log(f"[factuality] no tool conversation fits the model's context of {cfg.seq_len} tokens: no tools phase")
         return None
     rng = random.Random(f"factuality-tools-{seed}")
     convs = tools + rng.sample(others, min(p.tools_replay, len(others)))
     rng.shuffle(convs)
-    _, _, chat_state = load_checkpoint(chat_dir, "cpu")
-    cfg = S.finetune_config(chat_state, p.tools_train, seq_len, p.tools_lr_frac, seed)
     log(f"[factuality] tools phase: {len(tools)} tool conversations and {len(convs) - len(tools)} others, "
         f"learning rates x{p.tools_lr_frac} of the chat model's")
 
@@ -449,11 +446,13 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     # 6. fine-tune the chat model on the mix, with the SFT stage's loop
     if resume:
         model, tok, state = load_checkpoint(ckpt, d.device)
-        cfg = S.resume_config(state, overrides)
+        cfg, tools_cfg = S.resume_config(state, overrides), None  # the checkpoint holds the tools phase
     else:
         model, tok, chat_state = load_checkpoint(chat_dir, d.device)
         cfg = S.finetune_config(chat_state, p.train, model.config.max_position_embeddings,
                                 lr_frac or p.train.lr_frac, seed, overrides)
+        tools_cfg = S.finetune_config(chat_state, p.tools_train, model.config.max_position_embeddings,
+                                      p.tools_lr_frac, seed) if p.tools_train is not None else None
         state, chat_state = None, None
     log(f"[factuality] fine-tuning on {mix_stats}; learning rates x{lr_frac or p.train.lr_frac} of the chat "
         f"model's, decaying to 0")
@@ -464,8 +463,9 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         save_checkpoint(ckpt, m, tok, train_state, extra=extra)
 
     tools_phase = None  # 6c. first, the tools phase (not redone on --resume: the checkpoint holds it)
-    if not resume and p.tools_train is not None and any(c.get("kind") in TOOL_KINDS for c in train_convs):
-        tools_phase = tools_finetune(model, tok, train_convs, val_convs, p, run, chat_dir, out / "tools", seed, d, log)
+    if tools_cfg is not None and any(c.get("kind") in TOOL_KINDS for c in train_convs):
+        tools_phase = tools_finetune(model, tok, train_convs, val_convs, p, tools_cfg, run, chat_dir, out / "tools",
+                                     seed, d, log)
     t = time.time()
     frac = p.train.pretrain_replay
     result, s_train, s_val = S.finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
