@@ -139,9 +139,9 @@ def blocks_over_minimal_html(html: str) -> str:
 
 
 EXTRACTORS = {   # name -> (function of the decoded page, slow: timed on one pass)
-    "dentro blocks (resiliparse + block classifier)": (lambda h: extract_text(h, "blocks"), False),
+    "dentro default: blocks (resiliparse + block classifier)": (lambda h: extract_text(h, "blocks"), False),
     "experiment: blocks over resiliparse's minimal_html": (blocks_over_minimal_html, False),
-    "dentro default (resiliparse + line filter)": (lambda h: extract_text(h, "resiliparse"), False),
+    "dentro `--extractor resiliparse` (line filter only)": (lambda h: extract_text(h, "resiliparse"), False),
     "dentro precision (`--extractor trafilatura`)": (lambda h: extract_text(h, "trafilatura"), True),
     "dentro old precision (deduplicate=True)": (trafilatura_old_precision, True),
     "trafilatura, library defaults": (trafilatura_defaults, True),

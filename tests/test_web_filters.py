@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dentro.web import extract as ex
-from dentro.web.language import identify
+from dentro.web.language import identify, other_language
 from dentro.web.quality import ENGLISH, PORTUGUESE, c4, fineweb, gopher_quality, gopher_repetition, run_quality
 from dentro.web.url_filter import check_url, load_blocklist
 from web_fixtures import page, prose
@@ -65,7 +65,7 @@ def test_extraction_keeps_article_drops_boilerplate():
 
 
 def test_extraction_time_limit(monkeypatch):
-    def slow(html, extractor):
+    def slow(html, extractor, gate=None):
         t = time.time()
         while time.time() - t < 2:   # a pathological page: pure-Python work the alarm can stop
             pass
@@ -87,6 +87,15 @@ def test_language_pt_en_other():
     assert identify(prose("en", 1))[0] == "en"
     assert identify("El ayuntamiento abrió la puerta norte antes de que empezara la lluvia.")[0] == "es"
     assert identify("") == ("unknown", 0.0)
+
+
+def test_other_language_before_the_classifier():
+    spanish = "El ayuntamiento abrió la puerta norte antes de que empezara la lluvia. " * 3
+    found = other_language("\x01" + spanish.replace(" ", " \x03", 5), ("pt", "en"))   # markers are ignored
+    assert found and found[0] == "es" and found[1] >= 0.8
+    assert other_language(spanish, ("es", "en")) is None                  # a language the run keeps
+    assert other_language(prose("pt", 1), ("pt", "en")) is None
+    assert other_language("", ("pt", "en")) is None and other_language("\x01\x02", ("pt", "en")) is None
 
 
 def test_quality_keeps_good_prose_in_both_languages():

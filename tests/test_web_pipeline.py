@@ -12,7 +12,9 @@ from web_fixtures import page, prose, truncate, write_warc
 
 BOILER = b"""<html><body><nav><a href="/">Home</a> <a href="/a">About</a></nav>
 <footer>Copyright 2024</footer></body></html>"""
-PII_TEXT = prose("pt", 40) + "\n\nContato: ana.lima@exemplo.com.br, CPF 529.982.247-25, versão 1.2.3.4."
+# the PII sits in the article's prose: a short closing line of contacts is furniture to `blocks`
+PII_TEXT = (prose("pt", 40) + " Contato: ana.lima@exemplo.com.br, CPF 529.982.247-25, versão 1.2.3.4. "
+            + prose("pt", 42))
 SPAM = prose("en", 41) + "\n\n" + "\n".join(["Buy cheap watches now, best prices online!"] * 12)
 SPANISH = ("El ayuntamiento abrió la puerta norte antes de que empezara la lluvia. " * 3
            + "La biblioteca del barrio organizó una fiesta anual con mucho cuidado. " * 3)
@@ -114,6 +116,34 @@ def test_every_filter_decides_as_expected(crawl, tmp_path):
             "language.other_language", "dedup.exact", "dedup.minhash"} <= samples
     dup = json.loads((tmp_path / "out" / "removed" / "dedup.exact.jsonl").read_text().splitlines()[0])
     assert dup["url"] == "https://mirror.example/en2" and dup["duplicate_of"] == "https://en2.example/a"
+
+
+def test_other_languages_stop_before_the_classifier(tmp_path, monkeypatch):
+    """With `blocks`, a page confidently in a language the run does not keep is dropped at the
+    language stage before the boilerplate classifier runs; the same fates as classifying it first,
+    and a run that keeps that language classifies and keeps it."""
+    from dentro.web import boilerplate
+
+    src = tmp_path / "crawl"
+    write_warc(src / "a.warc.gz", [{"url": "https://es.example/", "body": page(SPANISH, lang="es")},
+                                   {"url": "https://en.example/", "body": page(prose("en", 7))},
+                                   {"url": "https://pt.example/", "body": page(prose("pt", 8), lang="pt")}])
+    seen = []
+    real = boilerplate.clean_text
+    monkeypatch.setattr(boilerplate, "clean_text", lambda text, *a, **k: seen.append(text) or real(text, *a, **k))
+    stats = process([src], tmp_path / "out", DataConfig(), workers=1, log=lambda *a: None)
+    assert fates(tmp_path / "out") == {"https://es.example/": "language", "https://en.example/": "keep",
+                                       "https://pt.example/": "keep"}
+    assert len(seen) == 2 and not any("ayuntamiento" in t for t in seen)   # the Spanish page: never classified
+    language = next(s for s in stats["stages"] if s["stage"] == "language")
+    assert language["removed"]["other_language"]["docs"] == 1 and language["docs_in"] == 3
+    sample = json.loads((tmp_path / "out" / "removed" / "language.other_language.jsonl").read_text().splitlines()[0])
+    assert sample["language"] == "es" and "ayuntamiento" in sample["text"] and "\x01" not in sample["text"]
+
+    seen.clear()   # keeping Spanish: classified like any page (then the repeated sentences fail quality)
+    process([src], tmp_path / "out_es", DataConfig(languages=("es", "en", "pt")), workers=1, log=lambda *a: None)
+    assert fates(tmp_path / "out_es")["https://es.example/"] == "quality"
+    assert any("ayuntamiento" in t for t in seen)
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):

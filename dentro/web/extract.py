@@ -1,12 +1,13 @@
-"""Main-content text from HTML: resiliparse (fast, default) or trafilatura (high precision).
+"""Main-content text from HTML: `blocks` (default), resiliparse (fastest) or trafilatura (precision).
 
-Both are judged on the ScrapingHub article-extraction benchmark (benchmarks/data_extraction.py,
-token-level F1, docs/data.md). resiliparse's main-content mode with its defaults scored 0.898;
-leaving out image alt texts, link targets, list bullets, form fields, <noscript> and comments
-(none of them are article text) raised it to 0.930 at the same speed. trafilatura runs with the
-settings FineWeb used through datatrove (favor_precision, no comments) but without
-deduplicate, which emptied whole pages. `blocks` (an option, not the default) adds a jusText-style
-classifier over resiliparse's blocks (dentro/web/boilerplate.py; measured in docs/data.md).
+All are judged on two real-page benchmarks, trafilatura-dev and ScrapingHub
+(benchmarks/data_extraction.py, docs/data.md). `blocks` is resiliparse's main-content text run
+through a jusText-style block classifier (dentro/web/boilerplate.py) that drops the site furniture
+resiliparse keeps, in any language. `resiliparse` is that text without the classifier: its
+main-content mode with its defaults scored 0.898 on ScrapingHub; leaving out image alt texts, link
+targets, list bullets, form fields, <noscript> and comments (none of them are article text) raised
+it to 0.930 at the same speed. trafilatura runs with the settings FineWeb used through datatrove
+(favor_precision, no comments) but without deduplicate, which emptied whole pages.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from dataclasses import dataclass
 
 from dentro.web import boilerplate
 
-EXTRACTORS = ("resiliparse", "blocks", "trafilatura")   # blocks: resiliparse + boilerplate.py (option)
+EXTRACTORS = ("blocks", "resiliparse", "trafilatura")   # blocks: resiliparse + boilerplate.py (default)
 
 
 class ExtractionTimeout(Exception):
     pass
 
 
+class Stopped(Exception):
+    """Raised by an extract_blocks gate to stop a page before the classifier; extract_with_limit
+    lets it through to the caller, with whatever the gate put in it."""
+
+
 @dataclass(frozen=True)
 class ExtractConfig:
-    extractor: str = "resiliparse"
+    extractor: str = "blocks"
     timeout_s: float = 2.0          # per document; a page that takes longer is dropped and counted
     max_html_bytes: int = 5_000_000  # bigger payloads are skipped as "too_large" before parsing
 
@@ -145,16 +151,20 @@ def _tidy(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
+def _plain_text(tree, main_content: bool = True) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(tree, main_content=main_content, alt_texts=False, links=False,
+                              list_bullets=False, form_fields=False, noscript=False, comments=False)
+
+
 def extract_resiliparse(html: str, marked: bool = False, main_content: bool = True) -> str:
     """resiliparse's main-content text (the whole page's text without `main_content`); with
     `marked`, links and furniture containers carry the markers dentro/web/boilerplate.py classifies
     blocks by."""
-    from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    tree = HTMLTree.parse(boilerplate.mark(html) if marked else html)
-    return extract_plain_text(tree, main_content=main_content, alt_texts=False, links=False,
-                              list_bullets=False, form_fields=False, noscript=False, comments=False)
+    return _plain_text(HTMLTree.parse(boilerplate.mark(html) if marked else html), main_content)
 
 
 # resiliparse's main-content mode leaves some real articles with nothing or a line (its heuristics
@@ -168,12 +178,21 @@ FULL_PAGE_GAIN = 3
 FULL_PAGE_MIN = 500     # characters
 
 
-def extract_blocks(html: str) -> str:
-    """resiliparse's main-content blocks that dentro/web/boilerplate.py classifies as content."""
-    text = boilerplate.clean_text(extract_resiliparse(html, marked=True))
-    if len(text) < FULL_PAGE_BELOW:
-        whole = boilerplate.clean_text(extract_resiliparse(html, marked=True, main_content=False),
-                                       fallback=False)
+def extract_blocks(html: str, gate=None) -> str:
+    """resiliparse's main-content blocks that dentro/web/boilerplate.py classifies as content.
+
+    `gate`, when given, is called with the marked main-content text before the classifier runs and
+    may raise to stop there (the pipeline's early language check: a page in a language the run
+    does not keep is not worth classifying)."""
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse(boilerplate.mark(html))
+    marked = _plain_text(tree)
+    if gate is not None:
+        gate(marked)
+    text = boilerplate.clean_text(marked)
+    if len(text) < FULL_PAGE_BELOW:   # the same tree: reading it does not change it
+        whole = boilerplate.clean_text(_plain_text(tree, main_content=False), fallback=False)
         if len(whole) >= FULL_PAGE_MIN and len(whole) > FULL_PAGE_GAIN * len(text):
             text = whole
     return text
@@ -187,25 +206,29 @@ def extract_trafilatura(html: str) -> str:
     return trafilatura.extract(html, favor_precision=True, include_comments=False) or ""
 
 
-def extract_text(html: str, extractor: str = "resiliparse") -> str:
-    """Main-content text of one page ('' when nothing is left)."""
+def extract_text(html: str, extractor: str = "blocks", gate=None) -> str:
+    """Main-content text of one page ('' when nothing is left); `gate`: see extract_blocks (the
+    other extractors have no classifier to spare and ignore it)."""
     if extractor == "resiliparse":
         return _tidy(extract_resiliparse(html))
     if extractor == "blocks":   # see docs/data.md, "Extraction on real pages"
-        return _tidy(extract_blocks(html))
+        return _tidy(extract_blocks(html, gate))
     if extractor == "trafilatura":   # trafilatura drops the furniture itself
         return _MANY_NEWLINES.sub("\n\n", extract_trafilatura(html)).strip()
     raise ValueError(f"unknown extractor {extractor!r}; choose one of {EXTRACTORS}")
 
 
-def extract_with_limit(html: str, cfg: ExtractConfig) -> tuple[str | None, str | None]:
-    """(text, None) on success, (None, reason) on timeout or extractor error."""
+def extract_with_limit(html: str, cfg: ExtractConfig, gate=None) -> tuple[str | None, str | None]:
+    """(text, None) on success, (None, reason) on timeout or extractor error; a gate's Stopped
+    goes through."""
     t0 = time.perf_counter()
     try:
         with time_limit(cfg.timeout_s):
-            text = extract_text(html, cfg.extractor)
+            text = extract_text(html, cfg.extractor, gate)
     except ExtractionTimeout:
         return None, "timeout"
+    except Stopped:
+        raise
     except Exception:  # lxml/resiliparse on malformed input: skip the page, count it
         return None, "error"
     if cfg.timeout_s > 0 and time.perf_counter() - t0 > cfg.timeout_s:
