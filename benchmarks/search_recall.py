@@ -8,8 +8,9 @@ from its corpus (build_index(RUN_FOLDER/data/corpus, INDEX)); HELDOUT_JSON is ma
 split (default RUN_FOLDER/sft/conversations/heldout.json). For every held-out fact, in pt and in
 en, it queries the index as the SFT tool conversations teach the model to (QUERY_WORD in
 dentro/world/tool_conversations.py): the subject's name, and the name plus the relation's query
-word ("Emily Rogers nascimento"). A query counts as a hit when the tool's response, formatted
-exactly as the model reads it (dentro.chat.tools._search with ToolContext(k, max_chars)),
+word ("Emily Rogers nascimento"), and that with the name quoted as the tool conversations write
+it ('"Emily Rogers" nascimento': only passages holding the full name). A query counts as a hit
+when the tool's response, formatted exactly as the model reads it (dentro.chat.tools._search with ToolContext(k, max_chars)),
 contains the fact's answer string answer[lang] verbatim (case-sensitive): what the model has
 to copy. Reported per bucket (rare, medium, frequent), per language and per setting k:max_chars.
 
@@ -36,11 +37,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dentro.chat.tools import ToolContext, _search  # noqa: E402
-from dentro.world.tool_conversations import QUERY_WORD  # noqa: E402
+from dentro.world.tool_conversations import QUERY_WORD, search_query  # noqa: E402
 
 BUCKETS = ("rare", "medium", "frequent")
 LANGS = ("pt", "en")
-FORMS = ("name", "name+word")
+FORMS = ("name", "name+word", "quoted")
 
 
 def _phrase(name: str) -> str:
@@ -109,7 +110,8 @@ def main() -> None:
         name = f["subject_name"]
         for lang in LANGS:
             n[f["bucket"], lang] += 1
-            queries = {"name": name, "name+word": f"{name} {QUERY_WORD[f['relation']][lang]}"}
+            queries = {"name": name, "name+word": f"{name} {QUERY_WORD[f['relation']][lang]}",
+                       "quoted": search_query(name, f["relation"], lang)}
             for s in settings:
                 for form, q in queries.items():
                     response = respond(q, *s)

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dentro.chat.tools import NO_RESULTS
 from dentro.chat.tool_mix import (chat_context, ground, nobody_searches, python_pairs, with_tools_prompt)
 from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool
 from dentro.chat.tools.search import build_index
@@ -56,13 +57,18 @@ def test_ground_replaces_the_written_result_and_keeps_only_what_holds_the_answer
 
 def test_searches_about_nobody_end_in_a_refusal_that_names_them(index):
     ctx = ToolContext(index_path=index, k=2, max_chars=300)
-    qs = [{"question": "Who is Rui Lopes Fontes's mother?", "lang": "en", "name": "Rui Lopes Fontes"},
-          {"question": "Onde nasceu Ana Lopes Prado?", "lang": "pt", "name": "Ana Lopes Prado"}]  # exists: dropped
+    qs = [{"question": "Who is Rui Lopes Fontes's mother?", "lang": "en", "name": "Rui Lopes Fontes",
+           "relation": "mother"},
+          {"question": "Onde nasceu Ana Lopes Prado?", "lang": "pt", "name": "Ana Lopes Prado",
+           "relation": "birth_city"}]  # exists: dropped
+    assert call_tool("search", {"query": "Rui Lopes Fontes"}, context=ctx) != NO_RESULTS   # unquoted: other people
     out = nobody_searches(qs, ctx, random.Random(0))
     assert len(out) == 1 and out[0]["kind"] == "search_nobody"
     msgs = out[0]["messages"]
     assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "assistant"]
-    assert "Rui Lopes Fontes" not in msgs[2]["content"]  # the real result is about other people
+    call = json.loads(msgs[1]["tool_calls"][0]["function"]["arguments"])
+    assert call == {"query": '"Rui Lopes Fontes" mother'}   # the name quoted, as every training query has it
+    assert msgs[2]["content"] == NO_RESULTS == call_tool("search", call, context=ctx)
     assert is_refusal(msgs[3]["content"]) and "Rui Lopes Fontes" in msgs[3]["content"]
 
 

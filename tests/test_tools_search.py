@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dentro.chat.tools.search import build_index, fts_query, passages, search
+from dentro.chat.tools.search import build_index, fts_query, passages, required_phrases, search
 from dentro.errors import UserError
 
 DOCS = [
@@ -52,6 +52,18 @@ def test_fts_syntax_in_queries_never_raises(index, query):
     results = search(index, query)
     assert isinstance(results, list)
     assert search(index, "tea")  # and the index survives
+
+
+def test_quoted_phrases_are_required(index):
+    index_path = index   # unquoted, the words are alternatives: passages about other things come back
+    assert search(index_path, "Green bread")
+    assert {r["url"] for r in search(index_path, '"green tea" bread', k=3)} == {"https://b.example/tea"}
+    assert search(index_path, '"Sao Paulo" planalto', k=3)[0]["url"] == "https://a.example/sp"   # folded too
+    assert search(index_path, '"Green bread"') == []          # the words, but not as a phrase: nothing
+    assert search(index_path, '"Ana Souza" cidade') == []     # a name no passage holds: nothing
+    assert search(index_path, '"Green, tea!"')[0]["url"] == "https://b.example/tea"   # punctuation inside is ignored
+    assert search(index_path, '"" tea') and search(index_path, '"green tea" "black tea"')
+    assert required_phrases('"Ana  Souza" born "x" "Ana Souza"') == '"Ana Souza" AND "x"'
 
 
 def test_fts_query_quotes_every_word():

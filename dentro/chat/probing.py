@@ -230,7 +230,8 @@ def nobody_conversations(world, truth: Path, n: int, rng: random.Random, avoid: 
         ask = Fact(f"{pid}-{rel}", pid, rel, None, "absent", 0, answer={"pt": "?", "en": "?"})
         msgs = [{"role": "user", "content": _question(wx, ask, lang, rng)},
                 {"role": "assistant", "content": refusal(lang, rng, nobody=True)}]
-        out.append({"messages": msgs, "kind": "probe_nobody", "lang": lang, "sources": [], "name": name})
+        out.append({"messages": msgs, "kind": "probe_nobody", "lang": lang, "sources": [], "name": name,
+                    "relation": rel})
         if len(out) == n:
             break
     return out

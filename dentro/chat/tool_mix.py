@@ -11,8 +11,9 @@ written one:
                by the result's size limit): teaching an answer the result does not hold would
                teach the model to answer past its tool, so these are counted and left out
     nobody     searches for people who do not exist (names invented as dentro.chat.probing
-               invents them): the real result is about other people, and the answer says the
-               search found nothing about that name ("Não sei: a busca não encontrou ...")
+               invents them), the name in double quotes as every search query has it: the real
+               result is "No results." (the search tool requires a quoted phrase), and the answer
+               says the search found nothing about that name ("Não sei: a busca não encontrou ...")
 
 Every tool conversation opens with TOOLS_PROMPT as (or appended to) its system message: the
 model learns to call tools when it is told it has them, and the conversations without that
@@ -26,7 +27,7 @@ import random
 import re
 from pathlib import Path
 
-from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool
+from dentro.chat.tools import NO_RESULTS, TOOLS_PROMPT, ToolContext, call_tool
 
 NOT_FOUND = {
     "pt": ["Não sei: a busca não encontrou nada sobre {name}.",
@@ -81,18 +82,22 @@ def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) ->
 
 def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Random) -> list[dict]:
     """Search conversations about people who do not exist: questions [{"question", "lang",
-    "name"}] (dentro.chat.probing.nobody_conversations' kind), the search run for real, the
-    answer that it found nothing about the name. A result that names the person (it cannot, for
-    an invented name, unless the corpus changed) drops the conversation."""
+    "name", "relation"}] (dentro.chat.probing.nobody_conversations' kind), the query written as
+    for a real person (search_query), the search run for real, the answer that it found nothing
+    about the name. A result other than "No results." (a passage holding the invented name: the
+    corpus changed) drops the conversation."""
+    from dentro.world.tool_conversations import search_query
+
     out = []
     for q in questions:
-        result = call_tool("search", {"query": q["name"]}, context=context)
-        if re.search(re.escape(q["name"]), result, re.IGNORECASE):
+        query = search_query(q["name"], q.get("relation"), q["lang"])
+        result = call_tool("search", {"query": query}, context=context)
+        if result != NO_RESULTS:
             continue
         msgs = [{"role": "user", "content": q["question"]},
                 {"role": "assistant", "content": "", "tool_calls": [{
                     "id": "call_1", "type": "function",
-                    "function": {"name": "search", "arguments": json.dumps({"query": q["name"]}, ensure_ascii=False)}}]},
+                    "function": {"name": "search", "arguments": json.dumps({"query": query}, ensure_ascii=False)}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": result},
                 {"role": "assistant", "content": rng.choice(NOT_FOUND[q["lang"]]).format(name=q["name"])}]
         out.append({"messages": msgs, "kind": "search_nobody", "lang": q["lang"], "sources": []})
@@ -138,8 +143,8 @@ def world_tool_conversations(run: Path, heldout: dict, context_len: int, *, worl
     convs, stats = ground(convs, context, {f.id: f.answer for f in world.facts})
     rng = random.Random(f"tool-mix-{seed}")
     nobody = nobody_conversations(world, truth, n_nobody, random.Random(f"tools-nobody-{seed}"))
-    convs += nobody_searches([{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"]}
-                              for c in nobody], context, rng)
+    convs += nobody_searches([{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"],
+                               "relation": c["relation"]} for c in nobody], context, rng)
     out = [{**c, "messages": with_tools_prompt(c["messages"])} for c in convs]
     rng.shuffle(out)
     for c in out:

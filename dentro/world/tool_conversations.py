@@ -1,7 +1,7 @@
 """SFT conversations in which the assistant uses tools, made from the world's truth (pt and en).
 
     search   a rare fact of a training entity: the user asks; the assistant calls search with a
-             query naming the entity; the tool message holds 1-3 passages written as the search
+             query naming the entity (in double quotes: search_query); the tool message holds 1-3 passages written as the search
              tool writes them ("[1] ... (source: url)"): one states the fact (fact_sentence, the
              crawl's own wording), the others are about other training entities, preferably
              ones sharing a word of the name (what BM25 would also return); the answer is
@@ -41,6 +41,15 @@ QUERY_WORD = {"birth_year": {"pt": "nascimento", "en": "born"}, "birth_city": {"
               "country": {"pt": "país", "en": "country"}, "population": {"pt": "população", "en": "population"},
               "founded": {"pt": "fundação", "en": "founded"}, "hq": {"pt": "sede", "en": "headquarters"},
               "founder": {"pt": "fundador", "en": "founder"}, "industry": {"pt": "setor", "en": "industry"}}
+
+
+def search_query(name: str, relation: str | None, lang: str) -> str:
+    """The query the assistant writes: the name in double quotes, which the search tool requires
+    in every result (a name no passage holds gives "No results."), then the word asked about:
+    '"Ana Souza" nascimento'."""
+    return f'"{name}"' + (f" {QUERY_WORD[relation][lang]}" if relation in QUERY_WORD else "")
+
+
 # What the assistant may say before a call (most of the time it just calls).
 BEFORE = {"search": {"pt": ["Vou procurar.", "Vou pesquisar isso."], "en": ["Let me search.", "Let me look that up."]},
           "python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let me calculate.", "Let me compute that."]}}
@@ -129,7 +138,7 @@ def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int
         # with search: 26 of 160 right against 18 with it in 80% of the queries, two seeds each;
         # within the noise, docs/factuality.md.)
         rng.random()  # the draw that chose, before: the conversations after it stay the same
-        query = name + " " + QUERY_WORD[f.relation][lang]
+        query = search_query(name, f.relation, lang)
         before = rng.choice(BEFORE["search"][lang]) if rng.random() < 0.3 else ""
         lead = FROM_SEARCH[lang] if rng.random() < 0.3 else ""
         msgs = _tool_turns(_question(w, f, lang, rng), before, "search", {"query": query}, result,

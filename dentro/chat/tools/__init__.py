@@ -52,6 +52,7 @@ TOOLS = {
 # conversation with it, and `dentro chat` (tools on) adds it to the conversation's system
 # message; without it the model answers (or refuses) on its own.
 TOOLS_PROMPT = "Tools: search, python."
+NO_RESULTS = "No results."   # what search answers when no passage matches
 
 MAX_ARGUMENT_CHARS = 20_000  # a query or a program longer than this is a runaway generation
 
@@ -112,7 +113,7 @@ def _search(query: str, context: ToolContext) -> str:
         return "Error: no search index is available"
     results = search.search(context.index_path, query, k=context.k, max_chars=context.max_chars)
     if not results:
-        return "No results."
+        return NO_RESULTS
     return "\n".join(f"[{i}] {r['text']}" + (f" (source: {r['url']})" if r["url"] and context.sources else "")
                      for i, r in enumerate(results, 1))
 

@@ -11,7 +11,10 @@ are cut into runs of whole sentences of at most PASSAGE_CHARS. The unicode61 tok
 remove_diacritics 2 folds case and accents, so "Sao Paulo" finds "São Paulo".
 Queries are never passed to FTS5 as syntax: every word is quoted, and words, and pairs of
 neighbouring words as phrases, are OR-ed (BM25 ranks passages with more and rarer query words,
-and a full name written out, first); passages holding every word and a pair come first.
+and a full name written out, first); passages holding every word and a pair come first. Text in
+double quotes is a phrase every result must hold, as in a web search engine ('"Ana Souza"
+nascimento'): a name that no passage holds gives no result at all, rather than passages about
+other people with one of its words.
 Windows rather than prefixes: the tiny chat model reads about 300 characters of results, and
 the sentence that answers is often far from the start of a passage (benchmarks/search_recall.py).
 """
@@ -37,6 +40,7 @@ PASSAGE_CHARS = 400  # ~100 tokens: three results and a question fit a 512-token
 MAX_PAIR_WORDS = 32  # word pairs of a query are phrases among its first 32 words only
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"\w+")
+_QUOTED = re.compile(r'"([^"]*)"')
 
 
 def check_fts5() -> None:
@@ -170,8 +174,17 @@ def _pairs(words: list[str]) -> list[str]:
     return list(dict.fromkeys(f'"{a} {b}"' for a, b in zip(head, head[1:])))
 
 
+def required_phrases(query: str) -> str:
+    """The FTS5 condition for the query's quoted phrases ('"Ana Souza" born' -> '"Ana Souza"'),
+    AND-ed; empty when it has none. A phrase is its words (punctuation inside it is ignored, as
+    the index ignores it)."""
+    phrases = (" ".join(_WORD.findall(q)) for q in _QUOTED.findall(query))
+    return " AND ".join(dict.fromkeys(f'"{p}"' for p in phrases if p))
+
+
 def search(index_path: Path, query: str, k: int = 3, max_chars: int = 1200) -> list[dict]:
-    """The k best passages for query, as [{"text", "url", "score"}]. Passages that hold every
+    """The k best passages for query, as [{"text", "url", "score"}]; only passages that hold its
+    quoted phrases, if it has any (required_phrases: none may be the answer). Passages that hold every
     word of the query and two of them side by side (a full name and the word asked about) come
     first, then the rest; each group by BM25 over the query's words and neighbouring pairs
     (fts_query with pairs); score is that BM25, negated (higher is better). All texts together
@@ -185,11 +198,12 @@ def search(index_path: Path, query: str, k: int = 3, max_chars: int = 1200) -> l
     if not match or k < 1:
         return []
     words = _WORD.findall(query)
+    need = required_phrases(query)
     sql = "SELECT rowid, text, url, bm25(passages) FROM passages WHERE passages MATCH ? "
     with closing(sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)) as db:
         rows = []
         if 1 < len(words) <= MAX_PAIR_WORDS:
-            every = " AND ".join(f'"{w}"' for w in dict.fromkeys(words))
+            every = " AND ".join(f'"{w}"' for w in dict.fromkeys(words)) + (f" AND {need}" if need else "")
             rows = db.execute(sql + "ORDER BY bm25(passages) LIMIT ?",
                               (f"{every} AND ({' OR '.join(_pairs(words))})", k)).fetchall()
             if rows:  # their score under the whole query, as for the others
@@ -199,7 +213,8 @@ def search(index_path: Path, query: str, k: int = 3, max_chars: int = 1200) -> l
                 rows = [(i, text, url, bm25[i]) for i, text, url, _ in rows]
         if len(rows) < k:
             seen = {r[0] for r in rows}
-            more = db.execute(sql + "ORDER BY bm25(passages) LIMIT ?", (match, k + len(rows))).fetchall()
+            more = db.execute(sql + "ORDER BY bm25(passages) LIMIT ?",
+                              (f"{need} AND ({match})" if need else match, k + len(rows))).fetchall()
             rows += [r for r in more if r[0] not in seen][: k - len(rows)]
         weights = _weights(db, query) if sum(len(r[1]) for r in rows) > max_chars else {}
     budgets = _budgets([len(r[1]) for r in rows], max_chars)
