@@ -49,7 +49,9 @@ def _predict(text: str) -> tuple[str, float]:
 
 # Control characters (the boilerplate classifier's markers among them) are no words.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f]")
-EARLY_CONFIDENT = 0.8   # a head this sure of another language is not worth classifying (below)
+EARLY_CONFIDENT = 0.8   # a head this sure of another language is not worth classifying (below) ...
+EARLY_CHARS = 500       # ... read on its first 500 characters: on 759 real pages 443 stopped (1,000: 444;
+                        # 300: 442), none the later identification keeps, at 0.09 ms (1,000: 0.17 ms)
 
 
 def without_control(text: str) -> str:
@@ -60,9 +62,9 @@ def other_language(text: str, keep: tuple) -> tuple[str, float] | None:
     """(label, score) when the head of `text` is in a language not in `keep` with a score of at
     least EARLY_CONFIDENT, else None: the pipeline's check before the boilerplate classifier, on
     resiliparse's unclassified main-content text. On 759 real pages (both extraction benchmarks
-    and the HTML of ../shared/data/warc) it stopped 444, and the identification after the
+    and the HTML of ../shared/data/warc) it stopped 443, and the identification after the
     classifier dropped every one of them too (docs/data.md)."""
-    label, score = _predict(without_control(text[:HEAD_CHARS + 200])[:HEAD_CHARS])
+    label, score = _predict(without_control(text[:EARLY_CHARS + 200])[:EARLY_CHARS])
     return (label, score) if label not in keep and score >= EARLY_CONFIDENT else None
 
 
