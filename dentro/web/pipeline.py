@@ -215,8 +215,7 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
                 drop(rec, "extraction", "too_large", UNKNOWN, n, "")
                 continue
             try:
-                text, err = extract_with_limit(decode_html(rec.html, rec.charset), ecfg,
-                                               gate if cfg.extractor == "blocks" else None)
+                text, err = extract_with_limit(decode_html(rec.html, rec.charset), ecfg, gate)  # blocks only
             except Stopped as stop:   # confidently another language before the classifier ran
                 lang, score, head = stop.args
                 nb = _nbytes(head)

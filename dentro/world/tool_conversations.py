@@ -1,11 +1,12 @@
 """SFT conversations in which the assistant uses tools, made from the world's truth (pt and en).
 
     search   a rare fact of a training entity: the user asks; the assistant calls search with a
-             query naming the entity (in double quotes: search_query); the tool message holds 1-3 passages written as the search
-             tool writes them ("[1] ... (source: url)"): one states the fact (fact_sentence, the
-             crawl's own wording), the others are about other training entities, preferably
-             ones sharing a word of the name (what BM25 would also return); the answer is
-             answer_sentence, which holds the passage's answer string verbatim
+             query naming the entity (in double quotes: search_query); the tool message holds 1-3
+             passages written as the search tool writes them ("[1] ... (source: url)"): one
+             states the fact (fact_sentence, the crawl's own wording), the others are about
+             other training entities, preferably ones sharing a word of the name (what BM25
+             would also return); the answer is answer_sentence, which holds the passage's
+             answer string verbatim
     python   arithmetic on 4- and 5-digit numbers (+, −, ×), which a small model cannot do in its
              head: the call prints the result, the tool message holds the printed number, the
              answer states it
@@ -34,7 +35,7 @@ from dentro.world.phrasing import fact_sentence
 
 KINDS = ("search", "python", "plain")
 
-# The word a query adds to the name ("Ana Souza nascimento").
+# The word a query adds to the quoted name ('"Ana Souza" nascimento').
 QUERY_WORD = {"birth_year": {"pt": "nascimento", "en": "born"}, "birth_city": {"pt": "cidade", "en": "city"},
               "profession": {"pt": "profissão", "en": "profession"}, "employer": {"pt": "trabalha", "en": "works"},
               "mother": {"pt": "mãe", "en": "mother"}, "father": {"pt": "pai", "en": "father"},
