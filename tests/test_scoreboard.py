@@ -95,3 +95,28 @@ def test_tools_claim_compares_each_tool_with_the_same_questions_without_it():
                          "probed/plain": both["probed/plain"]}
     assert tools_claim(calls_but_no_help)["verdict"].startswith("not reproduced")
     assert tools_claim(None)["verdict"].startswith("not measured") and tools_claim({})["measured"] == "–"
+
+
+def test_load_items_limits_each_bucket_on_its_own(tmp_path):
+    """The eval stage asks every held-out frequent fact and a sample of the other buckets: a dict
+    per_group limits each bucket it names, in both languages alike, and leaves the others whole."""
+    import json
+
+    from dentro.eval import knowledge as K
+
+    q = tmp_path / "questions"
+    q.mkdir()
+    for lang in ("pt", "en"):
+        for bucket, n in (("frequent", 6), ("rare", 6), ("absent", 5)):
+            (q / f"{lang}_forward_{bucket}.jsonl").write_text("".join(
+                json.dumps({"fact": None if bucket == "absent" else f"{bucket}{i}", "question": f"{lang} {bucket} {i}?",
+                            "answers": [], "lang": lang, "bucket": bucket}) + "\n" for i in range(n)))
+    held = {f"{b}{i}" for b in ("frequent", "rare") for i in range(5)}   # the sixth of each is trained on
+    items = K.load_items(tmp_path, held, per_group={"frequent": 10, "rare": 2}, buckets=("frequent", "rare", "absent"))
+    by = {}
+    for it in items:
+        by.setdefault((it["bucket"], it["lang"]), []).append(it["fact"])
+    assert len(by["frequent", "pt"]) == 5 and "frequent5" not in by["frequent", "pt"]   # all held-out ones
+    assert len(by["rare", "pt"]) == 2 and sorted(by["rare", "pt"]) == sorted(by["rare", "en"])
+    assert len(by["absent", "pt"]) == len(by["absent", "en"]) == 5   # not named: no limit
+    assert len(K.load_items(tmp_path, held, per_group=3, buckets=("frequent",))) == 6   # an int: every bucket

@@ -68,11 +68,11 @@ def verdict(text: str, answers: list[str]) -> str:
     return "correct" if answers and contains_answer(text, answers) else "wrong"
 
 
-def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | None, seed: int = 0,
+def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | dict | None, seed: int = 0,
                buckets=BUCKETS, langs=("pt", "en"), exclude: set[str] = frozenset()) -> list[dict]:
     """Forward questions per (bucket, language): only held-out facts (when given), never the
     facts in `exclude`, at most per_group of each (a seeded sample; the same facts in both
-    languages)."""
+    languages). per_group may be a dict {bucket: n} (a bucket it does not name: no limit)."""
     rng = random.Random(seed)
     items = []
     for bucket in buckets:
@@ -91,8 +91,9 @@ def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | 
         # the same facts (or absent names, by position) in every language
         keys = sorted({r["fact"] or r["question"] for r in next(iter(by_lang.values()))}) if bucket != "absent" \
             else list(range(min(len(v) for v in by_lang.values())))
-        if per_group is not None and len(keys) > per_group:
-            keys = rng.sample(keys, per_group)
+        limit = per_group.get(bucket) if isinstance(per_group, dict) else per_group
+        if limit is not None and len(keys) > limit:
+            keys = rng.sample(keys, limit)
         keep = set(keys)
         for lang, rows in by_lang.items():
             for i, r in enumerate(rows):

@@ -330,7 +330,7 @@ def evaluate(model, tok, task: str, items: list, *, chat: bool = False, batch_to
 # ---- the tiny world --------------------------------------------------------------------------------
 
 def evaluate_world(model, tok, truth: Path, heldout_facts: set[str] | None, *, chat: bool,
-                   per_group: int | None = 80) -> dict:
+                   per_group: int | dict | None = 80) -> dict:
     """The world's held-out questions (dentro.eval.knowledge): a base model completes each fact's
     cloze sentence, a chat model answers the question. accuracy counts facts known (the absent
     bucket aside: no fact to know); refusal_absent, the chat model's "I don't know" to questions
