@@ -171,9 +171,12 @@ def test_world_conversations_never_touch_the_heldout_split(micro):  # noqa: F811
     train, val, stats = P.build_mix(convs, nobody, replay, replay_frac=0.5, unknown=unknown, rng=rng)
     replayed = [c for c in train + val if not c["kind"].startswith("probe_")]
     assert replayed and not any(set(c["sources"]) & unknown for c in replayed)
-    always = [c for c in replay if c["kind"] in ("identity", "reading") and not set(c["sources"]) & unknown]
-    assert always and all(any(c is m for m in train + val) for c in always)  # never refused: replayed whole
-    assert stats["replay"] == max(round(0.5 * (len(convs) + len(nobody))), len(always))
+    reading = [c for c in replay if c["kind"] == "reading" and not set(c["sources"]) & unknown]
+    assert reading and all(any(c is m for m in train + val) for c in reading)  # never refused: replayed whole
+    identity = [c for c in replay if c["kind"] == "identity"]
+    n_identity = min(len(identity), P.ALWAYS_REPLAY_MAX["identity"])   # and identity, up to its cap
+    assert sum(c["kind"] == "identity" for c in train + val) == n_identity
+    assert stats["replay"] == max(round(0.5 * (len(convs) + len(nobody))), len(reading) + n_identity)
     assert stats["probe_nobody"] == 20 and len(train) + len(val) == sum(v for k, v in stats.items()
                                                                         if k != "replay_dropped_unknown")
     # tool conversations join whole, even one about an unknown fact (its answer is the tool's)
@@ -402,3 +405,28 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
                      "--tools-minutes", "0"]) == 0
     assert [tag for tag, _ in seen] == ["factuality"] and not (tmp_path / "g" / "tools").exists()
     assert "tools_phase_steps" not in json.loads((tmp_path / "g" / "eval.json").read_text())["figures"]
+
+
+def test_replay_caps_the_identity_conversations():
+    """Every reading conversation is replayed, the identity ones up to ALWAYS_REPLAY_MAX (a seeded
+    sample, the same on every run), so that they do not crowd out the fact conversations."""
+    import random
+
+    from dentro.chat import probing as P
+
+    def conv(kind, i):
+        return {"kind": kind, "lang": "pt", "sources": [], "messages": [{"role": "user", "content": f"{kind} {i}"}]}
+
+    most = P.ALWAYS_REPLAY_MAX["identity"]
+    replay = [conv("identity", i) for i in range(most + 50)] + [conv("reading", i) for i in range(30)] \
+        + [conv("fact", i) for i in range(400)]
+    probed = [conv("probe_known", i) for i in range(300)]
+    picks = []
+    for _ in range(2):
+        train, val, stats = P.build_mix(probed, [], replay, replay_frac=1.0, unknown=set(), rng=random.Random(0))
+        mix = train + val
+        assert sum(c["kind"] == "identity" for c in mix) == most
+        assert sum(c["kind"] == "reading" for c in mix) == 30 and stats["replay"] == 300
+        assert sum(c["kind"] == "fact" for c in mix) == 300 - most - 30
+        picks.append(sorted(c["messages"][0]["content"] for c in mix if c["kind"] == "identity"))
+    assert picks[0] == picks[1]

@@ -18,6 +18,9 @@ def test_micro_speedrun_end_to_end(tmp_path):
         assert summary["figures"], f"stage {name} reported no figures"
         assert mod.TITLE in card
     assert "Not run yet" not in card
+    # SFT asks identity questions in words it was not trained on, alone and after a system prompt
+    asked = [json.loads(line) for line in (run / "sft" / "identity.jsonl").read_text().splitlines()]
+    assert {it["system"] for it in asked} == {False, True} and "in words it was not trained on" in card
     # Every image the card links to exists.
     import re
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card):

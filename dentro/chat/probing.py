@@ -53,6 +53,10 @@ NOBODY_RELATIONS = ("birth_year", "birth_city", "profession", "employer", "mothe
 # reading conversations (a passage, then a question about a person nobody knows) are the skill
 # the search tool needs.
 ALWAYS_REPLAY = ("identity", "reading")
+# at most this many of a kind's conversations replayed (a seeded sample): SFT's identity conversations
+# grew from 200 to 600 (held-out phrasings, docs/sft.md), and all of them would take the replay's room
+# from the fact conversations that keep the answers SFT taught
+ALWAYS_REPLAY_MAX = {"identity": 200}
 
 
 def refusal(lang: str, rng: random.Random, *, nobody: bool = False) -> str:
@@ -242,13 +246,19 @@ def build_mix(probed: list[dict], nobody: list[dict], replay: list[dict], *, rep
               always: tuple[str, ...] = ALWAYS_REPLAY, tools: list[dict] = ()) -> tuple[list, list, dict]:
     """The fine-tuning mix: the probe's conversations, the refusals about nobody, and
     replay_frac x as many SFT conversations so that the rest of what SFT taught is kept: every
-    conversation of the `always` kinds, then a seeded sample of the others (no replay at all
-    when replay_frac is 0), and the tool conversations (dentro.chat.tool_mix; their answers come
-    from the tool's result, so an unknown fact does not drop them). A replayed
+    conversation of the `always` kinds (at most ALWAYS_REPLAY_MAX of a kind), then a seeded sample
+    of the others (no replay at all when replay_frac is 0), and the tool conversations
+    (dentro.chat.tool_mix; their answers come from the tool's result, so an unknown fact does not
+    drop them). A replayed
     conversation that states a fact the probe found unknown is left out: it would teach the
     confident answer back. -> (train, val, {"kind": count, ..., "replay_dropped_unknown": n})."""
     usable = [c for c in replay if not set(c.get("sources", [])) & unknown]
     first = [c for c in usable if c.get("kind") in always]
+    for kind, most in ALWAYS_REPLAY_MAX.items():   # its own seeded sample: rng's draws stay as they were
+        group = [c for c in first if c.get("kind") == kind]
+        if len(group) > most:
+            chosen = {id(c) for c in random.Random(f"replay-{kind}").sample(group, most)}
+            first = [c for c in first if c.get("kind") != kind or id(c) in chosen]
     rest = [c for c in usable if c.get("kind") not in always]
     rng.shuffle(rest)
     n = round(replay_frac * (len(probed) + len(nobody)))

@@ -398,6 +398,7 @@ def _reply_or_note(chat, tok, question: str) -> str:
 def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     import torch
 
+    from dentro.eval import identity
     from dentro.eval import knowledge as K
     from dentro.runs import stage_can_resume
     from dentro.report import md_table
@@ -424,6 +425,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         questions += [i["question"] for i in freq[:2]]
         questions += [i["question"] for i in by_lang[lang] if i["bucket"] == "absent"][:1]
     sbs = side_by_side(ev["base"], ev["base_tok"], ev["chat"], ev["tok"], questions)
+    ident = identity.evaluate(ev["chat"], ev["tok"])
+    atomic_write_text(out / "identity.jsonl", "".join(json.dumps({k: v for k, v in it.items() if k != "messages"},
+                                                                 ensure_ascii=False) + "\n" for it in ident["items"]))
     t_all = time.time() - t0
 
     def rate(table, bucket, lang):
@@ -440,6 +444,10 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                    language_share=round(form["in_question_language"] / max(1, form["replies"]), 4),
                    followup_right_entity=round(form["followup_right_entity"] / max(1, form["followups"]), 4),
                    followup_correct=round(form["followup_correct"] / max(1, form["followups"]), 4))
+    for lang in ("pt", "en"):
+        g = ident["by_lang"][lang]
+        figures[f"identity_heldout_{lang}"] = round(g["right"] / max(1, g["n"]), 4)
+    figures["identity_heldout_system"] = round(ident["with_system"]["right"] / max(1, ident["with_system"]["n"]), 4)
     for lang in ("pt", "en"):
         for b in ("frequent", "medium", "rare"):
             figures[f"chat_{b}_{lang}"] = rate(tables["chat_correct"], b, lang)
@@ -486,6 +494,13 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         f"Follow-ups that name nobody (\"E onde ela nasceu?\" after a question about a held-out person): "
         f"{form['followup_right_entity']} of {form['followups']} replies are about the right person (name them), "
         f"{form['followup_correct']} give the right answer.", "",
+        f"**Identity and small talk, in words it was not trained on** (\"Quem te criou?\", \"Are you "
+        f"Claude?\", \"Obrigadão!\": other phrasings of the intents of its identity conversations, each alone "
+        f"and after a system prompt, `sft/identity.jsonl`): the reply opens as one of the intent's answers "
+        f"{ident['by_lang']['pt']['right']} of {ident['by_lang']['pt']['n']} times in Portuguese, "
+        f"{ident['by_lang']['en']['right']} of {ident['by_lang']['en']['n']} in English "
+        f"({ident['with_system']['right']} of {ident['with_system']['n']} after a system prompt). "
+        f"A tiny model learns the sentences it was shown more than the intents behind them.", "",
         f"**Hallucination, the baseline for the next stage**: asked about {len(absent)} people who do not "
         f"exist, the chat model answered {made_up} times with a made-up fact instead of saying it does not know "
         f"({100 * made_up / max(1, len(absent)):.0f}%). Fine-tuning taught it the form of a confident answer; "
