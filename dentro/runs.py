@@ -63,6 +63,11 @@ def read_json(path: Path):
         return json.load(f)
 
 
+def atomic_write_jsonl(path: Path, rows) -> None:
+    """One JSON object per line (UTF-8, not ASCII-escaped), written atomically."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """One JSON value per non-blank line."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -63,11 +63,11 @@ def arena_from_battles(run: Path, battles: list[dict], *, samples: int = 200, an
     "votes", "out", "markdown"}."""
     from dentro.eval import arena as A
     from dentro.report import md_table
-    from dentro.runs import atomic_write_json, atomic_write_text
+    from dentro.runs import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
     out = run / "arena"
     if battles:
-        atomic_write_text(out / "battles.jsonl", "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in battles))
+        atomic_write_jsonl(out / "battles.jsonl", battles)
     votes = A.read_votes(out / "votes.sqlite")
     if not battles and not votes:
         raise UserError(f"no battles: no automatic ones (--votes-only, or fewer than two checkpoints in {run}) and "

@@ -12,7 +12,7 @@ from dentro.commands import add_run_argument, float_range, non_negative_float, n
     positive_int
 from dentro.commands import sft as S
 from dentro.errors import UserError
-from dentro.runs import read_jsonl
+from dentro.runs import atomic_write_jsonl, read_jsonl
 
 TITLE = "Stage 6 · hallucinations: knowledge probing teaches \"I don't know\""
 
@@ -158,12 +158,6 @@ def main(args):
 
 
 # ---- the stage: probe, build the mix, fine-tune, evaluate ------------------------------------
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    from dentro.runs import atomic_write_text
-
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
 
 def _user_items(paths: list[str], heldout_frac: float, seed: int, log) -> tuple[list, list, dict]:
     """(pairs to probe, pairs held out for the evaluation, stats) from the user's files."""
@@ -435,8 +429,8 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         train_convs, val_convs, mix_stats = P.build_mix(probed, nobody, replay, replay_frac=p.replay_frac,
                                                         unknown=unknown, rng=rng, tools=tool_convs)
         mix_stats["tools"] = tool_stats
-        _write_jsonl(conv_dir / "train.jsonl", train_convs)
-        _write_jsonl(conv_dir / "val.jsonl", val_convs)
+        atomic_write_jsonl(conv_dir / "train.jsonl", train_convs)
+        atomic_write_jsonl(conv_dir / "val.jsonl", val_convs)
         probe_report = {"config": {k: v for k, v in asdict(p).items() if k != "train"}, "checkpoint": str(chat_dir),
                         "seconds": round(t_probe, 2), "summary": P.summary(items), "mix": mix_stats,
                         "items": items}
@@ -509,9 +503,9 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                      for m in ("sft", "probed") for k in ("tools", "plain")}
         figures.update(tools_headline(tool_tabs), tools_seconds=round(t_tools, 1))
     atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
-    _write_jsonl(out / "eval.jsonl", items + nonfact)
+    atomic_write_jsonl(out / "eval.jsonl", items + nonfact)
     if tool_items:
-        _write_jsonl(out / "tools.jsonl", tool_items)
+        atomic_write_jsonl(out / "tools.jsonl", tool_items)
     atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
                                             "data": {"user": data_stats, "mix": mix_stats, "train": s_train,
                                                      "val": s_val}})

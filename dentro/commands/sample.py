@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +172,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     from dentro.model.checkpoint import load_checkpoint
     from dentro.model.engine import Sampling, generate, generate_all, generate_batch_all
     from dentro.report import md_table
-    from dentro.runs import atomic_write_text
+    from dentro.runs import atomic_write_jsonl
 
     cfg = PRESETS[preset]
     folder = run / "pretrain" / "checkpoint"
@@ -202,8 +201,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     generic = GENERIC_PROMPTS if not prompts else GENERIC_PROMPTS[:1] + GENERIC_PROMPTS[2:3]
     samples = [{"lang": lang, "prompt": text, "samples": complete(text, sampling=Sampling(0.8), num_samples=3, seed=0)}
                for lang, text in generic]
-    atomic_write_text(out / "completions.jsonl",
-                      "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows + samples))
+    atomic_write_jsonl(out / "completions.jsonl", rows + samples)
 
     def cell(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ↵ ").strip() or "∅"

@@ -402,7 +402,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     from dentro.eval import knowledge as K
     from dentro.runs import stage_can_resume
     from dentro.report import md_table
-    from dentro.runs import atomic_write_json, atomic_write_text
+    from dentro.runs import atomic_write_json, atomic_write_jsonl
 
     out = run / "sft"
     ckpt = out / "checkpoint"
@@ -416,8 +416,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     ev = evaluate(run, run / "pretrain" / "checkpoint", ckpt, set(heldout["facts"]), EVAL_PER_GROUP[preset], device,
                   set(heldout.get("entities", [])))
     items, tables, form = ev["items"], ev["tables"], ev["form"]
-    atomic_write_text(out / "eval.jsonl", "".join(json.dumps(it, ensure_ascii=False) + "\n"
-                                                  for it in items + ev["followups"]))
+    atomic_write_jsonl(out / "eval.jsonl", items + ev["followups"])
     by_lang = {lang: [i for i in items if i["lang"] == lang] for lang in ("pt", "en")}
     questions = ["Quem é você?", "Who are you?"]
     for lang in ("pt", "en"):
@@ -426,8 +425,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         questions += [i["question"] for i in by_lang[lang] if i["bucket"] == "absent"][:1]
     sbs = side_by_side(ev["base"], ev["base_tok"], ev["chat"], ev["tok"], questions)
     ident = identity.evaluate(ev["chat"], ev["tok"])
-    atomic_write_text(out / "identity.jsonl", "".join(json.dumps({k: v for k, v in it.items() if k != "messages"},
-                                                                 ensure_ascii=False) + "\n" for it in ident["items"]))
+    atomic_write_jsonl(out / "identity.jsonl", ({k: v for k, v in it.items() if k != "messages"}
+                                                for it in ident["items"]))
     t_all = time.time() - t0
 
     def rate(table, bucket, lang):

@@ -42,7 +42,7 @@ from collections import Counter
 from pathlib import Path
 
 from dentro.errors import UserError
-from dentro.runs import atomic_write_json, atomic_write_text, read_jsonl
+from dentro.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
 from dentro.world import lexicon as L
 from dentro.world.entities import City, Country, Fact, Org, Person, World, _answer
 from dentro.chat.template import THINK_OFF
@@ -715,6 +715,6 @@ def write_conversations(out_dir: Path, result: dict) -> dict[str, Path]:
     out_dir = Path(out_dir)
     paths = {"train": out_dir / "train.jsonl", "val": out_dir / "val.jsonl", "heldout": out_dir / "heldout.json"}
     for part in ("train", "val"):
-        atomic_write_text(paths[part], "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result[part]))
+        atomic_write_jsonl(paths[part], result[part])
     atomic_write_json(paths["heldout"], result["heldout"])
     return paths
