@@ -119,9 +119,13 @@ def rose(before: float, after: float, n: int) -> bool:
 def stage_can_resume(out: Path, preset: str, started: str = "metrics.jsonl") -> bool:
     """A speedrun stage killed mid-training picks up where it stopped: out/checkpoint holds a
     training state of the same preset, the stage had started (out/<started> exists) and not
-    finished (no out/result.json)."""
+    finished (no out/result.json, and its weights not yet interpolated with the base: the SFT
+    stage's last step)."""
     from dentro.model.checkpoint import read_config
 
     ckpt = out / "checkpoint"
-    return ((ckpt / "train_state.pt").exists() and read_config(ckpt)[1].get("preset") == preset
+    if not (ckpt / "train_state.pt").exists():
+        return False
+    extra = read_config(ckpt)[1]
+    return (extra.get("preset") == preset and not extra.get("interpolated")
             and (out / started).exists() and not (out / "result.json").exists())

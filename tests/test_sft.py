@@ -166,6 +166,38 @@ def test_sft_resume_continues_exactly(base_run, tmp_path, monkeypatch):
     assert len(a) == 6 and a == b
 
 
+def test_sft_saves_the_fine_tuned_weights_interpolated_with_the_base(base_run, tmp_path, capsys):
+    """--interpolate A saves A x the fine-tuned weights + (1 - A) x the base's (WiSE-FT); 1 saves
+    them as trained. The training itself is the same, so the two runs' weights tell the mix."""
+    from dentro.model.checkpoint import load_checkpoint, read_config
+    from dentro.runs import stage_can_resume
+
+    data = tmp_path / "chats.jsonl"
+    write_user_file(data)
+    common = ["sft", "--run", str(base_run), "--preset", "micro", "--data", str(data), "--steps", "4"]
+    assert cli.main(common + ["--out", str(tmp_path / "a"), "--interpolate", "1"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "b"), "--interpolate", "0.25"]) == 0
+    base, _, _ = load_checkpoint(base_run / "pretrain" / "checkpoint", "cpu", load_train_state=False)
+    a, _, state_a = load_checkpoint(tmp_path / "a" / "checkpoint", "cpu")
+    b, _, state_b = load_checkpoint(tmp_path / "b" / "checkpoint", "cpu")
+    moved = 0
+    for (name, w0), w1, w2 in zip(base.state_dict().items(), a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(w2, 0.25 * w1 + 0.75 * w0, msg=name)
+        moved += not torch.equal(w0, w1)
+    assert moved > 0  # the fine-tuning changed weights, so the mix is not trivially the base
+    assert read_config(tmp_path / "b" / "checkpoint")[1]["interpolated"]["alpha"] == 0.25
+    assert "interpolated" not in read_config(tmp_path / "a" / "checkpoint")[1]
+    # the training state stays (the next stages read their learning rates from it); resuming is refused
+    assert state_b["train_config"] == state_a["train_config"] and state_b["step"] == state_a["step"] == 4
+    capsys.readouterr()
+    assert cli.main(common + ["--out", str(tmp_path / "b"), "--resume"]) == 2
+    assert "finished fine-tuning" in capsys.readouterr().err
+    (tmp_path / "b" / "result.json").unlink()  # as if killed just after the mixed weights were saved
+    assert not stage_can_resume(tmp_path / "b", "micro")  # the stage starts over instead of resuming them
+    assert cli.main(common + ["--out", str(tmp_path / "c"), "--interpolate", "0"]) == 2  # out of range
+    assert "out of range" in capsys.readouterr().err
+
+
 def test_chat_once_and_errors(base_run, tmp_path, capsys, monkeypatch):
     data = tmp_path / "chats.jsonl"
     write_user_file(data)

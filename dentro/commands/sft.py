@@ -45,6 +45,7 @@ class Preset:
     eval_tokens: int
     warmup_steps: int = 5
     pretrain_replay: float = 0.0  # share of the rows that are pretraining text (dentro.train.sft.replay_rows)
+    interpolate: float = 1.0    # saved weights: this x fine-tuned + the rest x base (WiSE-FT); 1 keeps them as trained
 
 
 # tiny: ~2 minutes of a 2-core CPU, steps of 8 rows (better than 16 at equal tokens: docs/LOG.md).
@@ -55,9 +56,9 @@ class Preset:
 # replay), docs/sft.md.
 PRESETS = {
     "micro": Preset(device_batch_size=4, total_batch_tokens=128, max_steps=6, max_minutes=None, lr_frac=0.5,
-                    eval_every=3, eval_tokens=256, warmup_steps=1, pretrain_replay=0.25),
+                    eval_every=3, eval_tokens=256, warmup_steps=1, pretrain_replay=0.25, interpolate=0.9),
     "tiny": Preset(device_batch_size=8, total_batch_tokens=2048, max_steps=2000, max_minutes=2.0, lr_frac=0.5,
-                   eval_every=25, eval_tokens=8 * 256, pretrain_replay=0.3),
+                   eval_every=25, eval_tokens=8 * 256, pretrain_replay=0.3, interpolate=0.9),
     "small": Preset(device_batch_size=32, total_batch_tokens=65_536, max_steps=1000, max_minutes=None,
                     lr_frac=0.3, eval_every=100, eval_tokens=32 * 1024 * 4, warmup_steps=20, pretrain_replay=0.3),
 }
@@ -81,6 +82,10 @@ def add_arguments(p):
     p.add_argument("--pretrain-replay", type=float_range(0.0, 0.9), metavar="FRAC",
                    help="share of the training rows that are the base model's pretraining text, so that it "
                         "keeps what it knew (default: the preset's, 0.3 for tiny; 0 turns it off)")
+    p.add_argument("--interpolate", type=float_range(0.0, 1.0, above=True), metavar="ALPHA",
+                   help="save ALPHA x the fine-tuned weights + (1 - ALPHA) x the base model's (WiSE-FT), "
+                        "which keeps more of what the base model knew (default: the preset's, 0.9 for tiny; "
+                        "1 keeps the fine-tuned weights as they are)")
     p.add_argument("--batch-size", type=positive_int, help="rows per forward/backward")
     p.add_argument("--eval-every", type=positive_int, help="steps between validation passes")
     p.add_argument("--save-every", type=positive_int, help="steps between checkpoints (default: at the end only)")
@@ -98,7 +103,7 @@ def main(args):
                  if v is not None}
     r = sft(run_dir(args.run), args.preset, data=args.data, val_data=args.val_data, base=args.base, out=args.out,
             overrides=overrides, lr_frac=args.lr_frac, seed=args.seed, resume=args.resume, device=args.device,
-            pretrain_replay=args.pretrain_replay)
+            pretrain_replay=args.pretrain_replay, interpolate=args.interpolate)
     print(json.dumps(r["figures"], indent=2))
     print(f"the chat model is in {r['checkpoint']}; talk to it with `dentro chat --run {args.run}`")
 
@@ -138,16 +143,22 @@ def world_conversations(run: Path, out: Path, seed: int = 0) -> dict:
 
 def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None, out=None, overrides=None,
         lr_frac=None, seed: int = 1337, resume: bool = False, device=None, log=print,
-        pretrain_replay: float | None = None) -> dict:
-    """Fine-tune, save, return {"figures", "result", "checkpoint", "data_stats"}. pretrain_replay:
-    the share of rows that are <run>/pretrain/tokens text (None: the preset's)."""
+        pretrain_replay: float | None = None, interpolate: float | None = None) -> dict:
+    """Fine-tune, save, return {"figures", "result", "checkpoint", "data_stats", "finetuned"}.
+    pretrain_replay: the share of rows that are <run>/pretrain/tokens text; interpolate: the saved
+    weights are this x the fine-tuned ones + the rest x the base's (None: the preset's, for both).
+    "finetuned": the weights as trained (a state dict) when they were interpolated, else None."""
     import random
 
-    from dentro.model.checkpoint import load_checkpoint, save_checkpoint
+    from dentro.model.checkpoint import load_checkpoint, read_config, save_checkpoint
     from dentro.train.loop import setup_distributed
 
     p = PRESETS[preset]
+    alpha = p.interpolate if interpolate is None else interpolate
+    if not 0 < alpha <= 1:
+        raise UserError(f"interpolate must be in (0, 1] (1 keeps the fine-tuned weights); got {alpha}")
     out = Path(out) if out else run / "sft"
+    given_base = base
     base = Path(base) if base else run / "pretrain" / "checkpoint"
     ckpt = out / "checkpoint"
     if not base.exists():
@@ -185,6 +196,12 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
         model, tok, state = load_checkpoint(ckpt, d.device)
         if state is None:
             raise UserError(f"{ckpt} has no training state to resume from; run without --resume")
+        if read_config(ckpt)[1].get("interpolated"):
+            raise UserError(f"{ckpt} is a finished fine-tuning (its weights were interpolated with the base "
+                            f"model): nothing to resume; run without --resume to fine-tune again")
+        recorded = read_config(ckpt)[1].get("base")
+        if given_base is None and recorded and Path(recorded).exists():
+            base = Path(recorded)  # the model this run started from, for the interpolation at the end
         cfg = resume_config(state, overrides)
     else:
         model, tok, base_state = load_checkpoint(base, d.device)
@@ -195,26 +212,59 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
         f"learning rates x{lr_frac or p.lr_frac} of pretraining's, decaying to 0; {d.device}")
 
     # 3. rows, loaders and the training loop
-    def save_fn(m, train_state):
+    last: dict = {}
+
+    def save_fn(m, train_state, **more):
         extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset, "stage": "sft",
-                 "base": str(base)}
+                 "base": str(base), **more}
         save_checkpoint(ckpt, m, tok, train_state, extra=extra)
+        last["state"] = train_state
 
     frac = p.pretrain_replay if pretrain_replay is None else pretrain_replay
     result, s_train, s_val = finetune(model, tok, train_convs, val_convs, cfg, d=d, out=out, save_fn=save_fn,
                                       state=state, log=log, tag="sft",
                                       replay_dir=replay_source(run, tok, log) if frac else None, replay_frac=frac)
     data_stats.update(train=s_train, val=s_val)
+    finetuned = None
+    if alpha < 1:
+        finetuned = interpolate_with_base(model, base, alpha)
+        # the training state stays (later stages read their learning rates from its config), marked
+        # finished so that nothing resumes from the mixed weights
+        save_fn(model, last["state"], interpolated={"alpha": alpha, "base": str(base)})
+        log(f"[sft] saved {alpha:g} x the fine-tuned weights + {1 - alpha:.2g} x the base model's (WiSE-FT)")
 
     from dentro.runs import atomic_write_json
 
     figures = {"conversations": s_train["kept"], "skipped_too_long": s_train["too_long"], "steps": result.steps,
                "tokens": result.tokens, "tokens_per_s": round(result.tokens_per_second),
                "final_train_loss": round(result.final_loss, 4), "val_loss": round(result.evals[-1]["val_loss"], 4),
-               "minutes": round((time.time() - t0) / 60, 2)}
+               "minutes": round((time.time() - t0) / 60, 2), "interpolate": alpha}
     atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
                                             "data": data_stats})
-    return {"figures": figures, "result": result, "checkpoint": ckpt, "data_stats": data_stats}
+    return {"figures": figures, "result": result, "checkpoint": ckpt, "data_stats": data_stats,
+            "finetuned": finetuned}
+
+
+def interpolate_with_base(model, base_dir: Path, alpha: float) -> dict:
+    """Set model's weights to alpha x its own + (1 - alpha) x those of the checkpoint at base_dir
+    (the model it was fine-tuned from; same architecture), in place: WiSE-FT (Wortsman et al. 2022,
+    https://arxiv.org/abs/2109.01903). Returns the weights as they were, on CPU."""
+    import torch
+
+    from dentro.model.checkpoint import load_checkpoint, unwrap
+
+    gpt = unwrap(model)
+    base, _, _ = load_checkpoint(base_dir, "cpu", load_train_state=False)
+    own, theirs = gpt.state_dict(), base.state_dict()
+    if own.keys() != theirs.keys() or any(own[k].shape != theirs[k].shape for k in own):
+        raise UserError(f"the base model at {base_dir} is not the model that was fine-tuned (other shapes); "
+                        f"pass the checkpoint it started from with --base, or --interpolate 1")
+    before = {k: v.detach().to("cpu").clone() for k, v in own.items()}
+    with torch.no_grad():
+        for k, v in own.items():
+            if v.is_floating_point():
+                v.copy_(alpha * v + (1 - alpha) * theirs[k].to(v.device, v.dtype))
+    return before
 
 
 # ---- fine-tuning on conversations, shared with later stages (dentro factuality) -------------
@@ -361,6 +411,23 @@ def evaluate(run: Path, base_dir: Path, chat_dir: Path, heldout_facts: set[str] 
                        "chat_correct": K.table(items, "correct"), "chat_refused": K.table(items, "refused")}}
 
 
+def as_trained(chat, tok, weights: dict, items: list[dict]) -> None:
+    """Put the items' questions to a copy of `chat` holding `weights` (the fine-tuned weights before
+    the interpolation with the base); each item gains reply_as_trained and correct_as_trained."""
+    import copy
+
+    from dentro.chat.assistant import reply_batch
+    from dentro.eval import knowledge as K
+
+    model = copy.deepcopy(chat)
+    model.load_state_dict(weights)
+    model.eval()
+    for it, r in zip(items, reply_batch(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
+                                        max_tokens=48)):
+        it["reply_as_trained"] = r["text"]
+        it["correct_as_trained"] = bool(it["answers"]) and K.contains_answer(r["text"], it["answers"])
+
+
 def without_names(reply: str, question: str, answers: list[str]) -> str:
     """The reply without the names it shares with the question and the true answers, for the
     language check: "The mother of Felipe Pereira Noronha is Mariana Rezende Pereira." is English,
@@ -416,6 +483,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     ev = evaluate(run, run / "pretrain" / "checkpoint", ckpt, set(heldout["facts"]), EVAL_PER_GROUP[preset], device,
                   set(heldout.get("entities", [])))
     items, tables, form = ev["items"], ev["tables"], ev["form"]
+    if r["finetuned"] is not None:  # the same questions to the weights as trained, before the interpolation
+        as_trained(ev["chat"], ev["tok"], r["finetuned"], [i for i in items if i["bucket"] in ("frequent", "medium")])
     atomic_write_jsonl(out / "eval.jsonl", items + ev["followups"])
     by_lang = {lang: [i for i in items if i["lang"] == lang] for lang in ("pt", "en")}
     questions = ["Quem é você?", "Who are you?"]
@@ -451,6 +520,11 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         for b in ("frequent", "medium", "rare"):
             figures[f"chat_{b}_{lang}"] = rate(tables["chat_correct"], b, lang)
             figures[f"cloze_{b}_{lang}"] = rate(tables["base_cloze"], b, lang)
+        for b in ("frequent", "medium"):
+            asked = [i for i in by_lang[lang] if i["bucket"] == b and "correct_as_trained" in i]
+            if asked:
+                figures[f"chat_{b}_{lang}_as_trained"] = round(sum(i["correct_as_trained"] for i in asked)
+                                                               / len(asked), 4)
         figures[f"absent_answered_{lang}"] = (None if not tables["chat_refused"].get(("absent", lang)) else
                                               round(1 - tables["chat_refused"][("absent", lang)]["rate"], 4))
     atomic_write_json(out / "eval.json", {"figures": figures, "form": form,
@@ -471,6 +545,22 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                          K.fmt_rate(tables["chat_refused"][(b, lang)])])
     absent = [i for i in items if i["bucket"] == "absent"]
     made_up = sum(not i["refused"] for i in absent)
+
+    def right(lang, b, key):
+        asked = [i for i in by_lang[lang] if i["bucket"] == b and key in i]
+        return f"{sum(i[key] for i in asked)}/{len(asked)}"
+
+    merged = ""
+    if r["finetuned"] is not None:
+        a = f["interpolate"]
+        merged = (f"**Fine-tuned, then interpolated with the base model** (WiSE-FT, Wortsman et al. 2022): the "
+                  f"saved weights are {a:g} x the fine-tuned ones + {1 - a:.2g} x the base model's, which "
+                  f"keeps more of what pretraining stored. Held-out questions answered correctly, as trained "
+                  f"-> interpolated: frequent facts " + ", ".join(
+                      f"{lang} {right(lang, 'frequent', 'correct_as_trained')} -> {right(lang, 'frequent', 'correct')}"
+                      for lang in ("pt", "en")) + "; medium " + ", ".join(
+                      f"{lang} {right(lang, 'medium', 'correct_as_trained')} -> {right(lang, 'medium', 'correct')}"
+                      for lang in ("pt", "en")) + ".")
     lines = [
         f"The base model was fine-tuned on {f['conversations']:,} conversations generated from the world "
         f"({f['steps']} steps, {f['tokens']:,} tokens in {f['minutes']} min; validation loss on held-out "
@@ -487,6 +577,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         "*cloze*: the base model completes a sentence of the crawl (\"Ana Souza nasceu na cidade de\"); "
         "*chat*: the chat model answers the question; *refused*: it says it does not know.", "",
         md_table(["bucket", "lang", "base model, cloze", "chat model, correct", "chat model, refused"], rows), "",
+        *([merged, ""] if merged else []),
         f"**Form**: {form['closed']} of {form['replies']} replies end with `<|im_end|>` within 48 tokens "
         f"({100 * figures['closed_share']:.1f}%); {form['in_question_language']} of {form['replies']} are in "
         f"the question's language ({100 * figures['language_share']:.1f}%, fastText lid.176). "
