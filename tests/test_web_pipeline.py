@@ -6,7 +6,7 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from dentro.web.pipeline import DataConfig, finalize, plan_tasks, prepare, process, run_task
+from dentro.web.pipeline import DataConfig, finalize, plan_tasks, prepare, process, run_task, task_files
 from dentro.web.readers import list_inputs
 from web_fixtures import page, prose, truncate, write_warc
 
@@ -148,7 +148,7 @@ def test_other_languages_stop_before_the_classifier(tmp_path, monkeypatch):
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):
     src, bl, _ = crawl
-    cfg = DataConfig(blocklist=str(bl))
+    cfg = DataConfig(blocklist=str(bl), small_file_bytes=0)   # one task per input
     process([src], tmp_path / "full", cfg, workers=1, log=lambda *a: None)
     # the "killed" run: only the first task finished; a second left a half-written file behind
     out = tmp_path / "killed"
@@ -162,6 +162,41 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):
     assert corpus(out) == corpus(tmp_path / "full")
     a, b = (json.loads((d / "stats.json").read_text()) for d in (out, tmp_path / "full"))
     assert a["stages"] == b["stages"]
+
+
+def test_small_inputs_share_tasks_and_give_the_same_outputs(crawl, tmp_path):
+    """Small inputs are read by shared tasks (runs of consecutive inputs, one per worker): the
+    corpus, the fates of the removed documents, the samples and the stats are those of one task
+    per input; a killed grouped run resumes to the same outputs."""
+    import pyarrow.parquet as pq
+
+    src, bl, _ = crawl
+    files = list_inputs([src])
+    apart = DataConfig(blocklist=str(bl), small_file_bytes=0)
+    assert len(plan_tasks(files, apart, 1)) == len(files) == 3
+    shared = DataConfig(blocklist=str(bl))
+    one, two = plan_tasks(files, shared, 1), plan_tasks(files, shared, 2)
+    assert len(one) == 1 and [f for _, f in one[0].files] == [str(f) for f in files]
+    assert len(two) == 2 and [i for t in two for i, _ in task_files(t)] == [0, 1, 2]   # a.warc.gz is the bigger
+    process([src], tmp_path / "apart", apart, workers=1, log=lambda *a: None)
+    process([src], tmp_path / "one", shared, workers=1, log=lambda *a: None)
+    process([src], tmp_path / "two", shared, workers=2, log=lambda *a: None)
+    for out in ("one", "two"):
+        assert corpus(tmp_path / out) == corpus(tmp_path / "apart")
+        a, b = (json.loads((tmp_path / d / "stats.json").read_text()) for d in (out, "apart"))
+        assert a["stages"] == b["stages"] and a["inputs"] == b["inputs"] == sorted(map(str, files))
+        assert (pq.read_table(tmp_path / out / "removed.parquet").to_pylist()
+                == pq.read_table(tmp_path / "apart" / "removed.parquet").to_pylist())
+        assert sorted(p.name for p in (tmp_path / out / "removed").iterdir()) == \
+            sorted(p.name for p in (tmp_path / "apart" / "removed").iterdir())
+    killed = tmp_path / "killed"   # two shared tasks, the first done, the second killed mid-write
+    tasks = prepare(files, killed, shared, workers=2, log=lambda *a: None)
+    run_task(tasks[0], shared, killed)
+    (killed / "tasks" / f"{tasks[1].name}.kept.arrow").write_bytes(b"half a file")
+    logs = []
+    process([src], killed, shared, workers=2, log=logs.append)
+    assert any("resuming: 1/2" in line for line in logs)
+    assert corpus(killed) == corpus(tmp_path / "apart")
 
 
 def test_a_plan_from_older_task_files_is_redone_not_resumed(crawl, tmp_path):

@@ -63,6 +63,7 @@ class DataConfig:
     docs_per_shard: int = 50_000
     samples_per_reason: int = 20
     task_bytes: int = 64 << 20       # split inputs bigger than this into parts
+    small_file_bytes: int = 1 << 20  # inputs up to this size share tasks (0: one task per input)
 
     def fingerprint(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -75,23 +76,57 @@ class Task:
     path: str
     part: int
     nparts: int
+    files: tuple = ()  # a task of several small inputs: ((input_idx, path), ...), the first being the above
+
+
+def task_files(task: Task) -> list[tuple[int, str]]:
+    """The (input index, path) pairs a task reads, in order."""
+    return [tuple(f) for f in task.files] or [(task.input_idx, task.path)]
 
 
 # ---------------------------------------------------------------- plan
 
 def plan_tasks(inputs: list[Path], cfg: DataConfig, workers: int) -> list[Task]:
     """One task per input, big inputs split in parts; with fewer inputs than workers, inputs are
-    split so that every worker has work (the split never changes the output, only the speed)."""
+    split so that every worker has work. Small inputs (up to cfg.small_file_bytes: a wget crawl's
+    files, a folder of pages) share tasks, in runs of consecutive inputs, as many runs as workers
+    (or more, to keep each under cfg.task_bytes): a task's fixed cost (its plan entry, its own
+    tables and summary, their fsync) is paid per task, not per file. Neither the split nor the
+    grouping changes the output, only the speed."""
     sizes = [_size(p) for p in inputs]
     tasks = []
     spread = math.ceil(workers / max(1, len(inputs))) if workers > 1 else 1
+    small = [i for i, size in enumerate(sizes) if size <= cfg.small_file_bytes and Path(inputs[i]).is_file()]
+    groups = _runs(small, sizes, max(min(len(small), workers), math.ceil(sum(sizes[i] for i in small)
+                                                                     / cfg.task_bytes))) if len(small) > 1 else []
+    grouped = {g[0]: g for g in groups if len(g) > 1}
+    in_group = {i for g in grouped.values() for i in g}
     for i, (p, size) in enumerate(zip(inputs, sizes)):
+        if i in grouped:
+            g = grouped[i]
+            tasks.append(Task(f"{i:05d}-{len(g):03d}files", i, str(p), 0, 1, tuple((j, str(inputs[j])) for j in g)))
+            continue
+        if i in in_group:
+            continue
         n = max(1, math.ceil(size / cfg.task_bytes))
         if size > (1 << 20):   # small files are not worth splitting for the workers' sake
             n = max(n, spread)
         for k in range(n):
             tasks.append(Task(f"{i:05d}-{k:03d}of{n:03d}", i, str(p), k, n))
     return tasks
+
+
+def _runs(ids: list[int], sizes: list[int], n: int) -> list[list[int]]:
+    """ids (in order) cut into at most n runs of consecutive ids with about equal total size."""
+    total = sum(sizes[i] for i in ids) or 1
+    runs: list[list[int]] = [[]]
+    done = 0
+    for i in ids:
+        if runs[-1] and len(runs) < n and done >= total * len(runs) / n:
+            runs.append([])
+        runs[-1].append(i)
+        done += sizes[i]
+    return runs
 
 
 def _size(p: Path) -> int:
@@ -121,7 +156,7 @@ def prepare(inputs: list[Path], out: Path, cfg: DataConfig, workers: int, log=pr
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())
         if {k: plan.get(k) for k in key} == key:   # a plan of an older version of the task files: redo
-            tasks = [Task(**t) for t in plan["tasks"]]
+            tasks = [Task(**{**t, "files": tuple(tuple(f) for f in t.get("files", ()))}) for t in plan["tasks"]]
             done = sum((tdir / f"{t.name}.json").exists() for t in tasks)
             if done:
                 log(f"[data] resuming: {done}/{len(tasks)} tasks already done")
@@ -169,9 +204,11 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
     removed: dict[str, list] = {f.name: [] for f in REMOVED_SCHEMA}
     samples: dict[str, list] = {}
 
+    input_idx = task.input_idx
+
     def drop(rec, stage, reason, lang, nbytes, snippet):
         st.remove(stage, reason, lang, nbytes)
-        for k, v in (("input_idx", task.input_idx), ("index", rec.index), ("url", rec.url),
+        for k, v in (("input_idx", input_idx), ("index", rec.index), ("url", rec.url),
                      ("file_path", rec.source), ("stage", stage), ("reason", reason), ("language", lang)):
             removed[k].append(v)
         key = f"{stage}.{reason}"
@@ -188,12 +225,19 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
         if found:
             raise Stopped(*found, without_control(marked[:2000]))
 
-    records = read(Path(task.path), problems, max_bytes=cfg.max_html_bytes * 2, part=task.part,
-                   nparts=task.nparts)
+    def records():  # each input of the task in turn, its bad records counted per input
+        nonlocal input_idx
+        for input_idx, path in task_files(task):
+            found = problems_by_file.setdefault(path, Counter())
+            yield from read(Path(path), found, max_bytes=cfg.max_html_bytes * 2, part=task.part,
+                            nparts=task.nparts)
+            problems.update(found)
+
+    problems_by_file: dict[str, Counter] = {}
     # a per-document bar when the task runs in this process (one worker); pools show per-task bars
     in_main = mp.current_process().name == "MainProcess" and os.getpid() == _MAIN_PID
-    for rec in bar(records, desc=f"data: {Path(task.path).name}", unit="doc", leave=False,
-                   disable=not in_main):
+    label = Path(task.path).name + (f" and {len(task.files) - 1} more" if len(task.files) > 1 else "")
+    for rec in bar(records(), desc=f"data: {label}", unit="doc", leave=False, disable=not in_main):
         n = rec.nbytes
         st.enter("read", UNKNOWN, n)
         st.leave("read", UNKNOWN, n)
@@ -260,7 +304,7 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
         norm = dd.normalise(text)
         bands, mins = dd.sketch(text, cfg.minhash, norm)
         row = {"text": clean, "id": rec.id, "url": rec.url, "date": rec.date, "file_path": rec.source,
-               "language": lang, "language_score": round(score, 4), "input_idx": task.input_idx,
+               "language": lang, "language_score": round(score, 4), "input_idx": input_idx,
                "index": rec.index, "exact": dd.exact_hash(text, norm), "bands": bands, "mins": mins,
                "pii": json.dumps(dict(pii_counts), sort_keys=True), "bytes_before_pii": nb}
         for k, v in row.items():
@@ -279,7 +323,10 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
                "docs_in": st.c[("read", "docs_in")], "docs_kept": len(kept["text"])}
     # one line, not indented: json's C encoder (an indented dump runs the pure-Python one, ~5 ms here)
     atomic_write_text(tdir / f"{task.name}.json", json.dumps({**summary, "stats": st.to_rows(),
-                                                              "samples": samples}, ensure_ascii=False))
+                                                              "samples": samples,
+                                                              "read_problems": {p: dict(c) for p, c in
+                                                                                problems_by_file.items()}},
+                                                             ensure_ascii=False))
     return summary
 
 
@@ -288,7 +335,8 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
 # two of its columns (a column is read without decompressing the others), at the same size; on ten
 # small real WARC files (one task each) that is ~15 of the ~55 ms the ten tasks cost beyond one.
 # The stage's outputs (corpus shards, removed.parquet) stay Parquet.
-TASK_FILES = "arrow-lz4-mins"   # in plan.json: a plan from before (Parquet task files, no MinHash values) is not resumed
+TASK_FILES = "arrow-lz4-mins-files"   # in plan.json: a plan from before (Parquet task files, no MinHash values, no
+#                                       per-input read problems) is not resumed
 
 
 def _rows(column: pa.ChunkedArray, n: int, width: int, dtype) -> np.ndarray:
@@ -338,10 +386,8 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
         d = json.loads((tdir / f"{t.name}.json").read_text())
         task_stats = Stats.from_rows(d["stats"])
         st += task_stats
-        problems = read_problems.setdefault(t.path, Counter())
-        for k, v in task_stats.c.items():
-            if k[:2] == ("read", "removed") and k[3:] == ("docs",):   # ("read", "removed", reason, "docs")
-                problems[k[2]] += v
+        for path, found in d.get("read_problems", {}).items():
+            read_problems.setdefault(path, Counter()).update(found)
         for k, lst in d["samples"].items():
             samples.setdefault(k, []).extend(lst)
     if st.c[("read", "docs_out")] == 0:   # bad records are skipped, but inputs with no good one are a mistake
@@ -385,7 +431,8 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     keep_key = {(int(a), int(b)): int(s) for a, b, r, s in zip(meta["input_idx"].to_numpy(),
                                                                meta["index"].to_numpy(), reason, sizes) if r == 0}
 
-    # shards: read each input's kept rows (all its parts), keep dedup survivors, crawl order
+    # shards: read each input's kept rows (all its parts; a task of small inputs under its first), keep
+    # dedup survivors, crawl order
     cdir = out / "corpus"
     cdir.mkdir(parents=True, exist_ok=True)
     writer = _ShardWriter(cdir, cfg.docs_per_shard)
@@ -396,7 +443,7 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     dedup_text = {}
     for i in sorted(by_input):
         tab = pa.concat_tables([_read_task_table(tdir / f"{t.name}.kept.arrow") for t in by_input[i]])
-        tab = tab.take(np.argsort(tab["index"].to_numpy(), kind="stable"))
+        tab = tab.take(np.lexsort((tab["index"].to_numpy(), tab["input_idx"].to_numpy())))  # a task may hold several
         for r in tab.to_pylist():
             k = (r["input_idx"], r["index"])
             if k not in keep_key:
@@ -439,7 +486,7 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     pii["replaced"] = dict(sorted(pii_total.items()))
     pii["docs_with_pii"] = st.c[("pii", "docs_with_pii")]
     stats = {**nested, "documents_out": writer.total, "shards": shards,
-             "inputs": sorted({t.path for t in tasks}), "config": json.loads(json.dumps(asdict(cfg), default=str))}
+             "inputs": sorted({path for t in tasks for _, path in task_files(t)}), "config": json.loads(json.dumps(asdict(cfg), default=str))}
     atomic_write_json(out / "stats.json", stats)
     return stats
 
