@@ -146,19 +146,23 @@ def test_other_languages_stop_before_the_classifier(tmp_path, monkeypatch):
     assert any("ayuntamiento" in t for t in seen)
 
 
+def killed_after_one_task(src, out, cfg, workers: int) -> list[str]:
+    """A "killed" run (only the first task finished; the second left a half-written file behind),
+    then the run again: its log lines."""
+    tasks = prepare(list_inputs([src]), out, cfg, workers=workers, log=lambda *a: None)
+    run_task(tasks[0], cfg, out)
+    (out / "tasks" / f"{tasks[1].name}.kept.arrow").write_bytes(b"half a file")
+    logs = []
+    process([src], out, cfg, workers=workers, log=logs.append)
+    return logs
+
+
 def test_resume_after_a_kill_equals_an_uninterrupted_run(crawl, tmp_path):
     src, bl, _ = crawl
     cfg = DataConfig(blocklist=str(bl), small_file_bytes=0)   # one task per input
     process([src], tmp_path / "full", cfg, workers=1, log=lambda *a: None)
-    # the "killed" run: only the first task finished; a second left a half-written file behind
     out = tmp_path / "killed"
-    tasks = prepare(list_inputs([src]), out, cfg, workers=1, log=lambda *a: None)
-    assert len(tasks) == 3
-    run_task(tasks[0], cfg, out)
-    (out / "tasks" / f"{tasks[1].name}.kept.arrow").write_bytes(b"half a file")
-    logs = []
-    process([src], out, cfg, workers=1, log=logs.append)
-    assert any("resuming: 1/3" in l for l in logs)
+    assert any("resuming: 1/3" in line for line in killed_after_one_task(src, out, cfg, workers=1))
     assert corpus(out) == corpus(tmp_path / "full")
     a, b = (json.loads((d / "stats.json").read_text()) for d in (out, tmp_path / "full"))
     assert a["stages"] == b["stages"]
@@ -189,13 +193,8 @@ def test_small_inputs_share_tasks_and_give_the_same_outputs(crawl, tmp_path):
                 == pq.read_table(tmp_path / "apart" / "removed.parquet").to_pylist())
         assert sorted(p.name for p in (tmp_path / out / "removed").iterdir()) == \
             sorted(p.name for p in (tmp_path / "apart" / "removed").iterdir())
-    killed = tmp_path / "killed"   # two shared tasks, the first done, the second killed mid-write
-    tasks = prepare(files, killed, shared, workers=2, log=lambda *a: None)
-    run_task(tasks[0], shared, killed)
-    (killed / "tasks" / f"{tasks[1].name}.kept.arrow").write_bytes(b"half a file")
-    logs = []
-    process([src], killed, shared, workers=2, log=logs.append)
-    assert any("resuming: 1/2" in line for line in logs)
+    killed = tmp_path / "killed"   # two shared tasks
+    assert any("resuming: 1/2" in line for line in killed_after_one_task(src, killed, shared, workers=2))
     assert corpus(killed) == corpus(tmp_path / "apart")
 
 
