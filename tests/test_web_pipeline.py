@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -172,8 +173,6 @@ def test_small_inputs_share_tasks_and_give_the_same_outputs(crawl, tmp_path):
     """Small inputs are read by shared tasks (runs of consecutive inputs, one per worker): the
     corpus, the fates of the removed documents, the samples and the stats are those of one task
     per input; a killed grouped run resumes to the same outputs."""
-    import pyarrow.parquet as pq
-
     src, bl, _ = crawl
     files = list_inputs([src])
     apart = DataConfig(blocklist=str(bl), small_file_bytes=0)
@@ -196,6 +195,17 @@ def test_small_inputs_share_tasks_and_give_the_same_outputs(crawl, tmp_path):
     killed = tmp_path / "killed"   # two shared tasks
     assert any("resuming: 1/2" in line for line in killed_after_one_task(src, killed, shared, workers=2))
     assert corpus(killed) == corpus(tmp_path / "apart")
+    # a bigger input between two small ones: they do not share a task (its rows come between theirs)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for name, f in (("1.warc.gz", files[1]), ("2.warc.gz", files[0]), ("3.warc.gz", files[2])):
+        (mixed / name).write_bytes(Path(f).read_bytes())
+    cut = DataConfig(blocklist=str(bl), small_file_bytes=(Path(files[0]).stat().st_size + max(
+        Path(files[1]).stat().st_size, Path(files[2]).stat().st_size)) // 2)
+    assert [t.files for t in plan_tasks(list_inputs([mixed]), cut, 1)] == [(), (), ()]
+    process([mixed], tmp_path / "mixed_cut", cut, workers=1, log=lambda *a: None)
+    process([mixed], tmp_path / "mixed_apart", apart, workers=1, log=lambda *a: None)
+    assert corpus(tmp_path / "mixed_cut") == corpus(tmp_path / "mixed_apart")
 
 
 def test_a_plan_from_older_task_files_is_redone_not_resumed(crawl, tmp_path):

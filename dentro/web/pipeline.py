@@ -117,13 +117,18 @@ def plan_tasks(inputs: list[Path], cfg: DataConfig, workers: int) -> list[Task]:
 
 
 def _runs(ids: list[int], sizes: list[int], n: int) -> list[list[int]]:
-    """ids (in order) cut into at most n runs of consecutive ids with about equal total size."""
+    """ids (in order) cut into runs of consecutive ids (an id missing from ids, a bigger input,
+    ends a run: a run's rows are written together, in crawl order) with about equal total size,
+    cut at most n - 1 times besides those gaps."""
     total = sum(sizes[i] for i in ids) or 1
     runs: list[list[int]] = [[]]
-    done = 0
+    done, cuts = 0, 0
     for i in ids:
-        if runs[-1] and len(runs) < n and done >= total * len(runs) / n:
+        if runs[-1] and runs[-1][-1] != i - 1:
             runs.append([])
+        elif runs[-1] and cuts < n - 1 and done >= total * (cuts + 1) / n:
+            runs.append([])
+            cuts += 1
         runs[-1].append(i)
         done += sizes[i]
     return runs
