@@ -196,10 +196,11 @@ def sft(run: Path, preset: str = "tiny", *, data=None, val_data=None, base=None,
         model, tok, state = load_checkpoint(ckpt, d.device)
         if state is None:
             raise UserError(f"{ckpt} has no training state to resume from; run without --resume")
-        if read_config(ckpt)[1].get("interpolated"):
+        recorded = read_config(ckpt)[1]
+        if recorded.get("interpolated"):
             raise UserError(f"{ckpt} is a finished fine-tuning (its weights were interpolated with the base "
                             f"model): nothing to resume; run without --resume to fine-tune again")
-        recorded = read_config(ckpt)[1].get("base")
+        recorded = recorded.get("base")
         if given_base is None and recorded and Path(recorded).exists():
             base = Path(recorded)  # the model this run started from, for the interpolation at the end
         cfg = resume_config(state, overrides)
@@ -502,6 +503,11 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         g = table.get((bucket, lang))
         return round(g["rate"], 4) if g else None
 
+    def right(lang, b, key) -> tuple[int, int]:
+        """(answered right, asked) among the items of that language and bucket that hold `key`."""
+        asked = [i for i in by_lang[lang] if i["bucket"] == b and key in i]
+        return sum(i[key] for i in asked), len(asked)
+
     figures = {}  # the first four are the report card's "at a glance"
     for lang in ("pt", "en"):
         figures[f"chat_frequent_{lang}"] = rate(tables["chat_correct"], "frequent", lang)
@@ -521,10 +527,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
             figures[f"chat_{b}_{lang}"] = rate(tables["chat_correct"], b, lang)
             figures[f"cloze_{b}_{lang}"] = rate(tables["base_cloze"], b, lang)
         for b in ("frequent", "medium"):
-            asked = [i for i in by_lang[lang] if i["bucket"] == b and "correct_as_trained" in i]
-            if asked:
-                figures[f"chat_{b}_{lang}_as_trained"] = round(sum(i["correct_as_trained"] for i in asked)
-                                                               / len(asked), 4)
+            k, n = right(lang, b, "correct_as_trained")
+            if n:
+                figures[f"chat_{b}_{lang}_as_trained"] = round(k / n, 4)
         figures[f"absent_answered_{lang}"] = (None if not tables["chat_refused"].get(("absent", lang)) else
                                               round(1 - tables["chat_refused"][("absent", lang)]["rate"], 4))
     atomic_write_json(out / "eval.json", {"figures": figures, "form": form,
@@ -546,9 +551,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     absent = [i for i in items if i["bucket"] == "absent"]
     made_up = sum(not i["refused"] for i in absent)
 
-    def right(lang, b, key):
-        asked = [i for i in by_lang[lang] if i["bucket"] == b and key in i]
-        return f"{sum(i[key] for i in asked)}/{len(asked)}"
+    def shown(lang, b, key):
+        return "{}/{}".format(*right(lang, b, key))
 
     merged = ""
     if r["finetuned"] is not None:
@@ -557,9 +561,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                   f"saved weights are {a:g} x the fine-tuned ones + {1 - a:.2g} x the base model's, which "
                   f"keeps more of what pretraining stored. Held-out questions answered correctly, as trained "
                   f"-> interpolated: frequent facts " + ", ".join(
-                      f"{lang} {right(lang, 'frequent', 'correct_as_trained')} -> {right(lang, 'frequent', 'correct')}"
+                      f"{lang} {shown(lang, 'frequent', 'correct_as_trained')} -> {shown(lang, 'frequent', 'correct')}"
                       for lang in ("pt", "en")) + "; medium " + ", ".join(
-                      f"{lang} {right(lang, 'medium', 'correct_as_trained')} -> {right(lang, 'medium', 'correct')}"
+                      f"{lang} {shown(lang, 'medium', 'correct_as_trained')} -> {shown(lang, 'medium', 'correct')}"
                       for lang in ("pt", "en")) + ".")
     lines = [
         f"The base model was fine-tuned on {f['conversations']:,} conversations generated from the world "
