@@ -200,3 +200,27 @@ def test_ngram_rules_match_a_brute_force_reference():
             assert gopher_repetition(text, cfg) == want, text
             reasons.add(want)
     assert {"top_2_gram", "dup_5_gram", None} <= reasons and len(reasons) >= 6   # many rules exercised
+
+
+GERMAN = ("Der Gemeinderat hat am Dienstag beschlossen, die alte Brücke über den Fluss bis zum Herbst zu "
+          "erneuern. Die Bauarbeiten beginnen im Mai, und der Verkehr wird über die Umgehungsstraße geleitet. ")
+
+
+def test_other_language_from_the_top_of_the_body():
+    from dentro.web.language import html_head_text, other_language_html
+
+    doc = ("<html><head><title>Home</title><script>var english = 'the city council said';</script></head>"
+           "<body class=\"post\"><script>window.dataLayer = window.dataLayer || [];</script>"
+           "<style>.nav { color: red }</style><nav>Startseite &amp; Nachrichten</nav>"
+           f"<p>{GERMAN}</p><p>{GERMAN}</p></body></html>")
+    head = html_head_text(doc)
+    assert head.startswith("Startseite & Nachrichten Der Gemeinderat")   # entities decoded
+    assert "dataLayer" not in head and "color" not in head and "english" not in head
+    found = other_language_html(doc, ("pt", "en"))
+    assert found and found[0] == "de" and found[1] >= 0.98 and found[2] == head
+    assert other_language_html(doc, ("de", "en")) is None                 # a language the run keeps
+    assert other_language_html(page(prose("pt", 1)).decode(), ("pt", "en")) is None
+    assert other_language_html(page(prose("en", 2)).decode(), ("pt", "en")) is None
+    assert other_language_html(f"<body><p>{GERMAN[:90]}</p></body>", ("pt", "en")) is None   # too short to judge
+    assert other_language_html(f"<div>{GERMAN}</div><p>{GERMAN}</p>", ("pt", "en"))[0] == "de"  # no body tag
+    assert other_language_html("", ("pt", "en")) is None

@@ -334,3 +334,24 @@ def test_task_tables_write_atomically_and_read_back_columns(tmp_path):
     with pytest.raises(Exception):   # not a table: nothing written, no temporary file left behind
         _write_task_table(tmp_path / "tasks" / "bad.arrow", "not a table")
     assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == ["t.kept.arrow"]
+
+
+def test_a_page_in_another_language_is_not_parsed(tmp_path, monkeypatch):
+    """The top of a big German page's body is enough: it is dropped at the language stage without
+    being extracted; the Portuguese page beside it is extracted and kept."""
+    from dentro.web import pipeline
+
+    german = ("Der Gemeinderat hat am Dienstag beschlossen, die alte Brücke über den Fluss bis zum Herbst zu "
+              "erneuern. Die Bauarbeiten beginnen im Mai, und der Verkehr wird umgeleitet. ") * 4
+    heavy = b"<style>" + b".menu { color: red }\n" * 1000 + b"</style></head>"   # a real page's weight
+    write_warc(tmp_path / "crawl" / "a.warc.gz",
+               [{"url": "https://de.example/", "body": page(german, lang="de").replace(b"</head>", heavy)},
+                {"url": "https://pt.example/", "body": page(prose("pt", 7)).replace(b"</head>", heavy)}])
+    extracted = []
+    real = pipeline.extract_with_limit
+    monkeypatch.setattr(pipeline, "extract_with_limit", lambda doc, *a, **k: extracted.append(doc) or real(doc, *a, **k))
+    stats = process([tmp_path / "crawl"], tmp_path / "out", DataConfig(), workers=1, log=lambda *a: None)
+    assert fates(tmp_path / "out") == {"https://de.example/": "language", "https://pt.example/": "keep"}
+    assert len(extracted) == 1 and "Gemeinderat" not in extracted[0]
+    lang = next(s for s in stats["stages"] if s["stage"] == "language")
+    assert lang["removed"]["other_language"]["languages"] == {"de": 1}

@@ -37,7 +37,8 @@ from dentro.progress import bar
 from dentro.runs import atomic_write_json, atomic_write_text
 from dentro.web import dedup as dd
 from dentro.web.extract import ExtractConfig, Stopped, decode_html, extract_with_limit
-from dentro.web.language import DEFAULT_THRESHOLD, identify, load_model, other_language, without_control
+from dentro.web.language import (DEFAULT_THRESHOLD, HTML_MIN_PAGE, identify, load_model, other_language,
+                                 other_language_html, without_control)
 from dentro.web.pii import anonymise
 from dentro.web.quality import QUALITY_STAGES, run_quality
 from dentro.web.readers import FORMATS, list_inputs, looks_like_html, read, why_unread
@@ -263,9 +264,13 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
             if n > cfg.max_html_bytes:
                 drop(rec, "extraction", "too_large", UNKNOWN, n, "")
                 continue
-            try:
-                text, err = extract_with_limit(decode_html(rec.html, rec.charset), ecfg, gate)  # blocks only
-            except Stopped as stop:   # confidently another language before the classifier ran
+            doc = decode_html(rec.html, rec.charset)
+            try:   # confidently another language by the top of the page, before any parsing ...
+                found = other_language_html(doc, cfg.languages) if len(doc) >= HTML_MIN_PAGE else None
+                if found:
+                    raise Stopped(*found)
+                text, err = extract_with_limit(doc, ecfg, gate)  # ... or before the classifier (blocks)
+            except Stopped as stop:
                 lang, score, head = stop.args
                 nb = _nbytes(head)
                 st.leave("extraction", UNKNOWN, nb)
