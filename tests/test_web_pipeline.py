@@ -349,7 +349,8 @@ def test_a_page_in_another_language_is_not_parsed(tmp_path, monkeypatch):
                 {"url": "https://pt.example/", "body": page(prose("pt", 7)).replace(b"</head>", heavy)}])
     extracted = []
     real = pipeline.extract_with_limit
-    monkeypatch.setattr(pipeline, "extract_with_limit", lambda doc, *a, **k: extracted.append(doc) or real(doc, *a, **k))
+    monkeypatch.setattr(pipeline, "extract_with_limit",
+                        lambda doc, *a, **k: extracted.append(doc) or real(doc, *a, **k))
     stats = process([tmp_path / "crawl"], tmp_path / "out", DataConfig(), workers=1, log=lambda *a: None)
     assert fates(tmp_path / "out") == {"https://de.example/": "language", "https://pt.example/": "keep"}
     assert len(extracted) == 1 and "Gemeinderat" not in extracted[0]

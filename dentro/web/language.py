@@ -8,6 +8,7 @@ Measured on FLORES-200 dev (997 pt + 997 en sentences): accuracy 0.998 (benchmar
 
 from __future__ import annotations
 
+import html
 import importlib.resources
 import re
 from functools import lru_cache
@@ -88,8 +89,6 @@ def html_head_text(doc: str) -> str:
     """The first HTML_CHARS characters of text between the tags after `<body ...>` (from the top
     when there is no body tag), entities decoded, whitespace collapsed; script-like runs (with
     a brace, or both ';' and '=') left out."""
-    import html
-
     i = doc.find("<body")
     if i < 0:
         i = doc.find("<BODY")

@@ -210,9 +210,7 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
     removed: dict[str, list] = {f.name: [] for f in REMOVED_SCHEMA}
     samples: dict[str, list] = {}
 
-    input_idx = task.input_idx
-
-    def drop(rec, stage, reason, lang, nbytes, snippet):
+    def drop(rec, stage, reason, lang, nbytes, snippet):   # input_idx: the record's, from the loop below
         st.remove(stage, reason, lang, nbytes)
         for k, v in (("input_idx", input_idx), ("index", rec.index), ("url", rec.url),
                      ("file_path", rec.source), ("stage", stage), ("reason", reason), ("language", lang)):
@@ -231,19 +229,18 @@ def run_task(task: Task, cfg: DataConfig, out: Path) -> dict:
         if found:
             raise Stopped(*found, without_control(marked[:2000]))
 
-    def records():  # each input of the task in turn, its bad records counted per input
-        nonlocal input_idx
-        for input_idx, path in task_files(task):
+    def records():  # (input index, record) of each input of the task in turn, bad records counted per input
+        for idx, path in task_files(task):
             found = problems_by_file.setdefault(path, Counter())
-            yield from read(Path(path), found, max_bytes=cfg.max_html_bytes * 2, part=task.part,
-                            nparts=task.nparts)
+            for rec in read(Path(path), found, max_bytes=cfg.max_html_bytes * 2, part=task.part, nparts=task.nparts):
+                yield idx, rec
             problems.update(found)
 
     problems_by_file: dict[str, Counter] = {}
     # a per-document bar when the task runs in this process (one worker); pools show per-task bars
     in_main = mp.current_process().name == "MainProcess" and os.getpid() == _MAIN_PID
     label = Path(task.path).name + (f" and {len(task.files) - 1} more" if len(task.files) > 1 else "")
-    for rec in bar(records(), desc=f"data: {label}", unit="doc", leave=False, disable=not in_main):
+    for input_idx, rec in bar(records(), desc=f"data: {label}", unit="doc", leave=False, disable=not in_main):
         n = rec.nbytes
         st.enter("read", UNKNOWN, n)
         st.leave("read", UNKNOWN, n)
@@ -496,7 +493,8 @@ def finalize(tasks: list[Task], out: Path, cfg: DataConfig, log=print) -> dict:
     pii["replaced"] = dict(sorted(pii_total.items()))
     pii["docs_with_pii"] = st.c[("pii", "docs_with_pii")]
     stats = {**nested, "documents_out": writer.total, "shards": shards,
-             "inputs": sorted({path for t in tasks for _, path in task_files(t)}), "config": json.loads(json.dumps(asdict(cfg), default=str))}
+             "inputs": sorted({path for t in tasks for _, path in task_files(t)}),
+             "config": json.loads(json.dumps(asdict(cfg), default=str))}
     atomic_write_json(out / "stats.json", stats)
     return stats
 
