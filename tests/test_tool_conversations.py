@@ -68,7 +68,7 @@ def test_python_results_are_computed_and_stated(world):
     _, _, convs = world
     for c in (c for c in convs if c["kind"] == "python"):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
-        expr = re.fullmatch(r"print\((\d{4,}) ([-+*]) (\d{4,})\)", code)
+        expr = re.fullmatch(r"print\( (\d{4,}) ([-+*]) (\d{4,})\)", code)
         assert expr, code
         value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
         assert c["messages"][-2]["content"] == str(value)
@@ -92,3 +92,28 @@ def test_deterministic_for_a_seed(world):
     truth, heldout, convs = world
     assert make_tool_conversations(truth, heldout, 0, n_search=80, n_python=40, n_plain=40) == convs
     assert make_tool_conversations(truth, heldout, 1, n_search=80, n_python=40, n_plain=40) != convs
+
+
+def test_each_number_in_the_code_follows_the_token_it_follows_in_the_question(world):
+    """The model copies a number into its code by matching the token before it: "print( 80448 +
+    66405)" puts " " before both numbers, as "Calcule 80448 + 66405." does (with "print(80448" the
+    first number followed "(", which no question holds, and one run's model miscopied it 109 times
+    in 120)."""
+    _, _, convs = world
+    tok = train_tokenizer(["user assistant system tool search python print 12 + 30 " * 4], vocab_size=300)
+
+    def before_each_number(text: str) -> list[str]:
+        pieces = [tok.decode([i]) for i in tok.encode(text)]
+        return [pieces[k - 1] for k in range(1, len(pieces))
+                if pieces[k].isdigit() and not pieces[k - 1].isdigit()]
+
+    checked = 0
+    for c in (c for c in convs if c["kind"] == "python"):
+        user = next(m["content"] for m in c["messages"] if m["role"] == "user")
+        code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
+        in_code, in_question = before_each_number(code), before_each_number(user)
+        assert len(in_code) == 2 and in_code[0] == in_code[1] == " ", (code, in_code)
+        if len(in_question) == 2:  # both numbers after a space (not "80448 + 66405 = ?")
+            assert in_question == in_code, (user, in_question)
+            checked += 1
+    assert checked >= 10

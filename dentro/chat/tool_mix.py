@@ -105,7 +105,7 @@ def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Ran
 
 
 def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
-    """The (a, b) number pairs of the python conversations' programs ("print(a op b)"): the
+    """The (a, b) number pairs of the python conversations' programs ("print( a op b)", python_code): the
     held-out arithmetic of the evaluation avoids them."""
     pairs = set()
     for c in convs:

@@ -8,8 +8,8 @@
              would also return); the answer is answer_sentence, which holds the passage's
              answer string verbatim
     python   arithmetic on 4- and 5-digit numbers (+, −, ×), which a small model cannot do in its
-             head: the call prints the result, the tool message holds the printed number, the
-             answer states it
+             head: the call prints the result (python_code: "print( a op b)"), the tool message
+             holds the printed number, the answer states it
     plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
              directly, so that the model does not call a tool for everything
 
@@ -161,6 +161,18 @@ def _arithmetic(rng, lo: int, hi: int, lang: str) -> dict:
     return {"a": a, "b": b, "code": code, "op": op, "sym": "×" if code == "*" else code, "r": r}
 
 
+def python_code(a: int, op: str, b: int) -> str:
+    """The program of a python conversation, "print( 80448 + 66405)": with a space before the
+    first number. dentro's tokenizer writes every digit as a token and the space before a number
+    as a token of its own, so in the question ("Calcule 80448 + 66405.") each number follows a
+    " " token, and with the space the model copies the first number by matching that token, as
+    it copies the second (after " "). After "(" there is nothing in the question to match: on the
+    fresh clone where the call was written "print(80448 + 66405)", the probed model got the first
+    number wrong in 109 of 120 held-out problems (docs/factuality.md, "A space before the first
+    number")."""
+    return f"print( {a} {op} {b})"
+
+
 def _python_convs(n: int, rng) -> list[dict]:
     out = []
     for i in range(n):
@@ -168,8 +180,7 @@ def _python_convs(n: int, rng) -> list[dict]:
         p = _arithmetic(rng, 1000, 99999, lang)
         user = rng.choice(ARITH_ASK[lang]).format(**p)
         before = rng.choice(BEFORE["python"][lang]) if rng.random() < 0.3 else ""
-        code = f"print({p['a']} {p['code']} {p['b']})"
-        msgs = _tool_turns(user, before, "python", {"code": code}, str(p["r"]),
+        msgs = _tool_turns(user, before, "python", {"code": python_code(p["a"], p["code"], p["b"])}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
         out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
     return out
