@@ -11,7 +11,7 @@ from dentro.chat.template import render
 from dentro.tokenizer.bpe import train_tokenizer
 from dentro.world import config_for, generate
 from dentro.world.conversations import _absent_names, make_conversations, read_world
-from dentro.world.tool_conversations import make_tool_conversations
+from dentro.world.tool_conversations import BEFORE, PYTHON_ANSWER, make_tool_conversations
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,10 @@ def test_python_results_are_computed_and_stated(world):
         value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
         assert c["messages"][-2]["content"] == str(value)
         assert str(value) in c["messages"][-1]["content"]
+        # a lead in the question's language before every call: the reply after the number takes
+        # its language from it
+        assert c["messages"][-3]["content"] in BEFORE["python"][c["lang"]]
+        assert c["messages"][-1]["content"].split()[0] in {a.split()[0] for a in PYTHON_ANSWER[c["lang"]]}
     small = [c for c in convs if c["kind"] == "plain" and not c["sources"]]
     assert small and all(re.search(r"\b\d{1,2}\b", c["messages"][-2]["content"]) for c in small)
 

@@ -179,7 +179,11 @@ def _python_convs(n: int, rng) -> list[dict]:
         lang = LANGS[i % 2]
         p = _arithmetic(rng, 1000, 99999, lang)
         user = rng.choice(ARITH_ASK[lang]).format(**p)
-        before = rng.choice(BEFORE["python"][lang]) if rng.random() < 0.3 else ""
+        # Always a lead in the question's language before the call ("Vou calcular."): after the
+        # tool's answer, a number with no language, the reply takes its language from the nearest
+        # text. With a lead in 30% of the calls, 194 of 240 held-out replies were in the question's
+        # language (two runs); with one in all, 221 (docs/factuality.md).
+        before = rng.choice(BEFORE["python"][lang])
         msgs = _tool_turns(user, before, "python", {"code": python_code(p["a"], p["code"], p["b"])}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
         out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
