@@ -1,6 +1,7 @@
 """Fit the `blocks` extractor's learned decision (dentro/web/boilerplate.py, LEARNED_*).
 
     .venv/bin/python benchmarks/boilerplate_fit.py [--world RUN] [--write] [--heldout]
+    .venv/bin/python benchmarks/boilerplate_fit.py --precise [--world RUN]
 
 Labels (../shared/data/extraction, see benchmarks/data_extraction.py):
 - ScrapingHub's 181 pages: a block of resiliparse's main content is content when at least half of
@@ -21,6 +22,10 @@ pages (its blocks are labels). With --world, the weight of a world block is then
 WORLD_WEIGHTS whose tune-half CV F1 stays within 0.001 of the best without world blocks; the token
 F1 on the world's odd pages is printed beside. --write puts the chosen model into boilerplate.py
 (raw feature scale).
+
+--precise chooses the `precise` extractor's two thresholds (dentro/web/extract.py, PRECISE_*) with
+the model's chosen settings (CHOSEN_*): 5-fold cross-validated block probabilities on the tune half
+and on ScrapingHub, each (drop, add) pair scored on both, the pair with the best mean F1 printed.
 """
 
 from __future__ import annotations
@@ -43,12 +48,16 @@ from data_extraction import DATA, load_sets  # noqa: E402
 from data_world import token_f1, world_pages  # noqa: E402
 
 from dentro.web import boilerplate as bp  # noqa: E402
-from dentro.web.extract import decode_html, extract_resiliparse, extract_text  # noqa: E402
+from dentro.web.extract import (decode_html, extract_resiliparse, extract_text, extract_trafilatura,  # noqa: E402
+                                merge_precise)
 
 WEIGHTS = (20, 50, 100)         # a tune-half block counts as this many ScrapingHub blocks
 THRESHOLDS = (0.5, 0.6, 0.7)
 WORLD_WEIGHTS = (0.1, 0.5, 1.0, 2.0)   # a world block counts as this many ScrapingHub blocks
 WORLD_PAGES = 1200
+CHOSEN_WEIGHT, CHOSEN_WORLD_WEIGHT = 50, 0.5   # what the last full run chose (docs/data.md)
+DROP_BELOW = (0.0, 0.05, 0.1, 0.2, 0.3)     # --precise: candidates for PRECISE_DROP_BELOW
+ADD_FROM = (0.6, 0.7, 0.8, 0.9, 0.95, 1.01)  # and PRECISE_ADD_FROM (1.01: add nothing)
 L2 = 1.0
 FOLDS = 5
 _WS = re.compile(r"\s+")
@@ -145,11 +154,59 @@ def write_model(model, threshold: float) -> None:
     print(f"written to {path}")
 
 
+def precise_grid(sh, tune, world_fit, sh_html, tune_html, sh_score, tune_score) -> None:
+    """--precise: the (drop, add) pair of the `precise` extractor, by cross-validation."""
+    def fold_probs(htmls, test_sets, train_parts):
+        tf = [extract_trafilatura(h) for h in htmls]
+        marked = [extract_resiliparse(h, marked=True) for h in htmls]
+        out = [None] * len(htmls)
+        for test in test_sets:
+            model = fit(*stack(train_parts(set(test))))
+            saved = bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS
+            bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS = tuple(model[0]), model[1]
+            try:
+                for i in test:
+                    blocks, probs = bp.block_probabilities(marked[i])
+                    fallback = "" if tf[i].strip() else extract_with(model, bp.LEARNED_THRESHOLD, [htmls[i]])[0]
+                    out[i] = (tf[i], blocks, probs, fallback)
+            finally:
+                bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS = saved
+        return out
+
+    def world_parts():
+        return [(X, y, np.full(len(y), CHOSEN_WORLD_WEIGHT)) for X, y in world_fit]
+
+    tune_p = fold_probs(tune_html, folds(len(tune_html), 1), lambda held: (
+        [(X, y, np.ones(len(y))) for X, y in sh]
+        + [(tune[i][0], tune[i][1], np.full(len(tune[i][1]), float(CHOSEN_WEIGHT))) for i in range(len(tune))
+           if i not in held] + world_parts()))
+    sh_p = fold_probs(sh_html, folds(len(sh_html), 0), lambda held: (
+        [(sh[i][0], sh[i][1], np.ones(len(sh[i][1]))) for i in range(len(sh)) if i not in held]
+        + [(X, y, np.full(len(y), float(CHOSEN_WEIGHT))) for X, y in tune] + world_parts()))
+
+    def texts(pages, lo, hi):
+        return [merge_precise(tf, blocks, probs, lo, hi) if tf.strip() else fallback
+                for tf, blocks, probs, fallback in pages]
+
+    print("\n| drop below | add from | tune half, 5-fold CV: F1 | precision | recall | ScrapingHub, 5-fold CV: F1 |"
+          "\n|---|---|---|---|---|---|")
+    best = None
+    for lo in DROP_BELOW:
+        for hi in ADD_FROM:
+            t, s = tune_score(texts(tune_p, lo, hi)), sh_score(texts(sh_p, lo, hi))
+            print(f"| {lo} | {hi} | {t['f1']:.4f} | {t['precision']:.4f} | {t['recall']:.4f} | {s['f1']:.4f} |",
+                  flush=True)
+            if best is None or t["f1"] + s["f1"] > best[0]:
+                best = (t["f1"] + s["f1"], lo, hi)
+    print(f"\nchosen (best mean F1): PRECISE_DROP_BELOW = {best[1]}, PRECISE_ADD_FROM = {best[2]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="write the chosen model into boilerplate.py")
     ap.add_argument("--heldout", action="store_true", help="score the held-out half of trafilatura-dev")
     ap.add_argument("--world", type=Path, help="a run folder with a tiny world whose pages join the labels")
+    ap.add_argument("--precise", action="store_true", help="choose the `precise` extractor's thresholds instead")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"no benchmark data at {DATA}")
@@ -188,6 +245,9 @@ def main():
         print(f"world blocks: {n_world} ({sum(y.sum() for _, y in world_fit) / n_world:.0%} content) from "
               f"{len(world_fit)} pages of {args.world}; {len(world_check)} other pages to check")
     world_weight = 0.0
+    if args.precise:
+        precise_grid(sh, tune, world_fit, sh_html, tune_html, sh_score, tune_score)
+        return
 
     def parts(sh_idx, tune_idx, weight):
         return ([(sh[i][0], sh[i][1], np.ones(len(sh[i][1]))) for i in sh_idx]

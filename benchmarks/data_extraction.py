@@ -142,6 +142,8 @@ EXTRACTORS = {   # name -> (function of the decoded page, slow: timed on one pas
     "dentro default: blocks (resiliparse + block classifier)": (lambda h: extract_text(h, "blocks"), False),
     "experiment: blocks over resiliparse's minimal_html": (blocks_over_minimal_html, False),
     "dentro `--extractor resiliparse` (line filter only)": (lambda h: extract_text(h, "resiliparse"), False),
+    "dentro precise (`--extractor precise`: trafilatura weighed by the block classifier)":
+        (lambda h: extract_text(h, "precise"), True),
     "dentro precision (`--extractor trafilatura`)": (lambda h: extract_text(h, "trafilatura"), True),
     "dentro old precision (deduplicate=True)": (trafilatura_old_precision, True),
     "trafilatura, library defaults": (trafilatura_defaults, True),

@@ -67,7 +67,7 @@ def extraction_quality(run: Path, limit: int = 1500) -> dict:
     n = 0
     for _, html, main in world_pages(run, ("keep", "language", "quality", "dedup"), limit):
         n += 1
-        for name in ("resiliparse", "blocks", "trafilatura"):
+        for name in ("resiliparse", "blocks", "trafilatura", "precise"):
             f1[name].append(token_f1(extract_text(html, name), main))
     return {k: sum(v) / len(v) for k, v in f1.items()} | {"pages": n}
 
@@ -101,8 +101,8 @@ def main():
     print(f"PII: recall {p['recall']:.3f} ({p['values']} values in surviving pages), precision "
           f"{p['precision']:.3f} ({p['placeholders']} placeholders), decoys kept {p['decoys_kept']:.3f} "
           f"of {p['decoys']}")
-    print(f"extraction token F1 vs main_text ({ext['pages']} pages): resiliparse {ext['resiliparse']:.3f}, "
-          f"blocks {ext['blocks']:.3f}, trafilatura {ext['trafilatura']:.3f}")
+    print(f"extraction token F1 vs main_text ({ext['pages']} pages): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in ext.items() if k != "pages"))
     print("\nwhere expectation and result differ (expect -> got: {kind: stage.reason: pages}):")
     for k, v in res["disagreements"].items():
         print(f"  {k}: {v}")

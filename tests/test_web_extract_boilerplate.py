@@ -243,3 +243,31 @@ def test_a_heading_over_kept_text_is_kept_a_heading_over_furniture_is_not():
     text = extract_text(html, "blocks")
     assert "The bridge over the river" in text and "History" in text   # the title over a byline too
     assert "Follow us" not in text and PROSE["en"].strip() in text
+
+
+def _block(text: str, heading: bool = False, link_list: bool = False) -> dict:
+    return {"text": text, "heading": heading, "link_list": link_list}
+
+
+def test_precise_drops_the_furniture_trafilatura_kept_and_adds_the_text_it_left_out_in_order():
+    from dentro.web.extract import merge_precise
+
+    blocks = [_block("Home News About", link_list=True), _block("The bridge", heading=True),
+              _block("First paragraph of   the article."), _block("Second paragraph, missed."),
+              _block("Third paragraph."), _block("Jetzt teilen!"), _block("Related: more links", link_list=True)]
+    probs = [0.99, 0.02, 0.97, 0.95, 0.93, 0.03, 0.99]
+    tf = "The bridge\nFirst paragraph of the article.\nThird paragraph.\nJetzt teilen!\nA line only trafilatura saw."
+    out = merge_precise(tf, blocks, probs, drop_below=0.1, add_from=0.9).split("\n\n")
+    # the heading stays although the model doubts it; the share line goes; the missed paragraph comes
+    # back between its neighbours; a link list is never added; a line in no block is trafilatura's call
+    assert out == ["The bridge", "First paragraph of the article.", "Second paragraph, missed.", "Third paragraph.",
+                   "A line only trafilatura saw."]
+    # thresholds that neither drop nor add give trafilatura's text back
+    assert merge_precise(tf, blocks, probs, drop_below=0.0, add_from=1.01).split("\n\n") == tf.split("\n")
+
+
+def test_precise_extractor_on_a_page():
+    html = page("de", "<div class='social'><span>Jetzt teilen</span> <a href='f'>Facebook</a></div>")
+    out = extract_text(html, "precise")
+    assert PROSE["de"].strip()[:60] in out and "Jetzt teilen" not in out and "Facebook" not in out
+    assert extract_text("<html><body></body></html>", "precise") == ""

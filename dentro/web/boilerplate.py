@@ -458,6 +458,23 @@ LEARNED_WEIGHTS = (
 # END LEARNED
 
 
+def block_probabilities(marked: str) -> tuple[list[dict], list[float]]:
+    """The blocks of resiliparse's marked text and, for each, the learned decision's probability that
+    it is content (the rules' verdict, 1.0 or 0.0, on a page of one block, as clean_text decides it).
+    The `precise` extractor (dentro/web/extract.py) weighs trafilatura's lines with these."""
+    import numpy as np
+
+    blocks = features(marked)
+    stop = page_stop_words(blocks)
+    context_free = classify(blocks, stop)
+    classes = justext_classes(context_free)
+    if len(blocks) <= 1:
+        return blocks, [float(c == GOOD) for c in classes]
+    rows = learned_features(blocks, stop, context_free, classes)
+    scores = rows @ np.asarray(LEARNED_WEIGHTS) + LEARNED_BIAS
+    return blocks, (1.0 / (1.0 + np.exp(-scores))).tolist()
+
+
 def justext_classes(context_free: list[str]) -> list[str]:
     """jusText's smoothing, and the first block, short and followed by good text, kept as the title
     of the main content (or of the whole page, when dentro/web/extract.py falls back to it):

@@ -1,4 +1,5 @@
-"""Main-content text from HTML: `blocks` (default), resiliparse (fastest) or trafilatura (precision).
+"""Main-content text from HTML: `blocks` (default), resiliparse (fastest), `precise` (the most
+accurate) or trafilatura.
 
 All are judged on two real-page benchmarks, trafilatura-dev and ScrapingHub
 (benchmarks/data_extraction.py, docs/data.md). `blocks` is resiliparse's main-content text run
@@ -7,7 +8,8 @@ resiliparse keeps, in any language. `resiliparse` is that text without the class
 main-content mode with its defaults scored 0.898 on ScrapingHub; leaving out image alt texts, link
 targets, list bullets, form fields, <noscript> and comments (none of them are article text) raised
 it to 0.930 at the same speed. trafilatura runs with the settings FineWeb used through datatrove
-(favor_precision, no comments) but without deduplicate, which emptied whole pages.
+(favor_precision, no comments) but without deduplicate, which emptied whole pages. `precise` is
+trafilatura's text checked and completed by `blocks`' classifier (merge_precise).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 
 from dentro.web import boilerplate
 
-EXTRACTORS = ("blocks", "resiliparse", "trafilatura")   # blocks: resiliparse + boilerplate.py (default)
+# blocks: resiliparse + boilerplate.py (default); precise: trafilatura's text weighed by the same classifier
+EXTRACTORS = ("blocks", "resiliparse", "trafilatura", "precise")
 
 
 class ExtractionTimeout(Exception):
@@ -206,6 +209,58 @@ def extract_trafilatura(html: str) -> str:
     return trafilatura.extract(html, favor_precision=True, include_comments=False) or ""
 
 
+# The `precise` extractor: trafilatura's text, less the lines that sit in a block the fitted classifier
+# is sure is furniture (probability of content under PRECISE_DROP_BELOW; a heading never), plus the
+# blocks it is sure are content (at least PRECISE_ADD_FROM) that trafilatura left out, in page order.
+# The two thresholds were chosen by 5-fold cross-validation on the tune half of trafilatura-dev and on
+# ScrapingHub (`benchmarks/boilerplate_fit.py --precise`, docs/data.md).
+PRECISE_DROP_BELOW = 0.1
+PRECISE_ADD_FROM = 0.9
+_SPACES = re.compile(r"\s+")
+
+
+def merge_precise(tf_text: str, blocks: list[dict], probs: list[float],
+                  drop_below: float = PRECISE_DROP_BELOW, add_from: float = PRECISE_ADD_FROM) -> str:
+    """trafilatura's lines and the classified blocks of the same page -> the `precise` text.
+
+    A line belongs to the first block whose text holds it (whitespace collapsed); a block that owns a
+    line, or whose text is in trafilatura's, is already there. Added blocks go before the first kept
+    line of a later block, so the page's order holds."""
+    norms = [_SPACES.sub(" ", b["text"]).strip() for b in blocks]
+    lines = [line.strip() for line in tf_text.split("\n") if line.strip()]
+    owners, covered = [], set()
+    for line in lines:
+        n = _SPACES.sub(" ", line)
+        owner = next((j for j, t in enumerate(norms) if n in t), -1)
+        owners.append(owner)
+        covered.add(owner)
+    whole = _SPACES.sub(" ", tf_text)
+    pending = [j for j, (b, p) in enumerate(zip(blocks, probs))
+               if p >= add_from and not b["link_list"] and j not in covered and norms[j] not in whole]
+    out, at, where = [], 0, -1
+    for line, owner in zip(lines, owners):
+        if owner >= 0:
+            where = owner
+            if probs[owner] < drop_below and not blocks[owner]["heading"]:
+                continue
+        while at < len(pending) and pending[at] < where:
+            out.append(blocks[pending[at]]["text"])
+            at += 1
+        out.append(line)
+    out.extend(blocks[j]["text"] for j in pending[at:])
+    return "\n\n".join(out)
+
+
+def extract_precise(html: str) -> str:
+    """trafilatura checked by the block classifier (see merge_precise); when trafilatura finds
+    nothing, `blocks`' text."""
+    tf_text = extract_trafilatura(html)
+    if not tf_text.strip():
+        return _tidy(extract_blocks(html))
+    blocks, probs = boilerplate.block_probabilities(extract_resiliparse(html, marked=True))
+    return _MANY_NEWLINES.sub("\n\n", merge_precise(tf_text, blocks, probs)).strip()
+
+
 def extract_text(html: str, extractor: str = "blocks", gate=None) -> str:
     """Main-content text of one page ('' when nothing is left); `gate`: see extract_blocks (the
     other extractors have no classifier to spare and ignore it)."""
@@ -215,6 +270,8 @@ def extract_text(html: str, extractor: str = "blocks", gate=None) -> str:
         return _tidy(extract_blocks(html, gate))
     if extractor == "trafilatura":   # trafilatura drops the furniture itself
         return _MANY_NEWLINES.sub("\n\n", extract_trafilatura(html)).strip()
+    if extractor == "precise":   # trafilatura weighed by the block classifier: the slow, most accurate
+        return extract_precise(html)
     raise ValueError(f"unknown extractor {extractor!r}; choose one of {EXTRACTORS}")
 
 
