@@ -1,0 +1,81 @@
+"""Where a rare held-out fact is lost when the model searches for it: the query, the result, the reply.
+
+    .venv/bin/python benchmarks/search_reading.py RUN CHECKPOINT [--per-group 20] [--show]
+
+RUN is a run folder after `dentro factuality` (world/truth, sft/conversations/heldout.json,
+tools/search.sqlite); CHECKPOINT the model to ask (e.g. RUN/factuality/checkpoint). For each of
+`--per-group` held-out rare facts per language (the knowledge evaluation's draw, seed 77), the
+question goes through the tool loop as `dentro chat` runs it (greedy, chat_context's result size)
+and the first search call is kept. Counted: questions that searched, queries whose quoted name is
+the question's name verbatim, results that hold the answer string, replies scored correct (the
+knowledge evaluation's verdict), and correct replies among those whose result held the answer.
+`--show` prints each question, query, whether the result held the answer, and the reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run", type=Path)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("--per-group", type=int, default=20)
+    ap.add_argument("--show", action="store_true")
+    args = ap.parse_args()
+
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.tool_mix import chat_context
+    from dentro.chat.toolloop import Done, ToolCall, ToolResult, tool_loop
+    from dentro.eval import knowledge as K
+    from dentro.eval.tools import TOOLS_PROMPT, verdict
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.model.engine import Sampling
+
+    index = args.run / "tools" / "search.sqlite"
+    if not index.is_file():
+        sys.exit(f"no search index at {index}: run `dentro factuality --run {args.run}` first")
+    model, tok, _ = load_checkpoint(args.checkpoint, load_train_state=False)
+    held = json.loads((args.run / "sft" / "conversations" / "heldout.json").read_text())
+    items = K.load_items(args.run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=77,
+                         buckets=("rare",))
+    ctx = chat_context(index, model.config.max_position_embeddings)
+    n = {"questions": 0, "searched": 0, "name_verbatim": 0, "result_has_answer": 0, "correct": 0,
+         "correct_when_result_has_answer": 0}
+    for it in items:
+        messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
+        prompt = build_prompt(tok, messages, model.config.max_position_embeddings, 96)
+        query = result = done = None
+        for ev in tool_loop(model, tok, prompt.ids, context=ctx, max_tokens=96, max_calls=2,
+                            sampling=Sampling(temperature=0.0)):
+            if isinstance(ev, ToolCall) and query is None and ev.name == "search":
+                query = (ev.arguments or {}).get("query", "")
+            elif isinstance(ev, ToolResult) and result is None:
+                result = ev.text
+            elif isinstance(ev, Done):
+                done = ev
+        last = done.messages[-1] if done and done.messages else {}
+        text = (last.get("content") or "") if last.get("role") == "assistant" else ""
+        v = verdict(text, it.get("answers") or [])
+        quoted = re.search(r'"([^"]+)"', query or "")
+        has = bool(query is not None and result) and any(a in result for a in it["answers"])
+        n["questions"] += 1
+        n["searched"] += query is not None
+        n["name_verbatim"] += bool(quoted) and quoted.group(1) in it["question"]
+        n["result_has_answer"] += has
+        n["correct"] += v == "correct"
+        n["correct_when_result_has_answer"] += has and v == "correct"
+        if args.show:
+            print(f"{it['lang']} | {it['question']} | {query} | {'has' if has else 'no'} | {text[:100]} | {v}")
+    print(json.dumps(n))
+
+
+if __name__ == "__main__":
+    main()
