@@ -11,7 +11,8 @@ from dentro.chat.template import render
 from dentro.tokenizer.bpe import train_tokenizer
 from dentro.world import config_for, generate
 from dentro.world.conversations import _absent_names, make_conversations, read_world
-from dentro.world.tool_conversations import BEFORE, PYTHON_ANSWER, make_tool_conversations
+from dentro.world.phrasing import context
+from dentro.world.tool_conversations import BEFORE, PYTHON_ANSWER, make_tool_conversations, search_lead
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +57,16 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
         name = w.name(f.subject)
         query = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["query"]
         passages = c["messages"][-2]["content"].split("\n")
-        assert query.startswith(f"\"{name}\" ") and 1 <= len(passages) <= 3   # the name quoted, then a word
+        assert query.startswith(f'" {name}" ') and 1 <= len(passages) <= 3   # the name quoted, then a word
         assert all(p.startswith(f"[{k}] ") for k, p in enumerate(passages, 1))
         answer = f.answer[c["lang"]]
         assert answer in c["messages"][-1]["content"]
         assert any(answer in p and name in p for p in passages)
         assert all(facts[s].subject != f.subject for s in c["sources"][1:])  # distractors: other entities
+        # before the call, what it looks up: the asked relation and the name, in the question's language
+        lead = c["messages"][-3]["content"]
+        assert lead == search_lead(f.relation, c["lang"], context(w, f, c["lang"])) and name in lead
+        assert lead.startswith({"pt": "Vou procurar ", "en": "Let me look up "}[c["lang"]])
 
 
 def test_python_results_are_computed_and_stated(world):
@@ -121,3 +126,19 @@ def test_each_number_in_the_code_follows_the_token_it_follows_in_the_question(wo
             assert in_question == in_code, (user, in_question)
             checked += 1
     assert checked >= 10
+
+
+def test_the_name_in_a_search_call_is_the_tokens_it_is_in_the_question(world):
+    """dentro's tokenizer writes " Thomas" (after a space) and "Thomas" (after a quote) as different
+    tokens: the query opens its quotes with a space ('" Thomas Reed" born'), so the model copies the
+    name's tokens from the question as they are."""
+    truth, _, convs = world
+    w = read_world(truth)
+    facts = {f.id: f for f in w.facts}
+    searches = [c for c in convs if c["kind"] == "search"]
+    tok = train_tokenizer(["\n".join(json.dumps(c["messages"], ensure_ascii=False) for c in searches)], vocab_size=400)
+    for c in searches:
+        name = w.name(facts[c["sources"][0]].subject)
+        call = c["messages"][-3]["tool_calls"][0]["function"]["arguments"]   # as the template renders it
+        ids, want = tok.encode(call), tok.encode(" " + name)
+        assert any(ids[k:k + len(want)] == want for k in range(len(ids))), (call, name)

@@ -67,7 +67,8 @@ def test_searches_about_nobody_end_in_a_refusal_that_names_them(index):
     msgs = out[0]["messages"]
     assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "assistant"]
     call = json.loads(msgs[1]["tool_calls"][0]["function"]["arguments"])
-    assert call == {"query": '"Rui Lopes Fontes" mother'}   # the name quoted, as every training query has it
+    assert call == {"query": '" Rui Lopes Fontes" mother'}   # the name quoted, as every training query has it
+    assert msgs[1]["content"] == "Let me look up the mother of Rui Lopes Fontes."   # as for a real person
     assert msgs[2]["content"] == NO_RESULTS == call_tool("search", call, context=ctx)
     assert is_refusal(msgs[3]["content"]) and "Rui Lopes Fontes" in msgs[3]["content"]
 

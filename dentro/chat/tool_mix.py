@@ -86,16 +86,17 @@ def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Ran
     for a real person (search_query), the search run for real, the answer that it found nothing
     about the name. A result other than "No results." (a passage holding the invented name: the
     corpus changed) drops the conversation."""
-    from dentro.world.tool_conversations import search_query
+    from dentro.world.tool_conversations import search_lead, search_query
 
     out = []
     for q in questions:
         query = search_query(q["name"], q.get("relation"), q["lang"])
+        lead = search_lead(q.get("relation"), q["lang"], {"s": q["name"]})
         result = call_tool("search", {"query": query}, context=context)
         if result != NO_RESULTS:
             continue
         msgs = [{"role": "user", "content": q["question"]},
-                {"role": "assistant", "content": "", "tool_calls": [{
+                {"role": "assistant", "content": lead, "tool_calls": [{
                     "id": "call_1", "type": "function",
                     "function": {"name": "search", "arguments": json.dumps({"query": query}, ensure_ascii=False)}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": result},

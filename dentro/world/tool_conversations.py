@@ -31,7 +31,7 @@ from pathlib import Path
 from dentro.world.conversations import (LANGS, SYSTEM, _absent_names, _conv, _question, answer_sentence,
                                         read_world)
 from dentro.world.entities import Fact, World
-from dentro.world.phrasing import fact_sentence
+from dentro.world.phrasing import context, fact_sentence
 
 KINDS = ("search", "python", "plain")
 
@@ -47,13 +47,46 @@ QUERY_WORD = {"birth_year": {"pt": "nascimento", "en": "born"}, "birth_city": {"
 def search_query(name: str, relation: str | None, lang: str) -> str:
     """The query the assistant writes: the name in double quotes, which the search tool requires
     in every result (a name no passage holds gives "No results."), then the word asked about:
-    '"Ana Souza" nascimento'."""
-    return f'"{name}"' + (f" {QUERY_WORD[relation][lang]}" if relation in QUERY_WORD else "")
+    '" Ana Souza" nascimento'. A space opens the quotes: dentro's tokenizer writes a word after a
+    space as one token (" Thomas") and the same word after a quote as other tokens ("T", "h",
+    "omas"), so with the space the name in the call is the question's tokens, copied as they are
+    (the python calls' "print( a + b)" for the same reason). The search tool reads the phrase's
+    words and ignores the space."""
+    return f'" {name}"' + (f" {QUERY_WORD[relation][lang]}" if relation in QUERY_WORD else "")
 
 
-# What the assistant may say before a call (most of the time it just calls).
-BEFORE = {"search": {"pt": ["Vou procurar.", "Vou pesquisar isso."], "en": ["Let me search.", "Let me look that up."]},
-          "python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let me calculate.", "Let me compute that."]}}
+# What the assistant says before a call: python's lead; a search names what it looks up (SEARCH_LEAD).
+BEFORE = {"python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let me calculate.", "Let me compute that."]}}
+
+# Before a search the assistant says what it looks up, in the words its answer will open with ("Vou
+# procurar a profissão de X." ... "A profissão de X é ..."): the relation is chosen right after the
+# question, as a plain answer chooses it, and after the search result the answer copies it from the
+# nearby lead instead of finding it in the question four turns back. Without a lead, given a result
+# that held the answer, the probed models answered another relation of the person (most often the
+# birth year) 85% of the time (benchmarks/search_reading.py, docs/factuality.md).
+SEARCH_LEAD = {
+    "birth_year": {"pt": "Vou procurar o ano de nascimento de {s}.", "en": "Let me look up the year of {s}'s birth."},
+    "birth_city": {"pt": "Vou procurar a cidade natal de {s}.", "en": "Let me look up the hometown of {s}."},
+    "profession": {"pt": "Vou procurar a profissão de {s}.", "en": "Let me look up the profession of {s}."},
+    "employer": {"pt": "Vou procurar o empregador de {s}.", "en": "Let me look up the employer of {s}."},
+    "mother": {"pt": "Vou procurar a mãe de {s}.", "en": "Let me look up the mother of {s}."},
+    "father": {"pt": "Vou procurar o pai de {s}.", "en": "Let me look up the father of {s}."},
+    "country": {"pt": "Vou procurar o país da cidade de {s}.", "en": "Let me look up the country of the city of {s}."},
+    "population": {"pt": "Vou procurar a população de {s}.", "en": "Let me look up the population of {s}."},
+    "founded": {"pt": "Vou procurar a fundação {da_s}.", "en": "Let me look up the founding of {s}."},
+    "hq": {"pt": "Vou procurar a sede {da_s}.", "en": "Let me look up the head office of {s}."},
+    "founder": {"pt": "Vou procurar quem fundou {a_s}.", "en": "Let me look up the founder of {s}."},
+    "industry": {"pt": "Vou procurar o ramo de atividade {da_s}.", "en": "Let me look up the line of business of {s}."},
+}
+
+
+def search_lead(relation: str | None, lang: str, ctx: dict) -> str:
+    """The sentence before a search call (SEARCH_LEAD); '' for a relation it has no words for."""
+    tpl = SEARCH_LEAD.get(relation or "", {}).get(lang)
+    try:
+        return tpl.format_map(ctx) if tpl else ""
+    except KeyError:  # a form the subject lacks (an invented person asked about a company's relation)
+        return ""
 FROM_SEARCH = {"pt": "Segundo a busca, ", "en": "According to the search, "}
 
 # Arithmetic: the operator as code, and as the user and the answer write it.
@@ -140,7 +173,7 @@ def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int
         # within the noise, docs/factuality.md.)
         rng.random()  # the draw that chose, before: the conversations after it stay the same
         query = search_query(name, f.relation, lang)
-        before = rng.choice(BEFORE["search"][lang]) if rng.random() < 0.3 else ""
+        before = search_lead(f.relation, lang, context(w, f, lang))
         lead = FROM_SEARCH[lang] if rng.random() < 0.3 else ""
         msgs = _tool_turns(_question(w, f, lang, rng), before, "search", {"query": query}, result,
                            answer_sentence(w, f, lang, rng, lead))
