@@ -61,9 +61,11 @@ BEFORE = {"python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let 
 # Before a search the assistant says what it looks up, in the words its answer will open with ("Vou
 # procurar a profissão de X." ... "A profissão de X é ..."): the relation is chosen right after the
 # question, as a plain answer chooses it, and after the search result the answer copies it from the
-# nearby lead instead of finding it in the question four turns back. Without a lead, given a result
-# that held the answer, the probed models answered another relation of the person (most often the
-# birth year) 85% of the time (benchmarks/search_reading.py, docs/factuality.md).
+# nearby lead instead of finding it in the question four turns back. Without it the probed models
+# often answered another relation of the person (most often the birth year); with it, at equal steps
+# on two SFT models, frequent facts asked with tools on came out right 96 times in 160 against 49
+# (reading a rare fact out of a result stayed near 1 in 4: benchmarks/search_reading.py,
+# docs/factuality.md).
 SEARCH_LEAD = {
     "birth_year": {"pt": "Vou procurar o ano de nascimento de {s}.", "en": "Let me look up the year of {s}'s birth."},
     "birth_city": {"pt": "Vou procurar a cidade natal de {s}.", "en": "Let me look up the hometown of {s}."},
@@ -87,6 +89,8 @@ def search_lead(relation: str | None, lang: str, ctx: dict) -> str:
         return tpl.format_map(ctx) if tpl else ""
     except KeyError:  # a form the subject lacks (an invented person asked about a company's relation)
         return ""
+
+
 FROM_SEARCH = {"pt": "Segundo a busca, ", "en": "According to the search, "}
 
 # Arithmetic: the operator as code, and as the user and the answer write it.
