@@ -10,6 +10,11 @@ and the first search call is kept. Counted: questions that searched, queries who
 the question's name verbatim, results that hold the answer string, replies scored correct (the
 knowledge evaluation's verdict), and correct replies among those whose result held the answer.
 `--show` prints each question, query, whether the result held the answer, and the reply.
+
+`--user-turn` asks instead without tools: the result of the query the tool conversations would
+write (search_query) goes into the user turn before the question, as SFT's reading conversations
+put a passage ("Text:\n..." in English), for the facts whose result holds the answer. It measures
+reading a real passage apart from calling the tool.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ def main():
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("--per-group", type=int, default=20)
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--user-turn", action="store_true", help="the passage in the user turn, no tool loop")
     args = ap.parse_args()
 
     from dentro.chat.assistant import build_prompt
@@ -47,6 +53,8 @@ def main():
     items = K.load_items(args.run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=77,
                          buckets=("rare",))
     ctx = chat_context(index, model.config.max_position_embeddings)
+    if args.user_turn:
+        return user_turn(args.run, model, tok, items, ctx)
     n = {"questions": 0, "searched": 0, "name_verbatim": 0, "result_has_answer": 0, "correct": 0,
          "correct_when_result_has_answer": 0}
     for it in items:
@@ -75,6 +83,30 @@ def main():
         if args.show:
             print(f"{it['lang']} | {it['question']} | {query} | {'has' if has else 'no'} | {text[:100]} | {v}")
     print(json.dumps(n))
+
+
+def user_turn(run: Path, model, tok, items: list[dict], ctx) -> None:
+    from dentro.chat.assistant import reply_batch
+    from dentro.chat.tools import call_tool
+    from dentro.eval.tools import verdict
+    from dentro.world.conversations import read_world
+    from dentro.world.tool_conversations import search_query
+
+    world = read_world(run / "world" / "truth")
+    facts = {f.id: f for f in world.facts}
+    asks, held = [], []
+    for it in items:
+        f = facts[it["fact"]]
+        result = call_tool("search", {"query": search_query(world.name(f.subject), f.relation, it["lang"])},
+                           context=ctx)
+        if any(a in result for a in it["answers"]):
+            passage = re.sub(r"^\[1\] ", "", result)
+            text = f"Text:\n{passage}" if it["lang"] == "en" else passage
+            asks.append([{"role": "user", "content": f"{text}\n\n{it['question']}"}])
+            held.append(it)
+    replies = reply_batch(model, tok, asks, max_tokens=64)
+    right = sum(verdict(r["text"], it["answers"]) == "correct" for r, it in zip(replies, held))
+    print(json.dumps({"questions": len(items), "result_has_answer": len(held), "correct_in_user_turn": right}))
 
 
 if __name__ == "__main__":
