@@ -37,6 +37,7 @@ import math
 import random
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,8 @@ _WORD = re.compile(r"\w+")
 
 def page_rows(html: str) -> tuple[list[dict], np.ndarray]:
     """The blocks of a page as clean_text sees them, and their feature rows."""
-    blocks = bp.features(extract_resiliparse(html, marked=True))
-    stop = bp.page_stop_words(blocks)
-    cf = bp.classify(blocks, stop)
-    rows = bp.learned_features(blocks, stop, cf, bp.justext_classes(cf))
+    blocks, stop, cf, classes = bp._classified(extract_resiliparse(html, marked=True))
+    rows = bp.learned_features(blocks, stop, cf, classes)
     return blocks, np.asarray(rows, dtype=np.float64).reshape(len(blocks), len(bp.LEARNED_FEATURES))
 
 
@@ -122,13 +121,20 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]
     return coef, float(beta[-1] - coef @ mu)
 
 
-def extract_with(model, threshold: float, htmls: list[str]) -> list[str]:
+@contextmanager
+def fitted(model, threshold: float):
+    """boilerplate.py decides with `model` (weights, bias) and `threshold` inside the block."""
     saved = bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD
     bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD = tuple(model[0]), model[1], threshold
     try:
-        return [extract_text(h, "blocks") for h in htmls]
+        yield
     finally:
         bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS, bp.LEARNED_THRESHOLD = saved
+
+
+def extract_with(model, threshold: float, htmls: list[str]) -> list[str]:
+    with fitted(model, threshold):
+        return [extract_text(h, "blocks") for h in htmls]
 
 
 def stack(parts):
@@ -162,15 +168,11 @@ def precise_grid(sh, tune, world_fit, sh_html, tune_html, sh_score, tune_score) 
         out = [None] * len(htmls)
         for test in test_sets:
             model = fit(*stack(train_parts(set(test))))
-            saved = bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS
-            bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS = tuple(model[0]), model[1]
-            try:
+            with fitted(model, bp.LEARNED_THRESHOLD):
                 for i in test:
                     blocks, probs = bp.block_probabilities(marked[i])
-                    fallback = "" if tf[i].strip() else extract_with(model, bp.LEARNED_THRESHOLD, [htmls[i]])[0]
+                    fallback = "" if tf[i].strip() else extract_text(htmls[i], "blocks")
                     out[i] = (tf[i], blocks, probs, fallback)
-            finally:
-                bp.LEARNED_WEIGHTS, bp.LEARNED_BIAS = saved
         return out
 
     def world_parts():

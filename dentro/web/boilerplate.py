@@ -434,14 +434,18 @@ def learned_features(blocks: list[dict], stop: set[str] | None, context_free: li
     return cols
 
 
-def learned_keep(rows) -> list[bool]:
-    """The fitted decision: content when the model's probability is at least LEARNED_THRESHOLD."""
+def learned_scores(rows):
+    """The fitted model's log-odds that each block is content (a float64 array, one per row)."""
     import numpy as np
 
+    return np.asarray(rows, dtype=np.float64) @ np.asarray(LEARNED_WEIGHTS) + LEARNED_BIAS
+
+
+def learned_keep(rows) -> list[bool]:
+    """The fitted decision: content when the model's probability is at least LEARNED_THRESHOLD."""
     if len(rows) == 0:
         return []
-    scores = np.asarray(rows, dtype=np.float64) @ np.asarray(LEARNED_WEIGHTS) + LEARNED_BIAS
-    return (scores >= math.log(LEARNED_THRESHOLD / (1 - LEARNED_THRESHOLD))).tolist()
+    return (learned_scores(rows) >= math.log(LEARNED_THRESHOLD / (1 - LEARNED_THRESHOLD))).tolist()
 
 
 # Written by `benchmarks/boilerplate_fit.py --write` (raw feature scale; do not edit by hand).
@@ -458,20 +462,25 @@ LEARNED_WEIGHTS = (
 # END LEARNED
 
 
+def _classified(marked: str) -> tuple[list[dict], set[str] | None, list[str], list[str]]:
+    """resiliparse's marked text -> its blocks, the page's stop words, the rules' context-free classes
+    and the smoothed ones (what clean_text and block_probabilities both start from)."""
+    blocks = features(marked)
+    stop = page_stop_words(blocks)
+    context_free = classify(blocks, stop)
+    return blocks, stop, context_free, justext_classes(context_free)
+
+
 def block_probabilities(marked: str) -> tuple[list[dict], list[float]]:
     """The blocks of resiliparse's marked text and, for each, the learned decision's probability that
     it is content (the rules' verdict, 1.0 or 0.0, on a page of one block, as clean_text decides it).
     The `precise` extractor (dentro/web/extract.py) weighs trafilatura's lines with these."""
     import numpy as np
 
-    blocks = features(marked)
-    stop = page_stop_words(blocks)
-    context_free = classify(blocks, stop)
-    classes = justext_classes(context_free)
+    blocks, stop, context_free, classes = _classified(marked)
     if len(blocks) <= 1:
         return blocks, [float(c == GOOD) for c in classes]
-    rows = learned_features(blocks, stop, context_free, classes)
-    scores = rows @ np.asarray(LEARNED_WEIGHTS) + LEARNED_BIAS
+    scores = learned_scores(learned_features(blocks, stop, context_free, classes))
     return blocks, (1.0 / (1.0 + np.exp(-scores))).tolist()
 
 
@@ -493,10 +502,7 @@ def clean_text(marked: str, fallback: bool = True) -> str:
     With `fallback`, a page where no block is good (a list, a table, a short notice: text with
     few long, stop-word-rich paragraphs) keeps every block that is not a link list instead of
     coming out empty: an empty page loses all of its text, a kept notice costs little."""
-    blocks = features(marked)
-    stop = page_stop_words(blocks)
-    context_free = classify(blocks, stop)
-    classes = justext_classes(context_free)
+    blocks, stop, context_free, classes = _classified(marked)
     if len(blocks) <= 1:   # nothing to learn a page's layout from: the rules decide
         keep = [c == GOOD for c in classes]
     else:

@@ -83,12 +83,10 @@ SEARCH_LEAD = {
 
 
 def search_lead(relation: str | None, lang: str, ctx: dict) -> str:
-    """The sentence before a search call (SEARCH_LEAD); '' for a relation it has no words for."""
+    """The sentence before a search call (SEARCH_LEAD), filled from ctx (phrasing.context's values;
+    {"s": name} for a person's relations); '' for a relation it has no words for."""
     tpl = SEARCH_LEAD.get(relation or "", {}).get(lang)
-    try:
-        return tpl.format_map(ctx) if tpl else ""
-    except KeyError:  # a form the subject lacks (an invented person asked about a company's relation)
-        return ""
+    return tpl.format_map(ctx) if tpl else ""
 
 
 FROM_SEARCH = {"pt": "Segundo a busca, ", "en": "According to the search, "}
