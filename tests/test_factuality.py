@@ -72,8 +72,10 @@ def test_probe_asks_k_sampled_times_in_batches(monkeypatch):
         out = []
         for c in convs:
             q = c[-1]["content"]
-            if sampling is None:  # greedy: the first canned answer
-                out.append({"text": canned[q][0], "closed": True, "tokens": 5, "too_long": False})
+            if sampling is None:  # greedy: the first canned answer, with its confidence (the gate's)
+                assert kw.get("confidence") is True
+                out.append({"text": canned[q][0], "closed": True, "tokens": 5, "too_long": False,
+                            "confidence": 0.5 + 0.1 * len(q) % 0.4})
                 continue
             i = seen.get(q, 0)
             seen[q] = i + 1
@@ -94,6 +96,7 @@ def test_probe_asks_k_sampled_times_in_batches(monkeypatch):
     assert items[2]["n_refused"] == 3 and all(len(it["samples"]) == 3 for it in items)
     assert [s["verdict"] for s in items[0]["samples"]] == ["correct", "correct", "wrong"]
     assert items[0]["greedy_verdict"] == "correct" and items[2]["greedy_verdict"] == "refused"
+    assert [it["greedy_confidence"] for it in items] == [0.5 + 0.1 * len(it["question"]) % 0.4 for it in items]
     P.decide(items, 2)
     assert [it["decision"] for it in items] == ["known", "unknown", "unknown"]
     s = P.summary(items)
@@ -272,6 +275,15 @@ def test_factuality_end_to_end(run, capsys):
     assert {"absent_refused", "sft_correct_kept", "rare_wrong"} <= set(ev["figures"])
     assert "| absent | pt |" in printed and "probed refused" in printed
 
+    # the confidence gate: calibrated on the probe's greedy answers when one of them was right
+    right = [it["greedy_confidence"] for it in probe["items"] if it["greedy_verdict"] == "correct"]
+    assert all(0.0 <= it["greedy_confidence"] <= 1.0 for it in probe["items"])
+    assert (out / "gate.json").is_file() == bool(right)
+    if right:
+        gate = json.loads((out / "gate.json").read_text(encoding="utf-8"))
+        assert gate["threshold"] in right and sum(c >= gate["threshold"] for c in right) >= 0.9 * len(right)
+        assert {"absent_refused_gate", "sft_correct_kept_gate", "nonfact_refused_gate"} <= set(ev["figures"])
+
 
 def test_factuality_on_a_users_pairs(run, tmp_path):
     path = tmp_path / "qa.jsonl"
@@ -370,6 +382,14 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
         return real(model, tok, convs, *a, **kw)
 
     monkeypatch.setattr(S, "finetune", spy)
+    real_gate = F.gate_from_probe
+
+    def some_gate(items, chat_dir, tool_model):  # a random model answers nothing right: gate at the median
+        conf = sorted(it["greedy_confidence"] for it in items)
+        return {**real_gate([{**it, "greedy_verdict": "correct"} for it in items], chat_dir, tool_model),
+                "threshold": conf[len(conf) // 2]}
+
+    monkeypatch.setattr(F, "gate_from_probe", some_gate)
     assert cli.main(["factuality", "--run", str(r2), "--preset", "micro", "--out", str(out)]) == 0
     assert "tool conversations" in capsys.readouterr().out
     # the tools phase first: every tool conversation of the mix and tools_replay others; then the whole mix
@@ -388,7 +408,7 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     assert all(TOOLS_PROMPT in c["messages"][0]["content"] for c in tools)
     assert (r2 / "tools" / "search.sqlite").is_file()  # the index dentro chat searches
     ev = json.loads((out / "eval.json").read_text(encoding="utf-8"))
-    assert set(ev["tools"]) == {"sft/tools", "sft/plain", "probed/tools", "probed/plain"}
+    assert set(ev["tools"]) == {"sft/tools", "sft/plain", "probed/tools", "probed/plain", "gated/tools"}
     for tab in ev["tools"].values():
         assert {"rare/pt", "absent/en", "arithmetic/pt", "arithmetic/en"} <= set(tab)
         assert all(g["correct"] + g["refused"] + g["wrong"] == g["n"] > 0 for g in tab.values())
@@ -396,6 +416,17 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     rows = [json.loads(l) for l in (out / "tools.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
     f = ev["figures"]
+    # behind the gate: the SFT model's direct answer where it is sure enough, else the tools' answer
+    t = f["gate_threshold"]
+    for r in rows:
+        unsure = r["sft_direct"]["confidence"] < t and len(r["question"].split()) <= 40
+        assert r["gated_tools"] == (r["probed_tools"] if unsure else {"text": r["sft_direct"]["reply"], "calls": [],
+                                                                      "verdict": r["sft_direct"]["verdict"]})
+    assert {"tools_needless_gate", "tools_arith_python_gate", "absent_refused_gate", "nonfact_refused_gate"} <= set(f)
+    assert set(ev["tables"]["gated"]) == set(ev["tables"]["sft"])
+    section = F.tools_section(ev["tools"], f, lambda x: "–" if x is None else f"{100 * x:.0f}%", lambda x, ok: "")
+    assert "gate, then tools" in section and "confidence gate, then tools" in section
+    assert json.loads((out / "gate.json").read_text())["tool_model"] == str(out / "checkpoint")
     assert f["tools_phase_steps"] == F.PRESETS["micro"].tools_train.max_steps
     assert f["tools_phase_tool_conversations"] == sum(k in F.TOOL_KINDS for k in train_kinds)
 

@@ -133,9 +133,10 @@ def read_qa_pairs(path: Path) -> tuple[list[dict], dict]:
 def probe(model, tokenizer, items: list[dict], *, k: int, temperature: float, max_tokens: int = 48,
           seed: int = 0, chunk: int = 32, desc: str = "probe") -> None:
     """Ask every item's question k times (sampled) and once greedily, in place: each item gains
-    "samples" [{"text", "verdict"}] (k of them), "n_correct", "n_refused", "greedy" and
-    "greedy_verdict". `chunk` questions (chunk x k replies) go through the engine at a time,
-    each chunk with its own seed, so a run is reproducible and the bar moves."""
+    "samples" [{"text", "verdict"}] (k of them), "n_correct", "n_refused", "greedy",
+    "greedy_verdict" and "greedy_confidence" (dentro.chat.gate). `chunk` questions (chunk x k
+    replies) go through the engine at a time, each chunk with its own seed, so a run is
+    reproducible and the bar moves."""
     from dentro.chat.assistant import reply_batch
     from dentro.model.engine import Sampling
     from dentro.progress import bar
@@ -147,7 +148,7 @@ def probe(model, tokenizer, items: list[dict], *, k: int, temperature: float, ma
             convs = [[{"role": "user", "content": it["question"]}] for it in part]
             sampled = reply_batch(model, tokenizer, [cv for cv in convs for _ in range(k)], max_tokens=max_tokens,
                                   sampling=sampling, seed=seed + c)  # k copies of a question side by side
-            greedy = reply_batch(model, tokenizer, convs, max_tokens=max_tokens)
+            greedy = reply_batch(model, tokenizer, convs, max_tokens=max_tokens, confidence=True)
             for i, it in enumerate(part):
                 texts = [r["text"] for r in sampled[i * k:(i + 1) * k]]
                 it["samples"] = [{"text": t, "verdict": verdict(t, it["answers"])} for t in texts]
@@ -155,6 +156,7 @@ def probe(model, tokenizer, items: list[dict], *, k: int, temperature: float, ma
                 it["n_refused"] = sum(s["verdict"] == "refused" for s in it["samples"])
                 it["greedy"] = greedy[i]["text"]
                 it["greedy_verdict"] = verdict(greedy[i]["text"], it["answers"])
+                it["greedy_confidence"] = greedy[i]["confidence"]
             pbar.update(len(part))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -26,6 +27,11 @@ result show as they happen. The search index (<run>/tools/search.sqlite) is buil
 The model may think before it answers (math: the steps in <think>...</think>, shown dimmed on a
 terminal); --no-think or /think off switches thinking off, as Qwen3's enable_thinking=False: the
 template writes an empty <think> block and the model answers at once.
+
+The confidence gate (stage 6, <run>/factuality/gate.json): an answer from memory stands only when
+the model was sure enough of every token of it (greedy); below the threshold the question goes to
+the model trained with tools, or, with --no-tools, the model says it does not know. --no-gate
+switches it off. A question that brings its own text to read is answered as usual.
 
 In a conversation: /reset  /system TEXT  /temperature X  /think on|off  /probs  /help  /quit
 The model is the last post-training stage of the run (<run>/sft/checkpoint), or --checkpoint DIR."""
@@ -72,6 +78,19 @@ LABELS = {
     "index_built": {"pt": "(índice de busca pronto: {passages} trechos de {documents} documentos em {seconds:.1f} s)",
                     "en": "(search index ready: {passages} passages from {documents} documents in {seconds:.1f} s)"},
     "no_index": {"pt": "(sem índice de busca: {why})", "en": "(no search index: {why})"},
+    "gate_on": {"pt": "Portão de confiança ligado: uma resposta de memória só sai com confiança >= {t:.3f}; "
+                      "abaixo, {then}. --no-gate desliga.",
+                "en": "Confidence gate on: an answer from memory stands only with confidence >= {t:.3f}; below, "
+                      "{then}. --no-gate switches it off."},
+    "gate_then_tools": {"pt": "a pergunta vai para o modelo com ferramentas", "en": "the question goes to the model "
+                                                                                     "with tools"},
+    "gate_then_refuse": {"pt": "o modelo diz que não sabe", "en": "the model says it does not know"},
+    "gate_low_tools": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta de memória não é segura; o modelo com "
+                             "ferramentas responde)",
+                       "en": "(confidence {c:.3f} < {t:.3f}: the answer from memory is not safe; the model with "
+                             "tools answers)"},
+    "gate_low": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta de memória não é segura)",
+                 "en": "(confidence {c:.3f} < {t:.3f}: the answer from memory is not safe)"},
 }
 
 
@@ -99,6 +118,9 @@ def add_arguments(p):
     p.add_argument("--no-think", action="store_true",
                    help="thinking off for every answer: the template writes an empty <think> block and the "
                         "model answers at once (Qwen3's enable_thinking=False); /think on|off switches it")
+    p.add_argument("--no-gate", action="store_true",
+                   help="no confidence gate: every answer from memory stands, however unsure the model was "
+                        "(the gate is the stage-6 calibration in <run>/factuality/gate.json; docs/factuality.md)")
     p.add_argument("--search-index", metavar="PATH", default=None,
                    help="search index for the search tool (default: <run>/tools/search.sqlite, built from "
                         "<run>/data/corpus on first use)")
@@ -183,13 +205,16 @@ class Session:
     writes is kept in the conversation, as the model read it, but not printed nor returned."""
 
     def __init__(self, model, tok, lang: str, system: str | None, temperature: float, top_p, max_tokens: int,
-                 seed, out=None, tools=None, corpus: Path | None = None, think: bool = True):
+                 seed, out=None, tools=None, corpus: Path | None = None, think: bool = True,
+                 gate: float | None = None, tool_model=None):
         self.model, self.tok, self.lang, self.out = model, tok, lang, out or sys.stdout
         self.system, self.temperature, self.top_p = system, temperature, top_p
         self.max_tokens, self.seed, self.think = max_tokens, seed, think
         self.tools, self.corpus = tools, corpus
+        self.gate, self.tool_model = gate, tool_model  # threshold (dentro.chat.gate); (model, tok) or None
         self.messages: list[dict] = []
         self.last_steps: list = []
+        self.refusals = random.Random(seed)
 
     def conversation(self) -> list[dict]:
         from dentro.chat.tool_mix import with_tools_prompt
@@ -204,6 +229,10 @@ class Session:
 
         self.messages.append({"role": "user", "content": text})
         sampling = Sampling(temperature=self.temperature, top_p=self.top_p)
+        if self.gate is not None:
+            answer = self.ask_gated(sampling, stream)
+            if answer is not None:
+                return answer
         if self.tools is not None:
             return self.ask_with_tools(sampling, stream)
         try:
@@ -236,6 +265,60 @@ class Session:
         self.messages.append({"role": "assistant", "content": self.lead() + answer})
         return answer
 
+    def ask_gated(self, sampling, stream: bool) -> str | None:
+        """The confidence gate (dentro.chat.gate): the model's greedy answer, without the tools'
+        system line, stands when its least likely token reached the threshold; below it the
+        question goes to the tool model (tools on) or the model says it does not know. None: the
+        gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
+        from dentro.chat.assistant import stop_ids, stream_reply
+        from dentro.chat.gate import in_scope, passes
+        from dentro.chat.probing import refusal
+        from dentro.model.engine import Sampling
+        from dentro.web.language import identify
+
+        head = [{"role": "system", "content": self.system}] if self.system else []
+        try:
+            prompt, steps = stream_reply(self.model, self.tok, head + self.messages, max_tokens=self.max_tokens,
+                                         sampling=Sampling(temperature=0.0), show_top=5, think=self.think)
+            stops = stop_ids(self.tok)
+            ids, taken, least = [], [], 1.0
+            for step in steps:
+                taken.append(step)
+                t = step.tokens[0]
+                if t is None or t in stops:
+                    break
+                ids.append(t)
+                least = min(least, step.logits[0].float().softmax(-1)[t].item())
+        except ValueError:  # does not fit: the usual way says so
+            return None
+        answer = self.tok.decode(ids)
+        tools_on = self.tools is not None and self.tool_model is not None
+        if not in_scope(head + self.messages, answer, reasoning=tools_on):
+            return None
+        least = least if ids else 0.0
+        if prompt.dropped:
+            print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
+        if passes(least, self.gate):
+            self.last_steps = taken
+            if stream:
+                shade = ThinkShade(self.tty())
+                print(shade.push(answer) + shade.end(), file=self.out)
+            self.messages.append({"role": "assistant", "content": self.lead() + answer})
+            return answer
+        if tools_on:
+            print(self.dim(say("gate_low_tools", self.lang, c=least, t=self.gate)), file=self.out)
+            model, tok = self.tool_model
+            return self.ask_with_tools(sampling, stream, model=model, tok=tok)
+        question = self.messages[-1]["content"]
+        lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), self.lang)
+        said = refusal(lang, self.refusals)
+        print(self.dim(say("gate_low", self.lang, c=least, t=self.gate)), file=self.out)
+        if stream:
+            print(said, file=self.out)
+        self.last_steps = taken
+        self.messages.append({"role": "assistant", "content": self.lead() + said})
+        return said
+
     def lead(self) -> str:
         """What the template writes before the model's answer: the empty <think> block when thinking is off."""
         from dentro.chat.template import THINK_OFF
@@ -267,13 +350,15 @@ class Session:
                     context.index_path = None
         return call_tool(name, arguments, context=context)
 
-    def ask_with_tools(self, sampling, stream: bool) -> str:
-        """ask() through the tool loop: calls and results show as dim lines as they happen."""
+    def ask_with_tools(self, sampling, stream: bool, model=None, tok=None) -> str:
+        """ask() through the tool loop: calls and results show as dim lines as they happen. model,
+        tok: another model answers (the gate's tool model), not the session's."""
         from dentro.chat.assistant import build_prompt
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
+        model, tok = model or self.model, tok or self.tok
         try:
-            prompt = build_prompt(self.tok, self.conversation(), self.model.config.max_position_embeddings,
+            prompt = build_prompt(tok, self.conversation(), model.config.max_position_embeddings,
                                   self.max_tokens, think=self.think)
         except ValueError as e:  # even the last message alone does not fit
             self.messages.pop()
@@ -282,7 +367,7 @@ class Session:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
         self.last_steps, at_line_start, done = [], True, None
         shade = ThinkShade(self.tty())
-        for ev in tool_loop(self.model, self.tok, prompt.ids, context=self.tools, max_tokens=self.max_tokens,
+        for ev in tool_loop(model, tok, prompt.ids, context=self.tools, max_tokens=self.max_tokens,
                             max_calls=MAX_TOOL_CALLS, sampling=sampling, seed=self.seed, show_top=5,
                             run_tool=self.run_tool, think=self.think):
             if isinstance(ev, Token):
@@ -353,6 +438,24 @@ class Session:
         return True
 
 
+def load_gate(run: Path, folder: Path, device: str, lang: str, *, tools_on: bool):
+    """(threshold, (tool model, tokenizer) or None, a line saying what the gate does) when the run's
+    confidence gate was calibrated for the chat model in `folder`; (None, None, None) otherwise."""
+    from dentro.chat.gate import read_gate, same_folder
+    from dentro.model.checkpoint import load_checkpoint
+
+    gate = read_gate(run)
+    if gate is None or not same_folder(gate["checkpoint"], folder):
+        return None, None, None
+    tool_model = None
+    path = gate.get("tool_model")
+    if tools_on and path and (Path(path) / "config.json").is_file():
+        model, tok, _ = load_checkpoint(path, device, load_train_state=False)
+        tool_model = (model, tok)
+    then = say("gate_then_tools" if tool_model else "gate_then_refuse", lang)
+    return float(gate["threshold"]), tool_model, say("gate_on", lang, t=float(gate["threshold"]), then=then)
+
+
 def main(args):
     import torch
 
@@ -374,8 +477,11 @@ def main(args):
         tools = chat_context(Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
                              model.config.max_position_embeddings)
         corpus = None if args.search_index else run / "data" / "corpus"
+    threshold, tool_model, gate_note = None, None, None
+    if not args.no_gate:
+        threshold, tool_model, gate_note = load_gate(run, folder, device, lang, tools_on=tools is not None)
     s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
-                tools=tools, corpus=corpus, think=not args.no_think)
+                tools=tools, corpus=corpus, think=not args.no_think, gate=threshold, tool_model=tool_model)
 
     message = args.message
     if message is None and not sys.stdin.isatty():
@@ -387,6 +493,8 @@ def main(args):
         return 0
 
     print(say("hello", lang, path=folder))
+    if gate_note:
+        print(gate_note)
     while True:
         try:
             line = input(f"\n{say('you', lang)}> ").strip()

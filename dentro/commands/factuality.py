@@ -218,16 +218,53 @@ def nonfact_items(run: Path) -> list[dict]:
     return items
 
 
-def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48) -> None:
+def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidence: bool = False) -> None:
     """Greedy replies to every item (its "messages", else its "question"), scored in place:
-    item[key] = {"reply", "verdict"}."""
+    item[key] = {"reply", "verdict"} (and "confidence", dentro.chat.gate, when asked for)."""
     from dentro.chat.assistant import reply_batch
     from dentro.eval.knowledge import verdict
 
     model.eval()
     convs = [it.get("messages") or [{"role": "user", "content": it["question"]}] for it in items]
-    for it, r in zip(items, reply_batch(model, tok, convs, max_tokens=max_tokens)):
-        it[key] = {"reply": r["text"], "verdict": verdict(r["text"], it["answers"])}
+    for it, r in zip(items, reply_batch(model, tok, convs, max_tokens=max_tokens, confidence=confidence)):
+        it[key] = {"reply": r["text"], "verdict": verdict(r["text"], it.get("answers") or [])}
+        if confidence:
+            it[key]["confidence"] = r["confidence"]
+
+
+def gate_from_probe(probe_items: list[dict], chat_dir: Path, tool_model: Path | None) -> dict | None:
+    """The confidence gate calibrated on the probe's greedy answers (dentro.chat.gate): None when
+    the probe holds no right answer (or was written before the gate existed)."""
+    from dentro.chat import gate as G
+
+    scored = [it for it in probe_items if "greedy_confidence" in it]
+    right = [it["greedy_confidence"] for it in scored if it["greedy_verdict"] == "correct"]
+    if not right:
+        return None
+    wrong = [it["greedy_confidence"] for it in scored if it["greedy_verdict"] != "correct"]
+    return {**G.calibrate(right, wrong), "checkpoint": str(chat_dir),
+            "tool_model": str(tool_model) if tool_model else None}
+
+
+def gate_items(items: list[dict], threshold: float) -> None:
+    """item["gated"] = the SFT reply as the gate leaves it (refused below the threshold)."""
+    from dentro.chat.gate import gated_verdict
+
+    for it in items:
+        it["gated"] = {"reply": it["sft"]["reply"], "verdict": gated_verdict(it, "sft", threshold)}
+
+
+def gate_tool_items(items: list[dict], threshold: float) -> None:
+    """item["gated_tools"]: the SFT model's direct answer where the gate lets it stand, else the
+    tool-trained model's answer through the tool loop (item["probed_tools"]), calls included."""
+    from dentro.chat.gate import in_scope, passes
+
+    for it in items:
+        d = it["sft_direct"]
+        msgs = [{"role": "user", "content": it["question"]}]
+        stands = not in_scope(msgs, d["reply"], reasoning=True) or passes(d["confidence"], threshold)
+        it["gated_tools"] = {"text": d["reply"], "verdict": d["verdict"], "calls": []} if stands \
+            else dict(it["probed_tools"])
 
 
 def tables(items: list[dict], key: str) -> dict:
@@ -243,9 +280,10 @@ def tables(items: list[dict], key: str) -> dict:
     return out
 
 
-def headline(items: list[dict]) -> dict:
+def headline(items: list[dict], after: str = "probed") -> dict:
     """The issue's goals, measured on held-out questions: absent people refused after probing
-    (and by SFT), SFT-correct answers kept, wrong answers on rare facts (SFT and after)."""
+    (and by SFT), SFT-correct answers kept, wrong answers on rare facts (SFT and after). after:
+    the replies that count as "after" ("probed", or "gated": the SFT model behind the gate)."""
     def share(rows, key, v):
         return (sum(r[key]["verdict"] == v for r in rows) / len(rows)) if rows else None
 
@@ -253,9 +291,9 @@ def headline(items: list[dict]) -> dict:
     rare = [it for it in items if it["bucket"] == "rare"]
     was_right = [it for it in items if it["sft"]["verdict"] == "correct"]
     r4 = lambda x: None if x is None else round(x, 4)  # noqa: E731
-    return {"absent_refused": r4(share(absent, "probed", "refused")),
-            "sft_correct_kept": r4(share(was_right, "probed", "correct")),
-            "rare_wrong": r4(share(rare, "probed", "wrong")),
+    return {"absent_refused": r4(share(absent, after, "refused")),
+            "sft_correct_kept": r4(share(was_right, after, "correct")),
+            "rare_wrong": r4(share(rare, after, "wrong")),
             "absent_refused_sft": r4(share(absent, "sft", "refused")),
             "rare_wrong_sft": r4(share(rare, "sft", "wrong")),
             "sft_correct_n": len(was_right)}
@@ -323,6 +361,8 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
         context = chat_context(index, m.config.max_position_embeddings)
         T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")
         T.measure(m, tk, items, f"{key}_plain", context=None)
+    m, tk, _ = models[0]  # the chat model's direct answers and their confidence, for the gate
+    ask(m, tk, items, "sft_direct", confidence=True)
     return items
 
 
@@ -337,8 +377,10 @@ def tools_headline(tool_tabs: dict) -> dict:
         return round(k / n, 4) if n else None
 
     out = {}
-    for m in ("sft", "probed"):
-        sfx = "" if m == "probed" else "_sft"
+    for m in ("sft", "probed", "gated"):
+        if not any(k.startswith(f"{m}/") for k in tool_tabs):
+            continue
+        sfx = {"probed": "", "sft": "_sft", "gated": "_gate"}[m]
         for name, key, bucket, what in (("rare_correct", "tools", "rare", "correct"),
                                         ("rare_wrong", "tools", "rare", "wrong"),
                                         ("rare_searched", "tools", "rare", "search"),
@@ -346,7 +388,8 @@ def tools_headline(tool_tabs: dict) -> dict:
                                         ("arith_python", "tools", "arithmetic", "correct"),
                                         ("arith_plain", "plain", "arithmetic", "correct"),
                                         ("needless", "tools", "frequent", "called")):
-            out[f"tools_{name}{sfx}"] = share(f"{m}/{key}", bucket, what)
+            if m != "gated" or key == "tools":  # the gate routes questions with tools on
+                out[f"tools_{name}{sfx}"] = share(f"{m}/{key}", bucket, what)
     return out
 
 
@@ -439,6 +482,14 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                         "items": items}
         atomic_write_json(out / "probe.json", probe_report)
         del model
+    gate = gate_from_probe(probe_report["items"], chat_dir, ckpt)
+    if gate is not None:
+        from dentro.chat.gate import write_gate
+
+        write_gate(out, gate)
+        log(f"[factuality] confidence gate: threshold {gate['threshold']:.3f} keeps {gate['right_kept']:.0%} of "
+            f"the probe's {gate['right']} right answers and stops {gate['wrong_stopped'] or 0:.0%} of its "
+            f"{gate['wrong']} others ({out / 'gate.json'})")
 
     # 6. fine-tune the chat model on the mix, with the SFT stage's loop
     if resume:
@@ -477,16 +528,26 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     if items or nonfact:
         sft_model, sft_tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
         for m, tk, key in ((sft_model, sft_tok, "sft"), (model, tok, "probed")):
-            ask(m, tk, items, key)
-            ask(m, tk, nonfact, key)
+            ask(m, tk, items, key, confidence=key == "sft")
+            ask(m, tk, nonfact, key, confidence=key == "sft")
+        if gate is not None:
+            gate_items(items + nonfact, gate["threshold"])
     t_eval = time.time() - t
     t = time.time()
     tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], train_convs, log)
     t_tools = time.time() - t
+    gated = gate is not None and bool(items or nonfact)
     tabs = {"sft": tables(items, "sft"), "probed": tables(items, "probed")}
+    if gated:
+        tabs["gated"] = tables(items, "gated")
     head = headline(items) if items else {}
-    for key in ("probed", "sft"):  # refusing what needs no knowledge is never right
-        head["nonfact_refused" + ("" if key == "probed" else "_sft")] = \
+    if gated and items:
+        head.update({f"{k}_gate": v for k, v in headline(items, "gated").items()
+                     if k in ("absent_refused", "sft_correct_kept", "rare_wrong")})
+        head["gate_threshold"] = round(gate["threshold"], 4)
+    verdict_keys = (("probed", ""), ("sft", "_sft")) + ((("gated", "_gate"),) if gated else ())
+    for key, sfx in verdict_keys:  # refusing what needs no knowledge is never right
+        head["nonfact_refused" + sfx] = \
             round(sum(it[key]["verdict"] == "refused" for it in nonfact) / len(nonfact), 4) if nonfact else None
     head["nonfact_n"] = len(nonfact)
     known = [it for it in probe_report["items"] if it["decision"] == "known"]
@@ -502,8 +563,11 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     if tool_items:
         from dentro.eval import tools as T
 
+        if gate is not None:
+            gate_tool_items(tool_items, gate["threshold"])
         tool_tabs = {f"{m}/{k}": {f"{b}/{l}": v for (b, l), v in T.table(tool_items, f"{m}_{k}").items()}
-                     for m in ("sft", "probed") for k in ("tools", "plain")}
+                     for m in ("sft", "probed", "gated") for k in ("tools", "plain")
+                     if m != "gated" or (k == "tools" and gate is not None)}
         figures.update(tools_headline(tool_tabs), tools_seconds=round(t_tools, 1))
     atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
     atomic_write_jsonl(out / "eval.jsonl", items + nonfact)
@@ -569,28 +633,36 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         return "–" if not g else f"{100 * g['called'] / g['n']:.0f}%"
 
     keys = sorted({k for t in tool_tabs.values() for k in t}, key=_order)
+    gated = "gated/tools" in tool_tabs
     rows = [[k.split("/")[0], k.split("/")[1], tool_tabs["sft/plain"].get(k, {}).get("n", 0),
              cell(tool_tabs["sft/plain"].get(k)), cell(tool_tabs["sft/tools"].get(k)), called(tool_tabs["sft/tools"].get(k)),
              cell(tool_tabs["probed/plain"].get(k)), cell(tool_tabs["probed/tools"].get(k)),
-             called(tool_tabs["probed/tools"].get(k))] for k in keys]
+             called(tool_tabs["probed/tools"].get(k))]
+            + ([cell(tool_tabs["gated/tools"].get(k)), called(tool_tabs["gated/tools"].get(k))] if gated else [])
+            for k in keys]
+    gate_col = lambda key: [pct(f.get(key))] if gated else []  # noqa: E731
     return "\n".join([
         "**With tools** (`search` over the run's corpus, `python` in the sandbox): the same kind of held-out "
         "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
         "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
-        "numbers. Cells: correct / refused / wrong (%); *called*: replies that called a tool.", "",
+        "numbers. Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
+            "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
+            "model after probing through the tool loop (what `dentro chat` does)" if gated else "") + ".", "",
         md_table(["bucket", "lang", "n", "SFT, no tools", "SFT, tools", "called", "after probing, no tools",
-                  "after probing, tools", "called"], rows), "",
-        md_table(["goal (issue 10)", "SFT", "after probing", ""], [
+                  "after probing, tools", "called"] + (["gate, then tools", "called"] if gated else []), rows), "",
+        md_table(["goal (issue 10)", "SFT", "after probing", ""] + (["confidence gate, then tools"] if gated else []), [
             ["rare facts with search: correct ≥ 80%", pct(f.get("tools_rare_correct_sft")),
-             pct(f.get("tools_rare_correct")), goal(f.get("tools_rare_correct"), lambda x: x >= 0.8)],
+             pct(f.get("tools_rare_correct")), goal(f.get("tools_rare_correct"), lambda x: x >= 0.8)]
+            + gate_col("tools_rare_correct_gate"),
             ["arithmetic of 4+ digits with python: correct ≥ 95%", pct(f.get("tools_arith_python_sft")),
-             pct(f.get("tools_arith_python")), goal(f.get("tools_arith_python"), lambda x: x >= 0.95)],
+             pct(f.get("tools_arith_python")), goal(f.get("tools_arith_python"), lambda x: x >= 0.95)]
+            + gate_col("tools_arith_python_gate"),
             ["the same arithmetic without tools (reported)", pct(f.get("tools_arith_plain_sft")),
-             pct(f.get("tools_arith_plain")), ""],
+             pct(f.get("tools_arith_plain")), ""] + ([""] if gated else []),
             ["people who do not exist, with tools: refused", pct(f.get("tools_absent_refused_sft")),
-             pct(f.get("tools_absent_refused")), ""],
+             pct(f.get("tools_absent_refused")), ""] + gate_col("tools_absent_refused_gate"),
             ["a tool called for a frequent fact (not needed; should be rare)", pct(f.get("tools_needless_sft")),
-             pct(f.get("tools_needless")), ""]]),
+             pct(f.get("tools_needless")), ""] + gate_col("tools_needless_gate")]),
         "", f"The tools' evaluation took {f.get('tools_seconds')} s (first turns in batches; a reply that calls a "
             f"tool goes on through the tool loop, one question at a time; every call really runs)."])
 
@@ -648,17 +720,27 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
         "*refused*, else *correct* when it holds the true answer, else *wrong*; the SFT stage's sample of "
         "questions; none of these facts or people was probed or trained on):", "",
         markdown_table(tabs), "",
-        md_table(["goal (issue 10)", "SFT", "after probing", ""], [
+        md_table(["goal (issue 10)", "SFT", "after probing", "", "SFT + confidence gate", ""], [
             ["people who do not exist: refused ≥ 80%", pct(f.get("absent_refused_sft")),
-             pct(f.get("absent_refused")), goal(f.get("absent_refused"), lambda x: x >= 0.8)],
+             pct(f.get("absent_refused")), goal(f.get("absent_refused"), lambda x: x >= 0.8),
+             pct(f.get("absent_refused_gate")), goal(f.get("absent_refused_gate"), lambda x: x >= 0.8)],
             [f"facts SFT answered correctly ({f.get('sft_correct_n', 0)}): still correct ≥ 90%", "100%",
-             pct(f.get("sft_correct_kept")), goal(f.get("sft_correct_kept"), lambda x: x >= 0.9)],
+             pct(f.get("sft_correct_kept")), goal(f.get("sft_correct_kept"), lambda x: x >= 0.9),
+             pct(f.get("sft_correct_kept_gate")), goal(f.get("sft_correct_kept_gate"), lambda x: x >= 0.9)],
             ["rare facts, no tools: wrong ≤ 20%", pct(f.get("rare_wrong_sft")), pct(f.get("rare_wrong")),
-             goal(f.get("rare_wrong"), lambda x: x <= 0.2)],
+             goal(f.get("rare_wrong"), lambda x: x <= 0.2), pct(f.get("rare_wrong_gate")),
+             goal(f.get("rare_wrong_gate"), lambda x: x <= 0.2)],
             [f"questions that need no world knowledge (identity, reading, math; {f.get('nonfact_n', 0)} SFT "
              f"validation conversations): refused", pct(f.get("nonfact_refused_sft")), pct(f.get("nonfact_refused")),
-             "should stay 0%"]]),
+             "should stay 0%", pct(f.get("nonfact_refused_gate")), ""]]),
     ]
+    if f.get("gate_threshold") is not None:
+        lines += ["", f"**The confidence gate** (`dentro/chat/gate.py`): the SFT model answers, and its answer from "
+                      f"memory stands only when its least likely token had probability ≥ {f['gate_threshold']:.3f}; "
+                      f"below, it says it does not know (with tools on, the question goes to the tool-trained "
+                      f"model). The threshold is the highest that keeps 90% of the right answers among the probe's "
+                      f"greedy ones (`factuality/gate.json`), so no held-out question chose it. A question that "
+                      f"brings a text to read, or a reply that reasons in `<think>`, is not judged."]
     if r.get("tools"):
         lines += ["", tools_section(r["tools"], f, pct, goal)]
     frequent = [it for it in items if it["bucket"] == "frequent"]

@@ -1,0 +1,102 @@
+"""The confidence gate: the chat model's own certainty decides whether an answer from memory stands.
+
+A chat model fine-tuned on confident answers writes a fact it knows and a fact it makes up in
+the same sentence, but not with the same certainty: the value it knows comes out at high
+probability, the one it invents is one guess among several. On the tiny world the SFT model's
+least likely token in its greedy answer separates held-out frequent facts from rare facts and
+people who do not exist with an AUC of 0.93-0.95 (docs/factuality.md; the same observation as
+Kadavath et al. 2022, "Language Models (Mostly) Know What They Know", and the retrieval trigger
+of FLARE, Jiang et al. 2023, "Active Retrieval Augmented Generation"). So:
+
+    confidence   the probability of the least likely token of the greedy reply (before <|im_end|>)
+    threshold    chosen on the knowledge probe's questions (facts outside the held-out split):
+                 the highest one that keeps KEEP of the answers the probe found right
+    the gate     confidence >= threshold: the answer stands; below it, the model says it does not
+                 know, or, when tools are on, the question goes to the tool-trained model, which
+                 searches or computes
+
+It judges answers from memory only (in_scope): a question that brings its own text (a passage
+to read) or a reply that reasons first (<think> with steps) is answered as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+KEEP = 0.9  # share of the probe's right answers the threshold keeps (the issue's goal for kept answers)
+MAX_QUESTION_WORDS = 40  # a longer user message brings its own text: not an answer from memory
+GATE_FILE = "gate.json"  # in the factuality stage's folder
+_WORD = re.compile(r"\w+")
+
+
+def in_scope(messages: list[dict], reply: str = "", *, reasoning: bool = False) -> bool:
+    """Whether the gate judges the reply to these messages: the last user message is a question
+    (at most MAX_QUESTION_WORDS words), not a text to read, and the reply does not reason first
+    (a <think> block with something in it) unless `reasoning` (with tools on a reply that
+    reasons is judged too: below the threshold it goes to the tools, which compute, and is
+    never refused)."""
+    users = [m for m in messages if m.get("role") == "user"]
+    if not users or len(_WORD.findall(users[-1].get("content") or "")) > MAX_QUESTION_WORDS:
+        return False
+    head = reply.lstrip()
+    if reasoning:
+        return True
+    if head.startswith("<think>"):
+        inner = head[len("<think>"):].split("</think>", 1)[0]
+        return not inner.strip()
+    return True
+
+
+def calibrate(right: list[float], wrong: list[float], keep: float = KEEP) -> dict:
+    """The threshold from the probe: the highest confidence t such that at least `keep` of the
+    right answers have confidence >= t. Returns {"threshold", "keep", "right", "wrong",
+    "right_kept", "wrong_stopped"} (the shares on the probe itself)."""
+    if not right:
+        raise ValueError("no right answer in the probe to calibrate the gate on")
+    ranked = sorted(right, reverse=True)
+    t = ranked[min(len(ranked) - 1, max(0, int(keep * len(ranked) + 0.999999) - 1))]
+    share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 4) if xs else None  # noqa: E731
+    return {"threshold": t, "keep": keep, "right": len(right), "wrong": len(wrong),
+            "right_kept": share(right, lambda c: c >= t), "wrong_stopped": share(wrong, lambda c: c < t)}
+
+
+def passes(confidence: float, threshold: float) -> bool:
+    return confidence >= threshold
+
+
+def write_gate(folder: Path, gate: dict) -> Path:
+    from dentro.runs import atomic_write_json
+
+    path = Path(folder) / GATE_FILE
+    atomic_write_json(path, gate)
+    return path
+
+
+def read_gate(run: Path) -> dict | None:
+    """The run's gate (<run>/factuality/gate.json), or None when there is none or it is unreadable."""
+    path = Path(run) / "factuality" / GATE_FILE
+    try:
+        gate = json.loads(path.read_text(encoding="utf-8"))
+        float(gate["threshold"]), gate["checkpoint"]
+        return gate
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def same_folder(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def gated_verdict(item: dict, key: str, threshold: float) -> str:
+    """The verdict of item[key] (a reply with its "confidence") once the gate has judged it:
+    "refused" when the answer was from memory and below the threshold."""
+    r = item[key]
+    messages = item.get("messages") or [{"role": "user", "content": item["question"]}]
+    if in_scope(messages, r["reply"]) and not passes(r.get("confidence", 0.0), threshold):
+        return "refused"
+    return r["verdict"]

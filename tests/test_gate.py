@@ -1,0 +1,137 @@
+"""The confidence gate (dentro.chat.gate): calibration, scope, the confidence the engine reports,
+the factuality stage's gated verdicts and `dentro chat` behind the gate."""
+
+import io
+import json
+
+import pytest
+import torch
+
+from dentro.chat import gate as G
+from dentro.eval.knowledge import is_refusal
+
+
+def test_calibrate_keeps_the_share_of_right_answers_asked_for():
+    right = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    wrong = [0.05, 0.15, 0.25, 0.5]
+    g = G.calibrate(right, wrong, keep=0.9)
+    assert g["threshold"] == 0.2  # 9 of the 10 right answers are at or above it
+    assert g["right_kept"] == 0.9 and g["wrong_stopped"] == 0.5  # 0.05 and 0.15 of the four
+    assert G.calibrate(right, wrong, keep=1.0)["threshold"] == 0.1
+    assert G.calibrate(right, [], keep=0.5)["threshold"] == 0.6 and G.calibrate(right, [])["wrong_stopped"] is None
+    with pytest.raises(ValueError, match="no right answer"):
+        G.calibrate([], wrong)
+
+
+def test_the_gate_judges_answers_from_memory_only():
+    ask = lambda text: [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]  # noqa: E731
+    assert G.in_scope(ask("Quem é a mãe de Maria Pereira Santos?"), "A mãe de Maria é Ana.")
+    passage = "Texto: " + "Louise Cook nasceu no ano de 1970 e trabalha como enfermeira em Hazelbridge. " * 4
+    assert not G.in_scope(ask(passage + "Qual é a profissão de Louise Cook?"), "Enfermeira.")
+    steps = "<think>\n48213 + 99812\nunidades: 3 + 2 = 5\n</think>\n\n148025"
+    assert not G.in_scope(ask("Quanto é 48213 + 99812?"), steps)
+    assert G.in_scope(ask("Quanto é 48213 + 99812?"), steps, reasoning=True)  # with tools: judged, never refused
+    assert G.in_scope(ask("Quem é você?"), "<think>\n\n</think>\n\nSou o dentro.")  # thinking off: an empty block
+    assert not G.in_scope([{"role": "system", "content": "x"}], "anything")  # no question at all
+
+
+def test_gated_verdicts_of_the_evaluation():
+    from dentro.commands.factuality import gate_from_probe, gate_tool_items
+
+    item = lambda c, v: {"question": "Quem é a mãe de X?", "sft": {"reply": "A mãe de X é Y.", "verdict": v,  # noqa: E731
+                                                                  "confidence": c}}
+    assert G.gated_verdict(item(0.2, "wrong"), "sft", 0.3) == "refused"
+    assert G.gated_verdict(item(0.3, "correct"), "sft", 0.3) == "correct"
+    read = {"question": "x " * 50, "sft": {"reply": "Y.", "verdict": "correct", "confidence": 0.01}}
+    assert G.gated_verdict(read, "sft", 0.3) == "correct"  # a text to read: not judged
+
+    probe = [{"greedy_verdict": "correct", "greedy_confidence": c} for c in (0.9, 0.8, 0.7, 0.6, 0.5)] + \
+        [{"greedy_verdict": "wrong", "greedy_confidence": c} for c in (0.1, 0.2, 0.65)]
+    gate = gate_from_probe(probe, "run/sft/checkpoint", "run/factuality/checkpoint")
+    assert gate["threshold"] == 0.5 and gate["wrong_stopped"] == round(2 / 3, 4)
+    assert gate["checkpoint"] == "run/sft/checkpoint" and gate["tool_model"] == "run/factuality/checkpoint"
+    assert gate_from_probe([{"greedy_verdict": "wrong", "greedy_confidence": 0.9}], "a", None) is None
+
+    tools = [{"question": "Quanto é 48213 + 99812?",
+              "sft_direct": {"reply": "148.000", "verdict": "wrong", "confidence": 0.1},
+              "probed_tools": {"text": "A conta dá 148025.", "verdict": "correct", "calls": ["python"]}},
+             {"question": "Em que país fica Bramhurst?",
+              "sft_direct": {"reply": "Na Irlanda.", "verdict": "correct", "confidence": 0.9},
+              "probed_tools": {"text": "…", "verdict": "wrong", "calls": ["search"]}}]
+    gate_tool_items(tools, 0.5)
+    assert tools[0]["gated_tools"] == tools[0]["probed_tools"]  # unsure: the tools answer
+    assert tools[1]["gated_tools"] == {"text": "Na Irlanda.", "verdict": "correct", "calls": []}  # no needless call
+
+
+@pytest.fixture(scope="module")
+def tiny(one_thread):
+    """A throwaway tokenizer with the chat tokens and a random depth-1 model (context 256)."""
+    from dentro.model.gpt import GPT, ModelConfig
+    from dentro.tokenizer.bpe import train_tokenizer
+
+    texts = ["Quem é a mãe de Maria? A mãe de Maria é Ana.", "Who is Maria's mother? Maria's mother is Ana.",
+             "Não sei quem é. I don't know.", "user\nassistant\nsystem\n"] * 30
+    tok = train_tokenizer(texts, vocab_size=400)
+    torch.manual_seed(0)
+    return GPT(ModelConfig.from_depth(1, vocab_size=tok.vocab_size, max_seq_len=256)).eval(), tok
+
+
+def test_the_confidence_is_the_least_likely_token_the_model_wrote(tiny):
+    from dentro.chat.assistant import build_prompt, reply_batch, stop_ids
+    from dentro.model.engine import Sampling, generate_all
+
+    model, tok = tiny
+    convs = [[{"role": "user", "content": q}] for q in ("Quem é a mãe de Maria?", "Who is Maria's mother? Tell me.")]
+    got = reply_batch(model, tok, convs, max_tokens=8, confidence=True)  # two prompt lengths: one padded
+    assert [r["text"] for r in got] == [r["text"] for r in reply_batch(model, tok, convs, max_tokens=8)]
+    stops = stop_ids(tok)
+    for conv, r in zip(convs, got):
+        prompt = build_prompt(tok, conv, 256, 8).ids
+        reply = generate_all(model, prompt, max_tokens=8, sampling=Sampling(temperature=0.0), stop_ids=stops)[0]
+        reply = [t for t in reply if t not in stops]
+        assert tok.decode(reply) == r["text"]
+        with torch.no_grad():
+            probs = model(torch.tensor([prompt + reply]))[0].float().softmax(-1)
+        least = min(probs[len(prompt) - 1 + j, t].item() for j, t in enumerate(reply))
+        assert 0.0 < r["confidence"] <= 1.0 and r["confidence"] == pytest.approx(least, rel=1e-3, abs=1e-5)
+
+
+def test_chat_behind_the_gate_answers_refuses_or_leaves_alone(tiny):
+    from dentro.chat.assistant import reply
+    from dentro.commands.chat import Session
+
+    model, tok = tiny
+    q = "Quem é a mãe de Maria?"
+    greedy = reply(model, tok, [{"role": "user", "content": q}], max_tokens=6)
+
+    out = io.StringIO()
+    s = Session(model, tok, "pt", None, 0.0, None, 6, None, out=out, gate=0.0)  # everything stands
+    assert s.ask(q) == greedy and s.messages[-1]["content"] == greedy and s.last_steps
+
+    out = io.StringIO()
+    s = Session(model, tok, "en", None, 0.0, None, 6, None, out=out, gate=1.01)  # nothing stands
+    said = s.ask(q)
+    assert is_refusal(said) and "não" in said.lower()  # in the question's language, not the labels'
+    assert "confidence" in out.getvalue() and s.messages[-1] == {"role": "assistant", "content": said}
+    said = s.ask("Who is Maria's mother?")
+    assert is_refusal(said) and "know" in said.lower()
+
+    passage = "Text: " + "Maria's mother is Ana. " * 11 + "Who is Maria's mother?"  # 49 words
+    s = Session(model, tok, "en", None, 0.0, None, 6, None, out=io.StringIO(), gate=1.01)
+    assert not is_refusal(s.ask(passage))  # a text to read: answered as usual
+
+
+def test_chat_reads_the_runs_gate_only_for_the_model_it_was_calibrated_on(tmp_path):
+    from dentro.commands.chat import load_gate
+
+    run = tmp_path / "run"
+    (run / "factuality").mkdir(parents=True)
+    assert load_gate(run, run / "sft" / "checkpoint", "cpu", "en", tools_on=False) == (None, None, None)
+    G.write_gate(run / "factuality", {"threshold": 0.25, "checkpoint": str(run / "sft" / "checkpoint"),
+                                      "tool_model": None})
+    t, tool, note = load_gate(run, run / "sft" / "checkpoint", "cpu", "en", tools_on=True)
+    assert t == 0.25 and tool is None and "0.250" in note and "does not know" in note
+    assert load_gate(run, run / "factuality" / "checkpoint", "cpu", "en", tools_on=False)[0] is None
+    (run / "factuality" / "gate.json").write_text("{not json", encoding="utf-8")
+    assert G.read_gate(run) is None
+    json.loads(json.dumps(G.calibrate([0.5], [0.1])))  # what is written is plain JSON
