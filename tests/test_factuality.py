@@ -417,7 +417,8 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
     f = ev["figures"]
     # behind the gate: the SFT model's direct answer where it is sure enough, else the tools' answer
-    t = f["gate_threshold"]
+    t = json.loads((out / "gate.json").read_text())["threshold"]  # (the figures round it)
+    assert f["gate_threshold"] == round(t, 4)
     for r in rows:
         unsure = r["sft_direct"]["confidence"] < t and len(r["question"].split()) <= 40
         assert r["gated_tools"] == (r["probed_tools"] if unsure else {"text": r["sft_direct"]["reply"], "calls": [],

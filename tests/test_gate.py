@@ -3,6 +3,7 @@ the factuality stage's gated verdicts and `dentro chat` behind the gate."""
 
 import io
 import json
+import math
 
 import pytest
 import torch
@@ -76,7 +77,7 @@ def tiny(one_thread):
     return GPT(ModelConfig.from_depth(1, vocab_size=tok.vocab_size, max_seq_len=256)).eval(), tok
 
 
-def test_the_confidence_is_the_least_likely_token_the_model_wrote(tiny):
+def test_the_confidence_is_the_geometric_mean_of_the_tokens_probabilities(tiny):
     from dentro.chat.assistant import build_prompt, reply_batch, stop_ids
     from dentro.model.engine import Sampling, generate_all
 
@@ -92,8 +93,10 @@ def test_the_confidence_is_the_least_likely_token_the_model_wrote(tiny):
         assert tok.decode(reply) == r["text"]
         with torch.no_grad():
             probs = model(torch.tensor([prompt + reply]))[0].float().softmax(-1)
-        least = min(probs[len(prompt) - 1 + j, t].item() for j, t in enumerate(reply))
-        assert 0.0 < r["confidence"] <= 1.0 and r["confidence"] == pytest.approx(least, rel=1e-3, abs=1e-5)
+        logs = [probs[len(prompt) - 1 + j, t].log().item() for j, t in enumerate(reply)]
+        assert 0.0 < r["confidence"] <= 1.0
+        assert r["confidence"] == pytest.approx(math.exp(sum(logs) / len(logs)), rel=1e-3, abs=1e-5)
+        assert min(math.exp(x) for x in logs) <= r["confidence"] <= max(math.exp(x) for x in logs)
 
 
 def test_chat_behind_the_gate_answers_refuses_or_leaves_alone(tiny):

@@ -86,8 +86,8 @@ def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens
     """Replies to many conversations, batch_size at a time (grouped by prompt length; think=False:
     thinking switched off in all of them): [{"text",
     "closed" (ended with <|im_end|>), "tokens", "too_long" (no room left for a reply)}] in input order.
-    confidence=True: each also gets "confidence", the model's probability of the least likely token
-    it wrote before the stop (dentro.chat.gate; 0.0 for an empty reply)."""
+    confidence=True: each also gets "confidence", the geometric mean of the model's probabilities of
+    the tokens it wrote before the stop (dentro.chat.gate; 0.0 for an empty reply)."""
     from dentro.model.engine import collect, generate_batch
 
     context = model.config.max_position_embeddings
@@ -106,32 +106,39 @@ def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens
         room = context - max(len(p) for _, p in chunk)
         steps = generate_batch(model, [p for _, p in chunk], max_tokens=min(max_tokens, room),
                                sampling=sampling, seed=seed, stop_ids=stops)
-        least = [1.0] * len(chunk)  # per row: the smallest probability of a token it wrote (stop excluded)
+        logs = [[] for _ in chunk]  # per row: the log-probability of each token it wrote (stop excluded)
         if confidence:
-            steps = _tracking_least(steps, least, stops)
+            steps = _tracking_logprobs(steps, logs, stops)
         rows = collect(steps, len(chunk))
         for j, ((i, _), r) in enumerate(zip(chunk, rows)):
             text = [t for t in r if t not in stops]
             out[i] = {"text": tokenizer.decode(text), "closed": bool(r) and r[-1] == im_end, "tokens": len(r),
                       "too_long": False}
             if confidence:
-                out[i]["confidence"] = round(least[j], 6) if text else 0.0
+                out[i]["confidence"] = round(geometric_mean(logs[j]), 6)
     if confidence:
         for o in out:
             o.setdefault("confidence", 0.0)
     return out
 
 
-def _tracking_least(steps, least: list[float], stops: set[int]):
-    """The engine's steps, passed on, noting in least[b] the smallest probability (softmax of the
-    step's logits, temperature 1) of any token row b writes that is not a stop token."""
+def _tracking_logprobs(steps, logs: list[list[float]], stops: set[int]):
+    """The engine's steps, passed on, appending to logs[b] the log-probability (log-softmax of the
+    step's logits, temperature 1) of each token row b writes that is not a stop token."""
     for step in steps:
         rows = [b for b, t in enumerate(step.tokens) if t is not None and t not in stops]
         if rows:
-            probs = step.logits[rows].float().softmax(-1)
+            lp = step.logits[rows].float().log_softmax(-1)
             for k, b in enumerate(rows):
-                least[b] = min(least[b], probs[k, step.tokens[b]].item())
+                logs[b].append(lp[k, step.tokens[b]].item())
         yield step
+
+
+def geometric_mean(logprobs: list[float]) -> float:
+    """exp of the mean log-probability: the per-token probability of the whole reply (0.0 if empty)."""
+    import math
+
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
 
 
 def chat_complete(model, tokenizer, prompt: str, max_new_tokens: int) -> str:

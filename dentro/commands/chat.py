@@ -29,7 +29,7 @@ terminal); --no-think or /think off switches thinking off, as Qwen3's enable_thi
 template writes an empty <think> block and the model answers at once.
 
 The confidence gate (stage 6, <run>/factuality/gate.json): an answer from memory stands only when
-the model was sure enough of every token of it (greedy); below the threshold the question goes to
+the model was sure enough of its tokens (greedy); below the threshold the question goes to
 the model trained with tools, or, with --no-tools, the model says it does not know. --no-gate
 switches it off. A question that brings its own text to read is answered as usual.
 
@@ -267,10 +267,10 @@ class Session:
 
     def ask_gated(self, sampling, stream: bool) -> str | None:
         """The confidence gate (dentro.chat.gate): the model's greedy answer, without the tools'
-        system line, stands when its least likely token reached the threshold; below it the
+        system line, stands when its confidence reached the threshold; below it the
         question goes to the tool model (tools on) or the model says it does not know. None: the
         gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
-        from dentro.chat.assistant import stop_ids, stream_reply
+        from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply
         from dentro.chat.gate import in_scope, passes
         from dentro.chat.probing import refusal
         from dentro.model.engine import Sampling
@@ -281,24 +281,24 @@ class Session:
             prompt, steps = stream_reply(self.model, self.tok, head + self.messages, max_tokens=self.max_tokens,
                                          sampling=Sampling(temperature=0.0), show_top=5, think=self.think)
             stops = stop_ids(self.tok)
-            ids, taken, least = [], [], 1.0
+            ids, taken, logs = [], [], []
             for step in steps:
                 taken.append(step)
                 t = step.tokens[0]
                 if t is None or t in stops:
                     break
                 ids.append(t)
-                least = min(least, step.logits[0].float().softmax(-1)[t].item())
+                logs.append(step.logits[0].float().log_softmax(-1)[t].item())
         except ValueError:  # does not fit: the usual way says so
             return None
         answer = self.tok.decode(ids)
         tools_on = self.tools is not None and self.tool_model is not None
         if not in_scope(head + self.messages, answer, reasoning=tools_on):
             return None
-        least = least if ids else 0.0
+        confidence = geometric_mean(logs)
         if prompt.dropped:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
-        if passes(least, self.gate):
+        if passes(confidence, self.gate):
             self.last_steps = taken
             if stream:
                 shade = ThinkShade(self.tty())
@@ -306,13 +306,13 @@ class Session:
             self.messages.append({"role": "assistant", "content": self.lead() + answer})
             return answer
         if tools_on:
-            print(self.dim(say("gate_low_tools", self.lang, c=least, t=self.gate)), file=self.out)
+            print(self.dim(say("gate_low_tools", self.lang, c=confidence, t=self.gate)), file=self.out)
             model, tok = self.tool_model
             return self.ask_with_tools(sampling, stream, model=model, tok=tok)
         question = self.messages[-1]["content"]
         lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), self.lang)
         said = refusal(lang, self.refusals)
-        print(self.dim(say("gate_low", self.lang, c=least, t=self.gate)), file=self.out)
+        print(self.dim(say("gate_low", self.lang, c=confidence, t=self.gate)), file=self.out)
         if stream:
             print(said, file=self.out)
         self.last_steps = taken

@@ -736,7 +736,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     ]
     if f.get("gate_threshold") is not None:
         lines += ["", f"**The confidence gate** (`dentro/chat/gate.py`): the SFT model answers, and its answer from "
-                      f"memory stands only when its least likely token had probability ≥ {f['gate_threshold']:.3f}; "
+                      f"memory stands only when the geometric mean probability of its tokens is ≥ {f['gate_threshold']:.3f}; "
                       f"below, it says it does not know (with tools on, the question goes to the tool-trained "
                       f"model). The threshold is the highest that keeps 90% of the right answers among the probe's "
                       f"greedy ones (`factuality/gate.json`), so no held-out question chose it. A question that "
