@@ -417,12 +417,15 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
     f = ev["figures"]
     # behind the gate: the SFT model's direct answer where it is sure enough, else the tools' answer
+    from dentro.chat.gate import reasons
+
     t = json.loads((out / "gate.json").read_text())["threshold"]  # (the figures round it)
     assert f["gate_threshold"] == round(t, 4)
     for r in rows:
-        unsure = r["sft_direct"]["confidence"] < t and len(r["question"].split()) <= 40
-        assert r["gated_tools"] == (r["probed_tools"] if unsure else {"text": r["sft_direct"]["reply"], "calls": [],
-                                                                      "verdict": r["sft_direct"]["verdict"]})
+        d = r["sft_direct"]
+        to_tools = (d["confidence"] < t or reasons(d["reply"])) and len(r["question"].split()) <= 16
+        assert r["gated_tools"] == (r["probed_tools"] if to_tools else {"text": d["reply"], "calls": [],
+                                                                          "verdict": d["verdict"]})
     assert {"tools_needless_gate", "tools_arith_python_gate", "absent_refused_gate", "nonfact_refused_gate"} <= set(f)
     assert set(ev["tables"]["gated"]) == set(ev["tables"]["sft"])
     section = F.tools_section(ev["tools"], f, lambda x: "–" if x is None else f"{100 * x:.0f}%", lambda x, ok: "")

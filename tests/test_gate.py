@@ -26,14 +26,20 @@ def test_calibrate_keeps_the_share_of_right_answers_asked_for():
 
 def test_the_gate_judges_answers_from_memory_only():
     ask = lambda text: [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]  # noqa: E731
-    assert G.in_scope(ask("Quem é a mãe de Maria Pereira Santos?"), "A mãe de Maria é Ana.")
-    passage = "Texto: " + "Louise Cook nasceu no ano de 1970 e trabalha como enfermeira em Hazelbridge. " * 4
-    assert not G.in_scope(ask(passage + "Qual é a profissão de Louise Cook?"), "Enfermeira.")
+    q = ask("Quem é a mãe de Maria Pereira Santos?")
+    assert G.decide(q, "A mãe de Maria é Ana.", 0.9, 0.5, tools=False) == "stands"
+    assert G.decide(q, "A mãe de Maria é Ana.", 0.3, 0.5, tools=False) == "refuse"
+    assert G.decide(q, "A mãe de Maria é Ana.", 0.3, 0.5, tools=True) == "tools"
+    assert G.decide(q, "A mãe de Maria é Ana.", 0.5, 0.5, tools=True) == "stands"  # at the threshold: stands
+    passage = "Texto: Louise Cook nasceu no ano de 1970 e trabalha como enfermeira. "  # 13 words and a question
+    for tools in (False, True):
+        assert G.decide(ask(passage + "Qual é a profissão de Louise Cook?"), "Enfermeira.", 0.0, 0.5,
+                        tools=tools) == "as_usual"
     steps = "<think>\n48213 + 99812\nunidades: 3 + 2 = 5\n</think>\n\n148025"
-    assert not G.in_scope(ask("Quanto é 48213 + 99812?"), steps)
-    assert G.in_scope(ask("Quanto é 48213 + 99812?"), steps, reasoning=True)  # with tools: judged, never refused
-    assert G.in_scope(ask("Quem é você?"), "<think>\n\n</think>\n\nSou o dentro.")  # thinking off: an empty block
-    assert not G.in_scope([{"role": "system", "content": "x"}], "anything")  # no question at all
+    assert G.decide(ask("Quanto é 48213 + 99812?"), steps, 0.99, 0.5, tools=False) == "as_usual"
+    assert G.decide(ask("Quanto é 48213 + 99812?"), steps, 0.99, 0.5, tools=True) == "tools"  # the tools compute
+    assert G.decide(ask("Quem é você?"), "<think>\n\n</think>\n\nSou o dentro.", 0.9, 0.5, tools=True) == "stands"
+    assert G.brings_text([{"role": "system", "content": "x"}])  # no question at all
 
 
 def test_gated_verdicts_of_the_evaluation():
@@ -56,12 +62,17 @@ def test_gated_verdicts_of_the_evaluation():
     tools = [{"question": "Quanto é 48213 + 99812?",
               "sft_direct": {"reply": "148.000", "verdict": "wrong", "confidence": 0.1},
               "probed_tools": {"text": "A conta dá 148025.", "verdict": "correct", "calls": ["python"]}},
+             {"question": "Quanto é 48213 + 99813?",
+              "sft_direct": {"reply": "<think>\n3 + 3 = 6\n</think>\n\n148026", "verdict": "correct",
+                             "confidence": 0.99},
+              "probed_tools": {"text": "A conta dá 148025.", "verdict": "correct", "calls": ["python"]}},
              {"question": "Em que país fica Bramhurst?",
               "sft_direct": {"reply": "Na Irlanda.", "verdict": "correct", "confidence": 0.9},
               "probed_tools": {"text": "…", "verdict": "wrong", "calls": ["search"]}}]
     gate_tool_items(tools, 0.5)
     assert tools[0]["gated_tools"] == tools[0]["probed_tools"]  # unsure: the tools answer
-    assert tools[1]["gated_tools"] == {"text": "Na Irlanda.", "verdict": "correct", "calls": []}  # no needless call
+    assert tools[1]["gated_tools"] == tools[1]["probed_tools"]  # reasoning: the tools compute
+    assert tools[2]["gated_tools"] == {"text": "Na Irlanda.", "verdict": "correct", "calls": []}  # no needless call
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +130,7 @@ def test_chat_behind_the_gate_answers_refuses_or_leaves_alone(tiny):
     said = s.ask("Who is Maria's mother?")
     assert is_refusal(said) and "know" in said.lower()
 
-    passage = "Text: " + "Maria's mother is Ana. " * 11 + "Who is Maria's mother?"  # 49 words
+    passage = "Text: Maria's mother is Ana, and Ana was born in Lisbon. Who is Maria's mother?"  # 17 words
     s = Session(model, tok, "en", None, 0.0, None, 6, None, out=io.StringIO(), gate=1.01)
     assert not is_refusal(s.ask(passage))  # a text to read: answered as usual
 

@@ -17,8 +17,10 @@ against 0.87-0.88 for the least likely token alone (docs/factuality.md). So:
                  know, or, when tools are on, the question goes to the tool-trained model, which
                  searches or computes
 
-It judges answers from memory only (in_scope): a question that brings its own text (a passage
-to read) or a reply that reasons first (<think> with steps) is answered as it is.
+It judges answers from memory only (decide): a question that brings its own text (a passage to
+read) is answered as it is; a reply that reasons first (<think> with steps) is answered as it is
+with tools off, and goes to the tools with them on (they compute what the model would work out in
+its head).
 """
 
 from __future__ import annotations
@@ -28,27 +30,40 @@ import re
 from pathlib import Path
 
 KEEP = 0.9  # share of the probe's right answers the threshold keeps (the issue's goal for kept answers)
-MAX_QUESTION_WORDS = 40  # a longer user message brings its own text: not an answer from memory
+# A longer user message brings its own text, and the answer is read from it, not from memory. The
+# world's fact questions have at most 12 words (its question sets and SFT conversations), its
+# reading conversations at least 20.
+MAX_QUESTION_WORDS = 16
 GATE_FILE = "gate.json"  # in the factuality stage's folder
 _WORD = re.compile(r"\w+")
 
 
-def in_scope(messages: list[dict], reply: str = "", *, reasoning: bool = False) -> bool:
-    """Whether the gate judges the reply to these messages: the last user message is a question
-    (at most MAX_QUESTION_WORDS words), not a text to read, and the reply does not reason first
-    (a <think> block with something in it) unless `reasoning` (with tools on a reply that
-    reasons is judged too: below the threshold it goes to the tools, which compute, and is
-    never refused)."""
+def brings_text(messages: list[dict]) -> bool:
+    """The last user message is a text to read (more than MAX_QUESTION_WORDS words), not a question
+    answered from memory (or there is no user message at all)."""
     users = [m for m in messages if m.get("role") == "user"]
-    if not users or len(_WORD.findall(users[-1].get("content") or "")) > MAX_QUESTION_WORDS:
-        return False
+    return not users or len(_WORD.findall(users[-1].get("content") or "")) > MAX_QUESTION_WORDS
+
+
+def reasons(reply: str) -> bool:
+    """The reply thinks first: a <think> block with something in it (thinking off writes an empty one)."""
     head = reply.lstrip()
-    if reasoning:
-        return True
-    if head.startswith("<think>"):
-        inner = head[len("<think>"):].split("</think>", 1)[0]
-        return not inner.strip()
-    return True
+    return head.startswith("<think>") and bool(head[len("<think>"):].split("</think>", 1)[0].strip())
+
+
+def decide(messages: list[dict], reply: str, confidence: float, threshold: float, *, tools: bool) -> str:
+    """What the gate does with the model's greedy reply to these messages:
+    "as_usual"  a question that brings its own text, or (tools off) a reply that reasons: not judged;
+    "tools"     (tools on) a reply that reasons, which the tools compute, or one below the threshold;
+    "stands"    an answer from memory at or above the threshold;
+    "refuse"    (tools off) an answer from memory below it."""
+    if brings_text(messages):
+        return "as_usual"
+    if reasons(reply):
+        return "tools" if tools else "as_usual"
+    if confidence >= threshold:
+        return "stands"
+    return "tools" if tools else "refuse"
 
 
 def calibrate(right: list[float], wrong: list[float], keep: float = KEEP) -> dict:
@@ -62,10 +77,6 @@ def calibrate(right: list[float], wrong: list[float], keep: float = KEEP) -> dic
     share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 4) if xs else None  # noqa: E731
     return {"threshold": t, "keep": keep, "right": len(right), "wrong": len(wrong),
             "right_kept": share(right, lambda c: c >= t), "wrong_stopped": share(wrong, lambda c: c < t)}
-
-
-def passes(confidence: float, threshold: float) -> bool:
-    return confidence >= threshold
 
 
 def write_gate(folder: Path, gate: dict) -> Path:
@@ -95,10 +106,10 @@ def same_folder(a, b) -> bool:
 
 
 def gated_verdict(item: dict, key: str, threshold: float) -> str:
-    """The verdict of item[key] (a reply with its "confidence") once the gate has judged it:
-    "refused" when the answer was from memory and below the threshold."""
+    """The verdict of item[key] (a reply with its "confidence") once the gate has judged it with
+    tools off: "refused" when it was an answer from memory below the threshold."""
     r = item[key]
     messages = item.get("messages") or [{"role": "user", "content": item["question"]}]
-    if in_scope(messages, r["reply"]) and not passes(r.get("confidence", 0.0), threshold):
+    if decide(messages, r["reply"], r.get("confidence", 0.0), threshold, tools=False) == "refuse":
         return "refused"
     return r["verdict"]

@@ -271,7 +271,7 @@ class Session:
         question goes to the tool model (tools on) or the model says it does not know. None: the
         gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
         from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply
-        from dentro.chat.gate import in_scope, passes
+        from dentro.chat.gate import decide
         from dentro.chat.probing import refusal
         from dentro.model.engine import Sampling
         from dentro.web.language import identify
@@ -293,19 +293,20 @@ class Session:
             return None
         answer = self.tok.decode(ids)
         tools_on = self.tools is not None and self.tool_model is not None
-        if not in_scope(head + self.messages, answer, reasoning=tools_on):
-            return None
         confidence = geometric_mean(logs)
+        route = decide(head + self.messages, answer, confidence, self.gate, tools=tools_on)
+        if route == "as_usual":
+            return None
         if prompt.dropped:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
-        if passes(confidence, self.gate):
+        if route == "stands":
             self.last_steps = taken
             if stream:
                 shade = ThinkShade(self.tty())
                 print(shade.push(answer) + shade.end(), file=self.out)
             self.messages.append({"role": "assistant", "content": self.lead() + answer})
             return answer
-        if tools_on:
+        if route == "tools":
             print(self.dim(say("gate_low_tools", self.lang, c=confidence, t=self.gate)), file=self.out)
             model, tok = self.tool_model
             return self.ask_with_tools(sampling, stream, model=model, tok=tok)

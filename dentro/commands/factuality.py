@@ -255,16 +255,16 @@ def gate_items(items: list[dict], threshold: float) -> None:
 
 
 def gate_tool_items(items: list[dict], threshold: float) -> None:
-    """item["gated_tools"]: the SFT model's direct answer where the gate lets it stand, else the
-    tool-trained model's answer through the tool loop (item["probed_tools"]), calls included."""
-    from dentro.chat.gate import in_scope, passes
+    """item["gated_tools"]: the SFT model's direct answer where the gate lets it stand, else (unsure,
+    or reasoning) the tool-trained model's answer through the tool loop (item["probed_tools"])."""
+    from dentro.chat.gate import decide
 
     for it in items:
         d = it["sft_direct"]
-        msgs = [{"role": "user", "content": it["question"]}]
-        stands = not in_scope(msgs, d["reply"], reasoning=True) or passes(d["confidence"], threshold)
-        it["gated_tools"] = {"text": d["reply"], "verdict": d["verdict"], "calls": []} if stands \
-            else dict(it["probed_tools"])
+        route = decide([{"role": "user", "content": it["question"]}], d["reply"], d["confidence"], threshold,
+                       tools=True)
+        it["gated_tools"] = dict(it["probed_tools"]) if route == "tools" else \
+            {"text": d["reply"], "verdict": d["verdict"], "calls": []}
 
 
 def tables(items: list[dict], key: str) -> dict:
@@ -740,7 +740,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                       f"below, it says it does not know (with tools on, the question goes to the tool-trained "
                       f"model). The threshold is the highest that keeps 90% of the right answers among the probe's "
                       f"greedy ones (`factuality/gate.json`), so no held-out question chose it. A question that "
-                      f"brings a text to read, or a reply that reasons in `<think>`, is not judged."]
+                      f"brings a text to read is not judged, nor, without tools, a reply that reasons in "
+                      f"`<think>` (with tools it goes to them)."]
     if r.get("tools"):
         lines += ["", tools_section(r["tools"], f, pct, goal)]
     frequent = [it for it in items if it["bucket"] == "frequent"]
