@@ -44,6 +44,9 @@ def test_claims_follow_the_numbers():
     assert "control fails" in by_claim(rows, "reversal")["verdict"]
     hallu = by_claim(rows, "Hallucinations")["verdict"]
     assert hallu.startswith("reproduced") and "33%" in hallu  # fixed, at a cost said aloud
+    assert "gate" not in by_claim(rows, "Hallucinations")["measured"]  # a run without one
+    gated = claims(weak, {"sft_correct_kept": 0.33, "gate": {"absent_refused": 0.8125, "sft_correct_kept": 0.9}})
+    assert "confidence gate refused 81% of them and kept 90%" in by_claim(gated, "Hallucinations")["measured"]
     assert "single-digit" in by_claim(rows, "tokens to think")["verdict"]
     assert by_claim(rows, "Reinforcement")["verdict"].startswith("not measured")
 

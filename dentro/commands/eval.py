@@ -257,7 +257,9 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     extra = {}
     fact_summary = run / "factuality" / "summary.json"
     if fact_summary.is_file():
-        extra["sft_correct_kept"] = read_json(fact_summary)["figures"].get("sft_correct_kept")
+        figures = read_json(fact_summary)["figures"]
+        extra["sft_correct_kept"] = figures.get("sft_correct_kept")
+        extra["gate"] = {k: figures.get(f"{k}_gate") for k in ("absent_refused", "sft_correct_kept")}
     if (run / "factuality" / "eval.json").is_file():
         extra["tools"] = read_json(run / "factuality" / "eval.json").get("tools")
     claim_rows = claims(results, extra)

@@ -77,6 +77,14 @@ def tools_claim(tables: dict | None) -> dict:
                        "not reproduced: with the tools the answers are not 30 points more often right"}
 
 
+def gate_text(gate: dict | None) -> str:
+    """"; the SFT model behind the confidence gate: ..." from the factuality stage's gate figures."""
+    if not gate or gate.get("absent_refused") is None:
+        return ""
+    return (f"; the SFT model behind the confidence gate refused {100 * gate['absent_refused']:.0f}% of them and "
+            f"kept {100 * (gate.get('sft_correct_kept') or 0):.0f}% of its right answers")
+
+
 def claims(results: dict, extra: dict | None = None) -> list[dict]:
     """The course's claims against the measured results (see the module docstring)."""
     extra = extra or {}
@@ -124,7 +132,7 @@ def claims(results: dict, extra: dict | None = None) -> list[dict]:
         out.append({"claim": "Hallucinations: a chat model makes up answers; knowledge probing teaches it to say "
                              "\"I don't know\"",
                     "measured": f"questions about people who do not exist, answered with a made-up fact: SFT "
-                                f"{fmt(a0)}, after probing {fmt(a1)}",
+                                f"{fmt(a0)}, after probing {fmt(a1)}" + gate_text(extra.get("gate")),
                     "verdict": v})
     else:
         out.append({"claim": "Hallucinations and their fix", "measured": fmt(a0),
