@@ -89,6 +89,8 @@ LABELS = {
                              "ferramentas responde)",
                        "en": "(confidence {c:.3f} < {t:.3f}: the answer from memory is not safe; the model with "
                              "tools answers)"},
+    "gate_reasons": {"pt": "(a resposta faria a conta de cabeça: o modelo com ferramentas responde)",
+                     "en": "(the answer would work it out in its head: the model with tools answers)"},
     "gate_low": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta de memória não é segura)",
                  "en": "(confidence {c:.3f} < {t:.3f}: the answer from memory is not safe)"},
 }
@@ -277,8 +279,11 @@ class Session:
         from dentro.web.language import identify
 
         head = [{"role": "system", "content": self.system}] if self.system else []
+        # The chat model reads the conversation as questions and answers: the tool model's calls and
+        # results (earlier turns) are not in its training and would only unsettle it.
+        plain = [m for m in self.messages if m["role"] in ("user", "assistant") and not m.get("tool_calls")]
         try:
-            prompt, steps = stream_reply(self.model, self.tok, head + self.messages, max_tokens=self.max_tokens,
+            prompt, steps = stream_reply(self.model, self.tok, head + plain, max_tokens=self.max_tokens,
                                          sampling=Sampling(temperature=0.0), show_top=5, think=self.think)
             stops = stop_ids(self.tok)
             ids, taken, logs = [], [], []
@@ -294,7 +299,7 @@ class Session:
         answer = self.tok.decode(ids)
         tools_on = self.tools is not None and self.tool_model is not None
         confidence = geometric_mean(logs)
-        route = decide(head + self.messages, answer, confidence, self.gate, tools=tools_on)
+        route = decide(head + plain, answer, confidence, self.gate, tools=tools_on)
         if route == "as_usual":
             return None
         if prompt.dropped:
@@ -307,7 +312,9 @@ class Session:
             self.messages.append({"role": "assistant", "content": self.lead() + answer})
             return answer
         if route == "tools":
-            print(self.dim(say("gate_low_tools", self.lang, c=confidence, t=self.gate)), file=self.out)
+            why = say("gate_low_tools", self.lang, c=confidence, t=self.gate) if confidence < self.gate else \
+                say("gate_reasons", self.lang)
+            print(self.dim(why), file=self.out)
             model, tok = self.tool_model
             return self.ask_with_tools(sampling, stream, model=model, tok=tok)
         question = self.messages[-1]["content"]
@@ -358,9 +365,10 @@ class Session:
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
         model, tok = model or self.model, tok or self.tok
-        try:
-            prompt = build_prompt(tok, self.conversation(), model.config.max_position_embeddings,
-                                  self.max_tokens, think=self.think)
+        window = model.config.max_position_embeddings
+        try:  # older turns make room for a call and its result: half the window
+            prompt = build_prompt(tok, self.conversation(), window, self.max_tokens, min_reply=max(16, window // 2),
+                                  think=self.think)
         except ValueError as e:  # even the last message alone does not fit
             self.messages.pop()
             raise UserError(str(e)) from None
