@@ -108,7 +108,7 @@ def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens
                                sampling=sampling, seed=seed, stop_ids=stops)
         logs = [[] for _ in chunk]  # per row: the log-probability of each token it wrote (stop excluded)
         if confidence:
-            steps = _tracking_logprobs(steps, logs, stops)
+            steps = track_logprobs(steps, logs, stops)
         rows = collect(steps, len(chunk))
         for j, ((i, _), r) in enumerate(zip(chunk, rows)):
             text = [t for t in r if t not in stops]
@@ -122,7 +122,7 @@ def reply_batch(model, tokenizer, conversations: list[list[dict]], *, max_tokens
     return out
 
 
-def _tracking_logprobs(steps, logs: list[list[float]], stops: set[int]):
+def track_logprobs(steps, logs: list[list[float]], stops: set[int]):
     """The engine's steps, passed on, appending to logs[b] the log-probability (log-softmax of the
     step's logits, temperature 1) of each token row b writes that is not a stop token."""
     for step in steps:

@@ -756,7 +756,10 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
     if kept is not None and kept < FACTUALITY_KEEP_GOAL:
         lines += ["", f"**Not the run's chat model.** It kept {pct(kept)} of what the SFT model answered correctly "
                       f"(< {pct(FACTUALITY_KEEP_GOAL)}): refusing what it knows is no fix, so `dentro chat`, `serve` "
-                      f"and `export` keep using the SFT model (this one: `--checkpoint {ckpt}`)."]
+                      f"and `export` keep using the SFT model (this one: `--checkpoint {ckpt}`)" + (
+                          "; `dentro chat` puts the SFT model behind the confidence gate above, which hands "
+                          "what it is unsure of to this model's tools" if f.get("gate_threshold") is not None
+                          else "") + "."]
     if shown:
         lines += ["", "**Answers that changed**:", "",
                   md_table(["question", "truth", "SFT", "after probing"],
