@@ -149,3 +149,27 @@ def test_chat_reads_the_runs_gate_only_for_the_model_it_was_calibrated_on(tmp_pa
     (run / "factuality" / "gate.json").write_text("{not json", encoding="utf-8")
     assert G.read_gate(run) is None
     json.loads(json.dumps(G.calibrate([0.5], [0.1])))  # what is written is plain JSON
+
+
+def test_the_chat_model_reads_the_conversation_without_the_tool_models_turns(tiny, monkeypatch):
+    import dentro.chat.assistant as A
+    from dentro.commands.chat import Session
+
+    model, tok = tiny
+    seen = []
+    real = A.stream_reply
+
+    def spy(m, t, messages, **kw):
+        seen.append(messages)
+        return real(m, t, messages, **kw)
+
+    monkeypatch.setattr(A, "stream_reply", spy)
+    s = Session(model, tok, "pt", None, 0.0, None, 6, None, out=io.StringIO(), gate=0.0)
+    s.messages = [{"role": "user", "content": "Quanto é 2 + 2?"},
+                  {"role": "assistant", "content": "Vou calcular.", "tool_calls": [
+                      {"id": "c1", "type": "function", "function": {"name": "python", "arguments": "{}"}}]},
+                  {"role": "tool", "content": "4", "tool_call_id": "c1"},
+                  {"role": "assistant", "content": "A conta dá 4."}]
+    s.ask("Quem é a mãe de Maria?")
+    assert [m["role"] for m in seen[-1]] == ["user", "assistant", "user"]
+    assert seen[-1][1]["content"] == "A conta dá 4." and len(s.messages) == 6  # the history itself is kept whole
