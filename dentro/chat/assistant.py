@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -136,8 +137,6 @@ def track_logprobs(steps, logs: list[list[float]], stops: set[int]):
 
 def geometric_mean(logprobs: list[float]) -> float:
     """exp of the mean log-probability: the per-token probability of the whole reply (0.0 if empty)."""
-    import math
-
     return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
 
 
