@@ -38,7 +38,13 @@ def test_the_gate_judges_answers_from_memory_only():
     steps = "<think>\n48213 + 99812\nunidades: 3 + 2 = 5\n</think>\n\n148025"
     assert G.decide(ask("Quanto é 48213 + 99812?"), steps, 0.99, 0.5, tools=False) == "as_usual"
     assert G.decide(ask("Quanto é 48213 + 99812?"), steps, 0.99, 0.5, tools=True) == "tools"  # the tools compute
-    assert G.decide(ask("Quem é você?"), "<think>\n\n</think>\n\nSou o dentro.", 0.9, 0.5, tools=True) == "stands"
+    off = "<think>\n\n</think>\n\nA mãe de Maria é Ana."  # thinking switched off: an empty block
+    assert G.decide(q, off, 0.9, 0.5, tools=True) == "stands"
+    # small talk and questions about the assistant name nothing: never refused, never sent to search
+    for text in ("Quem é você?", "Bom dia", "who built you", "goodbye."):
+        assert G.decide(ask(text), "Sou o dentro.", 0.0, 0.5, tools=True) == "as_usual"
+    assert G.names_something("Who is Maria's mother?") and G.names_something("Quanto é 48213 + 99812?")
+    assert not G.names_something("Quem é você?") and not G.names_something("Oi. Tudo bem?")
     assert G.brings_text([{"role": "system", "content": "x"}])  # no question at all
 
 

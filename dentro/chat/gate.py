@@ -17,8 +17,9 @@ on three runs' models, against 0.87-0.91 for the least likely token alone (docs/
                  know, or, when tools are on, the question goes to the tool-trained model, which
                  searches or computes
 
-It judges answers from memory only (decide): a question that brings its own text (a passage to
-read) is answered as it is; a reply that reasons first (<think> with steps) is answered as it is
+It judges answers from memory about something named only (decide): a question that brings its
+own text (a passage to read), or that names nothing (small talk, "Quem é você?"), is answered as
+it is; a reply that reasons first (<think> with steps) is answered as it is
 with tools off, and goes to the tools with them on (they compute what the model would work out in
 its head).
 """
@@ -45,6 +46,20 @@ def brings_text(messages: list[dict]) -> bool:
     return not users or len(_WORD.findall(users[-1].get("content") or "")) > MAX_QUESTION_WORDS
 
 
+def names_something(text: str) -> bool:
+    """The message asks about something named: a capitalised word inside a sentence (a person, a
+    town, a firm: "Quem é a mãe de Maria Souza?") or a number of two digits or more ("Quanto é
+    48213 + 99812?"). "Quem é você?", "Bom dia" and "who built you" name nothing: small talk and
+    questions about the assistant itself are answered as usual, never refused nor sent to search."""
+    words = text.split()
+    for i, w in enumerate(words):
+        if re.search(r"\d\d", w):
+            return True
+        if i and w[:1].isupper() and not words[i - 1].endswith((".", "!", "?", ":", "…")):
+            return True
+    return False
+
+
 def reasons(reply: str) -> bool:
     """The reply thinks first: a <think> block with something in it (thinking off writes an empty one)."""
     head = reply.lstrip()
@@ -53,11 +68,13 @@ def reasons(reply: str) -> bool:
 
 def decide(messages: list[dict], reply: str, confidence: float, threshold: float, *, tools: bool) -> str:
     """What the gate does with the model's greedy reply to these messages:
-    "as_usual"  a question that brings its own text, or (tools off) a reply that reasons: not judged;
+    "as_usual"  a question that brings its own text or names nothing (names_something), or (tools
+                off) a reply that reasons: not judged;
     "tools"     (tools on) a reply that reasons, which the tools compute, or one below the threshold;
     "stands"    an answer from memory at or above the threshold;
     "refuse"    (tools off) an answer from memory below it."""
-    if brings_text(messages):
+    if brings_text(messages) or not names_something(next(m for m in reversed(messages) if m.get("role") == "user")
+                                                     .get("content") or ""):
         return "as_usual"
     if reasons(reply):
         return "tools" if tools else "as_usual"
