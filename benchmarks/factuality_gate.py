@@ -102,7 +102,7 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
     tools = run / "factuality" / "tools.jsonl"
     if tools.is_file():  # the run's own probed model through the tool loop, as the stage measured it
         ti = [json.loads(line) for line in tools.read_text(encoding="utf-8").splitlines() if line.strip()]
-        F.ask(model, tok, ti, "sft_direct", confidence=True)
+        T.measure(model, tok, ti, "sft_plain", context=None)  # the direct answers again, with their confidence
         F.gate_tool_items(ti, gate["threshold"])
         tab = T.table(ti, "gated_tools")
         pool = lambda b, what: (sum(g[what] for (bb, _), g in tab.items() if bb == b),  # noqa: E731

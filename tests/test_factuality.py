@@ -422,9 +422,9 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     t = json.loads((out / "gate.json").read_text())["threshold"]  # (the figures round it)
     assert f["gate_threshold"] == round(t, 4)
     for r in rows:
-        d = r["sft_direct"]
-        to_tools = (d["confidence"] < t or reasons(d["reply"])) and len(r["question"].split()) <= 16
-        assert r["gated_tools"] == (r["probed_tools"] if to_tools else {"text": d["reply"], "calls": [],
+        d = r["sft_plain"]
+        to_tools = (d["confidence"] < t or reasons(d["text"])) and len(r["question"].split()) <= 16
+        assert r["gated_tools"] == (r["probed_tools"] if to_tools else {"text": d["text"], "calls": [],
                                                                           "verdict": d["verdict"]})
     assert {"tools_needless_gate", "tools_arith_python_gate", "absent_refused_gate", "nonfact_refused_gate"} <= set(f)
     assert set(ev["tables"]["gated"]) == set(ev["tables"]["sft"])

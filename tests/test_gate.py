@@ -66,14 +66,14 @@ def test_gated_verdicts_of_the_evaluation():
     assert gate_from_probe([{"greedy_verdict": "wrong", "greedy_confidence": 0.9}], "a", None) is None
 
     tools = [{"question": "Quanto é 48213 + 99812?",
-              "sft_direct": {"reply": "148.000", "verdict": "wrong", "confidence": 0.1},
+              "sft_plain": {"text": "148.000", "verdict": "wrong", "confidence": 0.1},
               "probed_tools": {"text": "A conta dá 148025.", "verdict": "correct", "calls": ["python"]}},
              {"question": "Quanto é 48213 + 99813?",
-              "sft_direct": {"reply": "<think>\n3 + 3 = 6\n</think>\n\n148026", "verdict": "correct",
+              "sft_plain": {"text": "<think>\n3 + 3 = 6\n</think>\n\n148026", "verdict": "correct",
                              "confidence": 0.99},
               "probed_tools": {"text": "A conta dá 148025.", "verdict": "correct", "calls": ["python"]}},
              {"question": "Em que país fica Bramhurst?",
-              "sft_direct": {"reply": "Na Irlanda.", "verdict": "correct", "confidence": 0.9},
+              "sft_plain": {"text": "Na Irlanda.", "verdict": "correct", "confidence": 0.9},
               "probed_tools": {"text": "…", "verdict": "wrong", "calls": ["search"]}}]
     gate_tool_items(tools, 0.5)
     assert tools[0]["gated_tools"] == tools[0]["probed_tools"]  # unsure: the tools answer

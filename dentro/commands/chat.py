@@ -272,7 +272,7 @@ class Session:
         system line, stands when its confidence reached the threshold; below it the
         question goes to the tool model (tools on) or the model says it does not know. None: the
         gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
-        from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply
+        from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply, track_logprobs
         from dentro.chat.gate import decide
         from dentro.chat.probing import refusal
         from dentro.model.engine import Sampling
@@ -286,19 +286,18 @@ class Session:
             prompt, steps = stream_reply(self.model, self.tok, head + plain, max_tokens=self.max_tokens,
                                          sampling=Sampling(temperature=0.0), show_top=5, think=self.think)
             stops = stop_ids(self.tok)
-            ids, taken, logs = [], [], []
-            for step in steps:
+            ids, taken, logs = [], [], [[]]
+            for step in track_logprobs(steps, logs, stops):
                 taken.append(step)
                 t = step.tokens[0]
                 if t is None or t in stops:
                     break
                 ids.append(t)
-                logs.append(step.logits[0].float().log_softmax(-1)[t].item())
         except ValueError:  # does not fit: the usual way says so
             return None
         answer = self.tok.decode(ids)
         tools_on = self.tools is not None and self.tool_model is not None
-        confidence = geometric_mean(logs)
+        confidence = geometric_mean(logs[0])
         route = decide(head + plain, answer, confidence, self.gate, tools=tools_on)
         if route == "as_usual":
             return None

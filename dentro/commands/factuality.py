@@ -255,16 +255,17 @@ def gate_items(items: list[dict], threshold: float) -> None:
 
 
 def gate_tool_items(items: list[dict], threshold: float) -> None:
-    """item["gated_tools"]: the SFT model's direct answer where the gate lets it stand, else (unsure,
-    or reasoning) the tool-trained model's answer through the tool loop (item["probed_tools"])."""
+    """item["gated_tools"]: the SFT model's direct answer (item["sft_plain"], with its confidence)
+    where the gate lets it stand, else (unsure, or reasoning) the tool-trained model's answer
+    through the tool loop (item["probed_tools"])."""
     from dentro.chat.gate import decide
 
     for it in items:
-        d = it["sft_direct"]
-        route = decide([{"role": "user", "content": it["question"]}], d["reply"], d["confidence"], threshold,
+        d = it["sft_plain"]
+        route = decide([{"role": "user", "content": it["question"]}], d["text"], d["confidence"], threshold,
                        tools=True)
         it["gated_tools"] = dict(it["probed_tools"]) if route == "tools" else \
-            {"text": d["reply"], "verdict": d["verdict"], "calls": []}
+            {"text": d["text"], "verdict": d["verdict"], "calls": []}
 
 
 def tables(items: list[dict], key: str) -> dict:
@@ -361,8 +362,6 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
         context = chat_context(index, m.config.max_position_embeddings)
         T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")
         T.measure(m, tk, items, f"{key}_plain", context=None)
-    m, tk, _ = models[0]  # the chat model's direct answers and their confidence, for the gate
-    ask(m, tk, items, "sft_direct", confidence=True)
     return items
 
 

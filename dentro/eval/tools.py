@@ -68,15 +68,16 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
             progress: str | None = None) -> None:
     """it[key] = {"text", "verdict", "calls"} for every item: with context, as the tool loop
     answers it (greedy first turns batched, and the tool loop for those that open a call); else
-    a plain batched reply (no tool can run)."""
+    a plain batched reply (no tool can run), with its "confidence" (dentro.chat.gate)."""
     from dentro.chat.assistant import reply_batch
     from dentro.progress import bar
 
     if context is None:
         replies = reply_batch(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
-                              max_tokens=max_tokens)
+                              max_tokens=max_tokens, confidence=True)
         for it, r in zip(items, replies):
-            it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": []}
+            it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": [],
+                       "confidence": r["confidence"]}
         return
     # The first turns in batches, greedy: a reply that calls no tool is final as it stands (the SFT
     # model's, whose conversations never showed a call); only those that open a call go through the
