@@ -404,3 +404,61 @@ def test_bad_clients_beside_a_good_one(server, client, model, tok):
         for t in threads:
             t.join()
     assert statuses and all(400 <= s < 500 for s in statuses)
+
+
+def test_confidence_gate(model, tok):
+    """gate: true (dentro's extension): the reply is greedy and judged by the run's gate (dentro.chat.gate
+    with tools off): below the threshold it becomes a refusal in the question's language, the model's own
+    answer and confidence kept beside it; a question that names nothing is not judged; a stream gets the
+    same choice in one piece; a model without a gate, n > 1 and tools are 400s."""
+    from dentro.chat.assistant import reply_batch
+
+    sched = [Scheduler(model, max_batch=4, max_queue=8).start() for _ in range(3)]
+    models = [ServedModel("strict", model, tok, sched[0], 0, gate=1.01),  # nothing reaches it
+              ServedModel("lax", model, tok, sched[1], 0, gate=0.0),
+              ServedModel("plain", model, tok, sched[2], 0)]
+    live = Live(create_app(models, Limits(max_tokens=16)))
+    try:
+        listed = {m["id"]: m for m in httpx.get(live.url + "/v1/models").json()["data"]}
+        assert listed["strict"]["gate_threshold"] == 1.01 and "gate_threshold" not in listed["plain"]
+        asked = [{"role": "user", "content": "Quem é a mãe de Maria Souza Lima?"}]
+        own = reply_batch(model, tok, [asked], max_tokens=16, think=True, confidence=True)[0]
+
+        def chat(model_id, messages=asked, **kw):
+            return httpx.post(live.url + "/v1/chat/completions", json={"model": model_id, "messages": messages,
+                                                                        "max_tokens": 16, "gate": True, **kw},
+                              timeout=60)
+
+        refused = chat("strict", temperature=1.5, seed=3).json()["choices"][0]  # the gate answers greedily
+        gate = refused["gate"]
+        assert gate["verdict"] == "refused" and gate["answer"] == own["text"]
+        assert gate["confidence"] == pytest.approx(own["confidence"], abs=2e-4) and gate["threshold"] == 1.01
+        assert refused["message"]["content"].startswith("Não sei") and refused["finish_reason"] == "stop"
+        english = chat("strict", [{"role": "user", "content": "Who is the mother of Maria Souza Lima?"}])
+        assert english.json()["choices"][0]["message"]["content"].startswith("I don't know")
+        stands = chat("lax").json()["choices"][0]
+        assert stands["gate"]["verdict"] == "stands" and stands["message"]["content"] == own["text"]
+        small_talk = chat("strict", [{"role": "user", "content": "Bom dia, tudo bem?"}]).json()["choices"][0]
+        assert small_talk["gate"]["verdict"] == "not_judged" and not small_talk["message"]["content"].startswith("Não sei")
+
+        with httpx.stream("POST", live.url + "/v1/chat/completions", timeout=60,
+                          json={"model": "strict", "messages": asked, "max_tokens": 16, "gate": True,
+                                "stream": True, "seed": 3}) as r:
+            events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+        text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+        assert text == refused["message"]["content"]
+        assert [e["choices"][0]["gate"]["verdict"] for e in events if "gate" in e["choices"][0]] == ["refused"]
+        assert events[-1]["choices"][0]["finish_reason"] == "stop"
+
+        for model_id, extra, where in [("plain", {}, "gate"), ("strict", {"n": 2}, "n"),
+                                       ("strict", {"tools": [{"type": "function", "function": {"name": "search"}}]},
+                                        "gate"), ("strict", {"gate": "yes"}, "gate")]:
+            r = chat(model_id, **extra)
+            assert r.status_code == 400 and r.json()["error"]["param"] == where, (model_id, extra, r.text)
+        plain = httpx.post(live.url + "/v1/chat/completions", timeout=60,
+                           json={"model": "plain", "messages": asked, "max_tokens": 16, "temperature": 0}).json()
+        assert "gate" not in plain["choices"][0] and plain["choices"][0]["message"]["content"] == own["text"]
+    finally:
+        live.stop()
+        for s in sched:
+            s.stop()

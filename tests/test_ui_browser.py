@@ -145,6 +145,48 @@ def test_thinking_checkbox_sends_chat_template_kwargs(page):
     expect(page.locator(".msg.assistant .error")).to_have_count(0)  # the server took both
 
 
+def test_confidence_gate_switch_and_verdict(page, live):
+    """A model whose run calibrated a gate gets the switch (on by default; the temperature then does
+    not apply); an unsure answer comes back as a refusal with the gate's line: its confidence, the
+    threshold and what the model would have said."""
+    go(page, "chat")
+    page.select_option("#chat-model", "dentro-base")
+    expect(page.locator("#chat-gate-label")).to_be_hidden()  # no gate: no switch
+    base = next(m for m in live.served if m.id == "dentro-base")
+    base.gate = 1.01  # nothing reaches it: every judged answer is refused
+    try:
+        page.evaluate("loadModels()")
+        page.click("#chat-new")
+        page.select_option("#chat-model", "dentro-base")
+        expect(page.locator("#chat-gate-label")).to_be_visible()
+        expect(page.locator("#chat-gate")).to_be_checked()
+        expect(page.locator("#chat-temp")).to_be_disabled()
+        page.fill("#chat-max", "6")
+        page.fill("#chat-input", "Who is the mother of Maria Souza Lima?")
+        with page.expect_request("**/v1/chat/completions") as req:
+            page.click("#chat-send")
+        expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)
+        assert req.value.post_data_json["gate"] is True
+        reply = page.locator(".msg.assistant").last
+        expect(reply.locator(".text")).to_contain_text("I don't know")
+        expect(reply.locator(".gate.refused")).to_contain_text("< 1.010")
+        expect(reply.locator(".gate.refused")).to_contain_text("It would have said:")
+        page.set_checked("#chat-gate", False)  # off: sampled as usual, no gate in the request
+        expect(page.locator("#chat-temp")).to_be_enabled()
+        with page.expect_request("**/v1/chat/completions") as req:
+            page.fill("#chat-input", "Who is the father of Maria Souza Lima?")
+            page.click("#chat-send")
+        expect(page.locator("#chat-stop")).to_be_disabled(timeout=20_000)
+        assert "gate" not in req.value.post_data_json
+        expect(page.locator(".msg.assistant").last.locator(".gate")).to_have_count(0)
+    finally:
+        base.gate = None
+        page.evaluate("document.getElementById('chat-gate').checked = true; loadModels()")
+        page.fill("#chat-max", "64")
+    expect(page.locator("#chat-gate-label")).to_be_hidden()
+    expect(page.locator("#chat-temp")).to_be_enabled()
+
+
 def test_think_and_tool_calls_render(page):
     page.evaluate("""() => { current.messages = [{role: 'user', content: 'x'}, {role: 'assistant',
         content: '<think>plan it</think>Done.', tool_calls: [{id: 'c', type: 'function',

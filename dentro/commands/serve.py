@@ -61,6 +61,15 @@ def checkpoint_folders(run: Path, extra: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
+def gate_threshold(run: Path, folder: Path) -> float | None:
+    """The threshold of the run's confidence gate when it was calibrated for the model in `folder`
+    (dentro/chat/gate.py; `dentro factuality` writes it for the SFT model), else None."""
+    from dentro.chat.gate import read_gate, same_folder
+
+    gate = read_gate(run)
+    return float(gate["threshold"]) if gate is not None and same_folder(gate["checkpoint"], folder) else None
+
+
 def main(args):
     import logging
     import os
@@ -92,9 +101,12 @@ def main(args):
         model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
         model.eval()
         sched = Scheduler(model, max_batch=args.max_batch, max_queue=args.max_queue, name=mid).start()
-        served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime)))
+        gate = gate_threshold(run, folder)
+        served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime), gate=gate))
         print(f"serving {mid}: {folder} ({model.num_params():,} parameters, context "
-              f"{model.config.max_position_embeddings}, {device})", file=sys.stderr)
+              f"{model.config.max_position_embeddings}, {device})"
+              + (f"; confidence gate at {gate:.3f} (requests with gate: true)" if gate is not None else ""),
+              file=sys.stderr)
     app = create_app(served, limits, api_key, run)
     print(f"OpenAI API at http://{args.host}:{args.port}/v1" + (" (API key required)" if api_key else "")
           + f"; web UI at http://{args.host}:{args.port}/", file=sys.stderr)

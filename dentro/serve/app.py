@@ -55,6 +55,7 @@ class ServedModel:
     scheduler: Scheduler
     created: int
     owned_by: str = "dentro"
+    gate: float | None = None  # the confidence gate's threshold, when the run calibrated one for this model
 
     @property
     def context(self) -> int:
@@ -185,7 +186,8 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
         check_key(request)
         return JSONResponse({"object": "list", "data": [
             {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by,
-             "max_model_len": m.context} for m in models]})
+             "max_model_len": m.context, **({"gate_threshold": m.gate} if m.gate is not None else {})}
+            for m in models]})
 
     async def health(request: Request):
         return JSONResponse({"status": "ok"})
@@ -195,6 +197,12 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
         req = P.parse_chat(body, limits.max_tokens)
         m = served(req.model)
         messages = req.messages
+        if req.gate:
+            if m.gate is None:
+                raise P.ApiError(400, f"the model {m.id!r} has no confidence gate: the gate is calibrated for the "
+                                      f"run's chat model by `dentro factuality` (<run>/factuality/gate.json); "
+                                      f"models with one list a gate_threshold in GET /v1/models", "gate")
+            req.temperature = 0.0  # the threshold was chosen on greedy answers
         if req.tools:
             text = P.tools_system_text(req.tools)
             if messages[0]["role"] == "system":
@@ -222,6 +230,7 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
 
     async def generate(request, m: ServedModel, req, prompts, stop_ids, tool_id, chat: bool):
         loop = asyncio.get_running_loop()
+        gated = chat and req.gate  # the reply is judged whole: a stream gets it in one piece at the end
         queue: asyncio.Queue = asyncio.Queue()
         deadline = loop.time() + limits.request_timeout  # loop.time() is time.monotonic()
 
@@ -235,7 +244,8 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
                                                                               m.context - len(ids)),
                                sampling=Sampling(temperature=req.temperature, top_p=req.top_p), emit=emit,
                                seed=None if req.seed is None else req.seed + j, stop_ids=frozenset(stop_ids),
-                               logprobs=req.logprobs, deadline=deadline)
+                               logprobs=0 if gated and req.logprobs is None else req.logprobs,
+                               deadline=deadline)
                 choices.append(Choice(seq, TextStream(m.tokenizer, req.stop, tool_id), stop_ids))
         try:
             m.scheduler.submit([c.seq for c in choices])
@@ -258,7 +268,7 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
             return ev
 
         watcher = asyncio.create_task(watch_disconnect(request, cancel))
-        if not req.stream:
+        if not req.stream or gated:
             try:
                 while not all(c.finish for c in choices):
                     ev = await next_event()
@@ -267,6 +277,12 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
                 cancel()
                 watcher.cancel()
             out = [final_choice(c, m.tokenizer, req, chat) for c in choices]
+            if gated:
+                out = [gate_choice(o, c, m.gate, req) for o, c in zip(out, choices)]
+                if req.stream:
+                    return StreamingResponse(gated_stream(out, rid, created, m.id, req, P.usage(
+                        prompt_tokens, sum(c.produced for c in choices))), media_type="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             body = {"id": rid, "object": "chat.completion" if chat else "text_completion", "created": created,
                     "model": m.id, "choices": out,
                     "usage": P.usage(prompt_tokens, sum(c.produced for c in choices))}
@@ -400,6 +416,52 @@ def final_choice(c: Choice, tokenizer, req, chat: bool) -> dict:
         msg["tool_calls"] = calls
     lp = None if req.logprobs is None else {"content": [P.chat_logprob(tokenizer, t) for t in c.tokens]}
     return {"index": c.seq.index, "message": msg, "logprobs": lp, "finish_reason": finish}
+
+
+def gate_choice(out: dict, c: Choice, threshold: float, req) -> dict:
+    """A greedy chat choice judged by the confidence gate (dentro/chat/gate.py, with tools off): an
+    answer from memory below the threshold becomes a refusal in the question's language; the
+    model's own answer and its confidence stay in the choice's "gate" object, for the client to show."""
+    import random
+
+    from dentro.chat.assistant import geometric_mean
+    from dentro.chat.gate import decide
+    from dentro.chat.probing import refusal
+    from dentro.web.language import identify
+
+    answer = out["message"]["content"] or ""
+    confidence = geometric_mean([t.logprob for t in c.tokens if t.logprob is not None])
+    plain = [m for m in req.messages if m["role"] in ("system", "user", "assistant") and not m.get("tool_calls")]
+    route = decide(plain, answer, confidence, threshold, tools=False)
+    verdict = {"as_usual": "not_judged", "stands": "stands", "refuse": "refused"}[route]
+    out["gate"] = {"confidence": round(confidence, 4), "threshold": round(threshold, 4), "verdict": verdict}
+    if route == "refuse":
+        question = next(m["content"] for m in reversed(plain) if m["role"] == "user")
+        lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), "en")
+        out["gate"]["answer"] = answer
+        out["message"]["content"] = refusal(lang, random.Random(req.seed))
+        out["logprobs"] = None  # they were the withheld answer's
+        out["finish_reason"] = "stop"
+    return out
+
+
+async def gated_stream(out: list[dict], rid: str, created: int, model_id: str, req, usage: dict):
+    """A gated reply as a stream: the role, the whole content with the gate's verdict, the finish."""
+    def chunk(choices, with_usage=None):
+        d = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_id, "choices": choices}
+        if req.include_usage:
+            d["usage"] = with_usage
+        return f"data: {json.dumps(d, ensure_ascii=False)}\n\n"
+
+    for o in out:
+        i = o["index"]
+        yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        yield chunk([{"index": i, "delta": {"content": o["message"]["content"] or ""}, "logprobs": o["logprobs"],
+                      "finish_reason": None, "gate": o["gate"]}])
+        yield chunk([{"index": i, "delta": {}, "logprobs": None, "finish_reason": o["finish_reason"]}])
+    if req.include_usage:
+        yield chunk([], usage)
+    yield "data: [DONE]\n\n"
 
 
 def stream_piece(c: Choice, tokenizer, req, chat: bool, delta: str) -> dict:

@@ -137,6 +137,7 @@ class ChatRequest(Common):
     messages: list[dict] = field(default_factory=list)  # clean messages for chat.template.render
     tools: list[dict] = field(default_factory=list)  # the function definitions, when tool calls are parsed
     think: bool = True  # chat_template_kwargs.enable_thinking: False prefills the empty <think> block
+    gate: bool = False  # dentro's extension: the confidence gate judges the reply (dentro/chat/gate.py)
 
 
 def parse_chat(body: dict, max_tokens_limit: int) -> ChatRequest:
@@ -150,8 +151,14 @@ def parse_chat(body: dict, max_tokens_limit: int) -> ChatRequest:
     if not isinstance(msgs, list) or not msgs:
         raise ApiError(400, "messages must be a non-empty list of {role, content} objects", "messages")
     tools = _tools(body)
+    gate = _bool(body, "gate")
+    if gate and c.n > 1:
+        raise ApiError(400, "gate: true answers greedily, so n must be 1", "n")
+    if gate and tools:
+        raise ApiError(400, "gate: true judges the chat model's answers from memory; send the question without "
+                            "tools (`dentro chat` sends unsure questions to the tool model itself)", "gate")
     return ChatRequest(**vars(c), messages=[_message(m, i) for i, m in enumerate(msgs)], tools=tools,
-                       think=_enable_thinking(body))
+                       think=_enable_thinking(body), gate=gate)
 
 
 def _enable_thinking(body) -> bool:

@@ -41,10 +41,12 @@ function showPage(name) {
   if (name === "arena") loadTallies();
 }
 
-let MODELS = [];
+let MODELS = [], GATES = {};  // GATES: model id -> its confidence gate's threshold (dentro factuality)
 async function loadModels() {
   try {
-    MODELS = (await api("/v1/models")).data.map((m) => m.id);
+    const data = (await api("/v1/models")).data;
+    MODELS = data.map((m) => m.id);
+    GATES = Object.fromEntries(data.filter((m) => m.gate_threshold != null).map((m) => [m.id, m.gate_threshold]));
   } catch (e) { showError(e.message); return; }
   for (const sel of document.querySelectorAll(".model-select")) {
     const prev = sel.value;
@@ -54,6 +56,13 @@ async function loadModels() {
     else if (base && sel.id !== "chat-model") sel.value = base;
     else if (sel.id === "chat-model") sel.value = MODELS.find((m) => m !== "dentro-base") || MODELS[0];
   }
+  showGate();
+}
+// the gate's switch shows for a model that has one; with it on, the temperature does not apply
+function showGate() {
+  const has = $("chat-model").value in GATES;
+  $("chat-gate-label").hidden = !has;
+  $("chat-temp").disabled = has && $("chat-gate").checked;
 }
 
 // ---- chat ----
@@ -104,6 +113,12 @@ function messageNode(msg, k) {
     card.appendChild(el("pre", {}, call.function.arguments));
     body.appendChild(card);
   }
+  if (msg.gate) {
+    const g = msg.gate, c = g.confidence.toFixed(3), th = g.threshold.toFixed(3);
+    const line = g.verdict === "refused" ? t("gateRefused", {c, t: th, a: g.answer})
+      : g.verdict === "stands" ? t("gateStands", {c, t: th}) : t("gateNotJudged", {c});
+    body.appendChild(el("div", {class: "gate " + g.verdict}, line));
+  }
   if (msg.error) body.appendChild(el("div", {class: "error", role: "alert"}, msg.error));
   div.appendChild(body);
   if (msg.role === "user") {
@@ -152,6 +167,7 @@ async function streamChat() {
   current.system = system;
   if (system) msgs.push({role: "system", content: system});
   for (const m of current.messages) if (!m.error || m.content) msgs.push({role: m.role, content: m.content || ""});
+  const useGate = $("chat-model").value in GATES && $("chat-gate").checked;
   const reply = {role: "assistant", content: ""};
   current.messages.push(reply);
   const log = $("chat-log");
@@ -166,7 +182,9 @@ async function streamChat() {
       body: JSON.stringify({model: $("chat-model").value, messages: msgs, stream: true,
         temperature: +$("chat-temp").value, top_p: +$("chat-topp").value, max_tokens: +$("chat-max").value,
         // thinking off: vLLM's switch, the prompt ends with an empty <think> block (Qwen3's enable_thinking)
-        ...($("chat-think").checked ? {} : {chat_template_kwargs: {enable_thinking: false}})})});
+        ...($("chat-think").checked ? {} : {chat_template_kwargs: {enable_thinking: false}}),
+        // the run's confidence gate (dentro/chat/gate.py): greedy, judged whole, sent in one piece
+        ...(useGate ? {gate: true} : {})})});
     if (!r.ok) {
       const data = await r.json().catch(() => ({}));
       throw new Error(`${r.status} ${(data.error && data.error.message) || r.statusText}`);
@@ -187,6 +205,7 @@ async function streamChat() {
         if (!d) continue;
         if (d.content) reply.content += d.content;
         if (d.tool_calls) reply.tool_calls = (reply.tool_calls || []).concat(d.tool_calls);
+        if (ev.choices[0].gate) reply.gate = ev.choices[0].gate;
         draw();
       }
     }
@@ -451,6 +470,8 @@ function init() {
   $("tok-ids").addEventListener("change", tokenize);
   $("tok-chat").addEventListener("change", () => { $("tok-system-label").hidden = !$("tok-chat").checked; tokenize(); });
   $("tok-model").addEventListener("change", tokenize);
+  $("chat-model").addEventListener("change", showGate);
+  $("chat-gate").addEventListener("change", showGate);
   $("next-go").addEventListener("click", predict);
   $("next-prompt").addEventListener("keydown", (e) => { if (e.key === "Enter") predict(); });
   $("next-sample").addEventListener("click", sampleToken);
