@@ -10,9 +10,15 @@ absent people, questions that need no world knowledge) and route the tools sampl
 run's own probed model where the gate says so. Prints one JSON line per run, and the pooled
 shares.
 
---scores compares the candidate confidences (the least likely token, the whole answer's
-probability, the geometric mean) on training-split data only: the probe's right greedy answers
-against 200 questions about invented people (the stage's own name generator).
+--scores compares the candidate confidences (the least likely token, the three least likely,
+the whole answer's probability, the geometric mean, the geometric mean of the tokens not copied
+from the question, the agreement of 4 sampled answers with the greedy one) on training-split data
+only: the probe's right greedy answers against its wrong ones, and against 200 questions about
+invented people (the stage's own name generator).
+
+Follow-ups: the SFT stage's held-out follow-up conversations (sft/eval.jsonl: a question, its
+true answer, then "E onde ela nasceu?") judged by the gate, and small talk after such an exchange
+("Obrigado!", "E você, quem é?"), where a refusal is never right.
 """
 
 from __future__ import annotations
@@ -21,25 +27,58 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def greedy_token_logprobs(model, tok, questions: list[str]) -> list[list[float]]:
-    """Each question's greedy reply, as the log-probabilities of its tokens (stop excluded)."""
-    from dentro.chat.assistant import build_prompt, stop_ids, track_logprobs
+SMALL_TALK = {"pt": ["Obrigado!", "E você, quem é?"], "en": ["Thanks!", "And who are you?"]}
+WORD = re.compile(r"\w+")
+
+
+def greedy_replies(model, tok, questions: list[str]) -> list[dict]:
+    """Each question's greedy reply: {"text", "ids", "lp" (the log-probability of each token, stop
+    excluded), "question_ids", "samples" (4 answers sampled at temperature 0.7)}."""
+    from dentro.chat.assistant import build_prompt, reply_batch, stop_ids, track_logprobs
     from dentro.model.engine import Sampling, collect, generate_batch
 
     stops, out = stop_ids(tok), []
     for q in questions:
         p = build_prompt(tok, [{"role": "user", "content": q}], model.config.max_position_embeddings, 48).ids
         logs = [[]]
-        collect(track_logprobs(generate_batch(model, [p], max_tokens=48, sampling=Sampling(temperature=0.0),
-                                              stop_ids=stops), logs, stops), 1)
-        out.append(logs[0])
+        row = collect(track_logprobs(generate_batch(model, [p], max_tokens=48, sampling=Sampling(temperature=0.0),
+                                                    stop_ids=stops), logs, stops), 1)[0]
+        ids = [t for t in row if t not in stops]
+        out.append({"text": tok.decode(ids), "ids": ids, "lp": logs[0], "question_ids": set(tok.encode(q))})
+    conv = [[{"role": "user", "content": q}] for q in questions]
+    sampled = reply_batch(model, tok, [c for c in conv for _ in range(4)], max_tokens=48,
+                          sampling=Sampling(temperature=0.7), seed=0)
+    for i, r in enumerate(out):
+        r["samples"] = [s["text"] for s in sampled[4 * i:4 * i + 4]]
     return out
+
+
+def gm(lps: list[float]) -> float:
+    return math.exp(sum(lps) / len(lps)) if lps else 0.0
+
+
+def agreement(r: dict) -> float:
+    """Mean word-set Jaccard between the greedy answer and each sample, the question's words left out."""
+    asked = set(WORD.findall(r.get("question", "").lower()))
+    sig = lambda t: {w for w in WORD.findall(t.lower()) if w not in asked}  # noqa: E731
+    a = sig(r["text"])
+    return sum(len(a & sig(s)) / len(a | sig(s)) if a | sig(s) else 1.0 for s in r["samples"]) / len(r["samples"])
+
+
+KINDS = {"least likely token": lambda r: math.exp(min(r["lp"])) if r["lp"] else 0.0,
+         "three least likely": lambda r: gm(sorted(r["lp"])[:3]),
+         "whole answer": lambda r: math.exp(sum(r["lp"])) if r["lp"] else 0.0,
+         "geometric mean": lambda r: gm(r["lp"]),
+         "geometric mean, copied tokens left out": lambda r: gm([x for t, x in zip(r["ids"], r["lp"])
+                                                                  if t not in r["question_ids"]]) or gm(r["lp"]),
+         "agreement of 4 samples": agreement}
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -53,16 +92,81 @@ def scores(run: Path, model, tok, probe_items: list[dict]) -> dict:
     truth = run / "world" / "truth"
     nobody = P.nobody_conversations(read_world(truth), truth, 200, random.Random(7))
     right = [it for it in probe_items if it["greedy_verdict"] == "correct"]
-    r_logs = greedy_token_logprobs(model, tok, [it["question"] for it in right])
-    n_logs = greedy_token_logprobs(model, tok, [c["messages"][0]["content"] for c in nobody])
-    kinds = {"least likely token": lambda lp: math.exp(min(lp)) if lp else 0.0,
-             "whole answer": lambda lp: math.exp(sum(lp)) if lp else 0.0,
-             "geometric mean": lambda lp: math.exp(sum(lp) / len(lp)) if lp else 0.0}
+    wrong = [it for it in probe_items if it["greedy_verdict"] == "wrong"]
+    asked = {"right": [it["question"] for it in right], "wrong": [it["question"] for it in wrong],
+             "invented": [c["messages"][0]["content"] for c in nobody]}
+    replies = {k: greedy_replies(model, tok, qs) for k, qs in asked.items()}
+    for k, rs in replies.items():
+        for r, q in zip(rs, asked[k]):
+            r["question"] = q
     out = {}
-    for name, f in kinds.items():
-        out[name] = {lang: round(auc([f(lp) for it, lp in zip(right, r_logs) if it["lang"] == lang],
-                                     [f(lp) for c, lp in zip(nobody, n_logs) if c["lang"] == lang]), 3)
-                     for lang in ("pt", "en")}
+    for name, f in KINDS.items():
+        r = [f(x) for x in replies["right"]]
+        out[name] = {"right vs wrong": round(auc(r, [f(x) for x in replies["wrong"]]), 3),
+                     "right vs invented": round(auc(r, [f(x) for x in replies["invented"]]), 3)}
+    return out
+
+
+def calibration_shift(run: Path, probe_items: list[dict], ev: list[dict], keep: float) -> dict:
+    """Why the held-out kept share falls short of `keep`: how many probe facts the SFT conversations
+    trained on (their answers come out surer than a new fact's), and, as a diagnostic only, the
+    gate calibrated on half of the held-out facts (split by fact, seeded) and scored on the other
+    half, both ways round: what a calibration set like the held-out one would give."""
+    from dentro.chat import gate as G
+
+    seen = set()
+    for line in (run / "sft" / "conversations" / "train.jsonl").read_text(encoding="utf-8").splitlines():
+        seen.update(json.loads(line).get("sources") or [])
+    unseen = [it for it in probe_items if it.get("fact") not in seen]
+    out = {"probe_facts_trained_in_sft": sum(it.get("fact") in seen for it in probe_items),
+           "probe_untrained": len(unseen), "probe_untrained_right": sum(it["greedy_verdict"] == "correct"
+                                                                        for it in unseen)}
+    facts = sorted({it["fact"] for it in ev if it.get("fact")})
+    random.Random(0).shuffle(facts)
+    tally = {"absent_refused": [0, 0], "sft_correct_kept": [0, 0], "rare_wrong": [0, 0]}
+    for half in (0, 1):
+        cal = set(facts[half::2])
+        right = [it["sft"]["confidence"] for it in ev if it.get("fact") in cal and it["sft"]["verdict"] == "correct"]
+        t = G.calibrate(right, [], keep)["threshold"]
+        test = [it for it in ev if it.get("fact") not in cal]
+        for it in test:
+            it["split_half"] = {"verdict": G.gated_verdict(it, "sft", t)}
+        for key, rows, v in (("absent_refused", [it for it in test if it["bucket"] == "absent"], "refused"),
+                             ("sft_correct_kept", [it for it in test if it["sft"]["verdict"] == "correct"], "correct"),
+                             ("rare_wrong", [it for it in test if it["bucket"] == "rare"], "wrong")):
+            tally[key][0] += sum(it["split_half"]["verdict"] == v for it in rows)
+            tally[key][1] += len(rows)
+    out["split_half"] = tally
+    return out
+
+
+def followups(run: Path, model, tok, threshold: float) -> dict:
+    """The gate on the SFT stage's held-out follow-ups, and on small talk after them (tools off)."""
+    from dentro.chat import gate as G
+    from dentro.chat.assistant import reply_batch
+    from dentro.eval.knowledge import contains_answer, is_refusal
+
+    rows = [json.loads(line) for line in (run / "sft" / "eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    follow = [r for r in rows if len(r.get("messages", [])) >= 3]
+    small = [{"messages": f["messages"][:2] + [{"role": "user", "content": q}]} for f in follow
+             for q in SMALL_TALK[f["lang"]]]
+    out = {"right": 0, "right_kept": 0, "wrong": 0, "wrong_refused": 0, "small_talk": len(small),
+           "small_talk_refused": 0}
+    for items in (follow, small):
+        for it, r in zip(items, reply_batch(model, tok, [it["messages"] for it in items], max_tokens=48,
+                                            confidence=True)):
+            it["route"] = G.decide(it["messages"], r["text"], r["confidence"], threshold, tools=False)
+            it["text"] = r["text"]
+    for it in follow:
+        if contains_answer(it["text"], it["answers"]):
+            out["right"] += 1
+            out["right_kept"] += it["route"] != "refuse"
+        elif not is_refusal(it["text"]):
+            out["wrong"] += 1
+            out["wrong_refused"] += it["route"] == "refuse"
+    refused = [it for it in small if it["route"] == "refuse"]
+    out["small_talk_refused"] = len(refused)
+    out["small_talk_refused_replies"] = [it["text"][:80] for it in refused[:5]]
     return out
 
 
@@ -109,8 +213,10 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
                                 sum(g["n"] for (bb, _), g in tab.items() if bb == b))
         out["tools"] = {"arithmetic_correct": pool("arithmetic", "correct"), "frequent_called": pool("frequent", "called"),
                         "rare_correct": pool("rare", "correct"), "absent_refused": pool("absent", "refused")}
+    out["followups"] = followups(run, model, tok, gate["threshold"])
+    out["calibration_shift"] = calibration_shift(run, items, ev, keep)
     if with_scores:
-        out["scores_auc_right_vs_invented"] = scores(run, model, tok, items)
+        out["scores_auc"] = scores(run, model, tok, items)
     return out
 
 
@@ -128,7 +234,15 @@ def main() -> int:
             pooled.setdefault(k, [0, 0])
             pooled[k][0] += r[k][0]
             pooled[k][1] += r[k][1]
-    print(json.dumps({"pooled": {k: f"{a}/{b} ({100 * a / b:.1f}%)" for k, (a, b) in pooled.items()}}))
+        for k, v in r["calibration_shift"]["split_half"].items():
+            pooled.setdefault("split_half_" + k, [0, 0])
+            pooled["split_half_" + k][0] += v[0]
+            pooled["split_half_" + k][1] += v[1]
+        for a, b in (("right_kept", "right"), ("wrong_refused", "wrong"), ("small_talk_refused", "small_talk")):
+            pooled.setdefault("followup_" + a, [0, 0])
+            pooled["followup_" + a][0] += r["followups"][a]
+            pooled["followup_" + a][1] += r["followups"][b]
+    print(json.dumps({"pooled": {k: f"{a}/{b} ({100 * a / max(1, b):.1f}%)" for k, (a, b) in pooled.items()}}))
     return 0
 
 

@@ -48,6 +48,26 @@ def test_the_gate_judges_answers_from_memory_only():
     assert G.brings_text([{"role": "system", "content": "x"}])  # no question at all
 
 
+def test_a_follow_up_is_judged_by_what_its_reply_names():
+    """A follow-up that names nothing ("E onde ela nasceu?") is judged when its reply names what an
+    earlier user message named; small talk after a question about someone is not."""
+    first = [{"role": "user", "content": "Em que ano nasceu Maria Pereira Santos?"},
+             {"role": "assistant", "content": "Maria Pereira Santos nasceu em 1966."}]
+    follow = first + [{"role": "user", "content": "E onde ela nasceu?"}]
+    assert G.follows_up(follow, "A cidade natal de Maria Pereira Santos é Lisboa.")
+    assert G.decide(follow, "A cidade natal de Maria Pereira Santos é Lisboa.", 0.3, 0.5, tools=False) == "refuse"
+    assert G.decide(follow, "A cidade natal de Maria Pereira Santos é Lisboa.", 0.3, 0.5, tools=True) == "tools"
+    assert G.decide(follow, "A cidade natal de Maria Pereira Santos é Lisboa.", 0.7, 0.5, tools=False) == "stands"
+    # the reply names someone the user never named, or no one: answered as usual
+    assert G.decide(follow, "Ela nasceu em Lisboa.", 0.3, 0.5, tools=False) == "as_usual"  # Lisboa: not asked about
+    thanks = first + [{"role": "user", "content": "Obrigado! E você, quem é?"}]
+    assert G.decide(thanks, "Eu sou o dentro, um assistente.", 0.1, 0.5, tools=True) == "as_usual"
+    # a first question that names nothing has nothing to follow up on
+    assert not G.follows_up([{"role": "user", "content": "oi"}, {"role": "assistant", "content": "Olá!"},
+                             {"role": "user", "content": "tudo bem?"}], "Tudo bem, Maria.")
+    assert G.names("Quem é a mãe de Maria Souza? Ela mora em Lisboa.") == {"Maria", "Souza", "Lisboa"}
+
+
 def test_gated_verdicts_of_the_evaluation():
     from dentro.commands.factuality import gate_from_probe, gate_tool_items
 

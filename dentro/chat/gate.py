@@ -19,7 +19,8 @@ on three runs' models, against 0.87-0.91 for the least likely token alone (docs/
 
 It judges answers from memory about something named only (decide): a question that brings its
 own text (a passage to read), or that names nothing (small talk, "Quem é você?"), is answered as
-it is; a reply that reasons first (<think> with steps) is answered as it is
+it is, unless it follows up on what the conversation named before ("E onde ela nasceu?", whose
+reply names the person); a reply that reasons first (<think> with steps) is answered as it is
 with tools off, and goes to the tools with them on (they compute what the model would work out in
 its head).
 """
@@ -52,12 +53,24 @@ def names_something(text: str) -> bool:
     48213 + 99812?"). "Quem é você?", "Bom dia" and "who built you" name nothing: small talk and
     questions about the assistant itself are answered as usual, never refused nor sent to search."""
     words = text.split()
-    for i, w in enumerate(words):
-        if re.search(r"\d\d", w):
-            return True
-        if i and w[:1].isupper() and not words[i - 1].endswith((".", "!", "?", ":", "…")):
-            return True
-    return False
+    return any(re.search(r"\d\d", w) for w in words) or bool(names(text))
+
+
+def names(text: str) -> set[str]:
+    """The capitalised words inside the sentences of a text, without their punctuation: its names."""
+    words = text.split()
+    return {_WORD.search(w).group() for i, w in enumerate(words)
+            if i and w[:1].isupper() and not words[i - 1].endswith((".", "!", "?", ":", "…")) and _WORD.search(w)}
+
+
+def follows_up(messages: list[dict], reply: str) -> bool:
+    """A question that names nothing ("E onde ela nasceu?", "And in what year?") whose reply names
+    what an earlier user message named ("A cidade natal de Maria Souza é …"): a follow-up answered
+    from memory about it. "E você, quem é?" after a question about Maria Souza is answered about
+    the assistant, whose reply names no one the user named: not a follow-up."""
+    users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
+    earlier = set().union(*(names(u) for u in users[:-1]))
+    return bool(earlier) and any(w[:1].isupper() and w in earlier for w in _WORD.findall(reply))
 
 
 def reasons(reply: str) -> bool:
@@ -68,13 +81,16 @@ def reasons(reply: str) -> bool:
 
 def decide(messages: list[dict], reply: str, confidence: float, threshold: float, *, tools: bool) -> str:
     """What the gate does with the model's greedy reply to these messages:
-    "as_usual"  a question that brings its own text or names nothing (names_something), or (tools
-                off) a reply that reasons: not judged;
+    "as_usual"  a question that brings its own text, or names nothing (names_something) and is no
+                follow-up about what was named before (follows_up), or (tools off) a reply that
+                reasons: not judged;
     "tools"     (tools on) a reply that reasons, which the tools compute, or one below the threshold;
     "stands"    an answer from memory at or above the threshold;
     "refuse"    (tools off) an answer from memory below it."""
-    if brings_text(messages) or not names_something(next(m for m in reversed(messages) if m.get("role") == "user")
-                                                     .get("content") or ""):
+    if brings_text(messages):
+        return "as_usual"
+    last = next(m for m in reversed(messages) if m.get("role") == "user").get("content") or ""
+    if not names_something(last) and not follows_up(messages, reply):
         return "as_usual"
     if reasons(reply):
         return "tools" if tools else "as_usual"
