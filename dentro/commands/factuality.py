@@ -757,7 +757,8 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                       f"(< {pct(FACTUALITY_KEEP_GOAL)}): refusing what it knows is no fix, so `dentro chat`, `serve` "
                       f"and `export` keep using the SFT model (this one: `--checkpoint {ckpt}`)" + (
                           "; `dentro chat` puts the SFT model behind the confidence gate above, which hands "
-                          "what it is unsure of to this model's tools" if f.get("gate_threshold") is not None
+                          "what it is unsure of to this model's tools (`dentro serve` and its web UI gate it "
+                          "too, with tools off: `\"gate\": true`)" if f.get("gate_threshold") is not None
                           else "") + "."]
     if shown:
         lines += ["", "**Answers that changed**:", "",
