@@ -12,6 +12,7 @@ from test_sft import killed_at_step_2_then_resumed
 
 from dentro import cli
 from dentro.chat import probing as P
+from dentro.commands import factuality as F
 from dentro.eval.knowledge import is_refusal, verdict
 from dentro.web.language import identify
 from dentro.world.conversations import _absent_names, read_world
@@ -268,7 +269,7 @@ def test_factuality_end_to_end(run, capsys):
         for g in ev["tables"][model].values():
             assert sum(g[v]["k"] for v in ("correct", "refused", "wrong")) == g["correct"]["n"] > 0
     evaluated = [json.loads(l) for l in (out / "eval.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert all(it["fact"] in held for it in evaluated if it["bucket"] not in ("absent", "nonfact"))
+    assert all(it["fact"] in held for it in evaluated if it["bucket"] not in ("absent", "nonfact", "followup"))
     nonfact = [it for it in evaluated if it["bucket"] == "nonfact"]
     assert nonfact and {it["kind"] for it in nonfact} <= {"identity", "reading", "math"}
     assert ev["figures"]["nonfact_n"] == len(nonfact) and "probed" in nonfact[0]
@@ -283,6 +284,14 @@ def test_factuality_end_to_end(run, capsys):
         gate = json.loads((out / "gate.json").read_text(encoding="utf-8"))
         assert gate["threshold"] in right and sum(c >= gate["threshold"] for c in right) >= 0.9 * len(right)
         assert {"absent_refused_gate", "sft_correct_kept_gate", "nonfact_refused_gate"} <= set(ev["figures"])
+        # the SFT stage's held-out follow-ups, judged by the gate (the conversation named the person)
+        follow = [it for it in evaluated if it["bucket"] == "followup"]
+        assert len(follow) == len(F.followup_items(run))
+        assert all(len(it["messages"]) >= 3 and it["gated"]["verdict"] in ("correct", "refused", "wrong") for it in follow)
+        if follow:
+            f = ev["figures"]
+            assert f["followup_n"] == len(follow)
+            assert f["followup_right_n"] == sum(it["sft"]["verdict"] == "correct" for it in follow)
 
 
 def test_factuality_on_a_users_pairs(run, tmp_path):
@@ -465,3 +474,33 @@ def test_replay_caps_the_identity_conversations():
         assert sum(c["kind"] == "fact" for c in mix) == 300 - most - 30
         picks.append(sorted(c["messages"][0]["content"] for c in mix if c["kind"] == "identity"))
     assert picks[0] == picks[1]
+
+
+def test_the_gate_judges_the_sft_stages_follow_ups(tmp_path):
+    """followup_items reads the SFT stage's held-out follow-ups; gate_items judges them by what the
+    reply names (dentro.chat.gate.follows_up); followup_figures counts what stood and what was refused."""
+    first = [{"role": "user", "content": "Em que ano nasceu Maria Pereira Santos?"},
+             {"role": "assistant", "content": "Maria Pereira Santos nasceu em 1966."}]
+    rows = [{"question": "Quem é a mãe de Ana Souza?", "answers": ["Rita Souza"], "lang": "pt"},
+            {"messages": first + [{"role": "user", "content": "E onde ela nasceu?"}], "answers": ["Lisboa"],
+             "lang": "pt", "relation": "birth_city", "bucket": "rare"},
+            {"messages": first + [{"role": "user", "content": "E o que ela faz?"}], "answers": ["médica"],
+             "lang": "pt", "relation": "profession", "bucket": "rare"},
+            {"messages": first + [{"role": "user", "content": "E onde ela trabalha?"}], "answers": ["Banco Ipê"],
+             "lang": "pt", "relation": "employer", "bucket": "rare"}]
+    (tmp_path / "sft").mkdir()
+    (tmp_path / "sft" / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    follow = F.followup_items(tmp_path)
+    assert [it["answers"] for it in follow] == [["Lisboa"], ["médica"], ["Banco Ipê"]]
+    assert {it["bucket"] for it in follow} == {"followup"}
+    replies = [("A cidade natal de Maria Pereira Santos é Lisboa.", "correct", 0.95),  # sure and right: stands
+               ("A profissão de Maria Pereira Santos é médica.", "correct", 0.40),  # right but unsure: refused
+               ("O empregador de Maria Pereira Santos é o Banco Tejo.", "wrong", 0.30)]  # wrong and unsure: refused
+    for it, (text, verdict, confidence) in zip(follow, replies):
+        it["sft"] = {"reply": text, "verdict": verdict, "confidence": confidence}
+    F.gate_items(follow, 0.9)
+    assert [it["gated"]["verdict"] for it in follow] == ["correct", "refused", "refused"]
+    fig = F.followup_figures(follow)
+    assert fig == {"followup_n": 3, "followup_right_n": 2, "followup_wrong_n": 1,
+                   "followup_right_kept_gate": 0.5, "followup_wrong_refused_gate": 1.0}
+    assert F.followup_items(tmp_path / "nowhere") == []

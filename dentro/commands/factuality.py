@@ -204,6 +204,26 @@ def eval_items(run: Path, per_group: int, user_heldout: list[dict]) -> list[dict
 NONFACT_KINDS = ("identity", "reading", "math")  # SFT conversations that ask nothing the model must know
 
 
+def followup_items(run: Path) -> list[dict]:
+    """The SFT stage's held-out follow-up conversations (sft/eval.jsonl: a question about a
+    held-out person, its true answer, then "E onde ela nasceu?"), as evaluation items: {"messages",
+    "answers", "lang", "bucket": "followup", "relation"}."""
+    path = run / "sft" / "eval.jsonl"
+    rows = read_jsonl(path) if path.is_file() else []
+    return [{"messages": r["messages"], "answers": r["answers"], "lang": r.get("lang"), "bucket": "followup",
+             "relation": r.get("relation")} for r in rows if len(r.get("messages") or []) >= 3 and r.get("answers")]
+
+
+def followup_figures(follow: list[dict]) -> dict:
+    """The gate on follow-ups: of the SFT model's right answers, the share the gate lets stand; of
+    its wrong ones, the share it refuses."""
+    right = [it for it in follow if it["sft"]["verdict"] == "correct"]
+    wrong = [it for it in follow if it["sft"]["verdict"] == "wrong"]
+    share = lambda rows, v: round(sum(it["gated"]["verdict"] == v for it in rows) / len(rows), 4) if rows else None  # noqa: E731
+    return {"followup_n": len(follow), "followup_right_n": len(right), "followup_wrong_n": len(wrong),
+            "followup_right_kept_gate": share(right, "correct"), "followup_wrong_refused_gate": share(wrong, "refused")}
+
+
 def nonfact_items(run: Path) -> list[dict]:
     """Questions that need no knowledge of the world, where a refusal is always wrong: the SFT
     validation conversations of NONFACT_KINDS, up to their last user turn."""
@@ -524,13 +544,15 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     t = time.time()
     items = eval_items(run, S.EVAL_PER_GROUP.get(preset, 80), user_held)
     nonfact = nonfact_items(run)
+    follow = followup_items(run) if gate is not None and not user_held else []
     if items or nonfact:
         sft_model, sft_tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
         for m, tk, key in ((sft_model, sft_tok, "sft"), (model, tok, "probed")):
             ask(m, tk, items, key, confidence=key == "sft")
             ask(m, tk, nonfact, key, confidence=key == "sft")
         if gate is not None:
-            gate_items(items + nonfact, gate["threshold"])
+            ask(sft_model, sft_tok, follow, "sft", confidence=True)
+            gate_items(items + nonfact + follow, gate["threshold"])
     t_eval = time.time() - t
     t = time.time()
     tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], train_convs, log)
@@ -549,6 +571,8 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         head["nonfact_refused" + sfx] = \
             round(sum(it[key]["verdict"] == "refused" for it in nonfact) / len(nonfact), 4) if nonfact else None
     head["nonfact_n"] = len(nonfact)
+    if gated and follow:
+        head.update(followup_figures(follow))
     known = [it for it in probe_report["items"] if it["decision"] == "known"]
     figures = {**head, "probed_questions": len(probe_report["items"]), "known": len(known),
                "unknown": len(probe_report["items"]) - len(known), "k": p.k, "temperature": p.temperature,
@@ -569,7 +593,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                      if m != "gated" or (k == "tools" and gate is not None)}
         figures.update(tools_headline(tool_tabs), tools_seconds=round(t_tools, 1))
     atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
-    atomic_write_jsonl(out / "eval.jsonl", items + nonfact)
+    atomic_write_jsonl(out / "eval.jsonl", items + nonfact + follow)
     if tool_items:
         atomic_write_jsonl(out / "tools.jsonl", tool_items)
     atomic_write_json(out / "result.json", {"figures": figures, "evals": result.evals, "samples": result.samples,
@@ -740,7 +764,13 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                       f"model). The threshold is the highest that keeps 90% of the right answers among the probe's "
                       f"greedy ones (`factuality/gate.json`), so no held-out question chose it. A question that "
                       f"brings a text to read is not judged, nor, without tools, a reply that reasons in "
-                      f"`<think>` (with tools it goes to them)."]
+                      f"`<think>` (with tools it goes to them)." + (
+                          f" Follow-ups that name nobody (\"E onde ela nasceu?\", the SFT stage's "
+                          f"{f['followup_n']} held-out ones) are judged when the reply names whom the "
+                          f"conversation named: of the SFT model's {f['followup_right_n']} right answers "
+                          f"{pct(f.get('followup_right_kept_gate'))} stand, of its {f['followup_wrong_n']} "
+                          f"wrong ones {pct(f.get('followup_wrong_refused_gate'))} are refused."
+                          if f.get("followup_n") else "")]
     if r.get("tools"):
         lines += ["", tools_section(r["tools"], f, pct, goal)]
     frequent = [it for it in items if it["bucket"] == "frequent"]
