@@ -81,7 +81,9 @@ KINDS = {"least likely token": lambda r: math.exp(min(r["lp"])) if r["lp"] else 
          "agreement of 4 samples": agreement}
 
 
-def auc(pos: list[float], neg: list[float]) -> float:
+def auc(pos: list[float], neg: list[float]) -> float | None:
+    if not pos or not neg:
+        return None
     return sum((x > y) + 0.5 * (x == y) for x in pos for y in neg) / (len(pos) * len(neg))
 
 
@@ -102,8 +104,9 @@ def scores(run: Path, model, tok, probe_items: list[dict]) -> dict:
     out = {}
     for name, f in KINDS.items():
         r = [f(x) for x in replies["right"]]
-        out[name] = {"right vs wrong": round(auc(r, [f(x) for x in replies["wrong"]]), 3),
-                     "right vs invented": round(auc(r, [f(x) for x in replies["invented"]]), 3)}
+        out[name] = {k: None if a is None else round(a, 3) for k, a in
+                     (("right vs wrong", auc(r, [f(x) for x in replies["wrong"]])),
+                      ("right vs invented", auc(r, [f(x) for x in replies["invented"]])))}
     return out
 
 
@@ -111,7 +114,8 @@ def calibration_shift(run: Path, probe_items: list[dict], ev: list[dict], keep: 
     """Why the held-out kept share falls short of `keep`: how many probe facts the SFT conversations
     trained on (their answers come out surer than a new fact's), and, as a diagnostic only, the
     gate calibrated on half of the held-out facts (split by fact, seeded) and scored on the other
-    half, both ways round: what a calibration set like the held-out one would give."""
+    half, both ways round: what a calibration set like the held-out one would give. The people who
+    do not exist belong to no fact: each is scored under both halves' thresholds (counted twice)."""
     from dentro.chat import gate as G
 
     seen = set()
@@ -127,6 +131,8 @@ def calibration_shift(run: Path, probe_items: list[dict], ev: list[dict], keep: 
     for half in (0, 1):
         cal = set(facts[half::2])
         right = [it["sft"]["confidence"] for it in ev if it.get("fact") in cal and it["sft"]["verdict"] == "correct"]
+        if not right:  # nothing to calibrate on in this half
+            continue
         t = G.calibrate(right, [], keep)["threshold"]
         test = [it for it in ev if it.get("fact") not in cal]
         for it in test:

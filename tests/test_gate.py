@@ -66,12 +66,18 @@ def test_a_follow_up_is_judged_by_what_its_reply_names():
     assert not G.follows_up([{"role": "user", "content": "oi"}, {"role": "assistant", "content": "Olá!"},
                              {"role": "user", "content": "tudo bem?"}], "Tudo bem, Maria.")
     assert G.names("Quem é a mãe de Maria Souza? Ela mora em Lisboa.") == {"Maria", "Souza", "Lisboa"}
+    # English "I" is no name: "And who are you?" -> "I am dentro…" does not follow up on it
+    asked = [{"role": "user", "content": "Can I ask who the mother of Maria Souza is?"},
+             {"role": "assistant", "content": "Her mother is Rita Souza."},
+             {"role": "user", "content": "And who are you?"}]
+    assert G.names(asked[0]["content"]) == {"Maria", "Souza"} and G.names("Who is Grace K. Davis?") == {"Grace"}
+    assert G.decide(asked, "I am dentro, and I answer in Portuguese and English.", 0.1, 0.5, tools=False) == "as_usual"
 
 
 def test_gated_verdicts_of_the_evaluation():
     from dentro.commands.factuality import gate_from_probe, gate_tool_items
 
-    item = lambda c, v: {"question": "Quem é a mãe de X?", "sft": {"reply": "A mãe de X é Y.", "verdict": v,  # noqa: E731
+    item = lambda c, v: {"question": "Quem é a mãe de Xavier?", "sft": {"reply": "A mãe de Xavier é Yara.", "verdict": v,  # noqa: E731
                                                                   "confidence": c}}
     assert G.gated_verdict(item(0.2, "wrong"), "sft", 0.3) == "refused"
     assert G.gated_verdict(item(0.3, "correct"), "sft", 0.3) == "correct"

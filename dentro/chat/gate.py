@@ -57,17 +57,21 @@ def names_something(text: str) -> bool:
 
 
 def names(text: str) -> set[str]:
-    """The capitalised words inside the sentences of a text, without their punctuation: its names."""
+    """The capitalised words inside the sentences of a text, without their punctuation: its names.
+    A single letter is none (English "I", a middle initial)."""
     words = text.split()
-    return {_WORD.search(w).group() for i, w in enumerate(words)
-            if i and w[:1].isupper() and not words[i - 1].endswith((".", "!", "?", ":", "…")) and _WORD.search(w)}
+    found = (_WORD.search(w) for i, w in enumerate(words)
+             if i and w[:1].isupper() and not words[i - 1].endswith((".", "!", "?", ":", "…")))
+    return {m.group() for m in found if m and len(m.group()) > 1}
 
 
 def follows_up(messages: list[dict], reply: str) -> bool:
     """A question that names nothing ("E onde ela nasceu?", "And in what year?") whose reply names
     what an earlier user message named ("A cidade natal de Maria Souza é …"): a follow-up answered
     from memory about it. "E você, quem é?" after a question about Maria Souza is answered about
-    the assistant, whose reply names no one the user named: not a follow-up."""
+    the assistant, whose reply names no one the user named: not a follow-up. Only the user's names
+    count: after "Quem é a mãe de Maria Souza?" -> "… Rita Lima.", "E onde ela nasceu?" about Rita
+    is not judged (the assistant's own words would bring in what it says about itself)."""
     users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
     earlier = set().union(*(names(u) for u in users[:-1]))
     return bool(earlier) and any(w[:1].isupper() and w in earlier for w in _WORD.findall(reply))

@@ -544,7 +544,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     t = time.time()
     items = eval_items(run, S.EVAL_PER_GROUP.get(preset, 80), user_held)
     nonfact = nonfact_items(run)
-    follow = followup_items(run) if gate is not None and not user_held else []
+    follow = followup_items(run) if gate is not None and not user_held and (items or nonfact) else []
     if items or nonfact:
         sft_model, sft_tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
         for m, tk, key in ((sft_model, sft_tok, "sft"), (model, tok, "probed")):

@@ -59,7 +59,7 @@ let LANG = localStorage.getItem("dentro.lang") || ((navigator.language || "en").
 
 function t(key, vars) {
   let s = (WORDS[LANG] && WORDS[LANG][key]) || WORDS.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", v);
+  for (const [k, v] of Object.entries(vars || {})) s = s.replace("{" + k + "}", () => String(v));  // "$&" in v stays text
   return s;
 }
 
