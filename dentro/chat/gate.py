@@ -74,7 +74,7 @@ def follows_up(messages: list[dict], reply: str) -> bool:
     is not judged (the assistant's own words would bring in what it says about itself)."""
     users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
     earlier = set().union(*(names(u) for u in users[:-1]))
-    return bool(earlier) and any(w[:1].isupper() and w in earlier for w in _WORD.findall(reply))
+    return any(w in earlier for w in _WORD.findall(reply))  # the names are capitalised words
 
 
 def reasons(reply: str) -> bool:
@@ -133,6 +133,27 @@ def read_gate(run: Path) -> dict | None:
         return gate
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def gate_for(run: Path, folder: Path) -> dict | None:
+    """The run's gate when it was calibrated for the chat model in `folder`, else None."""
+    gate = read_gate(run)
+    return gate if gate is not None and same_folder(gate["checkpoint"], folder) else None
+
+
+def plain_turns(messages: list[dict]) -> list[dict]:
+    """The conversation as the chat model was trained to read it: system, user and assistant
+    messages, without the tool model's calls (nor the tools' results)."""
+    return [m for m in messages if m["role"] in ("system", "user", "assistant") and not m.get("tool_calls")]
+
+
+def refusal_for(question: str, answer: str, rng, fallback: str) -> str:
+    """The gate's "I don't know", in the question's language (else the answer's, else `fallback`)."""
+    from dentro.chat.probing import refusal
+    from dentro.web.language import identify
+
+    lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), fallback)
+    return refusal(lang, rng)
 
 
 def same_folder(a, b) -> bool:

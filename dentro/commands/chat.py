@@ -273,15 +273,13 @@ class Session:
         question goes to the tool model (tools on) or the model says it does not know. None: the
         gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
         from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply, track_logprobs
-        from dentro.chat.gate import decide
-        from dentro.chat.probing import refusal
+        from dentro.chat.gate import decide, plain_turns, refusal_for
         from dentro.model.engine import Sampling
-        from dentro.web.language import identify
 
         head = [{"role": "system", "content": self.system}] if self.system else []
         # The chat model reads the conversation as questions and answers: the tool model's calls and
         # results (earlier turns) are not in its training and would only unsettle it.
-        plain = [m for m in self.messages if m["role"] in ("user", "assistant") and not m.get("tool_calls")]
+        plain = plain_turns(self.messages)
         try:
             prompt, steps = stream_reply(self.model, self.tok, head + plain, max_tokens=self.max_tokens,
                                          sampling=Sampling(temperature=0.0), show_top=5, think=self.think)
@@ -317,8 +315,7 @@ class Session:
             model, tok = self.tool_model
             return self.ask_with_tools(sampling, stream, model=model, tok=tok)
         question = self.messages[-1]["content"]
-        lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), self.lang)
-        said = refusal(lang, self.refusals)
+        said = refusal_for(question, answer, self.refusals, self.lang)
         print(self.dim(say("gate_low", self.lang, c=confidence, t=self.gate)), file=self.out)
         if stream:
             print(said, file=self.out)
@@ -449,11 +446,11 @@ class Session:
 def load_gate(run: Path, folder: Path, device: str, lang: str, *, tools_on: bool):
     """(threshold, (tool model, tokenizer) or None, a line saying what the gate does) when the run's
     confidence gate was calibrated for the chat model in `folder`; (None, None, None) otherwise."""
-    from dentro.chat.gate import read_gate, same_folder
+    from dentro.chat.gate import gate_for
     from dentro.model.checkpoint import load_checkpoint
 
-    gate = read_gate(run)
-    if gate is None or not same_folder(gate["checkpoint"], folder):
+    gate = gate_for(run, folder)
+    if gate is None:
         return None, None, None
     tool_model = None
     path = gate.get("tool_model")

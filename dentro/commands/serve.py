@@ -61,15 +61,6 @@ def checkpoint_folders(run: Path, extra: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def gate_threshold(run: Path, folder: Path) -> float | None:
-    """The threshold of the run's confidence gate when it was calibrated for the model in `folder`
-    (dentro/chat/gate.py; `dentro factuality` writes it for the SFT model), else None."""
-    from dentro.chat.gate import read_gate, same_folder
-
-    gate = read_gate(run)
-    return float(gate["threshold"]) if gate is not None and same_folder(gate["checkpoint"], folder) else None
-
-
 def main(args):
     import logging
     import os
@@ -77,6 +68,7 @@ def main(args):
     import torch
     import uvicorn
 
+    from dentro.chat.gate import gate_for
     from dentro.model.checkpoint import load_checkpoint
     from dentro.runs import run_dir
     from dentro.serve.app import Limits, ServedModel, create_app
@@ -101,7 +93,8 @@ def main(args):
         model, tok, _ = load_checkpoint(folder, device, load_train_state=False)
         model.eval()
         sched = Scheduler(model, max_batch=args.max_batch, max_queue=args.max_queue, name=mid).start()
-        gate = gate_threshold(run, folder)
+        calibrated = gate_for(run, folder)  # `dentro factuality` calibrates one for the SFT model
+        gate = float(calibrated["threshold"]) if calibrated else None
         served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime), gate=gate))
         print(f"serving {mid}: {folder} ({model.num_params():,} parameters, context "
               f"{model.config.max_position_embeddings}, {device})"

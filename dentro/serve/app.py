@@ -425,21 +425,18 @@ def gate_choice(out: dict, c: Choice, threshold: float, req) -> dict:
     import random
 
     from dentro.chat.assistant import geometric_mean
-    from dentro.chat.gate import decide
-    from dentro.chat.probing import refusal
-    from dentro.web.language import identify
+    from dentro.chat.gate import decide, plain_turns, refusal_for
 
     answer = out["message"]["content"] or ""
     confidence = geometric_mean([t.logprob for t in c.tokens if t.logprob is not None])
-    plain = [m for m in req.messages if m["role"] in ("system", "user", "assistant") and not m.get("tool_calls")]
+    plain = plain_turns(req.messages)
     route = decide(plain, answer, confidence, threshold, tools=False)
     verdict = {"as_usual": "not_judged", "stands": "stands", "refuse": "refused"}[route]
     out["gate"] = {"confidence": round(confidence, 4), "threshold": round(threshold, 4), "verdict": verdict}
     if route == "refuse":
         question = next(m["content"] for m in reversed(plain) if m["role"] == "user")
-        lang = next((g for g in (identify(question)[0], identify(answer)[0]) if g in ("pt", "en")), "en")
         out["gate"]["answer"] = answer
-        out["message"]["content"] = refusal(lang, random.Random(req.seed))
+        out["message"]["content"] = refusal_for(question, answer, random.Random(req.seed), "en")
         out["logprobs"] = None  # they were the withheld answer's
         out["finish_reason"] = "stop"
     return out
