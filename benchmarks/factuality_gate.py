@@ -147,32 +147,24 @@ def calibration_shift(run: Path, probe_items: list[dict], ev: list[dict], keep: 
 
 
 def followups(run: Path, model, tok, threshold: float) -> dict:
-    """The gate on the SFT stage's held-out follow-ups, and on small talk after them (tools off)."""
+    """The gate on the SFT stage's held-out follow-ups, as the stage reports them (its followup_items,
+    gate_items, followup_figures), and on small talk after them (tools off)."""
     from dentro.chat import gate as G
     from dentro.chat.assistant import reply_batch
-    from dentro.eval.knowledge import contains_answer, is_refusal
+    from dentro.commands import factuality as F
 
-    rows = [json.loads(line) for line in (run / "sft" / "eval.jsonl").read_text(encoding="utf-8").splitlines()]
-    follow = [r for r in rows if len(r.get("messages", [])) >= 3]
-    small = [{"messages": f["messages"][:2] + [{"role": "user", "content": q}]} for f in follow
-             for q in SMALL_TALK[f["lang"]]]
-    out = {"right": 0, "right_kept": 0, "wrong": 0, "wrong_refused": 0, "small_talk": len(small),
-           "small_talk_refused": 0}
-    for items in (follow, small):
-        for it, r in zip(items, reply_batch(model, tok, [it["messages"] for it in items], max_tokens=48,
-                                            confidence=True)):
-            it["route"] = G.decide(it["messages"], r["text"], r["confidence"], threshold, tools=False)
-            it["text"] = r["text"]
-    for it in follow:
-        if contains_answer(it["text"], it["answers"]):
-            out["right"] += 1
-            out["right_kept"] += it["route"] != "refuse"
-        elif not is_refusal(it["text"]):
-            out["wrong"] += 1
-            out["wrong_refused"] += it["route"] == "refuse"
-    refused = [it for it in small if it["route"] == "refuse"]
-    out["small_talk_refused"] = len(refused)
-    out["small_talk_refused_replies"] = [it["text"][:80] for it in refused[:5]]
+    follow = F.followup_items(run)
+    F.ask(model, tok, follow, "sft", confidence=True)
+    F.gate_items(follow, threshold)
+    fig = F.followup_figures(follow)
+    out = {"right": fig["followup_right_n"], "right_kept": fig["followup_right_kept"],
+           "wrong": fig["followup_wrong_n"], "wrong_refused": fig["followup_wrong_refused"]}
+    small = [f["messages"][:2] + [{"role": "user", "content": q}] for f in follow for q in SMALL_TALK[f["lang"]]]
+    replies = reply_batch(model, tok, small, max_tokens=48, confidence=True)
+    refused = [r["text"] for m, r in zip(small, replies)
+               if G.decide(m, r["text"], r["confidence"], threshold, tools=False) == "refuse"]
+    out.update(small_talk=len(small), small_talk_refused=len(refused),
+               small_talk_refused_replies=[t[:80] for t in refused[:5]])
     return out
 
 

@@ -501,6 +501,6 @@ def test_the_gate_judges_the_sft_stages_follow_ups(tmp_path):
     F.gate_items(follow, 0.9)
     assert [it["gated"]["verdict"] for it in follow] == ["correct", "refused", "refused"]
     fig = F.followup_figures(follow)
-    assert fig == {"followup_n": 3, "followup_right_n": 2, "followup_wrong_n": 1,
-                   "followup_right_kept_gate": 0.5, "followup_wrong_refused_gate": 1.0}
+    assert fig == {"followup_n": 3, "followup_right_n": 2, "followup_wrong_n": 1, "followup_right_kept": 1,
+                   "followup_wrong_refused": 1, "followup_right_kept_gate": 0.5, "followup_wrong_refused_gate": 1.0}
     assert F.followup_items(tmp_path / "nowhere") == []

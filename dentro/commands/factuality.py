@@ -219,9 +219,12 @@ def followup_figures(follow: list[dict]) -> dict:
     its wrong ones, the share it refuses."""
     right = [it for it in follow if it["sft"]["verdict"] == "correct"]
     wrong = [it for it in follow if it["sft"]["verdict"] == "wrong"]
-    share = lambda rows, v: round(sum(it["gated"]["verdict"] == v for it in rows) / len(rows), 4) if rows else None  # noqa: E731
+    kept = sum(it["gated"]["verdict"] == "correct" for it in right)
+    refused = sum(it["gated"]["verdict"] == "refused" for it in wrong)
     return {"followup_n": len(follow), "followup_right_n": len(right), "followup_wrong_n": len(wrong),
-            "followup_right_kept_gate": share(right, "correct"), "followup_wrong_refused_gate": share(wrong, "refused")}
+            "followup_right_kept": kept, "followup_wrong_refused": refused,
+            "followup_right_kept_gate": round(kept / len(right), 4) if right else None,
+            "followup_wrong_refused_gate": round(refused / len(wrong), 4) if wrong else None}
 
 
 def nonfact_items(run: Path) -> list[dict]:
