@@ -298,11 +298,7 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
 
         async def sse():
             def chunk(choice_list, usage=None):
-                d = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion",
-                     "created": created, "model": m.id, "choices": choice_list}
-                if req.include_usage:
-                    d["usage"] = usage
-                return f"data: {json.dumps(d, ensure_ascii=False)}\n\n"
+                return sse_chunk(rid, created, m.id, chat, req, choice_list, usage)
 
             try:
                 if chat:
@@ -442,13 +438,20 @@ def gate_choice(out: dict, c: Choice, threshold: float, req) -> dict:
     return out
 
 
+def sse_chunk(rid: str, created: int, model_id: str, chat: bool, req, choices: list[dict], usage: dict | None = None) -> str:
+    """One server-sent event of a streamed completion: its choices, and the usage when the request
+    asked for it (stream_options.include_usage; null except in the last chunk, as OpenAI sends it)."""
+    d = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
+         "model": model_id, "choices": choices}
+    if req.include_usage:
+        d["usage"] = usage
+    return f"data: {json.dumps(d, ensure_ascii=False)}\n\n"
+
+
 async def gated_stream(out: list[dict], rid: str, created: int, model_id: str, req, usage: dict):
     """A gated reply as a stream: the role, the whole content with the gate's verdict, the finish."""
     def chunk(choices, with_usage=None):
-        d = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_id, "choices": choices}
-        if req.include_usage:
-            d["usage"] = with_usage
-        return f"data: {json.dumps(d, ensure_ascii=False)}\n\n"
+        return sse_chunk(rid, created, model_id, True, req, choices, with_usage)
 
     for o in out:
         i = o["index"]
