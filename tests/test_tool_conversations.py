@@ -56,8 +56,9 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
         f = facts[c["sources"][0]]
         name = w.name(f.subject)
         query = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["query"]
-        passages = c["messages"][-2]["content"].split("\n")
+        *passages, last = c["messages"][-2]["content"].split("\n")
         assert query.startswith(f'" {name}" ') and 1 <= len(passages) <= 3   # the name quoted, then a word
+        assert last == f"Query: {query}"   # as the search tool writes it: the query again, last
         assert all(p.startswith(f"[{k}] ") for k, p in enumerate(passages, 1))
         answer = f.answer[c["lang"]]
         assert answer in c["messages"][-1]["content"]

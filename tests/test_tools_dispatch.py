@@ -24,7 +24,10 @@ def test_tools_are_openai_function_schemas():
 
 def test_search_and_python_calls(context):
     assert call_tool("search", {"query": "Parana"}, context=context) == \
-        "[1] Curitiba fica no Paraná. (source: https://x.example/c)"
+        "[1] Curitiba fica no Paraná. (source: https://x.example/c)\nQuery: Parana"  # the query last
+    unsourced = ToolContext(index_path=context.index_path, sources=False)
+    assert call_tool("search", {"query": '"Curitiba" Parana'}, context=unsourced) == \
+        '[1] Curitiba fica no Paraná.\nQuery: "Curitiba" Parana'
     assert call_tool("search", '{"query": "zeppelin"}', context=context) == "No results."
     assert call_tool("python", {"code": "print(12345*6789)"}, context=context) == "83810205"
     assert call_tool("python", {"code": "x = 1"}, context=context).startswith("(no output")

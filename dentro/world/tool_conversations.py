@@ -2,11 +2,11 @@
 
     search   a rare fact of a training entity: the user asks; the assistant calls search with a
              query naming the entity (in double quotes: search_query); the tool message holds 1-3
-             passages written as the search tool writes them ("[1] ... (source: url)"): one
-             states the fact (fact_sentence, the crawl's own wording), the others are about
-             other training entities, preferably ones sharing a word of the name (what BM25
-             would also return); the answer is answer_sentence, which holds the passage's
-             answer string verbatim
+             passages written as the search tool writes them (search_response: "[1] ...
+             (source: url)", then "Query: ..."): one states the fact (fact_sentence, the crawl's
+             own wording), the others are about other training entities, preferably ones sharing
+             a word of the name (what BM25 would also return); the answer is answer_sentence,
+             which holds the passage's answer string verbatim
     python   arithmetic on 4- and 5-digit numbers (+, −, ×), which a small model cannot do in its
              head: the call prints the result (python_code: "print( a op b)"), the tool message
              holds the printed number, the answer states it
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dentro.world.conversations import (LANGS, SYSTEM, _absent_names, _conv, _question, answer_sentence,
                                         read_world)
+from dentro.chat.tools import search_response
 from dentro.world.entities import Fact, World
 from dentro.world.phrasing import context, fact_sentence
 
@@ -166,8 +167,6 @@ def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int
                 passages.append((fact_sentence(w, g, lang, rng), g))
         first = passages.pop(0)
         passages.insert(0 if rng.random() < 0.6 else rng.randint(0, len(passages)), first)
-        result = "\n".join(f"[{k}] {text}" + (f" (source: {urls[g.id]})" if g.id in urls else "")
-                           for k, (text, g) in enumerate(passages, 1))
         # Always with the word asked about: it finds the right passage more often (rare facts 56.8%
         # vs 53.0% with the name alone at the tiny model's result size, benchmarks/search_recall.py)
         # and keeps the relation in sight after the result. (The tiny model's held-out rare facts
@@ -175,6 +174,7 @@ def _search_convs(w: World, rare: list[Fact], facts_of: dict, urls: dict, n: int
         # within the noise, docs/factuality.md.)
         rng.random()  # the draw that chose, before: the conversations after it stay the same
         query = search_query(name, f.relation, lang)
+        result = search_response(query, [(text, urls.get(g.id)) for text, g in passages])
         before = search_lead(f.relation, lang, context(w, f, lang))
         lead = FROM_SEARCH[lang] if rng.random() < 0.3 else ""
         msgs = _tool_turns(_question(w, f, lang, rng), before, "search", {"query": query}, result,

@@ -114,8 +114,19 @@ def _search(query: str, context: ToolContext) -> str:
     results = search.search(context.index_path, query, k=context.k, max_chars=context.max_chars)
     if not results:
         return NO_RESULTS
-    return "\n".join(f"[{i}] {r['text']}" + (f" (source: {r['url']})" if r["url"] and context.sources else "")
-                     for i, r in enumerate(results, 1))
+    return search_response(query, [(r["text"], r["url"] if context.sources else None) for r in results])
+
+
+def search_response(query: str, passages: list[tuple[str, str | None]]) -> str:
+    """The text of a search's <tool_response>: each passage numbered ("[1] ...", with
+    "(source: url)" when it has one), then the query again on the last line ("Query: ...").
+    The query comes last so that what was asked (the name and the word asked about) is the
+    last thing the model reads before it answers: a small model answers from the few tokens
+    just before, and the question and its own "Vou procurar a mãe de X." are a passage away.
+    With it, the tiny model reads a rare fact right from a result that holds it about 1 time in 4
+    instead of 1 in 7 (docs/factuality.md, "The query at the end of a search result")."""
+    lines = [f"[{i}] {text}" + (f" (source: {url})" if url else "") for i, (text, url) in enumerate(passages, 1)]
+    return "\n".join(lines + [f"Query: {query}"])
 
 
 def _python(code: str, context: ToolContext) -> str:
