@@ -40,6 +40,7 @@ def main():
     from dentro.chat.assistant import build_prompt
     from dentro.chat.tool_mix import chat_context
     from dentro.chat.toolloop import Done, ToolCall, ToolResult, tool_loop
+    from dentro.chat.tools import response_passages
     from dentro.eval import knowledge as K
     from dentro.eval.tools import TOOLS_PROMPT, verdict
     from dentro.model.checkpoint import load_checkpoint
@@ -73,7 +74,7 @@ def main():
         text = (last.get("content") or "") if last.get("role") == "assistant" else ""
         v = verdict(text, it.get("answers") or [])
         quoted = re.search(r'"([^"]+)"', query or "")
-        has = bool(query is not None and result) and any(a in result for a in it["answers"])
+        has = bool(query is not None and result) and any(a in response_passages(result) for a in it["answers"])
         n["questions"] += 1
         n["searched"] += query is not None
         n["name_verbatim"] += bool(quoted) and quoted.group(1) in it["question"]
@@ -87,7 +88,7 @@ def main():
 
 def user_turn(run: Path, model, tok, items: list[dict], ctx) -> None:
     from dentro.chat.assistant import reply_batch
-    from dentro.chat.tools import call_tool
+    from dentro.chat.tools import call_tool, response_passages
     from dentro.eval.tools import verdict
     from dentro.world.conversations import read_world
     from dentro.world.tool_conversations import search_query
@@ -99,6 +100,7 @@ def user_turn(run: Path, model, tok, items: list[dict], ctx) -> None:
         f = facts[it["fact"]]
         result = call_tool("search", {"query": search_query(world.name(f.subject), f.relation, it["lang"])},
                            context=ctx)
+        result = response_passages(result)   # the passage as SFT's reading conversations give it
         if any(a in result for a in it["answers"]):
             passage = re.sub(r"^\[1\] ", "", result)
             text = f"Text:\n{passage}" if it["lang"] == "en" else passage

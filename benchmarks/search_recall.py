@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dentro.chat.tools import ToolContext, _search  # noqa: E402
+from dentro.chat.tools import ToolContext, _search, response_passages  # noqa: E402
 from dentro.world.tool_conversations import QUERY_WORD, search_query  # noqa: E402
 
 BUCKETS = ("rare", "medium", "frequent")
@@ -100,7 +100,7 @@ def main() -> None:
     def respond(query: str, k: int, max_chars: int) -> str:
         key = (query, k, max_chars)
         if key not in cache:
-            cache[key] = _search(query, ToolContext(index_path=a.index, k=k, max_chars=max_chars))
+            cache[key] = response_passages(_search(query, ToolContext(index_path=a.index, k=k, max_chars=max_chars)))
         return cache[key]
 
     hits = defaultdict(int)  # (bucket, lang, form, setting) -> queries whose response holds the answer

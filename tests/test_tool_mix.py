@@ -10,7 +10,7 @@ import pytest
 
 from dentro.chat.tools import NO_RESULTS
 from dentro.chat.tool_mix import (chat_context, ground, nobody_searches, python_pairs, with_tools_prompt)
-from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool
+from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool, response_passages
 from dentro.chat.tools.search import build_index
 from dentro.eval import tools as T
 from dentro.eval.knowledge import is_refusal
@@ -53,6 +53,16 @@ def test_ground_replaces_the_written_result_and_keeps_only_what_holds_the_answer
     assert result == call_tool("search", {"query": "Ana Lopes Prado"}, context=ctx)  # what chat would read
     assert "Fernholm" in result and "source:" not in result  # no URLs at this size
     assert found["messages"][2]["content"] == "[1] a passage the world wrote"  # the input is not changed
+
+
+def test_an_answer_only_the_query_holds_is_not_found(index):
+    ctx = ToolContext(index_path=index, k=2, max_chars=300, sources=False)
+    query = '"Ana Lopes Prado" Saturdays'   # the passages about Ana say nothing of Saturdays
+    result = call_tool("search", {"query": query}, context=ctx)
+    assert result.endswith(f"\nQuery: {query}") and "Saturdays" not in response_passages(result)
+    conv = search_conv("F3", query, "[1] written", "On Saturdays.")
+    out, stats = ground([conv], ctx, {"F3": {"en": "Saturdays"}})
+    assert out == [] and stats == {"search_kept": 0, "search_dropped": 1}
 
 
 def test_searches_about_nobody_end_in_a_refusal_that_names_them(index):

@@ -27,7 +27,7 @@ import random
 import re
 from pathlib import Path
 
-from dentro.chat.tools import NO_RESULTS, TOOLS_PROMPT, ToolContext, call_tool
+from dentro.chat.tools import NO_RESULTS, TOOLS_PROMPT, ToolContext, call_tool, response_passages
 
 NOT_FOUND = {
     "pt": ["Não sei: a busca não encontrou nada sobre {name}.",
@@ -70,7 +70,7 @@ def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) ->
         i, args = turn
         result = call_tool("search", args, context=context)
         answer = answers.get(c["sources"][0], {}).get(c["lang"])
-        if not answer or answer.casefold() not in " ".join(result.split()).casefold():
+        if not answer or answer.casefold() not in " ".join(response_passages(result).split()).casefold():
             stats["search_dropped"] += 1
             continue
         msgs = [dict(m) for m in c["messages"]]

@@ -129,6 +129,13 @@ def search_response(query: str, passages: list[tuple[str, str | None]]) -> str:
     return "\n".join(lines + [f"Query: {query}"])
 
 
+def response_passages(response: str) -> str:
+    """A search response without its last "Query: ..." line: what the passages say, for checking
+    whether a result holds an answer (the query names what is asked, never where it was found)."""
+    head, sep, _ = response.rpartition("\nQuery: ")
+    return head if sep else response
+
+
 def _python(code: str, context: ToolContext) -> str:
     r = sandbox.run_python(code, timeout_s=context.timeout_s, memory_mb=context.memory_mb,
                            max_output=context.max_output)
