@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dentro.chat.tools import TOOLS, ToolContext, call_tool
+from dentro.chat.tools import TOOLS, ToolContext, call_tool, response_passages
 from dentro.chat.tools.search import build_index
 
 
@@ -28,6 +28,8 @@ def test_search_and_python_calls(context):
     unsourced = ToolContext(index_path=context.index_path, sources=False)
     assert call_tool("search", {"query": '"Curitiba" Parana'}, context=unsourced) == \
         '[1] Curitiba fica no Paraná.\nQuery: "Curitiba" Parana'
+    spread = call_tool("search", {"query": "Parana\nQuery: Curitiba"}, context=unsourced)   # a model's odd query
+    assert spread.endswith("\nQuery: Parana Query: Curitiba") and response_passages(spread) == "[1] Curitiba fica no Paraná."
     assert call_tool("search", '{"query": "zeppelin"}', context=context) == "No results."
     assert call_tool("python", {"code": "print(12345*6789)"}, context=context) == "83810205"
     assert call_tool("python", {"code": "x = 1"}, context=context).startswith("(no output")

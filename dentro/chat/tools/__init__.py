@@ -126,12 +126,14 @@ def search_response(query: str, passages: list[tuple[str, str | None]]) -> str:
     With it, the tiny model reads a rare fact right from a result that holds it about 1 time in 4
     instead of 1 in 7 (docs/factuality.md, "The query at the end of a search result")."""
     lines = [f"[{i}] {text}" + (f" (source: {url})" if url else "") for i, (text, url) in enumerate(passages, 1)]
-    return "\n".join(lines + [f"Query: {query}"])
+    return "\n".join(lines + [f"Query: {' '.join(query.split())}"])   # one line, whatever the model wrote
 
 
 def response_passages(response: str) -> str:
     """A search response without its last "Query: ..." line: what the passages say, for checking
-    whether a result holds an answer (the query names what is asked, never where it was found)."""
+    whether a result holds an answer (the query names what is asked, never where it was found).
+    Passages hold no line break (search.passages joins their words with spaces), nor does the
+    query line, so the last "\nQuery: " is where that line starts."""
     head, sep, _ = response.rpartition("\nQuery: ")
     return head if sep else response
 
