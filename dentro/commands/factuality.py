@@ -88,7 +88,7 @@ PRESETS = {
                     tools_replay=4),
     "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
                    replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0),
-                   tools={"n_search": 1500, "n_python": 1800, "n_plain": 300, "n_nobody": 150}, tools_per_group=8,
+                   tools={"n_search": 1500, "n_python": 1800, "n_plain": 300, "n_nobody": 150}, tools_per_group=16,
                    tools_arithmetic=20,
                    tools_train=replace(S.PRESETS["tiny"], max_minutes=0.75, pretrain_replay=0.0)),
     "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,

@@ -124,7 +124,7 @@ def search_response(query: str, passages: list[tuple[str, str | None]]) -> str:
     last thing the model reads before it answers: a small model answers from the few tokens
     just before, and the question and its own "Vou procurar a mãe de X." are a passage away.
     With it, the tiny model reads a rare fact right from a result that holds it about 1 time in 4
-    instead of 1 in 7 (docs/factuality.md, "The query at the end of a search result")."""
+    instead of 1 in 8 (docs/factuality.md, "The query at the end of a search result")."""
     lines = [f"[{i}] {text}" + (f" (source: {url})" if url else "") for i, (text, url) in enumerate(passages, 1)]
     return "\n".join(lines + [f"Query: {' '.join(query.split())}"])   # one line, whatever the model wrote
 
