@@ -157,10 +157,11 @@ def chat_context(index: Path | None, context_len: int) -> ToolContext:
     """The ToolContext `dentro chat` gives a model with this window, which the search results
     share with the conversation: 3 passages of at most 1,200 characters in all, with their
     sources, from 1,024 positions up; below, about a character per position (one passage of 298
-    characters without its URL for the tiny model's 256: about 100 of its positions). One
-    passage rather than two halves: the window around the query's words holds the answer more
-    often (rare held-out facts 56.8% vs 54.3%, benchmarks/search_recall.py) and there is no
-    second passage, about someone else, to copy from."""
+    characters without its URL for the tiny model's 256: about 100 of its positions, and 10-15
+    more for the query line). One passage rather than two halves: the window around the query's
+    words holds the answer more often (rare held-out facts 56.8% vs 54.3%,
+    benchmarks/search_recall.py) and there is no second passage, about someone else, to copy
+    from."""
     if context_len >= 1024:
         return ToolContext(index_path=index)
     if context_len >= 512:
