@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+from dentro.chat.assistant import geometric_mean  # noqa: E402  (the gate's own confidence)
+
 SMALL_TALK = {"pt": ["Obrigado!", "E você, quem é?"], "en": ["Thanks!", "And who are you?"]}
 WORD = re.compile(r"\w+")
 
@@ -60,10 +62,6 @@ def greedy_replies(model, tok, questions: list[str]) -> list[dict]:
     return out
 
 
-def gm(lps: list[float]) -> float:
-    return math.exp(sum(lps) / len(lps)) if lps else 0.0
-
-
 def agreement(r: dict) -> float:
     """Mean word-set Jaccard between the greedy answer and each sample, the question's words left out."""
     asked = set(WORD.findall(r.get("question", "").lower()))
@@ -73,11 +71,12 @@ def agreement(r: dict) -> float:
 
 
 KINDS = {"least likely token": lambda r: math.exp(min(r["lp"])) if r["lp"] else 0.0,
-         "three least likely": lambda r: gm(sorted(r["lp"])[:3]),
+         "three least likely": lambda r: geometric_mean(sorted(r["lp"])[:3]),
          "whole answer": lambda r: math.exp(sum(r["lp"])) if r["lp"] else 0.0,
-         "geometric mean": lambda r: gm(r["lp"]),
-         "geometric mean, copied tokens left out": lambda r: gm([x for t, x in zip(r["ids"], r["lp"])
-                                                                  if t not in r["question_ids"]]) or gm(r["lp"]),
+         "geometric mean": lambda r: geometric_mean(r["lp"]),
+         "geometric mean, copied tokens left out":
+             lambda r: geometric_mean([x for t, x in zip(r["ids"], r["lp"]) if t not in r["question_ids"]])
+             or geometric_mean(r["lp"]),
          "agreement of 4 samples": agreement}
 
 

@@ -28,9 +28,9 @@ import random
 import re
 from pathlib import Path
 
+from dentro.chat.tools import search_response
 from dentro.world.conversations import (LANGS, SYSTEM, _absent_names, _conv, _question, answer_sentence,
                                         read_world)
-from dentro.chat.tools import search_response
 from dentro.world.entities import Fact, World
 from dentro.world.phrasing import context, fact_sentence
 
