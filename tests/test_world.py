@@ -315,6 +315,14 @@ def test_questions_and_math_tasks(world):
             assert f"{lang}_forward_{b}" in names
         assert any(n.startswith(f"{lang}_reverse_") for n in names)
     facts = {f["id"]: f for f in load(out, "facts.jsonl")}
+    # No forward question holds its answer (this world names 3 companies after their industry:
+    # "What industry does Redwood Software operate in?"), and each is asked in both languages.
+    forward = {lang: [json.loads(x) for b in ("frequent", "medium", "rare")
+                      for x in (qdir / f"{lang}_forward_{b}.jsonl").read_text().splitlines()] for lang in ("pt", "en")}
+    assert not [q["question"] for qs in forward.values() for q in qs if q["answer"].casefold() in q["question"].casefold()]
+    assert [q["fact"] for q in forward["pt"]] == [q["fact"] for q in forward["en"]]
+    stated = [f for f in facts.values() if f["pages"]]
+    assert 0 < len(stated) - len(forward["pt"]) <= 10
     for path in qdir.glob("*_reverse_*.jsonl"):
         for q in map(json.loads, path.read_text().splitlines()):
             assert q["answer"] == facts[q["fact"]]["subject_name"] and q["answer"] in q["answers"]

@@ -39,6 +39,12 @@ def _reverse_answers(w: World, f, idx: dict) -> list[str]:
     return idx[(f.relation, f.object, gender)]
 
 
+def gives_away(question: str, answers: list[str]) -> bool:
+    """True when an answer is written in the question itself (case folded)."""
+    q = " ".join(question.split()).casefold()
+    return any(a and " ".join(str(a).split()).casefold() in q for a in answers)
+
+
 def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) -> dict:
     facts = {f.id: f for f in w.facts}
     idx = _reverse_index(w)
@@ -47,12 +53,18 @@ def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) ->
         if row["pages"] == 0:
             continue  # never stated: nothing to probe
         f = facts[row["id"]]
+        forward = {lang: question(w, f, lang) for lang in ("pt", "en")}
+        # A question that already holds its answer measures nothing ("What industry does Tidewater
+        # Construction operate in?" -> construction: a reply naming the company would count as
+        # right). Left out in both languages, so that the two sets ask the same facts.
+        ask_forward = not any(gives_away(forward[lang], [f.answer[lang]]) for lang in forward)
         for lang in ("pt", "en"):
             base = {"fact": f.id, "lang": lang, "bucket": f.bucket, "relation": f.relation, "stated": f.stated,
                     "pages": row["pages"], "kept_pages": row["kept_pages"]}
             ans = f.answer[lang]
-            files.setdefault(f"{lang}_forward_{f.bucket}", []).append(
-                dict(base, direction="forward", question=question(w, f, lang), answer=ans, answers=[ans]))
+            if ask_forward:
+                files.setdefault(f"{lang}_forward_{f.bucket}", []).append(
+                    dict(base, direction="forward", question=forward[lang], answer=ans, answers=[ans]))
             if f.relation in ("mother", "father", "founder"):
                 answers = _reverse_answers(w, f, idx)
                 files.setdefault(f"{lang}_reverse_{f.bucket}", []).append(
