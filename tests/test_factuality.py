@@ -330,6 +330,19 @@ def test_resume_continues_the_fine_tuning_exactly(run, tmp_path, monkeypatch):
         (tmp_path / "b" / "conversations" / "train.jsonl").read_text()
 
 
+def test_the_glance_row_shows_what_the_gate_does():
+    from dentro.commands.factuality import glance_first
+
+    probed = {"absent_refused": 0.26, "sft_correct_kept": 0.66, "rare_wrong": 0.68, "absent_refused_sft": 0.0}
+    assert glance_first(probed) == probed and list(glance_first(probed)) == list(probed)
+    gated = {**probed, "gate_threshold": 0.9, "absent_refused_gate": 0.82, "sft_correct_kept_gate": 0.91,
+             "rare_wrong_gate": 0.38, "tools_rare_correct": 0.06, "tools_rare_correct_gate": 0.09}
+    out = glance_first(gated)
+    assert list(out)[:4] == ["absent_refused_gate", "sft_correct_kept_gate", "rare_wrong_gate", "tools_rare_correct_gate"]
+    assert out == gated and list(out)[4:7] == ["absent_refused", "sft_correct_kept", "rare_wrong"]
+    assert list(glance_first({**gated, "tools_rare_correct_gate": None}))[3] == "absent_refused"
+
+
 def test_report_card_section(run):
     from dentro.commands.factuality import TITLE, run_stage
     from dentro.speedrun import built_stages
@@ -337,7 +350,11 @@ def test_report_card_section(run):
     names = [n for n, _ in built_stages()]
     assert names.index("sft") < names.index("factuality") < names.index("export")
     figures, md = run_stage(run, "micro")
-    assert list(figures)[:3] == ["absent_refused", "sft_correct_kept", "rare_wrong"]
+    # the report card's glance row shows the first figures: the gated ones (what `dentro chat`
+    # does) when the run has a gate, else the probed model's
+    sfx = "_gate" if "absent_refused_gate" in figures else ""
+    assert list(figures)[:3] == [f"absent_refused{sfx}", f"sft_correct_kept{sfx}", f"rare_wrong{sfx}"]
+    assert {"absent_refused", "sft_correct_kept", "rare_wrong"} <= set(figures)
     assert "factuality/loss.png" in md and "| absent | pt |" in md and "refused ≥ 80%" in md
     assert TITLE.startswith("Stage 6")
 

@@ -388,6 +388,16 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
     return items
 
 
+GLANCE = ("absent_refused_gate", "sft_correct_kept_gate", "rare_wrong_gate", "tools_rare_correct_gate")
+
+
+def glance_first(figures: dict) -> dict:
+    """The figures with the gated ones first, when the run has a gate: the report card's glance row
+    shows a stage's first four figures, and behind the gate is what `dentro chat` answers with."""
+    first = [k for k in GLANCE if figures.get(k) is not None]
+    return {**{k: figures[k] for k in first}, **{k: v for k, v in figures.items() if k not in first}}
+
+
 def tools_headline(tool_tabs: dict) -> dict:
     """The tools' goals from the tools tables ({"<model>/<tools|plain>": {"bucket/lang": counts}}):
     rare facts correct with search, arithmetic with python (and without), people who do not exist
@@ -595,6 +605,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                      for m in ("sft", "probed", "gated") for k in ("tools", "plain")
                      if m != "gated" or (k == "tools" and gate is not None)}
         figures.update(tools_headline(tool_tabs), tools_seconds=round(t_tools, 1))
+    figures = glance_first(figures)
     atomic_write_json(out / "eval.json", {"figures": figures, "tables": tabs, "tools": tool_tabs})
     atomic_write_jsonl(out / "eval.jsonl", items + nonfact + follow)
     if tool_items:
