@@ -436,9 +436,12 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     ev = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     assert set(ev["tools"]) == {"sft/tools", "sft/plain", "probed/tools", "probed/plain", "gated/tools"}
     for tab in ev["tools"].values():
-        assert {"rare/pt", "absent/en", "arithmetic/pt", "arithmetic/en"} <= set(tab)
+        assert {"rare/pt", "absent/en", "arithmetic/pt", "arithmetic/en", "arithmetic_mixed/pt"} <= set(tab)
         assert all(g["correct"] + g["refused"] + g["wrong"] == g["n"] > 0 for g in tab.values())
     assert "tools_rare_correct" in ev["figures"] and "tools_needless_sft" in ev["figures"]
+    assert {"tools_arith_mixed_python", "tools_arith_mixed_python_gate"} <= set(ev["figures"])
+    lead = [k for k in F.GLANCE if ev["figures"].get(k) is not None]  # (none kept: the SFT model got none right)
+    assert len(lead) >= 3 and list(ev["figures"])[:len(lead)] == lead  # the glance row: what the gate does
     rows = [json.loads(l) for l in (out / "tools.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
     f = ev["figures"]

@@ -72,10 +72,16 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
 
 def test_python_results_are_computed_and_stated(world):
     _, _, convs = world
+    sizes = []
     for c in (c for c in convs if c["kind"] == "python"):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
-        expr = re.fullmatch(r"print\( (\d{4,}) ([-+*]) (\d{4,})\)", code)
+        expr = re.fullmatch(r"print\( (\d+) ([-+*]) (\d+)\)", code)
         assert expr, code
+        a, b = expr.group(1), expr.group(3)
+        user = next(m["content"] for m in c["messages"] if m["role"] == "user")
+        assert re.findall(r"\d+", user) == [a, b]  # the numbers as the question writes them
+        assert max(len(a), len(b)) >= 3  # two numbers of 1-2 digits are done in the head
+        sizes.append(4 <= len(a) <= 5 and 4 <= len(b) <= 5)
         value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
         assert c["messages"][-2]["content"] == str(value)
         assert str(value) in c["messages"][-1]["content"]
@@ -83,6 +89,8 @@ def test_python_results_are_computed_and_stated(world):
         # its language from it
         assert c["messages"][-3]["content"] in BEFORE["python"][c["lang"]]
         assert c["messages"][-1]["content"].split()[0] in {a.split()[0] for a in PYTHON_ANSWER[c["lang"]]}
+    # most are 4-5 digits each, as the stage's evaluation asks; some mix sizes ("48213 × 771")
+    assert 0.1 * len(sizes) <= sizes.count(False) <= 0.5 * len(sizes), sizes
     small = [c for c in convs if c["kind"] == "plain" and not c["sources"]]
     assert small and all(re.search(r"\b\d{1,2}\b", c["messages"][-2]["content"]) for c in small)
 

@@ -112,6 +112,22 @@ def test_heldout_arithmetic_avoids_the_training_pairs_and_is_right():
         assert it["answers"] == [str({"+": a + b, "-": a - b, "*": a * b}[it["op"]])]
 
 
+def test_heldout_arithmetic_of_mixed_sizes():
+    """Operands of 1-6 digits drawn apart, one of 3 or more: what python conversations of one size
+    never taught ("48213 * 771" was called as `print( 48213 - 7711)`)."""
+    items = T.arithmetic_items(200, mixed=True)
+    sizes = set()
+    for it in items:
+        a, b = numbers(it["question"])
+        assert it["bucket"] == "arithmetic_mixed" and (it["a"], it["b"]) == (a, b)
+        assert 2 <= min(a, b) and max(a, b) <= 999_999 and max(a, b) >= 100
+        assert it["answers"] == [str({"+": a + b, "-": a - b, "*": a * b}[it["op"]])]
+        sizes.add((len(str(a)), len(str(b))))
+    assert len(sizes) >= 25 and {it["op"] for it in items} == {"+", "-", "*"}
+    assert T.arithmetic_items(5)[0]["question"] == "Calcule 80448 + 66405."  # the stage's own set as before
+    assert not {numbers(it["question"]) for it in T.arithmetic_items(30)} & {numbers(it["question"]) for it in items}
+
+
 def test_tool_table_counts_verdicts_and_calls():
     items = [{"bucket": "rare", "lang": "pt", "m": {"verdict": "correct", "calls": ["search"], "text": ""}},
              {"bucket": "rare", "lang": "pt", "m": {"verdict": "refused", "calls": [], "text": ""}},

@@ -361,7 +361,8 @@ def tools_finetune(model, tok, mix: list[dict], val: list[dict], p: Preset, cfg,
 
 def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -> list[dict]:
     """Held-out questions with and without tools for each (model, tokenizer, key) in models:
-    facts per bucket and language, people who do not exist, and 4-5 digit arithmetic. Each item
+    facts per bucket and language, people who do not exist, 4-5 digit arithmetic and arithmetic
+    of mixed sizes (operands of 1-6 digits). Each item
     gains "<key>_tools" and "<key>_plain" ({"text", "verdict", "calls"}). [] when the preset
     measures none, or the run has no search index or no tool conversations (nothing to measure):
     neither SFT's conversations nor the fine-tuning mix (`mix`) taught tool use."""
@@ -380,7 +381,9 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
     held = json.loads(split.read_text(encoding="utf-8"))
     items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=p.tools_per_group, seed=1,
                          buckets=("frequent", "medium", "rare", "absent"))
-    items += T.arithmetic_items(p.tools_arithmetic, avoid=python_pairs(train))
+    pairs = python_pairs(train)
+    items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs)
+    items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs, mixed=True)
     for m, tk, key in models:
         context = chat_context(index, m.config.max_position_embeddings)
         T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")
@@ -419,6 +422,7 @@ def tools_headline(tool_tabs: dict) -> dict:
                                         ("absent_refused", "tools", "absent", "refused"),
                                         ("arith_python", "tools", "arithmetic", "correct"),
                                         ("arith_plain", "plain", "arithmetic", "correct"),
+                                        ("arith_mixed_python", "tools", "arithmetic_mixed", "correct"),
                                         ("needless", "tools", "frequent", "called")):
             if m != "gated" or key == "tools":  # the gate routes questions with tools on
                 out[f"tools_{name}{sfx}"] = share(f"{m}/{key}", bucket, what)
@@ -682,7 +686,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         "**With tools** (`search` over the run's corpus, `python` in the sandbox): the same kind of held-out "
         "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
         "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
-        "numbers. Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
+        "numbers; *arithmetic_mixed*: the same with operands of 1 to 6 digits, one of them 3 or more (\"48213 × "
+        "771\", \"1234 + 98\"). Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
             "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
             "model after probing through the tool loop (what `dentro chat` does)" if gated else "") + ".", "",
         md_table(["bucket", "lang", "n", "SFT, no tools", "SFT, tools", "called", "after probing, no tools",
@@ -696,6 +701,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
             + gate_col("tools_arith_python_gate"),
             ["the same arithmetic without tools (reported)", pct(f.get("tools_arith_plain_sft")),
              pct(f.get("tools_arith_plain")), ""] + ([""] if gated else []),
+            ["arithmetic of mixed sizes (1-6 digits) with python (reported)", pct(f.get("tools_arith_mixed_python_sft")),
+             pct(f.get("tools_arith_mixed_python")), ""] + gate_col("tools_arith_mixed_python_gate"),
             ["people who do not exist, with tools: refused", pct(f.get("tools_absent_refused_sft")),
              pct(f.get("tools_absent_refused")), ""] + gate_col("tools_absent_refused_gate"),
             ["a tool called for a frequent fact (not needed; should be rare)", pct(f.get("tools_needless_sft")),

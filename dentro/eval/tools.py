@@ -9,6 +9,8 @@
     arithmetic   sums, differences and products of 4- and 5-digit numbers, pt and en, drawn with
                  their own seed and never a pair of the training conversations: correct when the
                  exact result is in the reply, with python and without.
+    arithmetic_mixed  the same with operands of 1-6 digits drawn apart, one of them 3 or more
+                 ("48213 × 771", "1234 + 98"): what users type as well.
     needless     a tool called for a frequent fact (which the model knows) or for a question that
                  needs none: reported per bucket as the share of replies that called any tool.
 """
@@ -23,20 +25,23 @@ from dentro.eval.knowledge import verdict
 VERDICTS = ("correct", "refused", "wrong")
 
 
-def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset()) -> list[dict]:
+def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset(),
+                     mixed: bool = False) -> list[dict]:
     """n held-out problems (alternating pt / en): {"question", "answers", "lang", "bucket":
-    "arithmetic", "op"}."""
-    from dentro.world.tool_conversations import ARITH_ASK, _arithmetic
+    "arithmetic" (4-5 digit operands) or "arithmetic_mixed" (operands of 1-6 digits, one of 3 or
+    more), "op", "a", "b"}."""
+    from dentro.world.tool_conversations import ARITH_ASK, python_problem
 
-    rng = random.Random(f"tools-heldout-arithmetic-{seed}")
+    rng = random.Random(f"tools-heldout-arithmetic{'-mixed' if mixed else ''}-{seed}")
     items = []
     while len(items) < n:
         lang = ("pt", "en")[len(items) % 2]
-        p = _arithmetic(rng, 1000, 99999, lang)
+        p = python_problem(rng, lang, mixed)
         if (p["a"], p["b"]) in avoid:
             continue
         items.append({"question": rng.choice(ARITH_ASK[lang]).format(**p), "answers": [str(p["r"])],
-                      "lang": lang, "bucket": "arithmetic", "op": p["code"]})
+                      "lang": lang, "bucket": "arithmetic_mixed" if mixed else "arithmetic", "op": p["code"],
+                      "a": p["a"], "b": p["b"]})
     return items
 
 

@@ -191,9 +191,37 @@ def _arithmetic(rng, lo: int, hi: int, lang: str) -> dict:
         a, b = b, a
     if code == "*" and hi > 999:  # products of two 4-digit numbers: at most 8 digits
         a, b = rng.randint(lo, 9999), rng.randint(lo, 9999)
+    return _problem(a, code, b, lang, rng)
+
+
+def _problem(a: int, code: str, b: int, lang: str, rng) -> dict:
     r = {"+": a + b, "-": a - b, "*": a * b}[code]
     op = rng.choice(OPS[code][lang])
     return {"a": a, "b": b, "code": code, "op": op, "sym": "×" if code == "*" else code, "r": r}
+
+
+def _mixed_arithmetic(rng, lang: str) -> dict:
+    """One problem like _arithmetic's whose operands have 1-6 digits each, drawn apart, at least one
+    of them 3 or more (two of at most 2 digits are done in the head: _plain_convs): "48213 × 771",
+    "1234 + 98". A model that saw only 4-5 digit operands copied "48213 * 771" as
+    `print( 48213 - 7711)` and "1234 + 98" as `print( 1234 + 9888)` (docs/factuality.md)."""
+    code = rng.choice(list(OPS))
+    while True:  # a product of at most 10 digits, as _arithmetic's 4 x 4 of at most 8
+        da, db = rng.randint(1, 6), rng.randint(1, 6)
+        if max(da, db) >= 3 and (code != "*" or da + db <= 10):
+            break
+    a, b = (rng.randint(2 if d == 1 else 10 ** (d - 1), 10 ** d - 1) for d in (da, db))
+    if code == "-" and a < b:
+        a, b = b, a
+    return _problem(a, code, b, lang, rng)
+
+
+def python_problem(rng, lang: str, mixed: bool) -> dict:
+    """A problem for python: two 4-5 digit operands (products 4 x 4), or mixed sizes."""
+    return _mixed_arithmetic(rng, lang) if mixed else _arithmetic(rng, 1000, 99999, lang)
+
+
+MIXED_SIZES = 0.3  # share of the python conversations with operands of mixed sizes
 
 
 def python_code(a: int, op: str, b: int) -> str:
@@ -212,7 +240,7 @@ def _python_convs(n: int, rng) -> list[dict]:
     out = []
     for i in range(n):
         lang = LANGS[i % 2]
-        p = _arithmetic(rng, 1000, 99999, lang)
+        p = python_problem(rng, lang, mixed=rng.random() < MIXED_SIZES)
         user = rng.choice(ARITH_ASK[lang]).format(**p)
         # Always a lead in the question's language before the call ("Vou calcular."): after the
         # tool's answer, a number with no language, the reply takes its language from the nearest

@@ -1,0 +1,98 @@
+"""How well a model calls `python` for arithmetic: held-out problems of two kinds, side by side.
+
+    .venv/bin/python benchmarks/python_calls.py RUN CHECKPOINT [CHECKPOINT ...] [--n 60] [--show]
+
+RUN is a run folder after `dentro factuality` (its `factuality/conversations/train.jsonl`: no
+problem of its python conversations is asked); each CHECKPOINT a model to ask (e.g.
+RUN/factuality/checkpoint). Two sets of `--n` problems each, pt and en alternating, asked
+through the tool loop as `dentro chat` runs it (greedy, the tools line in the system message,
+every call run in the sandbox):
+
+  4-5 digits   the stage's held-out arithmetic: two operands of 4-5 digits (products 4 x 4);
+  mixed sizes  operands of 1-6 digits drawn apart, one of them 3 or more ("48213 × 771",
+               "1234 + 98"), what a user types as often.
+
+Counted per set: replies whose final answer holds the exact result as a whole number (not
+inside a longer one), replies that called python, and calls whose program is the problem as
+the training conversations write it (`print( a op b)`: both numbers and the operator copied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def ask(model, tok, question: str, context, max_tokens: int = 96) -> dict:
+    """The question through the tool loop, greedy: the final text and the python programs."""
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.toolloop import Done, ToolCall, tool_loop
+    from dentro.chat.tools import TOOLS_PROMPT
+    from dentro.model.engine import Sampling
+
+    messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": question}]
+    prompt = build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens)
+    codes, done = [], None
+    for ev in tool_loop(model, tok, prompt.ids, context=context, max_tokens=max_tokens, max_calls=2,
+                        sampling=Sampling(temperature=0.0)):
+        if isinstance(ev, ToolCall) and ev.name == "python":
+            codes.append(str((ev.arguments or {}).get("code", "")))
+        elif isinstance(ev, Done):
+            done = ev
+    last = done.messages[-1] if done and done.messages else {}
+    return {"text": (last.get("content") or "") if last.get("role") == "assistant" else "", "codes": codes}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run", type=Path)
+    ap.add_argument("checkpoints", type=Path, nargs="+")
+    ap.add_argument("--n", type=int, default=60, help="problems per set")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--show", action="store_true", help="print every problem, call and answer")
+    args = ap.parse_args()
+
+    from dentro.runs import read_jsonl
+    from dentro.chat.tool_mix import chat_context, python_pairs
+    from dentro.eval.tools import arithmetic_items
+    from dentro.model.checkpoint import load_checkpoint
+    from dentro.world.tool_conversations import python_code
+
+    train = args.run / "factuality" / "conversations" / "train.jsonl"
+    avoid = python_pairs(read_jsonl(train)) if train.is_file() else set()
+    sets = {"4-5 digits": arithmetic_items(args.n, seed=args.seed, avoid=avoid),
+            "mixed sizes": arithmetic_items(args.n, seed=args.seed, avoid=avoid, mixed=True)}
+    out = {"run": str(args.run), "n": args.n, "seed": args.seed, "avoided_pairs": len(avoid), "models": {}}
+    for ckpt in args.checkpoints:
+        model, tok, _ = load_checkpoint(ckpt, load_train_state=False)
+        model.eval()
+        ctx = chat_context(args.run / "tools" / "search.sqlite", model.config.max_position_embeddings)
+        res = {}
+        for name, items in sets.items():
+            t0 = time.time()
+            n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
+            for it in items:
+                r = ask(model, tok, it["question"], ctx)
+                right = re.search(rf"(?<![\d.,]){it['answers'][0]}(?![\d])", r["text"]) is not None
+                exact = python_code(it["a"], it["op"], it["b"]) in r["codes"]
+                n["correct"] += right
+                n["called_python"] += bool(r["codes"])
+                n["program_exact"] += exact
+                if args.show:
+                    print(f"{name} | {it['question']} | {r['codes'][:1]} | {r['text'][:60]!r} | "
+                          f"{'right' if right else 'WRONG'}")
+            n["seconds"] = round(time.time() - t0, 1)
+            res[name] = n
+        out["models"][str(ckpt)] = res
+        print(json.dumps({str(ckpt): res}), flush=True)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
