@@ -1,16 +1,18 @@
-"""How well a model calls `python` for arithmetic: held-out problems of two kinds, side by side.
+"""How well a model calls `python` for arithmetic: held-out problems of four kinds, side by side.
 
     .venv/bin/python benchmarks/python_calls.py RUN CHECKPOINT [CHECKPOINT ...] [--n 60] [--show]
 
 RUN is a run folder after `dentro factuality` (its `factuality/conversations/train.jsonl`: no
 problem of its python conversations is asked); each CHECKPOINT a model to ask (e.g.
-RUN/factuality/checkpoint). Two sets of `--n` problems each, pt and en alternating, asked
+RUN/factuality/checkpoint). Four sets of `--n` problems each, pt and en alternating, asked
 through the tool loop as `dentro chat` runs it (greedy, the tools line in the system message,
 every call run in the sandbox):
 
   4-5 digits   the stage's held-out arithmetic: two operands of 4-5 digits (products 4 x 4);
   mixed sizes  operands of 1-6 digits drawn apart, one of them 3 or more ("48213 × 771",
-               "1234 + 98"), what a user types as often.
+               "1234 + 98"), what a user types as often;
+  division     a / b, b of 1-3 digits, a of at most 6, half of them exact; python prints a float;
+  separators   4-5 digit problems written as people write them ("48.213 + 7.719", "48,213 + 7,719").
 
 Counted per set: replies whose final answer holds the exact result as a whole number (not
 inside a longer one), replies that called python, and calls whose program is the problem as
@@ -62,12 +64,12 @@ def main():
     from dentro.chat.tool_mix import chat_context, python_pairs
     from dentro.eval.tools import arithmetic_items
     from dentro.model.checkpoint import load_checkpoint
-    from dentro.world.tool_conversations import python_code
+    from dentro.world.tool_conversations import KINDS, python_code
 
     train = args.run / "factuality" / "conversations" / "train.jsonl"
     avoid = python_pairs(read_jsonl(train)) if train.is_file() else set()
-    sets = {"4-5 digits": arithmetic_items(args.n, seed=args.seed, avoid=avoid),
-            "mixed sizes": arithmetic_items(args.n, seed=args.seed, avoid=avoid, mixed=True)}
+    sets = {kind: arithmetic_items(args.n, seed=args.seed, avoid=avoid, kind=kind) for kind in KINDS}
+    sets["separators"] = arithmetic_items(args.n, seed=args.seed, avoid=avoid, separators=True)
     out = {"run": str(args.run), "n": args.n, "seed": args.seed, "avoided_pairs": len(avoid), "models": {}}
     for ckpt in args.checkpoints:
         model, tok, _ = load_checkpoint(ckpt, load_train_state=False)
@@ -79,7 +81,7 @@ def main():
             n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
             for it in items:
                 r = ask(model, tok, it["question"], ctx)
-                right = re.search(rf"(?<![\d.,]){it['answers'][0]}(?![\d])", r["text"]) is not None
+                right = re.search(rf"(?<![\d.,]){re.escape(it['answers'][0])}(?![\d])", r["text"]) is not None
                 exact = python_code(it["a"], it["op"], it["b"]) in r["codes"]
                 n["correct"] += right
                 n["called_python"] += bool(r["codes"])

@@ -72,16 +72,20 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
 
 def test_python_results_are_computed_and_stated(world):
     _, _, convs = world
-    sizes = []
+    sizes, separated, divisions = [], 0, 0
     for c in (c for c in convs if c["kind"] == "python"):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
-        expr = re.fullmatch(r"print\( (\d+) ([-+*]) (\d+)\)", code)
+        expr = re.fullmatch(r"print\( (\d+) ([-+*/]) (\d+)\)", code)
         assert expr, code
         a, b = expr.group(1), expr.group(3)
         user = next(m["content"] for m in c["messages"] if m["role"] == "user")
-        assert re.findall(r"\d+", user) == [a, b]  # the numbers as the question writes them
+        written = re.findall(r"\d[\d.,]*\d|\d", user)  # the numbers as the question writes them
+        separated += written != [a, b]
+        sep = "." if c["lang"] == "pt" else ","
+        assert [w.replace(sep, "") for w in written] == [a, b], (user, code)
         assert max(len(a), len(b)) >= 3  # two numbers of 1-2 digits are done in the head
         sizes.append(4 <= len(a) <= 5 and 4 <= len(b) <= 5)
+        divisions += expr.group(2) == "/"
         value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
         assert c["messages"][-2]["content"] == str(value)
         assert str(value) in c["messages"][-1]["content"]
@@ -91,6 +95,7 @@ def test_python_results_are_computed_and_stated(world):
         assert c["messages"][-1]["content"].split()[0] in {a.split()[0] for a in PYTHON_ANSWER[c["lang"]]}
     # most are 4-5 digits each, as the stage's evaluation asks; some mix sizes ("48213 × 771")
     assert 0.1 * len(sizes) <= sizes.count(False) <= 0.5 * len(sizes), sizes
+    assert 0 < divisions < 0.4 * len(sizes) and 0 < separated < 0.4 * len(sizes)  # some of each
     small = [c for c in convs if c["kind"] == "plain" and not c["sources"]]
     assert small and all(re.search(r"\b\d{1,2}\b", c["messages"][-2]["content"]) for c in small)
 

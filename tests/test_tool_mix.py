@@ -115,7 +115,7 @@ def test_heldout_arithmetic_avoids_the_training_pairs_and_is_right():
 def test_heldout_arithmetic_of_mixed_sizes():
     """Operands of 1-6 digits drawn apart, one of 3 or more: what python conversations of one size
     never taught ("48213 * 771" was called as `print( 48213 - 7711)`)."""
-    items = T.arithmetic_items(200, mixed=True)
+    items = T.arithmetic_items(200, kind="mixed sizes")
     sizes = set()
     for it in items:
         a, b = numbers(it["question"])
@@ -126,6 +126,22 @@ def test_heldout_arithmetic_of_mixed_sizes():
     assert len(sizes) >= 25 and {it["op"] for it in items} == {"+", "-", "*"}
     assert T.arithmetic_items(5)[0]["question"] == "Calcule 80448 + 66405."  # the stage's own set as before
     assert not {numbers(it["question"]) for it in T.arithmetic_items(30)} & {numbers(it["question"]) for it in items}
+
+
+def test_heldout_divisions_and_numbers_with_separators():
+    divisions = T.arithmetic_items(40, kind="division")
+    assert {it["bucket"] for it in divisions} == {"arithmetic_division"}
+    for it in divisions:
+        a, b = numbers(it["question"])
+        assert it["answers"] == [str(a / b)] and a <= 999_999 and 2 <= b <= 999
+    assert 5 <= sum(it["answers"][0].endswith(".0") for it in divisions) <= 35  # exact and not
+    plain, shown = T.arithmetic_items(20), T.arithmetic_items(20, separators=True)
+    for it in shown:
+        sep = "." if it["lang"] == "pt" else ","
+        a, b = (int(x.replace(sep, "")) for x in re.findall(r"\d[\d.,]*\d", it["question"]))
+        assert (a, b) == (it["a"], it["b"]) and f"{a:,}".replace(",", sep) in it["question"]
+        assert it["bucket"] == "arithmetic_separators"
+    assert [it["question"] for it in plain] != [it["question"] for it in shown]
 
 
 def test_tool_table_counts_verdicts_and_calls():

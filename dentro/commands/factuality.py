@@ -383,7 +383,7 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
                          buckets=("frequent", "medium", "rare", "absent"))
     pairs = python_pairs(train)
     items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs)
-    items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs, mixed=True)
+    items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs, kind="mixed sizes")
     for m, tk, key in models:
         context = chat_context(index, m.config.max_position_embeddings)
         T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")

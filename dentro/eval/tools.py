@@ -25,22 +25,27 @@ from dentro.eval.knowledge import verdict
 VERDICTS = ("correct", "refused", "wrong")
 
 
-def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset(),
-                     mixed: bool = False) -> list[dict]:
-    """n held-out problems (alternating pt / en): {"question", "answers", "lang", "bucket":
-    "arithmetic" (4-5 digit operands) or "arithmetic_mixed" (operands of 1-6 digits, one of 3 or
-    more), "op", "a", "b"}."""
-    from dentro.world.tool_conversations import ARITH_ASK, python_problem
+BUCKET = {"4-5 digits": "arithmetic", "mixed sizes": "arithmetic_mixed", "division": "arithmetic_division"}
 
-    rng = random.Random(f"tools-heldout-arithmetic{'-mixed' if mixed else ''}-{seed}")
+
+def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset(), kind: str = "4-5 digits",
+                     separators: bool = False) -> list[dict]:
+    """n held-out problems (alternating pt / en) of one kind (dentro.world.tool_conversations.KINDS:
+    4-5 digit operands, operands of 1-6 digits, divisions), their numbers written with thousands
+    separators if asked: {"question", "answers", "lang", "bucket" ("arithmetic", "arithmetic_mixed",
+    "arithmetic_division"; "_separators" added), "op", "a", "b"}."""
+    from dentro.world.tool_conversations import asked, python_problem
+
+    tag = {"4-5 digits": "", "mixed sizes": "-mixed", "division": "-division"}[kind] + ("-sep" if separators else "")
+    rng = random.Random(f"tools-heldout-arithmetic{tag}-{seed}")
     items = []
     while len(items) < n:
         lang = ("pt", "en")[len(items) % 2]
-        p = python_problem(rng, lang, mixed)
+        p = python_problem(rng, lang, kind)
         if (p["a"], p["b"]) in avoid:
             continue
-        items.append({"question": rng.choice(ARITH_ASK[lang]).format(**p), "answers": [str(p["r"])],
-                      "lang": lang, "bucket": "arithmetic_mixed" if mixed else "arithmetic", "op": p["code"],
+        items.append({"question": asked(p, lang, rng, separators), "answers": [str(p["r"])], "lang": lang,
+                      "bucket": BUCKET[kind] + ("_separators" if separators else ""), "op": p["code"],
                       "a": p["a"], "b": p["b"]})
     return items
 

@@ -216,12 +216,54 @@ def _mixed_arithmetic(rng, lang: str) -> dict:
     return _problem(a, code, b, lang, rng)
 
 
-def python_problem(rng, lang: str, mixed: bool) -> dict:
-    """A problem for python: two 4-5 digit operands (products 4 x 4), or mixed sizes."""
-    return _mixed_arithmetic(rng, lang) if mixed else _arithmetic(rng, 1000, 99999, lang)
+# Division only with python (the plain conversations do +, - and x in the head): "/" prints a
+# float, "688.0" or "688.7142857142857", and the answer copies it as it is.
+DIVIDE = {"pt": ["÷", "dividido por", "/"], "en": ["÷", "divided by", "/"]}
 
 
-MIXED_SIZES = 0.3  # share of the python conversations with operands of mixed sizes
+def _division(rng, lang: str) -> dict:
+    """a / b with b of 1-3 digits and a of at most 6; half of them exact ("4816 ÷ 7")."""
+    b = rng.randint(2, 10 ** rng.randint(1, 3) - 1)
+    q = rng.randint(10 if b < 100 else 2, 999_999 // b)
+    a = b * q + (rng.randrange(1, b) if rng.random() < 0.5 else 0)
+    return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": a / b}
+
+
+KINDS = ("4-5 digits", "mixed sizes", "division")
+
+
+def python_problem(rng, lang: str, kind: str = "4-5 digits") -> dict:
+    """A problem for python: two 4-5 digit operands (products 4 x 4), operands of mixed sizes, or
+    a division."""
+    if kind == "mixed sizes":
+        return _mixed_arithmetic(rng, lang)
+    if kind == "division":
+        return _division(rng, lang)
+    return _arithmetic(rng, 1000, 99999, lang)
+
+
+def with_separators(n: int, lang: str) -> str:
+    """n as people write it in lang: "48.213" / "48,213" (below 1000 as it is)."""
+    return f"{n:,}".replace(",", ".") if lang == "pt" else f"{n:,}"
+
+
+def asked(p: dict, lang: str, rng, separators: bool = False) -> str:
+    """The user's question for problem p; with separators, its numbers as people write them
+    ("Quanto é 48.213 + 7.719?"), while the program keeps the digits alone."""
+    show = {**p, "a": with_separators(p["a"], lang), "b": with_separators(p["b"], lang)} if separators else p
+    return rng.choice(ARITH_ASK[lang]).format(**show)
+
+
+# Shares of the python conversations: operands of mixed sizes, divisions (the rest: 4-5 digits),
+# and questions whose numbers carry thousands separators. Before the first two, "48213 * 771" was
+# called as `print( 48213 - 7711)`; before the last two, "48.213 + 7.719" as `print( 48 + 7)` and
+# "4821 dividido por 7" as `print( 4821 * 7)` (docs/factuality.md, "Numbers of any size").
+MIXED_SIZES, DIVISIONS, SEPARATORS = 0.22, 0.13, 0.15
+
+
+def python_kind(rng) -> str:
+    x = rng.random()
+    return "mixed sizes" if x < MIXED_SIZES else "division" if x < MIXED_SIZES + DIVISIONS else "4-5 digits"
 
 
 def python_code(a: int, op: str, b: int) -> str:
@@ -240,8 +282,8 @@ def _python_convs(n: int, rng) -> list[dict]:
     out = []
     for i in range(n):
         lang = LANGS[i % 2]
-        p = python_problem(rng, lang, mixed=rng.random() < MIXED_SIZES)
-        user = rng.choice(ARITH_ASK[lang]).format(**p)
+        p = python_problem(rng, lang, python_kind(rng))
+        user = asked(p, lang, rng, separators=rng.random() < SEPARATORS)
         # Always a lead in the question's language before the call ("Vou calcular."): after the
         # tool's answer, a number with no language, the reply takes its language from the nearest
         # text. With a lead in 30% of the calls, 194 of 240 held-out replies were in the question's
