@@ -8,7 +8,8 @@ RUN/factuality/checkpoint). Four sets of `--n` problems each, pt and en alternat
 through the tool loop as `dentro chat` runs it (greedy, the tools line in the system message,
 every call run in the sandbox):
 
-  4-5 digits   the stage's held-out arithmetic: two operands of 4-5 digits (products 4 x 4);
+  4-5 digits   the kind of the stage's held-out arithmetic (with --seed 0, its very problems): two
+               operands of 4-5 digits (products 4 x 4);
   mixed sizes  operands of 1-6 digits drawn apart, one of them 3 or more ("48213 × 771",
                "1234 + 98"), what a user types as often;
   division     a / b, b of 1-3 digits, a of at most 6, half of them exact; python prints a float;
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -62,7 +62,7 @@ def main():
 
     from dentro.runs import read_jsonl
     from dentro.chat.tool_mix import chat_context, python_pairs
-    from dentro.eval.tools import arithmetic_items
+    from dentro.eval.tools import arithmetic_items, number_in
     from dentro.model.checkpoint import load_checkpoint
     from dentro.world.tool_conversations import KINDS, python_code
 
@@ -81,7 +81,7 @@ def main():
             n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
             for it in items:
                 r = ask(model, tok, it["question"], ctx)
-                right = re.search(rf"(?<![\d.,]){re.escape(it['answers'][0])}(?![\d])", r["text"]) is not None
+                right = number_in(r["text"], it["answers"][0])
                 exact = python_code(it["a"], it["op"], it["b"]) in r["codes"]
                 n["correct"] += right
                 n["called_python"] += bool(r["codes"])

@@ -352,8 +352,8 @@ def test_report_card_section(run):
     figures, md = run_stage(run, "micro")
     # the report card's glance row shows the first figures: the gated ones (what `dentro chat`
     # does) when the run has a gate, else the probed model's
-    sfx = "_gate" if "absent_refused_gate" in figures else ""
-    assert list(figures)[:3] == [f"absent_refused{sfx}", f"sft_correct_kept{sfx}", f"rare_wrong{sfx}"]
+    lead = [k for k in F.GLANCE if figures.get(k) is not None] or ["absent_refused", "sft_correct_kept", "rare_wrong"]
+    assert list(figures)[:len(lead)] == lead
     assert {"absent_refused", "sft_correct_kept", "rare_wrong"} <= set(figures)
     assert "factuality/loss.png" in md and "| absent | pt |" in md and "refused ≥ 80%" in md
     assert TITLE.startswith("Stage 6")

@@ -125,7 +125,6 @@ def test_heldout_arithmetic_of_mixed_sizes():
         sizes.add((len(str(a)), len(str(b))))
     assert len(sizes) >= 25 and {it["op"] for it in items} == {"+", "-", "*"}
     assert T.arithmetic_items(5)[0]["question"] == "Calcule 80448 + 66405."  # the stage's own set as before
-    assert not {numbers(it["question"]) for it in T.arithmetic_items(30)} & {numbers(it["question"]) for it in items}
 
 
 def test_heldout_divisions_and_numbers_with_separators():
@@ -142,6 +141,16 @@ def test_heldout_divisions_and_numbers_with_separators():
         assert (a, b) == (it["a"], it["b"]) and f"{a:,}".replace(",", sep) in it["question"]
         assert it["bucket"] == "arithmetic_separators"
     assert [it["question"] for it in plain] != [it["question"] for it in shown]
+
+
+def test_arithmetic_is_scored_as_a_whole_number():
+    it = {"bucket": "arithmetic_mixed", "answers": ["944"]}
+    assert T.item_verdict("O resultado é 944.", it) == "correct"
+    assert T.item_verdict("That comes to 9443.", it) == "wrong"  # a substring would count it
+    assert T.item_verdict("The result is 944.5.", it) == "wrong" and T.item_verdict("1,944", it) == "wrong"
+    assert T.item_verdict("Não sei.", it) == "refused"
+    assert T.item_verdict("It is 9443.", {"bucket": "rare", "answers": ["944"]}) == "correct"  # facts: as before
+    assert T.number_in("= 688.0.", "688.0") and not T.number_in("= 688.05", "688.0")
 
 
 def test_tool_table_counts_verdicts_and_calls():

@@ -1,7 +1,7 @@
 """Tool conversations for stage 6, grounded in the run's own search index.
 
 dentro/world/tool_conversations.py writes conversations in which the assistant calls `search`
-(rare facts), `python` (4- and 5-digit arithmetic) or no tool (frequent facts, small sums); its
+(rare facts), `python` (arithmetic with big or many-digit numbers) or no tool (frequent facts, small sums); its
 search results are passages in the world's wording. Here every search call is run against the
 run's index, as `dentro chat` runs it (same ToolContext), and the real result replaces the
 written one:

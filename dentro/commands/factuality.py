@@ -403,7 +403,8 @@ def glance_first(figures: dict) -> dict:
 
 def tools_headline(tool_tabs: dict) -> dict:
     """The tools' goals from the tools tables ({"<model>/<tools|plain>": {"bucket/lang": counts}}):
-    rare facts correct with search, arithmetic with python (and without), people who do not exist
+    rare facts correct with search, arithmetic with python (and without; 4-5 digits, and mixed sizes
+    with python), people who do not exist
     refused with tools, tool calls where none was needed (frequent facts)."""
     from dentro.eval.tools import pooled
 

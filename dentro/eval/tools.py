@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import random
+import re
 
 from dentro.chat.tools import TOOLS_PROMPT, ToolContext
-from dentro.eval.knowledge import verdict
+from dentro.eval.knowledge import is_refusal, verdict
 
 VERDICTS = ("correct", "refused", "wrong")
 
@@ -48,6 +49,22 @@ def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozen
                       "bucket": BUCKET[kind] + ("_separators" if separators else ""), "op": p["code"],
                       "a": p["a"], "b": p["b"]})
     return items
+
+
+def number_in(text: str, number: str) -> bool:
+    """number in text as a whole number: not inside a longer one ("944" is not in "9443" nor in
+    "944.5"), a final period allowed ("O resultado é 944.")."""
+    return re.search(rf"(?<![\d.,]){re.escape(number)}(?!\d|[.,]\d)", text) is not None
+
+
+def item_verdict(text: str, it: dict) -> str:
+    """verdict() for a fact; for arithmetic (any "arithmetic*" bucket), the exact result as a
+    whole number."""
+    if not it.get("bucket", "").startswith("arithmetic"):
+        return verdict(text, it.get("answers") or [])
+    if is_refusal(text):
+        return "refused"
+    return "correct" if any(number_in(text, a) for a in it.get("answers") or []) else "wrong"
 
 
 def answer_with_tools(model, tok, question: str, context: ToolContext, max_tokens: int = 96) -> dict:
@@ -86,7 +103,7 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
         replies = reply_batch(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
                               max_tokens=max_tokens, confidence=True)
         for it, r in zip(items, replies):
-            it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": [],
+            it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": [],
                        "confidence": r["confidence"]}
         return
     # The first turns in batches, greedy: a reply that calls no tool is final as it stands (the SFT
@@ -100,10 +117,10 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
         if f["too_long"] or "<tool_call>" in f["text"]:
             loop.append(it)
         else:
-            it[key] = {"text": f["text"], "verdict": verdict(f["text"], it.get("answers") or []), "calls": []}
+            it[key] = {"text": f["text"], "verdict": item_verdict(f["text"], it), "calls": []}
     for it in bar(loop, desc=progress or key, unit="q", disable=progress is None or not loop):
         r = answer_with_tools(model, tok, it["question"], context, max_tokens)
-        it[key] = {"text": r["text"], "verdict": verdict(r["text"], it.get("answers") or []), "calls": r["calls"]}
+        it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": r["calls"]}
 
 
 def table(items: list[dict], key: str) -> dict:

@@ -7,9 +7,11 @@
              own wording), the others are about other training entities, preferably ones sharing
              a word of the name (what BM25 would also return); the answer is answer_sentence,
              which holds the passage's answer string verbatim
-    python   arithmetic on 4- and 5-digit numbers (+, −, ×), which a small model cannot do in its
-             head: the call prints the result (python_code: "print( a op b)"), the tool message
-             holds the printed number, the answer states it
+    python   arithmetic a small model cannot do in its head: mostly 4- and 5-digit numbers (+, −,
+             ×), also operands of 1-6 digits, divisions, and numbers written with thousands
+             separators in the question (python_kind, asked): the call prints the result
+             (python_code: "print( a op b)", the digits alone), the tool message holds the
+             printed number, the answer states it
     plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
              directly, so that the model does not call a tool for everything
 
@@ -224,7 +226,7 @@ DIVIDE = {"pt": ["÷", "dividido por", "/"], "en": ["÷", "divided by", "/"]}
 def _division(rng, lang: str) -> dict:
     """a / b with b of 1-3 digits and a of at most 6; half of them exact ("4816 ÷ 7")."""
     b = rng.randint(2, 10 ** rng.randint(1, 3) - 1)
-    q = rng.randint(10 if b < 100 else 2, 999_999 // b)
+    q = rng.randint(-(-100 // b), (999_999 - b + 1) // b)  # a from 100 (one number of 3+ digits) to 999,999
     a = b * q + (rng.randrange(1, b) if rng.random() < 0.5 else 0)
     return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": a / b}
 
