@@ -31,26 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def ask(model, tok, question: str, context, max_tokens: int = 96) -> dict:
-    """The question through the tool loop, greedy: the final text and the python programs."""
-    from dentro.chat.assistant import build_prompt
-    from dentro.chat.toolloop import Done, ToolCall, tool_loop
-    from dentro.chat.tools import TOOLS_PROMPT
-    from dentro.model.engine import Sampling
-
-    messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": question}]
-    prompt = build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens)
-    codes, done = [], None
-    for ev in tool_loop(model, tok, prompt.ids, context=context, max_tokens=max_tokens, max_calls=2,
-                        sampling=Sampling(temperature=0.0)):
-        if isinstance(ev, ToolCall) and ev.name == "python":
-            codes.append(str((ev.arguments or {}).get("code", "")))
-        elif isinstance(ev, Done):
-            done = ev
-    last = done.messages[-1] if done and done.messages else {}
-    return {"text": (last.get("content") or "") if last.get("role") == "assistant" else "", "codes": codes}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
@@ -62,7 +42,7 @@ def main():
 
     from dentro.runs import read_jsonl
     from dentro.chat.tool_mix import chat_context, python_pairs
-    from dentro.eval.tools import arithmetic_items, number_in
+    from dentro.eval.tools import answer_with_tools, arithmetic_items, number_in
     from dentro.model.checkpoint import load_checkpoint
     from dentro.world.tool_conversations import KINDS, python_code
 
@@ -80,7 +60,8 @@ def main():
             t0 = time.time()
             n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
             for it in items:
-                r = ask(model, tok, it["question"], ctx)
+                r = answer_with_tools(model, tok, it["question"], ctx)
+                r["codes"] = [str(a.get("code", "")) for c, a in zip(r["calls"], r["arguments"]) if c == "python"]
                 right = number_in(r["text"], it["answers"][0])
                 exact = python_code(it["a"], it["op"], it["b"]) in r["codes"]
                 n["correct"] += right

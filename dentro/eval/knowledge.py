@@ -59,13 +59,14 @@ def is_refusal(text: str) -> bool:
     return any(r in t for r in REFUSALS)
 
 
-def verdict(text: str, answers: list[str]) -> str:
+def verdict(text: str, answers: list[str], contains=contains_answer) -> str:
     """One answer scored against the truth: "refused" (it says it does not know), else "correct"
-    (a true answer string is in it), else "wrong". A refusal wins over a named answer ("I don't
-    know, maybe Lisbon?" is not a claim), so the three shares of a table add up to 100%."""
+    (a true answer string is in it, as `contains` finds it), else "wrong". A refusal wins over a
+    named answer ("I don't know, maybe Lisbon?" is not a claim), so the three shares of a table
+    add up to 100%."""
     if is_refusal(text):
         return "refused"
-    return "correct" if answers and contains_answer(text, answers) else "wrong"
+    return "correct" if answers and contains(text, answers) else "wrong"
 
 
 def load_items(truth: Path, heldout_facts: set[str] | None, *, per_group: int | dict | None, seed: int = 0,

@@ -21,7 +21,7 @@ import random
 import re
 
 from dentro.chat.tools import TOOLS_PROMPT, ToolContext
-from dentro.eval.knowledge import is_refusal, verdict
+from dentro.eval.knowledge import verdict
 
 VERDICTS = ("correct", "refused", "wrong")
 
@@ -37,7 +37,7 @@ def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozen
     "arithmetic_division"; "_separators" added), "op", "a", "b"}."""
     from dentro.world.tool_conversations import asked, python_problem
 
-    tag = {"4-5 digits": "", "mixed sizes": "-mixed", "division": "-division"}[kind] + ("-sep" if separators else "")
+    tag = BUCKET[kind].removeprefix("arithmetic").replace("_", "-") + ("-sep" if separators else "")
     rng = random.Random(f"tools-heldout-arithmetic{tag}-{seed}")
     items = []
     while len(items) < n:
@@ -60,16 +60,15 @@ def number_in(text: str, number: str) -> bool:
 def item_verdict(text: str, it: dict) -> str:
     """verdict() for a fact; for arithmetic (any "arithmetic*" bucket), the exact result as a
     whole number."""
-    if not it.get("bucket", "").startswith("arithmetic"):
-        return verdict(text, it.get("answers") or [])
-    if is_refusal(text):
-        return "refused"
-    return "correct" if any(number_in(text, a) for a in it.get("answers") or []) else "wrong"
+    if it.get("bucket", "").startswith("arithmetic"):
+        return verdict(text, it.get("answers") or [], lambda t, answers: any(number_in(t, a) for a in answers))
+    return verdict(text, it.get("answers") or [])
 
 
 def answer_with_tools(model, tok, question: str, context: ToolContext, max_tokens: int = 96) -> dict:
     """One question through the tool loop, greedy: {"text" (the final answer), "calls" (tool
-    names, in order), "reason" (how the loop ended)}."""
+    names, in order), "arguments" (each call's arguments, {} when unparsed), "reason" (how the
+    loop ended)}."""
     from dentro.chat.assistant import build_prompt
     from dentro.chat.toolloop import Done, ToolCall, tool_loop
     from dentro.model.engine import Sampling
@@ -78,17 +77,18 @@ def answer_with_tools(model, tok, question: str, context: ToolContext, max_token
     try:
         prompt = build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens)
     except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
-        return {"text": "", "calls": [], "reason": "context"}
-    calls, done = [], None
+        return {"text": "", "calls": [], "arguments": [], "reason": "context"}
+    calls, arguments, done = [], [], None
     for ev in tool_loop(model, tok, prompt.ids, context=context, max_tokens=max_tokens, max_calls=2,
                         sampling=Sampling(temperature=0.0)):
         if isinstance(ev, ToolCall):
             calls.append(ev.name or "?")
+            arguments.append(ev.arguments or {})
         elif isinstance(ev, Done):
             done = ev
     last = done.messages[-1] if done and done.messages else {}
     text = (last.get("content") or "") if last.get("role") == "assistant" else ""
-    return {"text": text, "calls": calls, "reason": done.reason if done else "?"}
+    return {"text": text, "calls": calls, "arguments": arguments, "reason": done.reason if done else "?"}
 
 
 def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,

@@ -39,13 +39,9 @@ def _reverse_answers(w: World, f, idx: dict) -> list[str]:
     return idx[(f.relation, f.object, gender)]
 
 
-def gives_away(question: str, answers: list[str]) -> bool:
-    """True when an answer is written in the question itself (case folded)."""
-    q = " ".join(question.split()).casefold()
-    return any(a and " ".join(str(a).split()).casefold() in q for a in answers)
-
-
 def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) -> dict:
+    from dentro.eval.knowledge import contains_answer  # how a reply is scored: the same match
+
     facts = {f.id: f for f in w.facts}
     idx = _reverse_index(w)
     files: dict[str, list] = {}
@@ -57,7 +53,7 @@ def write_questions(folder: Path, w: World, fact_rows: list[dict], seed: int) ->
         # A question that already holds its answer measures nothing ("What industry does Tidewater
         # Construction operate in?" -> construction: a reply naming the company would count as
         # right). Left out in both languages, so that the two sets ask the same facts.
-        ask_forward = not any(gives_away(forward[lang], [f.answer[lang]]) for lang in forward)
+        ask_forward = not any(contains_answer(forward[lang], [f.answer[lang]]) for lang in forward)
         for lang in ("pt", "en"):
             base = {"fact": f.id, "lang": lang, "bucket": f.bucket, "relation": f.relation, "stated": f.stated,
                     "pages": row["pages"], "kept_pages": row["kept_pages"]}
