@@ -12,7 +12,7 @@ from dentro.tokenizer.bpe import train_tokenizer
 from dentro.world import config_for, generate
 from dentro.world.conversations import _absent_names, make_conversations, read_world
 from dentro.world.phrasing import context
-from dentro.world.tool_conversations import BEFORE, PYTHON_ANSWER, make_tool_conversations, search_lead
+from dentro.world.tool_conversations import PYTHON_ANSWER, PYTHON_LEAD, make_tool_conversations, search_lead
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +89,9 @@ def test_python_results_are_computed_and_stated(world):
         value = eval(compile(ast.parse(expr.group(1) + expr.group(2) + expr.group(3), mode="eval"), "", "eval"))
         assert c["messages"][-2]["content"] == str(value)
         assert str(value) in c["messages"][-1]["content"]
-        # a lead in the question's language before every call: the reply after the number takes
-        # its language from it
-        assert c["messages"][-3]["content"] in BEFORE["python"][c["lang"]]
+        # a lead in the question's language before every call, naming the operation the program
+        # does: the reply after the number takes its language from it, the program its operator
+        assert c["messages"][-3]["content"] == PYTHON_LEAD[expr.group(2)][c["lang"]]
         assert c["messages"][-1]["content"].split()[0] in {a.split()[0] for a in PYTHON_ANSWER[c["lang"]]}
     # most are 4-5 digits each, as the stage's evaluation asks; some mix sizes ("48213 × 771")
     assert 0.1 * len(sizes) <= sizes.count(False) <= 0.5 * len(sizes), sizes

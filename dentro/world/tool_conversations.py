@@ -59,7 +59,16 @@ def search_query(name: str, relation: str | None, lang: str) -> str:
 
 
 # What the assistant says before a call: python's lead; a search names what it looks up (SEARCH_LEAD).
-BEFORE = {"python": {"pt": ["Vou calcular.", "Vou fazer a conta."], "en": ["Let me calculate.", "Let me compute that."]}}
+# Before a python call the assistant names the operation it will write ("Vou multiplicar." ...
+# `print( 48213 * 771)`): the operator is chosen right after the question, where its word ("vezes",
+# "times", "×") is close, and the program copies it from the lead. After a generic "Vou calcular."
+# the program's operator was wrong in 47 of 180 held-out problems of mixed sizes ("Quanto é 57189 *
+# 61049?" -> `print( 57189 - 61049)`) and 27 of 180 divisions; with the operation named, 5 and 0
+# (the same SFT model, three seeds; docs/factuality.md, "The operation named before the call").
+PYTHON_LEAD = {"+": {"pt": "Vou somar.", "en": "Let me add."},
+               "-": {"pt": "Vou subtrair.", "en": "Let me subtract."},
+               "*": {"pt": "Vou multiplicar.", "en": "Let me multiply."},
+               "/": {"pt": "Vou dividir.", "en": "Let me divide."}}
 
 # Before a search the assistant says what it looks up, in the words its answer will open with ("Vou
 # procurar a profissão de X." ... "A profissão de X é ..."): the relation is chosen right after the
@@ -286,12 +295,12 @@ def _python_convs(n: int, rng) -> list[dict]:
         lang = LANGS[i % 2]
         p = python_problem(rng, lang, python_kind(rng))
         user = asked(p, lang, rng, separators=rng.random() < SEPARATORS)
-        # Always a lead in the question's language before the call ("Vou calcular."): after the
+        # Always a lead in the question's language before the call ("Vou somar."): after the
         # tool's answer, a number with no language, the reply takes its language from the nearest
         # text. With a lead in 30% of the calls, 194 of 240 held-out replies were in the question's
-        # language (two runs); with one in all, 221 (docs/factuality.md).
-        before = rng.choice(BEFORE["python"][lang])
-        msgs = _tool_turns(user, before, "python", {"code": python_code(p["a"], p["code"], p["b"])}, str(p["r"]),
+        # language (two runs); with one in all, 221 (docs/factuality.md). It names the operation
+        # (PYTHON_LEAD).
+        msgs = _tool_turns(user, PYTHON_LEAD[p["code"]][lang], "python", {"code": python_code(p["a"], p["code"], p["b"])}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
         out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
     return out
