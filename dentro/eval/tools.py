@@ -34,7 +34,8 @@ def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozen
     """n held-out problems (alternating pt / en) of one kind (dentro.world.tool_conversations.KINDS:
     4-5 digit operands, operands of 1-6 digits, divisions), their numbers written with thousands
     separators if asked: {"question", "answers", "lang", "bucket" ("arithmetic", "arithmetic_mixed",
-    "arithmetic_division"; "_separators" added), "op", "a", "b"}."""
+    "arithmetic_division"; "_separators" added), "op", "a", "b"}. A division's answers: the result
+    rounded to two decimals, as the python conversations print it, and the float "/" prints."""
     from dentro.world.tool_conversations import asked, python_problem
 
     tag = BUCKET[kind].removeprefix("arithmetic").replace("_", "-") + ("-sep" if separators else "")
@@ -45,7 +46,8 @@ def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozen
         p = python_problem(rng, lang, kind)
         if (p["a"], p["b"]) in avoid:
             continue
-        items.append({"question": asked(p, lang, rng, separators), "answers": [str(p["r"])], "lang": lang,
+        answers = list(dict.fromkeys([str(p["r"]), str(p["a"] / p["b"])])) if p["code"] == "/" else [str(p["r"])]
+        items.append({"question": asked(p, lang, rng, separators), "answers": answers, "lang": lang,
                       "bucket": BUCKET[kind] + ("_separators" if separators else ""), "op": p["code"],
                       "a": p["a"], "b": p["b"]})
     return items

@@ -10,7 +10,8 @@
     python   arithmetic a small model cannot do in its head: mostly 4- and 5-digit numbers (+, −,
              ×), also operands of 1-6 digits, divisions, and numbers written with thousands
              separators in the question (python_kind, asked): the call prints the result
-             (python_code: "print( a op b)", the digits alone), the tool message holds the
+             (python_code: "print( a op b)", the digits alone; a division rounded to two
+             decimals), the tool message holds the
              printed number, the answer states it
     plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
              directly, so that the model does not call a tool for everything
@@ -227,8 +228,11 @@ def _mixed_arithmetic(rng, lang: str) -> dict:
     return _problem(a, code, b, lang, rng)
 
 
-# Division only with python (the plain conversations do +, - and x in the head): "/" prints a
-# float, "688.0" or "688.7142857142857", and the answer copies it as it is.
+# Division only with python (the plain conversations do +, - and x in the head), rounded to two
+# decimals by the program (python_code: `print( round( 4821 / 7, 2))` prints 688.71, an exact one
+# 688.0), and the answer copies what it prints. With the float as "/" prints it ("688.7142857142857")
+# the answer miscopied a digit of the long tail in one division in four: on one SFT model at two
+# seeds 82 of 120 held-out divisions came out right that way, 108 of 120 rounded (docs/factuality.md).
 DIVIDE = {"pt": ["÷", "dividido por", "/"], "en": ["÷", "divided by", "/"]}
 
 
@@ -237,7 +241,7 @@ def _division(rng, lang: str) -> dict:
     b = rng.randint(2, 10 ** rng.randint(1, 3) - 1)
     q = rng.randint(-(-100 // b), (999_999 - b + 1) // b)  # a from 100 (one number of 3+ digits) to 999,999
     a = b * q + (rng.randrange(1, b) if rng.random() < 0.5 else 0)
-    return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": a / b}
+    return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": round(a / b, 2)}
 
 
 KINDS = ("4-5 digits", "mixed sizes", "division")
@@ -285,8 +289,8 @@ def python_code(a: int, op: str, b: int) -> str:
     it copies the second (after " "). After "(" there is nothing in the question to match: on the
     fresh clone where the call was written "print(80448 + 66405)", the probed model got the first
     number wrong in 109 of 120 held-out problems (docs/factuality.md, "A space before the first
-    number")."""
-    return f"print( {a} {op} {b})"
+    number"). A division is rounded to two decimals: "print( round( 4821 / 7, 2))"."""
+    return f"print( round( {a} / {b}, 2))" if op == "/" else f"print( {a} {op} {b})"
 
 
 def _python_convs(n: int, rng) -> list[dict]:
