@@ -14,7 +14,8 @@ every call run in the sandbox):
                "1234 + 98"), what a user types as often;
   division     a / b, b of 1-3 digits, a of at most 6, half of them exact; the program rounds the
                float to two decimals (`print( round( a / b, 2))`; the unrounded float also counts);
-  separators   4-5 digit problems written as people write them ("48.213 + 7.719", "48,213 + 7,719").
+  separators   4-5 digit problems written as people write them ("48.213 + 7.719", "48,213 + 7,719");
+               the program keeps the separator as Python's "_" (`print( 48_213 + 7_719)`).
 
 Counted per set: replies whose final answer holds the exact result as a whole number (not
 inside a longer one), replies that called python, and calls whose program is the problem as
@@ -64,7 +65,7 @@ def main():
                 r = answer_with_tools(model, tok, it["question"], ctx)
                 r["codes"] = [str(a.get("code", "")) for c, a in zip(r["calls"], r["arguments"]) if c == "python"]
                 right = any(number_in(r["text"], a) for a in it["answers"])
-                exact = python_code(it["a"], it["op"], it["b"]) in r["codes"]
+                exact = python_code(it["a"], it["op"], it["b"], it["bucket"].endswith("_separators")) in r["codes"]
                 n["correct"] += right
                 n["called_python"] += bool(r["codes"])
                 n["program_exact"] += exact

@@ -75,14 +75,17 @@ def test_python_results_are_computed_and_stated(world):
     sizes, separated, divisions = [], 0, 0
     for c in (c for c in convs if c["kind"] == "python"):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
-        expr = re.fullmatch(r"print\( (\d+) ([-+*]) (\d+)\)", code) or re.fullmatch(r"print\( round\( (\d+) (/) (\d+), 2\)\)", code)
+        number = r"(\d[\d_]*)"
+        expr = (re.fullmatch(rf"print\( {number} ([-+*]) {number}\)", code)
+                or re.fullmatch(rf"print\( round\( {number} (/) {number}, 2\)\)", code))
         assert expr, code
-        a, b = expr.group(1), expr.group(3)
         user = next(m["content"] for m in c["messages"] if m["role"] == "user")
         written = re.findall(r"\d[\d.,]*\d|\d", user)  # the numbers as the question writes them
-        separated += written != [a, b]
         sep = "." if c["lang"] == "pt" else ","
-        assert [w.replace(sep, "") for w in written] == [a, b], (user, code)
+        # the program writes them as the question does, its thousands separator as Python's "_"
+        assert [w.replace(sep, "_") for w in written] == [expr.group(1), expr.group(3)], (user, code)
+        separated += "_" in code
+        a, b = expr.group(1).replace("_", ""), expr.group(3).replace("_", "")
         assert max(len(a), len(b)) >= 3  # two numbers of 1-2 digits are done in the head
         sizes.append(4 <= len(a) <= 5 and 4 <= len(b) <= 5)
         divisions += expr.group(2) == "/"
@@ -125,10 +128,11 @@ def test_each_number_in_the_code_follows_the_token_it_follows_in_the_question(wo
     _, _, convs = world
     tok = train_tokenizer(["user assistant system tool search python print 12 + 30 " * 4], vocab_size=300)
 
-    def before_each_number(text: str) -> list[str]:
+    def before_each_number(text: str) -> list[str]:  # a separator inside a number ("48.213", "48_213") does not start one
         pieces = [tok.decode([i]) for i in tok.encode(text)]
         return [pieces[k - 1] for k in range(1, len(pieces))
-                if pieces[k].isdigit() and not pieces[k - 1].isdigit()]
+                if pieces[k].isdigit() and not pieces[k - 1].isdigit()
+                and not (pieces[k - 1] in {".", "_", ","} and k > 1 and pieces[k - 2].isdigit())]
 
     checked = 0
     for c in (c for c in convs if c["kind"] == "python"):

@@ -101,8 +101,9 @@ def numbers(question: str) -> tuple[int, int]:
 
 def test_heldout_arithmetic_avoids_the_training_pairs_and_is_right():
     convs = [{"messages": [{"role": "assistant", "content": "", "tool_calls": [{"function": {
-        "name": "python", "arguments": json.dumps({"code": "print(12345 * 678)"})}}]}]}]
-    assert python_pairs(convs) == {(12345, 678)}
+        "name": "python", "arguments": json.dumps({"code": code})}}]}]}
+             for code in ("print(12345 * 678)", "print( 48_213 + 7_719)", "print( round( 4_821 / 7, 2))")]
+    assert python_pairs(convs) == {(12345, 678), (48213, 7719), (4821, 7)}  # "_" separators read as Python does
     avoid = {numbers(it["question"]) for it in T.arithmetic_items(10)}  # what the same seed would draw
     items = T.arithmetic_items(30, avoid=avoid)
     assert {it["lang"] for it in items} == {"pt", "en"} and len(items) == 30

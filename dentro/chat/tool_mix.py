@@ -111,7 +111,7 @@ def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
     pairs = set()
     for c in convs:
         for _, name, args in _tool_calls(c["messages"]):
-            nums = [int(x) for x in re.findall(r"\d+", args.get("code", ""))] if name == "python" else []
+            nums = [int(x.replace("_", "")) for x in re.findall(r"\d[\d_]*", args.get("code", ""))] if name == "python" else []
             if len(nums) >= 2:
                 pairs.add((nums[0], nums[1]))
     return pairs

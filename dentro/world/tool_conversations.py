@@ -10,8 +10,8 @@
     python   arithmetic a small model cannot do in its head: mostly 4- and 5-digit numbers (+, −,
              ×), also operands of 1-6 digits, divisions, and numbers written with thousands
              separators in the question (python_kind, asked): the call prints the result
-             (python_code: "print( a op b)", the digits alone; a division rounded to two
-             decimals), the tool message holds the
+             (python_code: "print( a op b)"; a division rounded to two decimals; a separator
+             of the question written "_", "48_213"), the tool message holds the
              printed number, the answer states it
     plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
              directly, so that the model does not call a tool for everything
@@ -281,7 +281,7 @@ def python_kind(rng) -> str:
     return "mixed sizes" if x < MIXED_SIZES else "division" if x < MIXED_SIZES + DIVISIONS else "4-5 digits"
 
 
-def python_code(a: int, op: str, b: int) -> str:
+def python_code(a: int, op: str, b: int, grouped: bool = False) -> str:
     """The program of a python conversation, "print( 80448 + 66405)": with a space before the
     first number. dentro's tokenizer writes every digit as a token and the space before a number
     as a token of its own, so in the question ("Calcule 80448 + 66405.") each number follows a
@@ -289,7 +289,13 @@ def python_code(a: int, op: str, b: int) -> str:
     it copies the second (after " "). After "(" there is nothing in the question to match: on the
     fresh clone where the call was written "print(80448 + 66405)", the probed model got the first
     number wrong in 109 of 120 held-out problems (docs/factuality.md, "A space before the first
-    number"). A division is rounded to two decimals: "print( round( 4821 / 7, 2))"."""
+    number"). A division is rounded to two decimals: "print( round( 4821 / 7, 2))". grouped: the
+    numbers keep the question's thousands separators as Python's "_" ("48.213 + 7.719" ->
+    "print( 48_213 + 7_719)"): the program copies the question's tokens one for one, a separator
+    for a separator, instead of leaving one out mid-number (docs/factuality.md, "Separators kept
+    as underscores")."""
+    if grouped:
+        a, b = f"{a:_}", f"{b:_}"
     return f"print( round( {a} / {b}, 2))" if op == "/" else f"print( {a} {op} {b})"
 
 
@@ -298,13 +304,14 @@ def _python_convs(n: int, rng) -> list[dict]:
     for i in range(n):
         lang = LANGS[i % 2]
         p = python_problem(rng, lang, python_kind(rng))
-        user = asked(p, lang, rng, separators=rng.random() < SEPARATORS)
+        grouped = rng.random() < SEPARATORS
+        user = asked(p, lang, rng, separators=grouped)
         # Always a lead in the question's language before the call ("Vou somar."): after the
         # tool's answer, a number with no language, the reply takes its language from the nearest
         # text. With a lead in 30% of the calls, 194 of 240 held-out replies were in the question's
         # language (two runs); with one in all, 221 (docs/factuality.md). It names the operation
         # (PYTHON_LEAD).
-        msgs = _tool_turns(user, PYTHON_LEAD[p["code"]][lang], "python", {"code": python_code(p["a"], p["code"], p["b"])}, str(p["r"]),
+        msgs = _tool_turns(user, PYTHON_LEAD[p["code"]][lang], "python", {"code": python_code(p["a"], p["code"], p["b"], grouped)}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
         out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
     return out
