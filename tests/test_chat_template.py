@@ -147,6 +147,22 @@ def test_mask_trains_tool_calls_but_not_tool_responses(tok):
     assert all(m == 0 for i, m in zip(ids, mask) if i == tok.special_id("<tool_response>"))
 
 
+def test_an_assistant_turn_of_weight_0_is_rendered_but_not_trained(tok):
+    """OpenAI's fine-tuning format: "weight": 0 on an assistant message shows it, trains nothing of it
+    (its tool calls and <|im_end|> included); "weight": 1 is the default."""
+    messages = [{"role": "user", "content": "Quanto é 2 + 2?"},
+                {"role": "assistant", "content": "5.", "weight": 0},
+                {"role": "user", "content": "Tem certeza?"},
+                {"role": "assistant", "content": "", "weight": 0, "tool_calls": TOOL_TURNS[1]["tool_calls"]},
+                {"role": "tool", "content": "4"},
+                {"role": "assistant", "content": "Desculpe: 2 + 2 = 4.", "weight": 1}]
+    ids, mask = render(tok, messages)
+    assert masked_spans(tok, ids, mask) == ["Desculpe: 2 + 2 = 4.<|im_end|>"]
+    plain = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
+    assert render_text(messages) == render_text(plain) and render(tok, plain)[0] == ids
+    assert len(masked_spans(tok, *render(tok, plain))) == 3
+
+
 def test_mask_at_the_header_boundary_follows_bytes(tok):
     # "assistant\n" + "\n\n  The..." : the first newline tokens may straddle header and content;
     # a token holding any content byte is trained, a token of header bytes only is not.

@@ -243,6 +243,7 @@ MORE_BAD = [  # (reason, line): other ways to have the same reasons
     ("bad_tool_calls", '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "", '
                        '"tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}'),
     ("not_json", "[" * 100000),
+    ("no_assistant", '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y", "weight": 0}]}'),
 ]
 
 

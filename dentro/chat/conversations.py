@@ -126,8 +126,8 @@ def parse_line(raw: bytes) -> dict:
         nm = _message(m, after_calls)
         after_calls = "tool_calls" in nm or (nm["role"] == "tool" and after_calls)
         out.append(nm)
-    if not any(m["role"] == "assistant" for m in out):
-        raise Bad("no_assistant")
+    if not any(m["role"] == "assistant" and m.get("weight", 1) != 0 for m in out):
+        raise Bad("no_assistant")  # no assistant turn to train on ("weight": 0 on every one counts as none)
     conv = {k: v for k, v in obj.items() if k != "messages"}
     conv["messages"] = out
     try:  # "\ud800" is valid JSON but no text: the tokenizer could not encode it

@@ -26,6 +26,8 @@ Thinking switched off is an empty <think> block that the template writes, not th
 an assistant turn opens with it (a direct answer in the SFT data) it is not trained, and
 `think=False` prefills it. A model trained so thinks by default where its data did (math) and
 answers at once when the request says so (`dentro chat --no-think`, the evaluation's direct form).
+An assistant message with `"weight": 0` (OpenAI's fine-tuning format: a turn the model reads,
+not one it learns to write) is rendered the same and trained nowhere.
 
 Unlike Qwen3's own template: no built-in tools system prompt (whoever writes the system message
 describes the tools), and the assistant's <think>...</think> is kept as written in every turn
@@ -106,7 +108,8 @@ def _encode_run(tokenizer, run: list[Piece]) -> tuple[list[int], list[int]]:
 
 
 def _pieces(messages: list[dict], add_generation_prompt: bool, think: bool = True) -> list[Piece]:
-    turns = [_check(m, i) for i, m in enumerate(_check_list(messages))]
+    messages = _check_list(messages)
+    turns = [_check(m, i) for i, m in enumerate(messages)]
     out: list[Piece] = [("<|endoftext|>", "special", False)]
     for i, (role, content, calls) in enumerate(turns):
         if role == "tool":
@@ -119,16 +122,17 @@ def _pieces(messages: list[dict], add_generation_prompt: bool, think: bool = Tru
             if i == len(turns) - 1 or turns[i + 1][0] != "tool":
                 out += [("<|im_end|>", "special", False), ("\n", "text", False)]
         elif role == "assistant":
+            train = messages[i].get("weight", 1) != 0  # OpenAI fine-tuning's "weight": 0, a turn shown, not trained
             out += [("<|im_start|>", "special", False), ("assistant\n", "text", False)]
             if content.startswith(THINK_OFF):  # the template's, not the model's: not trained
                 out.append((THINK_OFF, "assistant", False))
                 content = content[len(THINK_OFF):]
-            out.append((content, "assistant", True))
+            out.append((content, "assistant", train))
             for j, call in enumerate(calls):
                 sep = "\n" if content or j > 0 else ""
-                out += [(sep, "assistant", True), ("<tool_call>", "special", True),
-                        ("\n" + call + "\n", "assistant", True), ("</tool_call>", "special", True)]
-            out += [("<|im_end|>", "special", True), ("\n", "text", False)]
+                out += [(sep, "assistant", train), ("<tool_call>", "special", train),
+                        ("\n" + call + "\n", "assistant", train), ("</tool_call>", "special", train)]
+            out += [("<|im_end|>", "special", train), ("\n", "text", False)]
         else:  # system, user
             out += [("<|im_start|>", "special", False), (role + "\n" + content, "text", False),
                     ("<|im_end|>", "special", False), ("\n", "text", False)]
