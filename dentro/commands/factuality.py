@@ -157,7 +157,8 @@ def main(args):
                    lr_frac=args.lr_frac, seed=args.seed, resume=args.resume, device=args.device)
     print(json.dumps(r["figures"], indent=2))
     print(markdown_table(r["tables"]))
-    print(f"the model is in {r['checkpoint']}; talk to it with `dentro chat --run {args.run}`")
+    print(f"the probed model is in {r['checkpoint']}; talk to it with `dentro chat --checkpoint {r['checkpoint']}`; "
+          f"`dentro chat --run {args.run}` answers with the run's chat model behind the confidence gate")
 
 
 # ---- the stage: probe, build the mix, fine-tune, evaluate ------------------------------------

@@ -105,7 +105,9 @@ def main(args):
             overrides=overrides, lr_frac=args.lr_frac, seed=args.seed, resume=args.resume, device=args.device,
             pretrain_replay=args.pretrain_replay, interpolate=args.interpolate)
     print(json.dumps(r["figures"], indent=2))
-    print(f"the chat model is in {r['checkpoint']}; talk to it with `dentro chat --run {args.run}`")
+    # --checkpoint, not --run: the run's chat default is its most post-trained model that earned its
+    # place (dentro.runs.post_trained_checkpoint), which is not this one after --out or a later stage
+    print(f"the chat model is in {r['checkpoint']}; talk to it with `dentro chat --checkpoint {r['checkpoint']}`")
 
 
 def _read_user_data(paths: list[str], log) -> tuple[list[dict], dict]:
