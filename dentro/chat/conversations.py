@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dentro.chat.template import trained
 from dentro.errors import UserError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -126,7 +127,7 @@ def parse_line(raw: bytes) -> dict:
         nm = _message(m, after_calls)
         after_calls = "tool_calls" in nm or (nm["role"] == "tool" and after_calls)
         out.append(nm)
-    if not any(m["role"] == "assistant" and m.get("weight", 1) != 0 for m in out):
+    if not any(m["role"] == "assistant" and trained(m) for m in out):
         raise Bad("no_assistant")  # no assistant turn to train on ("weight": 0 on every one counts as none)
     conv = {k: v for k, v in obj.items() if k != "messages"}
     conv["messages"] = out

@@ -107,6 +107,11 @@ def _encode_run(tokenizer, run: list[Piece]) -> tuple[list[int], list[int]]:
     return ids, mask
 
 
+def trained(message: dict) -> bool:
+    """An assistant message is trained unless it has OpenAI fine-tuning's "weight": 0 (shown, not learned)."""
+    return message.get("weight", 1) != 0
+
+
 def _pieces(messages: list[dict], add_generation_prompt: bool, think: bool = True) -> list[Piece]:
     messages = _check_list(messages)
     turns = [_check(m, i) for i, m in enumerate(messages)]
@@ -122,7 +127,7 @@ def _pieces(messages: list[dict], add_generation_prompt: bool, think: bool = Tru
             if i == len(turns) - 1 or turns[i + 1][0] != "tool":
                 out += [("<|im_end|>", "special", False), ("\n", "text", False)]
         elif role == "assistant":
-            train = messages[i].get("weight", 1) != 0  # OpenAI fine-tuning's "weight": 0, a turn shown, not trained
+            train = trained(messages[i])
             out += [("<|im_start|>", "special", False), ("assistant\n", "text", False)]
             if content.startswith(THINK_OFF):  # the template's, not the model's: not trained
                 out.append((THINK_OFF, "assistant", False))

@@ -264,7 +264,7 @@ def with_separators(n: int, lang: str) -> str:
 
 def asked(p: dict, lang: str, rng, separators: bool = False) -> str:
     """The user's question for problem p; with separators, its numbers as people write them
-    ("Quanto é 48.213 + 7.719?"), while the program keeps the digits alone."""
+    ("Quanto é 48.213 + 7.719?"); the program writes them with "_" (python_code's grouped)."""
     show = {**p, "a": with_separators(p["a"], lang), "b": with_separators(p["b"], lang)} if separators else p
     return rng.choice(ARITH_ASK[lang]).format(**show)
 
