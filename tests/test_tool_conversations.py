@@ -12,7 +12,8 @@ from dentro.tokenizer.bpe import train_tokenizer
 from dentro.world import config_for, generate
 from dentro.world.conversations import _absent_names, make_conversations, read_world
 from dentro.world.phrasing import context
-from dentro.world.tool_conversations import PYTHON_ANSWER, PYTHON_LEAD, make_tool_conversations, search_lead
+from dentro.world.tool_conversations import (PYTHON_ANSWER, PYTHON_LEAD, SLIPS, broken_code, make_tool_conversations,
+                                             python_code, search_lead)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def _mentions(name: str, text: str) -> bool:
 
 def test_every_kind_in_both_languages_and_renders(world):
     _, _, convs = world
-    assert {(c["kind"], c["lang"]) for c in convs} == {(k, lang) for k in ("search", "python", "plain")
-                                                       for lang in ("pt", "en")}
+    kinds = {(c["kind"], c["lang"]) for c in convs}
+    assert {(k, lang) for k in ("search", "python", "plain") for lang in ("pt", "en")} <= kinds
+    assert {k for k, _ in kinds} <= {"search", "python", "plain", "python_failed"}
     tok = train_tokenizer(["user assistant system tool search python " * 4], vocab_size=300)
     for c in convs:
         ids, mask = render(tok, c["messages"])
@@ -42,9 +44,9 @@ def test_every_kind_in_both_languages_and_renders(world):
         if c["kind"] == "plain":
             assert roles == ["user", "assistant"] and "tool_calls" not in c["messages"][-1]
         else:
-            assert roles == ["user", "assistant", "tool", "assistant"]
+            assert roles == ["user", "assistant", "tool", "assistant"] + ["tool", "assistant"] * (c["kind"] == "python_failed")
             call, tool = c["messages"][-3]["tool_calls"][0], c["messages"][-2]
-            assert call["function"]["name"] == c["kind"] and tool["tool_call_id"] == call["id"]
+            assert call["function"]["name"] == c["kind"].removesuffix("_failed") and tool["tool_call_id"] == call["id"]
             assert isinstance(json.loads(call["function"]["arguments"]), dict)
 
 
@@ -73,7 +75,7 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
 def test_python_results_are_computed_and_stated(world):
     _, _, convs = world
     sizes, separated, divisions = [], 0, 0
-    for c in (c for c in convs if c["kind"] == "python"):
+    for c in (c for c in convs if c["kind"] in ("python", "python_failed")):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
         number = r"(\d[\d_]*)"
         expr = (re.fullmatch(rf"print\( {number} ([-+*]) {number}\)", code)
@@ -135,7 +137,7 @@ def test_each_number_in_the_code_follows_the_token_it_follows_in_the_question(wo
                 and not (pieces[k - 1] in {".", "_", ","} and k > 1 and pieces[k - 2].isdigit())]
 
     checked = 0
-    for c in (c for c in convs if c["kind"] == "python"):
+    for c in (c for c in convs if c["kind"] in ("python", "python_failed")):
         user = next(m["content"] for m in c["messages"] if m["role"] == "user")
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
         in_code, in_question = before_each_number(code)[:2], before_each_number(user)  # (a division's ", 2" after them)
@@ -160,3 +162,36 @@ def test_the_name_in_a_search_call_is_the_tokens_it_is_in_the_question(world):
         call = c["messages"][-3]["tool_calls"][0]["function"]["arguments"]   # as the template renders it
         ids, want = tok.encode(call), tok.encode(" " + name)
         assert any(ids[k:k + len(want)] == want for k in range(len(ids))), (call, name)
+
+
+def test_a_failed_call_is_shown_not_trained_and_the_call_again_is_trained(world):
+    """python_failed: the first call is a slip with "weight": 0 (rendered, never trained), the turn
+    after the error says so and calls again with the right program, and both are trained."""
+    _, _, convs = world
+    failed = [c for c in convs if c["kind"] == "python_failed"]
+    assert failed and len(failed) < 0.3 * sum(c["kind"].startswith("python") for c in convs)
+    tok = train_tokenizer(["user assistant system tool search python print round " * 4], vocab_size=300)
+    for c in failed:
+        msgs = [m for m in c["messages"] if m["role"] != "system"]
+        first, again = msgs[1], msgs[3]
+        assert first["weight"] == 0 and "weight" not in again
+        bad = json.loads(first["tool_calls"][0]["function"]["arguments"])["code"]
+        good = json.loads(again["tool_calls"][0]["function"]["arguments"])["code"]
+        assert bad != good and bad in {broken_code(good, s) for s in SLIPS}
+        assert first["content"] == again["content"]  # the operation named again
+        ids, mask = render(tok, c["messages"])
+        trained = tok.decode([i for i, m in zip(ids, mask) if m])
+        assert good in trained and again["content"] in trained
+        assert bad not in trained.replace(good, "") and first["content"] not in trained.replace(again["content"], "")
+
+
+@pytest.mark.parametrize("slip", SLIPS + ("no operator",))
+def test_every_slip_is_an_error_in_python(slip):
+    from dentro.chat.tools import ToolContext, call_tool
+
+    for code in (python_code(48213, "+", 7719), python_code(48213, "*", 7719, grouped=True), python_code(4821, "/", 7)):
+        bad = broken_code(code, slip)
+        out = call_tool("python", {"code": bad}, context=ToolContext(index_path=None))
+        assert out.startswith("Error: SyntaxError") or out.startswith("(no output"), (bad, out)
+    with pytest.raises(ValueError, match="not a program"):
+        broken_code("print(1)", slip)

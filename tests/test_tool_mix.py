@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dentro.chat.tools import NO_RESULTS
-from dentro.chat.tool_mix import (chat_context, ground, nobody_searches, python_pairs, with_tools_prompt)
+from dentro.chat.tool_mix import (chat_context, ground, nobody_searches, python_pairs, run_failed_calls,
+                                  with_tools_prompt)
 from dentro.chat.tools import TOOLS_PROMPT, ToolContext, call_tool, response_passages
 from dentro.chat.tools.search import build_index
 from dentro.eval import tools as T
@@ -53,6 +54,30 @@ def test_ground_replaces_the_written_result_and_keeps_only_what_holds_the_answer
     assert result == call_tool("search", {"query": "Ana Lopes Prado"}, context=ctx)  # what chat would read
     assert "Fernholm" in result and "source:" not in result  # no URLs at this size
     assert found["messages"][2]["content"] == "[1] a passage the world wrote"  # the input is not changed
+
+
+def failed_conv(bad: str, good: str, result: str) -> dict:
+    call = lambda i, code: [{"id": f"call_{i}", "type": "function",  # noqa: E731
+                             "function": {"name": "python", "arguments": json.dumps({"code": code})}}]
+    return {"kind": "python_failed", "lang": "en", "sources": [], "messages": [
+        {"role": "user", "content": "What is 48213 + 7719?"},
+        {"role": "assistant", "content": "Let me add.", "tool_calls": call(1, bad), "weight": 0},
+        {"role": "tool", "tool_call_id": "call_1", "content": "Error"},
+        {"role": "assistant", "content": "The code failed. Let me add.", "tool_calls": call(2, good)},
+        {"role": "tool", "tool_call_id": "call_2", "content": result},
+        {"role": "assistant", "content": f"The result is {result}."}]}
+
+
+def test_a_failed_call_gets_what_the_sandbox_returns_for_it():
+    ctx = ToolContext(index_path=None)
+    good = "print( 48213 + 7719)"
+    convs = [failed_conv("print( 48213 + 7719", good, "55932"), failed_conv("print( 048213 + 7719)", good, "55932"),
+             failed_conv("print( 48213 ++ 7719)", good, "55932")]  # this slip prints the right result: dropped
+    out, dropped = run_failed_calls(convs + [{"kind": "plain", "messages": []}], ctx)
+    assert dropped == 1 and [c["kind"] for c in out] == ["python_failed", "python_failed", "plain"]
+    assert out[0]["messages"][2]["content"] == "Error: SyntaxError: '(' was never closed"
+    assert out[1]["messages"][2]["content"].startswith("Error: SyntaxError: leading zeros")
+    assert out[0]["messages"][4]["content"] == "55932" and convs[0]["messages"][2]["content"] == "Error"
 
 
 def test_an_answer_only_the_query_holds_is_not_found(index):

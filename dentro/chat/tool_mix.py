@@ -14,6 +14,9 @@ written one:
                invents them), the name in double quotes as every search query has it: the real
                result is "No results." (the search tool requires a quoted phrase), and the answer
                says the search found nothing about that name ("Não sei: a busca não encontrou ...")
+    failed     python conversations whose first call is a slip (shown, not trained): the slip is
+               run in the sandbox and its real error becomes the first tool message, so the model
+               learns to read the error `dentro chat` will show it, and to call again
 
 Every tool conversation opens with TOOLS_PROMPT as (or appended to) its system message: the
 model learns to call tools when it is told it has them, and the conversations without that
@@ -80,6 +83,34 @@ def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) ->
     return out, stats
 
 
+def run_failed_calls(convs: list[dict], context: ToolContext, workers: int = 4) -> tuple[list[dict], int]:
+    """python_failed conversations (dentro.world.tool_conversations: a broken first call, then the
+    right one) with the broken program run in the sandbox, as `dentro chat` runs a call, and its
+    real answer as the first tool message ("Error: SyntaxError: '(' was never closed"). One whose
+    broken program printed the right result after all is dropped. Other kinds pass through.
+    -> (conversations, how many were dropped)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    failed = [c for c in convs if c.get("kind") == "python_failed"]
+    codes = [next(args["code"] for _, name, args in _tool_calls(c["messages"]) if name == "python") for c in failed]
+    with ThreadPoolExecutor(workers) as pool:  # each call is its own sandboxed process
+        results = dict(zip(map(id, failed), pool.map(lambda code: call_tool("python", {"code": code}, context=context), codes)))
+    out, dropped = [], 0
+    for c in convs:
+        if c.get("kind") != "python_failed":
+            out.append(c)
+            continue
+        msgs = [dict(m) for m in c["messages"]]
+        first = next(i for i, m in enumerate(msgs) if m["role"] == "tool")
+        right = next(m["content"] for m in msgs[first + 1:] if m["role"] == "tool")
+        if results[id(c)].strip() == right:
+            dropped += 1
+            continue
+        msgs[first]["content"] = results[id(c)]
+        out.append({**c, "messages": msgs})
+    return out, dropped
+
+
 def nobody_searches(questions: list[dict], context: ToolContext, rng: random.Random) -> list[dict]:
     """Search conversations about people who do not exist: questions [{"question", "lang",
     "name", "relation"}] (dentro.chat.probing.nobody_conversations' kind), the query written as
@@ -142,6 +173,7 @@ def world_tool_conversations(run: Path, heldout: dict, context_len: int, *, worl
     convs = make_tool_conversations(truth, heldout, seed, n_search=n_search, n_python=n_python, n_plain=n_plain,
                                     world=world)
     convs, stats = ground(convs, context, {f.id: f.answer for f in world.facts})
+    convs, stats["python_failed_dropped"] = run_failed_calls(convs, context)
     rng = random.Random(f"tool-mix-{seed}")
     nobody = nobody_conversations(world, truth, n_nobody, random.Random(f"tools-nobody-{seed}"))
     convs += nobody_searches([{"question": c["messages"][0]["content"], "lang": c["lang"], "name": c["name"],

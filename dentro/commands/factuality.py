@@ -79,7 +79,7 @@ class Preset:
 # tiny's tool mix: 1,500 searches and 1,800 python calls (not 2,400 and 900): held-out 4-5 digit
 # arithmetic with python 324 -> 354 of 360 on three SFT models, at a cost to searches read (rare
 # facts with search 21 -> 5 of 240), far from their goal either way (docs/factuality.md).
-TOOL_KINDS = ("search", "search_nobody", "python")
+TOOL_KINDS = ("search", "search_nobody", "python", "python_failed")
 PRESETS = {
     "micro": Preset(facts_per_bucket=4, k=2, temperature=0.7, min_correct=1, max_tokens=12, nobody=6,
                     replay_frac=1.0, train=S.PRESETS["micro"],
@@ -376,7 +376,7 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
         return []
     sft_convs = run / "sft" / "conversations" / "train.jsonl"
     train = (read_jsonl(sft_convs) if sft_convs.is_file() else []) + mix
-    if not any(c.get("kind") in ("search", "python") for c in train):
+    if not any(c.get("kind") in ("search", "python", "python_failed") for c in train):
         log("[factuality] no conversation taught tool use: tools not measured")
         return []
     held = json.loads(split.read_text(encoding="utf-8"))

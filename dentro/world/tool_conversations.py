@@ -13,6 +13,8 @@
              (python_code: "print( a op b)"; a division rounded to two decimals; a separator
              of the question written "_", "48_213"), the tool message holds the
              printed number, the answer states it
+    python_failed  a python conversation whose first call has a slip (broken_code), shown and
+             not trained ("weight": 0), then the error, then the call again, right (FAILED_CALLS)
     plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
              directly, so that the model does not call a tool for everything
 
@@ -299,6 +301,39 @@ def python_code(a: int, op: str, b: int, grouped: bool = False) -> str:
     return f"print( round( {a} / {b}, 2))" if op == "/" else f"print( {a} {op} {b})"
 
 
+# A call that fails, and the call again, right. A model that never saw a failed call stated a
+# made-up number after the sandbox's error (docs/factuality.md, "A failed call, called again").
+# In this share of the python conversations the first call is a slip a small model makes
+# (broken_code), shown and not trained (OpenAI's "weight": 0 on that assistant message); the tool
+# message is the error (stage 6 runs each such program in the sandbox and writes what it
+# returned: tool_mix.run_failed_calls); the trained turn names the operation again and calls with
+# the right program. Kept short, as the tiny model's 256 positions need (two calls take ~90
+# tokens): no system persona, no words about the error, no division or separators, and only slips
+# whose error is short (with "invalid syntax. Perhaps you forgot a comma?", a missing operator's,
+# most were longer than the window).
+FAILED_CALLS = 0.25  # of the python conversations without a division or separators
+SLIPS = ("unclosed", "no print", "cut")
+
+
+def broken_code(code: str, slip: str) -> str:
+    """python_code's program with one slip, each an error in Python: "unclosed" drops the last
+    ")", "no print" leaves the value unprinted, "cut" ends the program after the operator, "no
+    operator" (not in SLIPS) drops the operator."""
+    m = re.fullmatch(r"(print\( (?:round\( )?)([\d_]+) ([-+*/]) ([\d_]+)(.*)", code)
+    if not m:
+        raise ValueError(f"not a program of python_code: {code!r}")
+    head, a, op, b, tail = m.groups()
+    if slip == "unclosed":
+        return code[:-1]
+    if slip == "no operator":
+        return f"{head}{a} {b}{tail}"
+    if slip == "no print":
+        return code.removeprefix("print( ").removesuffix(")")
+    if slip == "cut":
+        return f"{head}{a} {op}"
+    raise ValueError(f"unknown slip {slip!r}; the slips are {', '.join(SLIPS)}")
+
+
 def _python_convs(n: int, rng) -> list[dict]:
     out = []
     for i in range(n):
@@ -311,9 +346,18 @@ def _python_convs(n: int, rng) -> list[dict]:
         # text. With a lead in 30% of the calls, 194 of 240 held-out replies were in the question's
         # language (two runs); with one in all, 221 (docs/factuality.md). It names the operation
         # (PYTHON_LEAD).
-        msgs = _tool_turns(user, PYTHON_LEAD[p["code"]][lang], "python", {"code": python_code(p["a"], p["code"], p["b"], grouped)}, str(p["r"]),
+        lead, code = PYTHON_LEAD[p["code"]][lang], python_code(p["a"], p["code"], p["b"], grouped)
+        msgs = _tool_turns(user, lead, "python", {"code": code}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
-        out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
+        if p["code"] != "/" and not grouped and rng.random() < FAILED_CALLS:
+            bad = broken_code(code, rng.choice(SLIPS))
+            again = _tool_turns(user, lead, "python", {"code": code}, str(p["r"]), msgs[-1]["content"])[1:]
+            again[0]["tool_calls"][0]["id"] = again[1]["tool_call_id"] = "call_2"
+            msgs = msgs[:1] + [{**msgs[1], "tool_calls": [_call("python", {"code": bad})], "weight": 0},
+                               {"role": "tool", "tool_call_id": "call_1", "content": "Error"}] + again
+            out.append(_conv("python_failed", lang, msgs, []))
+        else:
+            out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
     return out
 
 
