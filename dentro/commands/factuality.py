@@ -660,7 +660,8 @@ def tools_mix_text(mix: dict) -> str:
     return (f", and tool conversations: {mix.get('tools_search', 0)} searches grounded in the run's own index "
             f"(of {t.get('search_kept', 0) + t.get('search_dropped', 0)} written: the others' real results did not "
             f"hold the answer), {mix.get('tools_search_nobody', 0)} searches about invented people, "
-            f"{mix.get('tools_python', 0)} python calls and {mix.get('tools_plain', 0)} answers without a tool, "
+            f"{mix.get('tools_python', 0)} python calls, {mix.get('tools_python_failed', 0)} more whose first call "
+            f"fails (shown, not trained) and is made again, and {mix.get('tools_plain', 0)} answers without a tool, "
             f"each with the system line `{TOOLS_PROMPT}`")
 
 
