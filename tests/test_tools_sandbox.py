@@ -4,7 +4,11 @@ attack must end as an error (or harmless output) while this process carries on."
 import os
 import socket
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,16 +21,32 @@ needs_ns = pytest.mark.skipif(not NAMESPACES, reason="this machine forbids user 
 FAST = {"timeout_s": 1, "memory_mb": 128, "max_output": 500}
 
 
-def _sandbox_processes() -> int:
-    """Processes on this machine running a sandboxed main.py (none may outlive a run)."""
+def _sandbox_processes(runs: list[str]) -> int:
+    """Processes on this machine still running one of these sandbox runs (their temp folders: the
+    folder is in the command line of the run's python and of every process it forks). Only this
+    test's own runs count, so a sandbox that another program runs at the same moment (a benchmark,
+    a speedrun's tool stage) is not taken for one that escaped."""
     n = 0
     for p in Path("/proc").iterdir():
         try:
-            if p.name.isdigit() and b"main.py" in (p / "cmdline").read_bytes() and b"-I\0-S" in (p / "cmdline").read_bytes():
-                n += 1
+            cmdline = (p / "cmdline").read_bytes() if p.name.isdigit() else b""
         except OSError:
-            pass
+            continue
+        n += any(run.encode() in cmdline for run in runs)
     return n
+
+
+@pytest.fixture
+def sandbox_runs(monkeypatch) -> list[str]:
+    """The temp folders of the sandbox runs made during the test, in order."""
+    runs, mkdtemp = [], tempfile.mkdtemp
+
+    def recording(*args, **kwargs):
+        runs.append(mkdtemp(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(sandbox, "tempfile", SimpleNamespace(mkdtemp=recording))
+    return runs
 
 
 def test_normal_code_gives_the_right_answer():  # proves: the sandbox still runs ordinary code
@@ -64,11 +84,22 @@ ATTACKS = [
 ]
 
 
+def test_a_run_in_progress_is_counted(sandbox_runs):  # proves: the check below can see a live sandbox
+    done = threading.Thread(target=run_python, args=("import time; time.sleep(1.5)",), kwargs={"timeout_s": 3})
+    done.start()
+    seen, t0 = 0, time.time()
+    while not seen and time.time() - t0 < 1.4:
+        seen = _sandbox_processes(sandbox_runs) if sandbox_runs else 0
+        time.sleep(0.05)
+    done.join()
+    assert seen >= 1 and _sandbox_processes(sandbox_runs) == 0
+
+
 @pytest.mark.parametrize("code,error", ATTACKS)
-def test_attack_is_stopped_with_an_error(code, error):
+def test_attack_is_stopped_with_an_error(code, error, sandbox_runs):
     r = run_python(code, **FAST)
     assert not r["ok"] and r["error"].startswith(error), r
-    assert _sandbox_processes() == 0  # nothing it started outlives the run
+    assert len(sandbox_runs) == 1 and _sandbox_processes(sandbox_runs) == 0  # nothing it started outlives the run
 
 
 def test_huge_output_is_truncated():  # proves: stdout is capped (RLIMIT_FSIZE) and cut to max_output
