@@ -177,6 +177,14 @@ def test_parse_call(text, expected):
     assert got == expected if isinstance(expected, tuple) else got.startswith(expected)
 
 
+def test_a_malformed_call_is_shown_how_its_own_tool_is_called():
+    broken_python = parse_call('{"name": "python", "arguments": {"code": "print( round( 4821 / 7/2, the\'arch": 4821)"}}')
+    assert broken_python.startswith("Error: the tool call is not valid JSON") and '"code": "print(...)"' in broken_python
+    assert '"query"' not in broken_python
+    assert '"query": "..."' in parse_call('{"name": "search", "arguments": [1]}')
+    assert '"query": "..."' in parse_call("{oops")  # no name to read: search's form
+
+
 def test_max_tokens_and_the_context_window(tok):
     conversation = [{"role": "user", "content": "What is the capital of Portugal?"},
                     {"role": "assistant", "content": "The capital of Portugal is Lisbon."}]

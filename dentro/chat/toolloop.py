@@ -33,6 +33,7 @@ enable_thinking=False would, and each assistant message of Done starts with it (
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -75,9 +76,17 @@ class Done:
 Event = Token | ToolCall | ToolResult | Done
 
 
+# How a call is written, in the error a malformed one gets: for the tool the call names when its
+# name can be read, else search's.
+USAGE = {"search": '{"name": "search", "arguments": {"query": "..."}}',
+         "python": '{"name": "python", "arguments": {"code": "print(...)"}}'}
+
+
 def parse_call(text: str) -> tuple[str, dict] | str:
-    """The text inside <tool_call>...</tool_call> -> (name, arguments), or an "Error: ..." for the model."""
-    usage = 'write <tool_call>\n{"name": "search", "arguments": {"query": "..."}}\n</tool_call>'
+    """The text inside <tool_call>...</tool_call> -> (name, arguments), or an "Error: ..." for the
+    model that shows how a call to the tool it named is written."""
+    named = re.search(r'"name"\s*:\s*"([^"]*)"', text)
+    usage = f"write <tool_call>\n{USAGE.get(named.group(1) if named else '', USAGE['search'])}\n</tool_call>"
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
