@@ -91,22 +91,23 @@ def run_failed_calls(convs: list[dict], context: ToolContext, workers: int = 4) 
     -> (conversations, how many were dropped)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    failed = [c for c in convs if c.get("kind") == "python_failed"]
-    codes = [next(args["code"] for _, name, args in _tool_calls(c["messages"]) if name == "python") for c in failed]
+    codes = [next(args["code"] for _, name, args in _tool_calls(c["messages"]) if name == "python")
+             for c in convs if c.get("kind") == "python_failed"]
     with ThreadPoolExecutor(workers) as pool:  # each call is its own sandboxed process
-        results = dict(zip(map(id, failed), pool.map(lambda code: call_tool("python", {"code": code}, context=context), codes)))
+        results = iter(list(pool.map(lambda code: call_tool("python", {"code": code}, context=context), codes)))
     out, dropped = [], 0
     for c in convs:
         if c.get("kind") != "python_failed":
             out.append(c)
             continue
+        result = next(results)  # the failed conversations' results, in their order
         msgs = [dict(m) for m in c["messages"]]
         first = next(i for i, m in enumerate(msgs) if m["role"] == "tool")
         right = next(m["content"] for m in msgs[first + 1:] if m["role"] == "tool")
-        if results[id(c)].strip() == right:
+        if result.strip() == right:
             dropped += 1
             continue
-        msgs[first]["content"] = results[id(c)]
+        msgs[first]["content"] = result
         out.append({**c, "messages": msgs})
     return out, dropped
 

@@ -376,7 +376,7 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
         return []
     sft_convs = run / "sft" / "conversations" / "train.jsonl"
     train = (read_jsonl(sft_convs) if sft_convs.is_file() else []) + mix
-    if not any(c.get("kind") in ("search", "python", "python_failed") for c in train):
+    if not any(c.get("kind") in TOOL_KINDS and c["kind"] != "search_nobody" for c in train):
         log("[factuality] no conversation taught tool use: tools not measured")
         return []
     held = json.loads(split.read_text(encoding="utf-8"))

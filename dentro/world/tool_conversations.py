@@ -350,11 +350,10 @@ def _python_convs(n: int, rng) -> list[dict]:
         msgs = _tool_turns(user, lead, "python", {"code": code}, str(p["r"]),
                            rng.choice(PYTHON_ANSWER[lang]).format(**p))
         if p["code"] != "/" and not grouped and rng.random() < FAILED_CALLS:
-            bad = broken_code(code, rng.choice(SLIPS))
-            again = _tool_turns(user, lead, "python", {"code": code}, str(p["r"]), msgs[-1]["content"])[1:]
-            again[0]["tool_calls"][0]["id"] = again[1]["tool_call_id"] = "call_2"
-            msgs = msgs[:1] + [{**msgs[1], "tool_calls": [_call("python", {"code": bad})], "weight": 0},
-                               {"role": "tool", "tool_call_id": "call_1", "content": "Error"}] + again
+            slip = {**msgs[1], "tool_calls": [_call("python", {"code": broken_code(code, rng.choice(SLIPS))})],
+                    "weight": 0}
+            msgs[1]["tool_calls"][0]["id"] = msgs[2]["tool_call_id"] = "call_2"  # the call again, right
+            msgs = [msgs[0], slip, {"role": "tool", "tool_call_id": "call_1", "content": "Error"}] + msgs[1:]
             out.append(_conv("python_failed", lang, msgs, []))
         else:
             out.append(_conv("python", lang, _with_system(msgs, lang, rng), []))
