@@ -210,6 +210,8 @@ def test_chat_once_and_errors(base_run, tmp_path, capsys, monkeypatch):
     assert cli.main(["chat", "oi", "--run", str(empty)]) == 2
     err = capsys.readouterr().err
     assert "dentro sft" in err and "dentro sample" in err
+    assert cli.main(["chat", "  ", "--run", str(base_run)]) == 2   # an empty question: said, not answered
+    assert "nothing to ask" in capsys.readouterr().err
 
 
 def test_chat_session_commands(base_run, capsys, monkeypatch):

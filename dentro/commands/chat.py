@@ -468,6 +468,9 @@ def main(args):
     from dentro.runs import run_dir
 
     lang = args.lang or default_lang()
+    if args.message is not None and not args.message.strip():   # before the model loads
+        raise UserError('nothing to ask: the question is empty; ask one (dentro chat "Quem é você?") '
+                        "or run `dentro chat` alone to talk")
     run = run_dir(args.run)
     folder = Path(args.checkpoint) if args.checkpoint else chat_checkpoint(run)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
