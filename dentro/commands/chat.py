@@ -468,7 +468,10 @@ def main(args):
     from dentro.runs import run_dir
 
     lang = args.lang or default_lang()
-    if args.message is not None and not args.message.strip():   # before the model loads
+    message = args.message
+    if message is None and not sys.stdin.isatty():
+        message = sys.stdin.read().strip()  # a pipe: one question
+    if message is not None and not message.strip():   # an empty argument or pipe, before the model loads
         raise UserError('nothing to ask: the question is empty; ask one (dentro chat "Quem é você?") '
                         "or run `dentro chat` alone to talk")
     run = run_dir(args.run)
@@ -491,11 +494,6 @@ def main(args):
     s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
                 tools=tools, corpus=corpus, think=not args.no_think, gate=threshold, tool_model=tool_model)
 
-    message = args.message
-    if message is None and not sys.stdin.isatty():
-        message = sys.stdin.read().strip()  # a pipe: one question
-        if not message:
-            raise UserError("nothing to ask: the input was empty")
     if message is not None:
         s.ask(message)
         return 0

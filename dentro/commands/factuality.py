@@ -89,7 +89,7 @@ PRESETS = {
     "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
                    replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0),
                    tools={"n_search": 1500, "n_python": 1800, "n_plain": 300, "n_nobody": 150}, tools_per_group=16,
-                   tools_arithmetic=20,   # 40 cost 28 s more (the speedrun at 19.9 min); benchmarks/python_calls.py asks 60
+                   tools_arithmetic=20,   # benchmarks/python_calls.py asks 60 (40 here: the speedrun at its limit)
                    tools_train=replace(S.PRESETS["tiny"], max_minutes=0.75, pretrain_replay=0.0)),
     "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,
                     replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300),
