@@ -61,8 +61,7 @@ def main():
         for name, items in sets.items():
             t0 = time.time()
             n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
-            for it in items:
-                r = answer_with_tools(model, tok, it["question"], ctx)
+            for it, r in zip(items, answer_with_tools(model, tok, [it["question"] for it in items], ctx)):
                 r["codes"] = [str(a.get("code", "")) for c, a in zip(r["calls"], r["arguments"]) if c == "python"]
                 right = any(number_in(r["text"], a) for a in it["answers"])
                 exact = python_code(it["a"], it["op"], it["b"], it["bucket"].endswith("_separators")) in r["codes"]

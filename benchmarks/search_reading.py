@@ -39,7 +39,7 @@ def main():
 
     from dentro.chat.assistant import build_prompt
     from dentro.chat.tool_mix import chat_context
-    from dentro.chat.toolloop import Done, ToolCall, ToolResult, tool_loop
+    from dentro.chat.toolloop import tool_loop_batch
     from dentro.chat.tools import response_passages
     from dentro.eval import knowledge as K
     from dentro.eval.tools import TOOLS_PROMPT, verdict
@@ -58,19 +58,16 @@ def main():
         return user_turn(args.run, model, tok, items, ctx)
     n = {"questions": 0, "searched": 0, "name_verbatim": 0, "result_has_answer": 0, "correct": 0,
          "correct_when_result_has_answer": 0}
-    for it in items:
-        messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
-        prompt = build_prompt(tok, messages, model.config.max_position_embeddings, 96)
-        query = result = done = None
-        for ev in tool_loop(model, tok, prompt.ids, context=ctx, max_tokens=96, max_calls=2,
-                            sampling=Sampling(temperature=0.0)):
-            if isinstance(ev, ToolCall) and query is None and ev.name == "search":
-                query = (ev.arguments or {}).get("query", "")
-            elif isinstance(ev, ToolResult) and result is None:
-                result = ev.text
-            elif isinstance(ev, Done):
-                done = ev
-        last = done.messages[-1] if done and done.messages else {}
+    prompts = [build_prompt(tok, [{"role": "system", "content": TOOLS_PROMPT},
+                                  {"role": "user", "content": it["question"]}],
+                            model.config.max_position_embeddings, 96).ids for it in items]
+    dones = tool_loop_batch(model, tok, prompts, context=ctx, max_tokens=96, max_calls=2,
+                            sampling=Sampling(temperature=0.0))
+    for it, done in zip(items, dones):
+        searches = [c for c in done.calls if c.name == "search"]
+        query = (searches[0].arguments or {}).get("query", "") if searches else None
+        result = next((m["content"] for m in done.messages if m["role"] == "tool"), None)  # the first call's
+        last = done.messages[-1] if done.messages else {}
         text = (last.get("content") or "") if last.get("role") == "assistant" else ""
         v = verdict(text, it.get("answers") or [])
         quoted = re.search(r'"([^"]+)"', query or "")

@@ -195,37 +195,12 @@ def test_tool_table_counts_verdicts_and_calls():
     assert tab[("arithmetic", "en")]["python"] == 1 and ("rare", "en") not in tab
 
 
-def test_measure_batches_first_turns_and_loops_only_the_calls(index, monkeypatch):
-    """With tools, a first turn that calls nothing is the answer as the batch wrote it; a turn
-    that opens a call (or does not fit) goes through the tool loop, question by question."""
-    import dentro.chat.assistant as A
-
-    items = [{"question": "Quem é Ana?", "answers": ["química"]}, {"question": "Onde nasceu Ana?", "answers": ["Fernholm"]},
-             {"question": "Oi", "answers": []}]
-    batched = [{"text": "Ana é química.", "too_long": False}, {"text": '<tool_call>{"name": "search"', "too_long": False},
-               {"text": "", "too_long": True}]
-    seen_batch, looped = [], []
-
-    def fake_batch(model, tok, convs, **kw):
-        seen_batch.extend(convs)
-        return batched
-
-    def fake_loop(model, tok, question, context, max_tokens):
-        looped.append(question)
-        return {"text": "Ana nasceu em Fernholm.", "calls": ["search"], "reason": "stop"}
-
-    monkeypatch.setattr(A, "reply_batch", fake_batch)
-    monkeypatch.setattr(T, "answer_with_tools", fake_loop)
-    T.measure(None, None, items, "m", context=ToolContext(index_path=index))
-    assert [c[0] for c in seen_batch] == [{"role": "system", "content": TOOLS_PROMPT}] * 3  # told it has tools
-    assert looped == ["Onde nasceu Ana?", "Oi"]
-    assert items[0]["m"] == {"text": "Ana é química.", "verdict": "correct", "calls": []}
-    assert items[1]["m"] == {"text": "Ana nasceu em Fernholm.", "verdict": "correct", "calls": ["search"]}
-
-
 def test_measure_gives_the_tool_loops_answers_on_a_real_model(index):
-    """The batched first turns of a real (random) model are the tool loop's answers."""
+    """The batched tool loop's answers of a real (random) model are the tool loop's, one by one."""
     import torch
+
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.toolloop import tool_loop
 
     from dentro.model.gpt import GPT, ModelConfig
     from dentro.tokenizer.bpe import train_tokenizer
@@ -237,5 +212,9 @@ def test_measure_gives_the_tool_loops_answers_on_a_real_model(index):
     context = ToolContext(index_path=index, k=1, max_chars=100)
     T.measure(model, tok, items, "m", context=context, max_tokens=12)
     for it in items:
-        r = T.answer_with_tools(model, tok, it["question"], context, 12)
-        assert (it["m"]["text"], it["m"]["calls"]) == (r["text"], r["calls"])
+        messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
+        prompt = build_prompt(tok, messages, model.config.max_position_embeddings, 12).ids
+        *_, done = tool_loop(model, tok, prompt, context=context, max_tokens=12, max_calls=2)
+        last = done.messages[-1]
+        assert it["m"]["text"] == (last["content"] if last["role"] == "assistant" else "")
+        assert it["m"]["calls"] == [c.name or "?" for c in done.calls]

@@ -268,3 +268,116 @@ def test_dentro_chat_shows_calls_and_results_and_no_tools_keeps_them_as_text(tok
     s = Session(scripted(tok, conversation)[0], tok, "en", None, 0.0, None, 64, None, out=out)
     answer = s.ask(conversation[0]["content"])
     assert answer.startswith("Vou calcular.\n<tool_call>\n{") and answer.endswith("</tool_call>")
+
+
+class ByContent(nn.Module):
+    """A model that continues whichever of `scripts` the row's tokens so far begin, batched or not,
+    with or without a KV cache (a batch's left padding, cache.pad, skipped): what tool_loop_batch
+    and tool_loop must agree on. Records each forward's batch size."""
+
+    def __init__(self, scripts: list[list[int]], vocab_size: int, window: int = 256):
+        super().__init__()
+        self.scripts, self.seen, self.batches = scripts, {}, []
+        self.config = ModelConfig(vocab_size=vocab_size, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+                                  num_key_value_heads=1, head_dim=2, max_position_embeddings=window)
+        self.embed_tokens = nn.Embedding(1, 1)
+
+    def forward(self, idx, kv_cache=None):
+        B, T = idx.shape
+        self.batches.append(B)
+        start = kv_cache.pos if kv_cache is not None else 0
+        logits = torch.full((B, T, self.config.vocab_size), -10.0)
+        for b in range(B):
+            pad = int(kv_cache.pad[b]) if start == 0 and kv_cache is not None and kv_cache.pad is not None else 0
+            if start == 0:
+                self.seen[(id(kv_cache), b)] = []
+            seen = self.seen[(id(kv_cache), b)]
+            for i in range(pad, T):
+                seen.append(int(idx[b, i]))
+                script = next((s for s in self.scripts if s[:len(seen)] == seen), None)
+                if script is not None and len(seen) < len(script):
+                    logits[b, i, script[len(seen)]] = 10.0
+        if kv_cache is not None:
+            kv_cache.pos += T
+        return logits
+
+
+def agree(tok, conversations, model_class=None, **kw):
+    """tool_loop_batch's replies to the conversations' first user turns == tool_loop's, one by one."""
+    from dentro.chat.toolloop import tool_loop_batch
+
+    scripts = [render(tok, c)[0] for c in conversations]
+    prompts = [render(tok, c[:1], add_generation_prompt=True)[0] for c in conversations]
+    model_class = model_class or ByContent
+    model = model_class(scripts, tok.vocab_size, window=kw.pop("window", 256))
+    batched = tool_loop_batch(model, tok, prompts, run_tool=echo, batch_size=kw.pop("batch_size", 64), **kw)
+    assert max(model.batches) > 1  # the replies went through the model together
+    for prompt, got in zip(prompts, batched):
+        _, done = run(model_class(scripts, tok.vocab_size, window=model.config.max_position_embeddings), tok, prompt,
+                      run_tool=echo, **kw)
+        assert (got.reason, got.messages) == (done.reason, done.messages)
+        assert [(c.name, c.arguments, c.raw) for c in got.calls] == [(c.name, c.arguments, c.raw) for c in done.calls]
+    return batched
+
+
+def cases():
+    echo_call = {"role": "assistant", "content": "Let me look it up.", "tool_calls": [call("echo", {"text": "hello there"})]}
+    bad = '\n{"name": "echo", "arguments": {text: hello}}\n'
+    return [
+        [{"role": "user", "content": TEXTS[3]}, {"role": "assistant", "content": TEXTS[4]}],
+        [{"role": "user", "content": TEXTS[0]}, echo_call, {"role": "tool", "content": "echo: hello there"},
+         {"role": "assistant", "content": TEXTS[1]}],
+        [{"role": "user", "content": "Onde fica Lisboa?"}, {"role": "assistant", "content": "<tool_call>" + bad + "</tool_call>"},
+         {"role": "tool", "content": parse_call(bad.strip())}, {"role": "assistant", "content": TEXTS[4]}],
+        [{"role": "user", "content": "Two calls?"}, echo_call, {"role": "tool", "content": "echo: hello there"},
+         echo_call, {"role": "tool", "content": "echo: hello there"}, {"role": "assistant", "content": TEXTS[4]}],
+        [{"role": "user", "content": "A long one?"}, {"role": "assistant", "content": " ".join(TEXTS * 3)}],
+    ]
+
+
+def test_the_batched_loop_gives_each_reply_what_the_loop_gives_it(tok):
+    """Plain answers, a call and its answer, a malformed call, the limit on calls, max_tokens: the
+    same replies, messages and calls, in input order, with batches of 2 and of all."""
+    done = agree(tok, cases(), max_calls=1, max_tokens=80)
+    assert [d.reason for d in done] == ["stop", "stop", "stop", "tool_limit", "max_tokens"]
+    assert [[c.name for c in d.calls] for d in done] == [[], ["echo"], [None], ["echo"], []]
+    assert [d.reason for d in agree(tok, cases(), max_calls=2, max_tokens=80, batch_size=2)][3] == "stop"
+
+
+@pytest.mark.parametrize("spare", [1, 2, 5, 12, 30, 45, 60, 80, 100])
+def test_the_batched_loop_at_the_context_window(tok, spare):
+    """Windows that end inside answers, calls and the forced tool responses: the same reasons and
+    messages as the loop's, the token at a full window included."""
+    prompts = [render(tok, c[:1], add_generation_prompt=True)[0] for c in cases()]
+    agree(tok, cases(), max_calls=2, window=max(len(p) for p in prompts) + spare)
+
+
+def test_a_prompt_that_fills_the_window_is_an_error(tok):
+    from dentro.chat.toolloop import tool_loop_batch
+
+    with pytest.raises(ValueError, match="context window"):
+        tool_loop_batch(ByContent([], tok.vocab_size, window=8), tok, [[1] * 8])
+    assert tool_loop_batch(ByContent([], tok.vocab_size), tok, []) == []
+
+
+def test_the_batched_loop_on_a_real_gpt_steered_through_calls(tok, one_thread):
+    """A real tiny GPT (its KV cache, left padding, prefills of forced blocks) steered along the
+    scripts: the batched loop's replies are the loop's, calls included."""
+    torch.manual_seed(0)
+    gpt = GPT(ModelConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          num_key_value_heads=1, head_dim=16, intermediate_size=64, max_position_embeddings=256)).eval()
+
+    class Steered(ByContent):
+        def __init__(self, scripts, vocab_size, window=256):
+            super().__init__(scripts, vocab_size, window)
+            self.gpt, self.config = gpt, gpt.config  # the cache's shapes are the GPT's
+
+        def forward(self, idx, kv_cache=None):
+            start = kv_cache.pos if kv_cache is not None else 0
+            logits = self.gpt(idx, kv_cache=kv_cache)
+            if kv_cache is not None:
+                kv_cache.pos = start  # ByContent moves it on
+            return logits + super().forward(idx, kv_cache)
+
+    done = agree(tok, cases(), Steered, max_calls=2, max_tokens=80, batch_size=3)
+    assert [len(d.calls) for d in done] == [0, 1, 1, 2, 0]

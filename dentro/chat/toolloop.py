@@ -19,6 +19,11 @@ block of forced tokens goes through the model once (GPT.forward appends several 
 filled cache). Each call is run as soon as its </tool_call> is written, so an assistant turn
 holds at most one call (the template allows several; dentro's tool data has one per turn).
 
+Reply holds that state machine for one reply; two drivers own the model. tool_loop() streams one
+reply (one KV cache, as above); tool_loop_batch() answers many prompts at once for evaluations,
+in rounds of batched generation (engine.generate_batch), and greedy gives each reply the same
+tokens.
+
 tool_loop() yields events for a UI: Token (every sampled token; `text` is what to print, empty
 inside a call), ToolCall, ToolResult, and last Done, which holds the reply as OpenAI-format
 messages: [assistant with tool_calls, tool, ..., assistant]. A call the loop could not parse is
@@ -35,13 +40,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
-from dentro.model.engine import Sampling, Step, sample_next
+from dentro.model.engine import Sampling, Step, generate_batch, sample_next
 from dentro.model.gpt import KVCache
 
 WRITING, IN_CALL, RUNNING, FORCED, DONE = "writing", "in_call", "running", "forced", "done"
@@ -52,7 +57,7 @@ class Token:
     id: int
     text: str  # the new printable text of the answer ("" inside a call or mid-character)
     in_call: bool  # part of a <tool_call>...</tool_call> block (the tags included)
-    step: Step  # the engine's Step: logits and, with show_top, the top candidates
+    step: Step | None  # the engine's Step: logits and, with show_top, the top candidates (tool_loop)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class ToolResult:
 class Done:
     reason: str  # stop | max_tokens | tool_limit | context
     messages: list[dict]  # the reply in OpenAI format
+    calls: list[ToolCall] = field(default_factory=list)  # the calls the reply made, in order
 
 
 Event = Token | ToolCall | ToolResult | Done
@@ -137,6 +143,120 @@ class _Text:
         return delta
 
 
+class Reply:
+    """One assistant reply through tool calls: the state machine above, one object per reply. A
+    driver owns the model: it asks wants_token(), samples, push()es the token (and feeds it to the
+    model unless the reply is DONE), lets run() run a closed call, feeds what forced() returns, and
+    ends with finish(). `pos`: the tokens of the sequence so far (the prompt's, at the start)."""
+
+    def __init__(self, tokenizer, pos: int, *, window: int, context: ToolContext, max_tokens: int, max_calls: int,
+                 run_tool: Callable[..., str], think: bool):
+        special = tokenizer.special_id
+        self.tok, self.pos, self.window, self.context = tokenizer, pos, window, context
+        self.max_tokens, self.max_calls, self.run_tool, self.think = max_tokens, max_calls, run_tool, think
+        self.tool_call, self.end_call, self.im_end = special("<tool_call>"), special("</tool_call>"), special("<|im_end|>")
+        self.stops = {self.im_end, tokenizer.eot_id}
+        self.lead = "" if think else THINK_OFF  # what the template wrote at the start of each assistant turn
+        self.messages: list[dict] = []
+        self.calls: list[ToolCall] = []
+        self.between_turns = False  # a tool has answered and its response is not in the sequence yet
+        self.result = ""
+        self.sampled = self.n_calls = 0
+        self.state, self.reason = WRITING, None
+        self._new_turn()
+
+    def _new_turn(self) -> None:
+        self.text = _Text(self.tok)  # the current assistant turn's text before any call
+        self.opened = False  # the current turn has written <tool_call>
+        self.call: list[int] = []  # the ids after <tool_call>, up to </tool_call>
+        self.closed_by_model = False  # the model itself wrote the <|im_end|> that ends a call's turn
+
+    def wants_token(self) -> bool:
+        """The next step is a sampled token (a reply that has sampled max_tokens is DONE instead)."""
+        if self.state in (WRITING, IN_CALL) and self.sampled >= self.max_tokens:
+            self.state, self.reason = DONE, "max_tokens"
+        return self.state in (WRITING, IN_CALL)
+
+    def push(self, t: int, step: Step | None = None) -> Token:
+        """A sampled token. Unless the reply is then DONE, it joins the sequence (the driver feeds it)."""
+        self.sampled += 1
+        if self.state == WRITING:
+            if t == self.tool_call and self.n_calls >= self.max_calls:
+                self.state, self.reason = DONE, "tool_limit"
+            elif t == self.tool_call:
+                self.state, self.opened = IN_CALL, True
+            elif t in self.stops:
+                self.state, self.reason = DONE, "stop"
+            token = Token(t, self.text.push(t) if self.state == WRITING else self.text.flush(), self.state == IN_CALL,
+                          step)
+        else:  # IN_CALL
+            if t == self.end_call:
+                self.state = RUNNING
+            elif t == self.im_end:  # the turn ended inside the call: no </tool_call>, a malformed call
+                self.state, self.closed_by_model = RUNNING, True
+            elif t in self.stops:  # <|endoftext|>: the model left the conversation
+                self.state, self.reason = DONE, "stop"
+            else:
+                self.call.append(t)
+            token = Token(t, "", True, step)
+        if self.state != DONE:  # the sampled token goes into the sequence (</tool_call> included)
+            if self.pos >= self.window:
+                self.state, self.reason = DONE, "context"
+            else:
+                self.pos += 1
+        return token
+
+    def run(self) -> list[Event]:
+        """RUNNING -> FORCED: parse the call and run it (a malformed one is answered with its error)."""
+        self.n_calls += 1
+        raw = self.tok.decode(self.call)
+        parsed = parse_call(raw.strip()) if not self.closed_by_model else \
+            "Error: the tool call was not closed with </tool_call>"
+        content = self.tok.decode(self.text.ids)
+        if isinstance(parsed, str):  # malformed: kept as text, answered with the error, not run
+            call = ToolCall(None, None, raw)
+            self.result = parsed
+            written = self.lead + content + "<tool_call>" + raw + ("" if self.closed_by_model else "</tool_call>")
+            self.messages.append({"role": "assistant", "content": written})
+            self.messages.append({"role": "tool", "content": self.result})
+        else:
+            name, arguments = parsed
+            call = ToolCall(name, arguments, raw)
+            self.result = self.run_tool(name, arguments, context=self.context)
+            cid = f"call_{self.n_calls}"
+            self.messages.append({"role": "assistant", "content": self.lead + content.removesuffix("\n"),  # the template's \n
+                                  "tool_calls": [{"id": cid, "type": "function", "function": {
+                                      "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}]})
+            self.messages.append({"role": "tool", "tool_call_id": cid, "content": self.result})
+        self.calls.append(call)
+        self.state, self.between_turns = FORCED, True
+        return [call, ToolResult(self.result)]
+
+    def forced(self) -> list[int]:
+        """FORCED -> WRITING: the ids to feed (never sampled); [] and DONE when they do not fit."""
+        ids = response_ids(self.tok, self.result, self.think)
+        if self.closed_by_model:
+            ids = ids[1:]  # the model's own <|im_end|> is already in the sequence
+        if self.pos + len(ids) > self.window:
+            self.state, self.reason = DONE, "context"
+            return []
+        self.pos += len(ids)
+        self._new_turn()
+        self.between_turns = False
+        self.state = WRITING
+        return ids
+
+    def finish(self) -> Done:
+        """The reply as messages. The last assistant turn is kept when the model closed it, or
+        wrote anything in it."""
+        if not self.between_turns and (self.reason == "stop" or self.text.ids or self.opened or not self.messages):
+            content = self.lead + self.tok.decode(self.text.ids)
+            if self.opened:  # ended inside a call (cut, or <|endoftext|>): what the model wrote, as text
+                content += "<tool_call>" + self.tok.decode(self.call)
+            self.messages.append({"role": "assistant", "content": content})
+        return Done(self.reason, self.messages, self.calls)
+
+
 @torch.no_grad()
 def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | None = None, max_tokens: int = 256,
               max_calls: int = 3, sampling: Sampling = Sampling(temperature=0.0), seed: int | None = None,
@@ -147,12 +267,11 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
     last is Done, whose messages are also the generator's return value. run_tool(name,
     arguments, context=context) -> str is call_tool unless a test brings its own. think: as the
     prompt was built (False: it ends with the empty <think> block)."""
-    context = context or ToolContext()
-    lead = "" if think else THINK_OFF  # what the template wrote at the start of each assistant turn
-    special = tokenizer.special_id
-    tool_call, end_call, im_end = special("<tool_call>"), special("</tool_call>"), special("<|im_end|>")
-    stops = {im_end, tokenizer.eot_id}
     window = model.config.max_position_embeddings
+    if len(prompt) >= window:
+        raise ValueError(f"the prompt has {len(prompt)} tokens; the model's context window is {window}")
+    reply = Reply(tokenizer, len(prompt), window=window, context=context or ToolContext(), max_tokens=max_tokens,
+                  max_calls=max_calls, run_tool=run_tool, think=think)
     weight = next(model.parameters())
     cache = KVCache(model.config, 1, window, device=weight.device, dtype=weight.dtype)
     generator = torch.Generator(device=weight.device).manual_seed(seed) if seed is not None else None
@@ -160,94 +279,94 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
     def feed(ids: list[int]) -> torch.Tensor:  # ids through the model, appended to the cache -> (1, V)
         return model(torch.tensor([ids], device=weight.device), kv_cache=cache)[:, -1]
 
-    if len(prompt) >= window:
-        raise ValueError(f"the prompt has {len(prompt)} tokens; the model's context window is {window}")
     logits = feed(prompt)
-    messages: list[dict] = []
-    text = _Text(tokenizer)  # the current assistant turn's text before any call
-    opened = False  # the current turn has written <tool_call>
-    call: list[int] = []  # the ids after <tool_call>, up to </tool_call>
-    closed_by_model = False  # the model itself wrote the <|im_end|> that ends a call's turn
-    between_turns = False  # a tool has answered and its response is not in the cache yet
-    result = ""
-    sampled = calls = 0
-    state, reason = WRITING, None
-    while state != DONE:
-        if state in (WRITING, IN_CALL):
-            if sampled >= max_tokens:
-                state, reason = DONE, "max_tokens"
-                continue
+    while True:
+        if reply.wants_token():
             t = int(sample_next(logits, sampling, generator)[0])
-            sampled += 1
             top = None
             if show_top:
                 p, i = logits.softmax(-1).topk(min(show_top, logits.size(-1)), dim=-1)
                 top = [list(zip(i[0].tolist(), p[0].tolist()))]
-            step = Step([t], [t in stops], logits, top)
-            if state == WRITING:
-                if t == tool_call and calls >= max_calls:
-                    state, reason = DONE, "tool_limit"
-                elif t == tool_call:
-                    state, opened = IN_CALL, True
-                elif t in stops:
-                    state, reason = DONE, "stop"
-                yield Token(t, text.push(t) if state == WRITING else text.flush(), state == IN_CALL, step)
-            else:  # IN_CALL
-                if t == end_call:
-                    state = RUNNING
-                elif t == im_end:  # the turn ended inside the call: no </tool_call>, a malformed call
-                    state, closed_by_model = RUNNING, True
-                elif t in stops:  # <|endoftext|>: the model left the conversation
-                    state, reason = DONE, "stop"
+            yield reply.push(t, Step([t], [t in reply.stops], logits, top))
+            if reply.state != DONE:
+                logits = feed([t])
+        elif reply.state == RUNNING:
+            yield from reply.run()
+        elif reply.state == FORCED:
+            ids = reply.forced()
+            if ids:
+                logits = feed(ids)
+        else:
+            break
+    done = reply.finish()
+    yield done
+    return done.messages
+
+
+@torch.no_grad()
+def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: ToolContext | None = None,
+                    max_tokens: int = 256, max_calls: int = 3, sampling: Sampling = Sampling(temperature=0.0),
+                    seed: int | None = None, batch_size: int = 64, run_tool: Callable[..., str] = call_tool,
+                    think: bool = True, progress=None) -> list[Done]:
+    """tool_loop for many prompts, in batches, without the events: each reply's Done (its calls in
+    Done.calls), in input order. It goes in rounds: every reply still writing continues in
+    batches of similar lengths (engine.generate_batch) until its turn closes a call, ends or is
+    cut by the batch's room; the calls run; their forced tokens join the reply's sequence; the next
+    round prefills the sequences again. Greedy, each reply gets the tokens tool_loop gives it (up to
+    the rounding of batched products); sampled, a reply's draws depend on the rows beside it.
+    progress: a tqdm-like bar, updated as replies end."""
+    window = model.config.max_position_embeddings
+    for p in prompts:
+        if len(p) >= window:
+            raise ValueError(f"a prompt has {len(p)} tokens; the model's context window is {window}")
+    context = context or ToolContext()
+    replies = [Reply(tokenizer, len(p), window=window, context=context, max_tokens=max_tokens, max_calls=max_calls,
+                     run_tool=run_tool, think=think) for p in prompts]
+    seqs = [list(p) for p in prompts]
+    if not replies:
+        return []
+    device = next(model.parameters()).device
+    r0 = replies[0]
+    stops = sorted({r0.end_call, r0.im_end, tokenizer.eot_id})  # a turn stops where a call closes or it ends
+    ended = [False] * len(replies)
+    for round_ in range(10 ** 9):
+        for i, r in enumerate(replies):
+            while r.state in (RUNNING, FORCED):
+                if r.state == RUNNING:
+                    r.run()
                 else:
-                    call.append(t)
-                yield Token(t, "", True, step)
-            if state != DONE:  # the sampled token goes into the cache (</tool_call> included)
-                if cache.pos >= window:
-                    state, reason = DONE, "context"
-                else:
-                    logits = feed([t])
-
-        elif state == RUNNING:
-            calls += 1
-            raw = tokenizer.decode(call)
-            parsed = parse_call(raw.strip()) if not closed_by_model else \
-                "Error: the tool call was not closed with </tool_call>"
-            content = tokenizer.decode(text.ids)
-            if isinstance(parsed, str):  # malformed: kept as text, answered with the error, not run
-                yield ToolCall(None, None, raw)
-                result = parsed
-                written = lead + content + "<tool_call>" + raw + ("" if closed_by_model else "</tool_call>")
-                messages.append({"role": "assistant", "content": written})
-                messages.append({"role": "tool", "content": result})
-            else:
-                name, arguments = parsed
-                yield ToolCall(name, arguments, raw)
-                result = run_tool(name, arguments, context=context)
-                cid = f"call_{calls}"
-                messages.append({"role": "assistant", "content": lead + content.removesuffix("\n"),  # the template's \n
-                                 "tool_calls": [{"id": cid, "type": "function", "function": {
-                                     "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}]})
-                messages.append({"role": "tool", "tool_call_id": cid, "content": result})
-            yield ToolResult(result)
-            state, between_turns = FORCED, True
-
-        elif state == FORCED:
-            forced = response_ids(tokenizer, result, think)
-            if closed_by_model:
-                forced = forced[1:]  # the model's own <|im_end|> is already in the cache
-            if cache.pos + len(forced) > window:
-                state, reason = DONE, "context"
-                continue
-            logits = feed(forced)
-            text, opened, call, closed_by_model, between_turns = _Text(tokenizer), False, [], False, False
-            state = WRITING
-
-    # The last assistant turn: kept when the model closed it, or wrote anything in it.
-    if not between_turns and (reason == "stop" or text.ids or opened or not messages):
-        content = lead + tokenizer.decode(text.ids)
-        if opened:  # ended inside a call (cut, or <|endoftext|>): what the model wrote, as text
-            content += "<tool_call>" + tokenizer.decode(call)
-        messages.append({"role": "assistant", "content": content})
-    yield Done(reason, messages)
-    return messages
+                    seqs[i] += r.forced()
+        live = [i for i, r in enumerate(replies) if r.wants_token()]
+        if progress is not None:
+            now = [i for i, r in enumerate(replies) if r.state == DONE and not ended[i]]
+            for i in now:
+                ended[i] = True
+            progress.update(len(now))
+        if not live:
+            break
+        full = [i for i in live if len(seqs[i]) >= window]  # no room to continue in a cache: one last token
+        for k in range(0, len(full), batch_size):
+            chunk = full[k:k + batch_size]
+            logits = model(torch.tensor([seqs[i] for i in chunk], device=device))[:, -1]
+            for b, i in enumerate(chunk):
+                t = int(sample_next(logits[b:b + 1], sampling)[0])
+                replies[i].push(t)  # at a full window: DONE, by the stop or the context
+        rest = sorted((i for i in live if len(seqs[i]) < window), key=lambda i: len(seqs[i]))
+        for k in range(0, len(rest), batch_size):
+            chunk = rest[k:k + batch_size]
+            steps = generate_batch(model, [seqs[i] for i in chunk], sampling=sampling,
+                                   seed=None if seed is None else seed + round_, stop_ids=stops,
+                                   max_tokens=max(replies[i].max_tokens - replies[i].sampled for i in chunk))
+            for step in steps:
+                writing = False
+                for b, i in enumerate(chunk):
+                    t, r = step.tokens[b], replies[i]
+                    if t is None or not r.wants_token():
+                        continue
+                    r.push(t)
+                    if r.state != DONE:
+                        seqs[i].append(t)
+                    writing |= r.state in (WRITING, IN_CALL)
+                if not writing:  # every row of the batch has stopped, closed a call or ended
+                    break
+    return [r.finish() for r in replies]

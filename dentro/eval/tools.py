@@ -67,39 +67,44 @@ def item_verdict(text: str, it: dict) -> str:
     return verdict(text, it.get("answers") or [])
 
 
-def answer_with_tools(model, tok, question: str, context: ToolContext, max_tokens: int = 96) -> dict:
-    """One question through the tool loop, greedy: {"text" (the final answer), "calls" (tool
-    names, in order), "arguments" (each call's arguments, {} when unparsed), "reason" (how the
-    loop ended)}."""
+def answer_with_tools(model, tok, questions: list[str], context: ToolContext, max_tokens: int = 96,
+                      progress: str | None = None) -> list[dict]:
+    """Questions through the tool loop as `dentro chat` answers them (TOOLS_PROMPT as the system
+    message, greedy, up to two calls), in batches (toolloop.tool_loop_batch): per question
+    {"text" (the final answer), "calls" (tool names, in order; "?" for a call that could not be
+    parsed), "arguments" (each call's arguments, {} when unparsed), "reason" (how the loop ended:
+    "context" too when the question alone outgrows the window)}."""
     from dentro.chat.assistant import build_prompt
-    from dentro.chat.toolloop import Done, ToolCall, tool_loop
+    from dentro.chat.toolloop import tool_loop_batch
     from dentro.model.engine import Sampling
+    from dentro.progress import bar
 
-    messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": question}]
-    try:
-        prompt = build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens)
-    except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
-        return {"text": "", "calls": [], "arguments": [], "reason": "context"}
-    calls, arguments, done = [], [], None
-    for ev in tool_loop(model, tok, prompt.ids, context=context, max_tokens=max_tokens, max_calls=2,
-                        sampling=Sampling(temperature=0.0)):
-        if isinstance(ev, ToolCall):
-            calls.append(ev.name or "?")
-            arguments.append(ev.arguments or {})
-        elif isinstance(ev, Done):
-            done = ev
-    last = done.messages[-1] if done and done.messages else {}
-    text = (last.get("content") or "") if last.get("role") == "assistant" else ""
-    return {"text": text, "calls": calls, "arguments": arguments, "reason": done.reason if done else "?"}
+    out: list[dict | None] = [None] * len(questions)
+    prompts, where = [], []
+    for i, q in enumerate(questions):
+        messages = [{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": q}]
+        try:
+            prompts.append(build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens).ids)
+            where.append(i)
+        except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
+            out[i] = {"text": "", "calls": [], "arguments": [], "reason": "context"}
+    with bar(total=len(prompts), desc=progress or "tools", unit="q", disable=progress is None) as b:
+        dones = tool_loop_batch(model, tok, prompts, context=context, max_tokens=max_tokens, max_calls=2,
+                                sampling=Sampling(temperature=0.0), progress=b)
+    for i, done in zip(where, dones):
+        last = done.messages[-1] if done.messages else {}
+        out[i] = {"text": (last.get("content") or "") if last.get("role") == "assistant" else "",
+                  "calls": [c.name or "?" for c in done.calls], "arguments": [c.arguments or {} for c in done.calls],
+                  "reason": done.reason}
+    return out
 
 
 def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,
             progress: str | None = None) -> None:
     """it[key] = {"text", "verdict", "calls"} for every item: with context, as the tool loop
-    answers it (greedy first turns batched, and the tool loop for those that open a call); else
-    a plain batched reply (no tool can run), with its "confidence" (dentro.chat.gate)."""
+    answers it (all questions in batches); else a plain batched reply (no tool can run), with its
+    "confidence" (dentro.chat.gate)."""
     from dentro.chat.assistant import reply_batch
-    from dentro.progress import bar
 
     if context is None:
         replies = reply_batch(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
@@ -108,20 +113,8 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
             it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": [],
                        "confidence": r["confidence"]}
         return
-    # The first turns in batches, greedy: a reply that calls no tool is final as it stands (the SFT
-    # model's, whose conversations never showed a call); only those that open a call go through the
-    # tool loop, one question at a time.
-    firsts = reply_batch(model, tok, [[{"role": "system", "content": TOOLS_PROMPT},
-                                       {"role": "user", "content": it["question"]}] for it in items],
-                         max_tokens=max_tokens)
-    loop = []
-    for it, f in zip(items, firsts):
-        if f["too_long"] or "<tool_call>" in f["text"]:
-            loop.append(it)
-        else:
-            it[key] = {"text": f["text"], "verdict": item_verdict(f["text"], it), "calls": []}
-    for it in bar(loop, desc=progress or key, unit="q", disable=progress is None or not loop):
-        r = answer_with_tools(model, tok, it["question"], context, max_tokens)
+    for it, r in zip(items, answer_with_tools(model, tok, [it["question"] for it in items], context, max_tokens,
+                                              progress=progress)):
         it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": r["calls"]}
 
 
