@@ -42,7 +42,7 @@ def main():
 
     from dentro.chat.assistant import build_prompt
     from dentro.chat.tool_mix import chat_context, python_pairs
-    from dentro.chat.toolloop import Done, ToolCall, ToolResult, tool_loop
+    from dentro.chat.toolloop import tool_loop_batch
     from dentro.chat.tools import TOOLS_PROMPT, call_tool
     from dentro.eval.tools import arithmetic_items, number_in
     from dentro.model.checkpoint import load_checkpoint
@@ -78,18 +78,13 @@ def main():
         n = {"problems": len(items), "called_again": 0, "right_program": 0, "correct": 0, "invented": 0}
         by_slip = {s: [0, 0] for s in slips}  # slip -> [correct, problems]
         t0 = time.time()
-        for i, (it, (bad, error, messages)) in enumerate(zip(items, prompts)):
-            prompt = build_prompt(tok, messages, model.config.max_position_embeddings, 96)
-            codes, results, done = [], [], None
-            for ev in tool_loop(model, tok, prompt.ids, context=ctx, max_tokens=96, max_calls=2,
-                                sampling=Sampling(temperature=0.0)):
-                if isinstance(ev, ToolCall) and ev.name == "python":
-                    codes.append(str((ev.arguments or {}).get("code", "")))
-                elif isinstance(ev, ToolResult):
-                    results.append(ev.text)
-                elif isinstance(ev, Done):
-                    done = ev
-            last = done.messages[-1] if done and done.messages else {}
+        ids = [build_prompt(tok, messages, model.config.max_position_embeddings, 96).ids for _, _, messages in prompts]
+        dones = tool_loop_batch(model, tok, ids, context=ctx, max_tokens=96, max_calls=2,
+                                sampling=Sampling(temperature=0.0))
+        for i, (it, (bad, error, _), done) in enumerate(zip(items, prompts, dones)):
+            codes = [str((c.arguments or {}).get("code", "")) for c in done.calls if c.name == "python"]
+            results = [m["content"] for m in done.messages if m["role"] == "tool"]
+            last = done.messages[-1] if done.messages else {}
             text = (last.get("content") or "") if last.get("role") == "assistant" else ""
             right = any(number_in(text, a) for a in it["answers"])
             printed = any(re.fullmatch(r"-?[\d.]+", r.strip()) for r in results)
