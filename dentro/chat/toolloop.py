@@ -37,6 +37,7 @@ enable_thinking=False would, and each assistant message of Done starts with it (
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Generator
@@ -326,10 +327,10 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
     if not replies:
         return []
     device = next(model.parameters()).device
-    r0 = replies[0]
-    stops = sorted({r0.end_call, r0.im_end, tokenizer.eot_id})  # a turn stops where a call closes or it ends
+    special = tokenizer.special_id  # a turn stops where a call closes or it ends
+    stops = sorted({special("</tool_call>"), special("<|im_end|>"), tokenizer.eot_id})
     ended = [False] * len(replies)
-    for round_ in range(10 ** 9):
+    for round_ in itertools.count():
         for i, r in enumerate(replies):
             while r.state in (RUNNING, FORCED):
                 if r.state == RUNNING:
