@@ -105,6 +105,16 @@ def test_gated_verdicts_of_the_evaluation():
     assert tools[0]["gated_tools"] == tools[0]["probed_tools"]  # unsure: the tools answer
     assert tools[1]["gated_tools"] == tools[1]["probed_tools"]  # reasoning: the tools compute
     assert tools[2]["gated_tools"] == {"text": "Na Irlanda.", "verdict": "correct", "calls": []}  # no needless call
+    # the tool model's answer is judged by the same threshold: below it, a refusal (its calls kept)
+    unsure = [{"question": "Onde trabalha Sarah W. Cook?", "sft_plain": {"text": "Na Redwood.", "verdict": "wrong",
+                                                                          "confidence": 0.2},
+               "probed_tools": {"text": "O empregador de Sarah W. Cook é a Redwood.", "verdict": "wrong",
+                                "calls": ["search"], "confidence": c}} for c in (0.49, 0.5)]
+    gate_tool_items(unsure, 0.5)
+    assert unsure[0]["gated_tools"]["verdict"] == "refused" and unsure[0]["gated_tools"]["calls"] == ["search"]
+    assert is_refusal(unsure[0]["gated_tools"]["text"]) and "não" in unsure[0]["gated_tools"]["text"].lower()
+    assert unsure[1]["gated_tools"] == unsure[1]["probed_tools"]
+    assert G.after_tools(None, 0.9) and not G.after_tools(0.1, 0.9)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ the tokens the chat template renders for the tool message, continues, and stops 
 A real tiny GPT checks that the KV cache after forced tokens gives the logits of a full forward."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -286,7 +287,7 @@ class ByContent(nn.Module):
         B, T = idx.shape
         self.batches.append(B)
         start = kv_cache.pos if kv_cache is not None else 0
-        logits = torch.full((B, T, self.config.vocab_size), -10.0)
+        logits = torch.zeros((B, T, self.config.vocab_size))
         for b in range(B):
             pad = int(kv_cache.pad[b]) if start == 0 and kv_cache is not None and kv_cache.pad is not None else 0
             if start == 0:
@@ -295,8 +296,8 @@ class ByContent(nn.Module):
             for i in range(pad, T):
                 seen.append(int(idx[b, i]))
                 script = next((s for s in self.scripts if s[:len(seen)] == seen), None)
-                if script is not None and len(seen) < len(script):
-                    logits[b, i, script[len(seen)]] = 10.0
+                if script is not None and len(seen) < len(script):  # sure, then less sure: a confidence to measure
+                    logits[b, i, script[len(seen)]] = 10.0 if len(seen) % 2 else 3.0
         if kv_cache is not None:
             kv_cache.pos += T
         return logits
@@ -316,6 +317,8 @@ def agree(tok, conversations, model_class=None, **kw):
         _, done = run(model_class(scripts, tok.vocab_size, window=model.config.max_position_embeddings), tok, prompt,
                       run_tool=echo, **kw)
         assert (got.reason, got.messages) == (done.reason, done.messages)
+        assert (got.confidence is None) == (done.confidence is None)
+        assert done.confidence is None or got.confidence == pytest.approx(done.confidence, rel=1e-5, abs=1e-6)
         assert [(c.name, c.arguments, c.raw) for c in got.calls] == [(c.name, c.arguments, c.raw) for c in done.calls]
     return batched
 
@@ -381,3 +384,72 @@ def test_the_batched_loop_on_a_real_gpt_steered_through_calls(tok, one_thread):
 
     done = agree(tok, cases(), Steered, max_calls=2, max_tokens=80, batch_size=3)
     assert [len(d.calls) for d in done] == [0, 1, 1, 2, 0]
+
+
+def test_the_final_answers_confidence_is_the_gates_measure(tok):
+    """Done.confidence: the geometric mean of the probabilities (softmax of the logits they were
+    sampled from) of the final turn's text tokens: not the words before a call, not the call, not
+    the stop token."""
+    conversation = cases()[1]
+    model = ByContent([render(tok, conversation)[0]], tok.vocab_size)
+    prompt = render(tok, conversation[:1], add_generation_prompt=True)[0]
+    events, done = run(model, tok, prompt, run_tool=echo)
+    last = max(i for i, e in enumerate(events) if isinstance(e, ToolResult))
+    final = [e for e in events[last:] if isinstance(e, Token) and e.id not in (tok.special_id("<|im_end|>"), tok.eot_id)]
+    logs = [e.step.logits[0].log_softmax(-1)[e.id].item() for e in final]
+    assert len(final) > 3 and done.confidence == pytest.approx(math.exp(sum(logs) / len(logs)))
+    assert 0.2 < done.confidence < 0.9  # ByContent's alternating 10 / 3: neither sure nor lost
+    *_, cut = run(model, tok, prompt, run_tool=echo, max_calls=0)  # tool_limit: no final turn of its own
+    assert cut.reason == "tool_limit" and cut.confidence is not None  # the words before the call are the reply
+
+
+class Soft(Scripted):
+    """Scripted, sure of its script (logit 10 over 0) until position `soft_from`, then barely (`lo`)."""
+
+    def __init__(self, script, vocab_size, soft_from: int, lo: float = 3.0):
+        super().__init__(script, vocab_size)
+        self.soft_from, self.lo = soft_from, lo
+
+    def forward(self, idx, kv_cache=None):
+        start, T = kv_cache.pos, idx.size(1)
+        self.fed += idx[0].tolist()
+        kv_cache.pos += T
+        logits = torch.zeros((1, T, self.config.vocab_size))
+        for i in range(T):
+            if start + i + 1 < len(self.script):
+                logits[0, i, self.script[start + i + 1]] = self.lo if start + i + 1 >= self.soft_from else 10.0
+        return logits
+
+
+@pytest.mark.parametrize("sure", [True, False])
+def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, sure):
+    """The chat model is unsure (uniform logits): the question goes to the tool model, which calls
+    python. Its final answer is held back until judged: a sure one is shown; an unsure one is
+    replaced by "I don't know" in the question's language, with the dim line saying why."""
+    import io
+
+    from dentro.chat.tool_mix import with_tools_prompt
+    from dentro.commands.chat import Session
+    from dentro.eval.knowledge import is_refusal
+
+    conversation = with_tools_prompt([
+        {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
+        {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
+        {"role": "tool", "content": "83810205"},
+        {"role": "assistant", "content": "O resultado é 83810205."}])
+    script, _ = render(tok, conversation)
+    final = len(render(tok, conversation[:-1], add_generation_prompt=True)[0])
+    tool_model = Soft(script, tok.vocab_size, soft_from=len(script) if sure else final)
+    out = io.StringIO()
+    s = Session(Scripted([], tok.vocab_size), tok, "pt", None, 0.0, None, 64, None, out=out, tools=ToolContext(),
+                gate=0.5, tool_model=(tool_model, tok))
+    answer = s.ask(conversation[1]["content"])
+    shown = out.getvalue()
+    assert "🔧 python(code='print(12345 * 6789)')" in shown and "Vou calcular." in shown
+    if sure:
+        assert answer == "O resultado é 83810205." and shown.rstrip().endswith(answer)
+        assert "ferramentas também" not in shown
+    else:
+        assert is_refusal(answer) and "não" in answer.lower() and "83810205." not in shown.split("→ 83810205")[1]
+        assert "depois das ferramentas também não é segura" in shown and shown.rstrip().endswith(answer)
+    assert s.messages[-1] == {"role": "assistant", "content": answer}

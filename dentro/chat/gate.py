@@ -103,6 +103,16 @@ def decide(messages: list[dict], reply: str, confidence: float, threshold: float
     return "tools" if tools else "refuse"
 
 
+def after_tools(confidence: float | None, threshold: float) -> bool:
+    """Whether the tool model's final answer, after the gate sent the question to the tools, stands:
+    judged by the same threshold as an answer from memory (its confidence measured the same way,
+    toolloop.Done.confidence). After a search, the tiny tool model's wrong readings are less sure
+    than its right ones (benchmarks/tools_confidence.py: AUC 0.82; the runs' thresholds kept 155 of
+    168 right answers and stopped 235 of 452 wrong ones); its answers after python are all above it.
+    None (no final answer of its own, or no measure): stands."""
+    return confidence is None or confidence >= threshold
+
+
 def calibrate(right: list[float], wrong: list[float], keep: float = KEEP) -> dict:
     """The threshold from the probe: the highest confidence t such that at least `keep` of the
     right answers have confidence >= t. Returns {"threshold", "keep", "right", "wrong",

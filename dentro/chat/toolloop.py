@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class Done:
     reason: str  # stop | max_tokens | tool_limit | context
     messages: list[dict]  # the reply in OpenAI format
     calls: list[ToolCall] = field(default_factory=list)  # the calls the reply made, in order
+    # the confidence gate's measure of the final assistant turn (dentro.chat.gate): the geometric mean
+    # of the probabilities of the tokens it wrote, from the logits they were sampled from; None when
+    # the reply ended without a final turn of its own, or the driver gave no logits
+    confidence: float | None = None
 
 
 Event = Token | ToolCall | ToolResult | Done
@@ -171,6 +176,7 @@ class Reply:
         self.opened = False  # the current turn has written <tool_call>
         self.call: list[int] = []  # the ids after <tool_call>, up to </tool_call>
         self.closed_by_model = False  # the model itself wrote the <|im_end|> that ends a call's turn
+        self.logprobs: list[float] | None = []  # of the turn's text tokens (None: a token came without logits)
 
     def wants_token(self) -> bool:
         """The next step is a sampled token (a reply that has sampled max_tokens is DONE instead)."""
@@ -188,6 +194,11 @@ class Reply:
                 self.state, self.opened = IN_CALL, True
             elif t in self.stops:
                 self.state, self.reason = DONE, "stop"
+            if self.state == WRITING:  # a token of the turn's text: the gate's confidence counts it
+                if step is None or step.logits is None or self.logprobs is None:
+                    self.logprobs = None
+                else:
+                    self.logprobs.append(step.logits[0].float().log_softmax(-1)[t].item())
             token = Token(t, self.text.push(t) if self.state == WRITING else self.text.flush(), self.state == IN_CALL,
                           step)
         else:  # IN_CALL
@@ -250,12 +261,15 @@ class Reply:
     def finish(self) -> Done:
         """The reply as messages. The last assistant turn is kept when the model closed it, or
         wrote anything in it."""
+        confidence = None
         if not self.between_turns and (self.reason == "stop" or self.text.ids or self.opened or not self.messages):
             content = self.lead + self.tok.decode(self.text.ids)
             if self.opened:  # ended inside a call (cut, or <|endoftext|>): what the model wrote, as text
                 content += "<tool_call>" + self.tok.decode(self.call)
             self.messages.append({"role": "assistant", "content": content})
-        return Done(self.reason, self.messages, self.calls)
+            if self.logprobs is not None:
+                confidence = math.exp(sum(self.logprobs) / len(self.logprobs)) if self.logprobs else 0.0
+        return Done(self.reason, self.messages, self.calls, confidence)
 
 
 @torch.no_grad()
@@ -351,7 +365,7 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
             logits = model(torch.tensor([seqs[i] for i in chunk], device=device))[:, -1]
             for b, i in enumerate(chunk):
                 t = int(sample_next(logits[b:b + 1], sampling)[0])
-                replies[i].push(t)  # at a full window: DONE, by the stop or the context
+                replies[i].push(t, Step([t], [False], logits[b:b + 1]))  # at a full window: DONE, by the stop or the context
         rest = sorted((i for i in live if len(seqs[i]) < window), key=lambda i: len(seqs[i]))
         for k in range(0, len(rest), batch_size):
             chunk = rest[k:k + batch_size]
@@ -364,7 +378,7 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
                     t, r = step.tokens[b], replies[i]
                     if t is None or not r.wants_token():
                         continue
-                    r.push(t)
+                    r.push(t, Step([t], [False], step.logits[b:b + 1]))
                     if r.state != DONE:
                         seqs[i].append(t)
                     writing |= r.state in (WRITING, IN_CALL)

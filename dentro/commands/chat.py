@@ -30,7 +30,8 @@ template writes an empty <think> block and the model answers at once.
 
 The confidence gate (stage 6, <run>/factuality/gate.json): an answer from memory stands only when
 the model was sure enough of its tokens (greedy); below the threshold the question goes to
-the model trained with tools, or, with --no-tools, the model says it does not know. --no-gate
+the model trained with tools, whose final answer must reach the same threshold (shown once it
+has), or, with --no-tools, the model says it does not know. --no-gate
 switches it off. A question that brings its own text to read is answered as usual.
 
 In a conversation: /reset  /system TEXT  /temperature X  /think on|off  /probs  /help  /quit
@@ -93,6 +94,9 @@ LABELS = {
                      "en": "(the answer would work it out in its head: the model with tools answers)"},
     "gate_low": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta de memória não é segura)",
                  "en": "(confidence {c:.3f} < {t:.3f}: the answer from memory is not safe)"},
+    "gate_low_after_tools": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta depois das ferramentas também não é "
+                                   "segura)",
+                             "en": "(confidence {c:.3f} < {t:.3f}: the answer after the tools is not safe either)"},
 }
 
 
@@ -313,7 +317,7 @@ class Session:
                 say("gate_reasons", self.lang)
             print(self.dim(why), file=self.out)
             model, tok = self.tool_model
-            return self.ask_with_tools(sampling, stream, model=model, tok=tok)
+            return self.ask_with_tools(sampling, stream, model=model, tok=tok, judge=self.gate)
         question = self.messages[-1]["content"]
         said = refusal_for(question, answer, self.refusals, self.lang)
         print(self.dim(say("gate_low", self.lang, c=confidence, t=self.gate)), file=self.out)
@@ -354,10 +358,13 @@ class Session:
                     context.index_path = None
         return call_tool(name, arguments, context=context)
 
-    def ask_with_tools(self, sampling, stream: bool, model=None, tok=None) -> str:
+    def ask_with_tools(self, sampling, stream: bool, model=None, tok=None, judge: float | None = None) -> str:
         """ask() through the tool loop: calls and results show as dim lines as they happen. model,
-        tok: another model answers (the gate's tool model), not the session's."""
+        tok: another model answers (the gate's tool model), not the session's. judge: the gate's
+        threshold, which the final answer must reach too (gate.after_tools): it is held back until
+        the reply ends, then shown, or replaced by the model saying it does not know."""
         from dentro.chat.assistant import build_prompt
+        from dentro.chat.gate import after_tools, refusal_for
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
         model, tok = model or self.model, tok or self.tok
@@ -372,21 +379,39 @@ class Session:
             print(say("dropped", self.lang, n=prompt.dropped), file=self.out)
         self.last_steps, at_line_start, done = [], True, None
         shade = ThinkShade(self.tty())
+        held = ""  # with judge: the turn's text, shown once it is known not to be the final answer
         for ev in tool_loop(model, tok, prompt.ids, context=self.tools, max_tokens=self.max_tokens,
                             max_calls=MAX_TOOL_CALLS, sampling=sampling, seed=self.seed, show_top=5,
                             run_tool=self.run_tool, think=self.think):
             if isinstance(ev, Token):
                 self.last_steps.append(ev.step)
-                if stream and ev.text:
+                if judge is not None:
+                    held += ev.text
+                elif stream and ev.text:
                     print(shade.push(ev.text), end="", flush=True, file=self.out)
                     at_line_start = ev.text.endswith("\n")
             elif isinstance(ev, (ToolCall, ToolResult)) and stream:
+                if held:  # the words before a call: not the final answer
+                    print(shade.push(held), end="", flush=True, file=self.out)
+                    at_line_start, held = held.endswith("\n"), ""
                 line = "🔧 " + tool_line(ev) if isinstance(ev, ToolCall) else "→ " + result_line(ev.text)
                 print(shade.pause() + ("" if at_line_start else "\n") + self.dim(line) + shade.resume(),
                       file=self.out, flush=True)
                 at_line_start = True
             elif isinstance(ev, Done):
                 done = ev
+        last = done.messages[-1]
+        if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge):
+            said = refusal_for(self.messages[-1]["content"], last["content"], self.refusals, self.lang)
+            if stream:
+                print(shade.pause() + ("" if at_line_start else "\n") +
+                      self.dim(say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)) + shade.resume(),
+                      file=self.out)
+            held, at_line_start = said, False
+            done.messages[-1] = {"role": "assistant", "content": self.lead() + said}
+        if stream and held:
+            print(shade.push(held), end="", flush=True, file=self.out)
+            at_line_start = held.endswith("\n")
         if stream:
             print(shade.end(), end="" if at_line_start else "\n", file=self.out)
         if done.reason == "max_tokens":

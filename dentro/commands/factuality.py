@@ -282,15 +282,23 @@ def gate_items(items: list[dict], threshold: float) -> None:
 def gate_tool_items(items: list[dict], threshold: float) -> None:
     """item["gated_tools"]: the SFT model's direct answer (item["sft_plain"], with its confidence)
     where the gate lets it stand, else (unsure, or reasoning) the tool-trained model's answer
-    through the tool loop (item["probed_tools"])."""
-    from dentro.chat.gate import decide
+    through the tool loop (item["probed_tools"]), which the gate judges in turn: below the same
+    threshold it is a refusal (dentro.chat.gate.after_tools), as `dentro chat` says it."""
+    import random
 
+    from dentro.chat.gate import after_tools, decide, refusal_for
+
+    rng = random.Random(0)
     for it in items:
         d = it["sft_plain"]
         route = decide([{"role": "user", "content": it["question"]}], d["text"], d["confidence"], threshold,
                        tools=True)
-        it["gated_tools"] = dict(it["probed_tools"]) if route == "tools" else \
-            {"text": d["text"], "verdict": d["verdict"], "calls": []}
+        if route != "tools":
+            it["gated_tools"] = {"text": d["text"], "verdict": d["verdict"], "calls": []}
+            continue
+        r = it["probed_tools"]
+        it["gated_tools"] = dict(r) if after_tools(r.get("confidence"), threshold) else \
+            {"text": refusal_for(it["question"], r["text"], rng, "en"), "verdict": "refused", "calls": r["calls"]}
 
 
 def tables(items: list[dict], key: str) -> dict:
@@ -693,7 +701,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         "numbers; *arithmetic_mixed*: the same with operands of 1 to 6 digits, one of them 3 or more (\"48213 × "
         "771\", \"1234 + 98\"). Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
             "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
-            "model after probing through the tool loop (what `dentro chat` does)" if gated else "") + ".", "",
+            "model after probing through the tool loop, whose final answer the gate judges in turn (below the "
+            "threshold: \"I don't know\"; what `dentro chat` does)" if gated else "") + ".", "",
         md_table(["bucket", "lang", "n", "SFT, no tools", "SFT, tools", "called", "after probing, no tools",
                   "after probing, tools", "called"] + (["gate, then tools", "called"] if gated else []), rows), "",
         md_table(["goal (issue 10)", "SFT", "after probing", ""] + (["confidence gate, then tools"] if gated else []), [

@@ -73,7 +73,8 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
     message, greedy, up to two calls), in batches (toolloop.tool_loop_batch): per question
     {"text" (the final answer), "calls" (tool names, in order; "?" for a call that could not be
     parsed), "arguments" (each call's arguments, {} when unparsed), "reason" (how the loop ended:
-    "context" too when the question alone outgrows the window)}."""
+    "context" too when the question alone outgrows the window), "confidence" (the final answer's,
+    as the gate measures it; None without one)}."""
     from dentro.chat.assistant import build_prompt
     from dentro.chat.toolloop import tool_loop_batch
     from dentro.model.engine import Sampling
@@ -87,7 +88,7 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
             prompts.append(build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens).ids)
             where.append(i)
         except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
-            out[i] = {"text": "", "calls": [], "arguments": [], "reason": "context"}
+            out[i] = {"text": "", "calls": [], "arguments": [], "reason": "context", "confidence": None}
     with bar(total=len(prompts), desc=progress or "tools", unit="q", disable=progress is None) as b:
         dones = tool_loop_batch(model, tok, prompts, context=context, max_tokens=max_tokens, max_calls=2,
                                 sampling=Sampling(temperature=0.0), progress=b)
@@ -95,15 +96,15 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
         last = done.messages[-1] if done.messages else {}
         out[i] = {"text": (last.get("content") or "") if last.get("role") == "assistant" else "",
                   "calls": [c.name or "?" for c in done.calls], "arguments": [c.arguments or {} for c in done.calls],
-                  "reason": done.reason}
+                  "reason": done.reason, "confidence": done.confidence}
     return out
 
 
 def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,
             progress: str | None = None) -> None:
-    """it[key] = {"text", "verdict", "calls"} for every item: with context, as the tool loop
-    answers it (all questions in batches); else a plain batched reply (no tool can run), with its
-    "confidence" (dentro.chat.gate)."""
+    """it[key] = {"text", "verdict", "calls", "confidence"} for every item: with context, as the
+    tool loop answers it (all questions in batches; the final answer's confidence); else a plain
+    batched reply (no tool can run), with its "confidence" (dentro.chat.gate)."""
     from dentro.chat.assistant import reply_batch
 
     if context is None:
@@ -115,7 +116,8 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
         return
     for it, r in zip(items, answer_with_tools(model, tok, [it["question"] for it in items], context, max_tokens,
                                               progress=progress)):
-        it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": r["calls"]}
+        it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": r["calls"],
+                   "confidence": r["confidence"]}
 
 
 def table(items: list[dict], key: str) -> dict:
