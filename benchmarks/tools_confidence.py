@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def main():
 
     import torch
 
-    from dentro.chat.assistant import build_prompt
+    from dentro.chat.assistant import build_prompt, geometric_mean
     from dentro.chat.template import render
     from dentro.chat.tool_mix import chat_context
     from dentro.chat.toolloop import tool_loop_batch
@@ -80,7 +79,7 @@ def main():
                 logp = model(torch.tensor([ids[:-1]]))[0].float().log_softmax(-1)
             end = ids.index(im_end, len(before))
             lps = [logp[j - 1, ids[j]].item() for j in range(len(before), end)]
-            confidence = math.exp(sum(lps) / len(lps)) if lps else 0.0
+            confidence = geometric_mean(lps)
             v = item_verdict(done.messages[-1]["content"], it)
             if it["bucket"] == "absent":
                 v = "refused" if v == "refused" else "wrong"

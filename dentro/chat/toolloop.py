@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import torch
 
+from dentro.chat.assistant import geometric_mean
 from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, generate_batch, sample_next
@@ -268,7 +268,7 @@ class Reply:
                 content += "<tool_call>" + self.tok.decode(self.call)
             self.messages.append({"role": "assistant", "content": content})
             if self.logprobs is not None:
-                confidence = math.exp(sum(self.logprobs) / len(self.logprobs)) if self.logprobs else 0.0
+                confidence = geometric_mean(self.logprobs)
         return Done(self.reason, self.messages, self.calls, confidence)
 
 
@@ -343,7 +343,7 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
     device = next(model.parameters()).device
     special = tokenizer.special_id  # a turn stops where a call closes or it ends
     stops = sorted({special("</tool_call>"), special("<|im_end|>"), tokenizer.eot_id})
-    ended = [False] * len(replies)
+    reported = 0  # replies ended, as the bar shows them
     for round_ in itertools.count():
         for i, r in enumerate(replies):
             while r.state in (RUNNING, FORCED):
@@ -353,10 +353,9 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
                     seqs[i] += r.forced()
         live = [i for i, r in enumerate(replies) if r.wants_token()]
         if progress is not None:
-            now = [i for i, r in enumerate(replies) if r.state == DONE and not ended[i]]
-            for i in now:
-                ended[i] = True
-            progress.update(len(now))
+            ended = sum(r.state == DONE for r in replies)
+            progress.update(ended - reported)
+            reported = ended
         if not live:
             break
         full = [i for i in live if len(seqs[i]) >= window]  # no room to continue in a cache: one last token

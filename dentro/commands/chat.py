@@ -408,7 +408,7 @@ class Session:
                       self.dim(say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)) + shade.resume(),
                       file=self.out)
             held, at_line_start = said, False
-            done.messages[-1] = {"role": "assistant", "content": self.lead() + said}
+            last = done.messages[-1] = {"role": "assistant", "content": self.lead() + said}
         if stream and held:
             print(shade.push(held), end="", flush=True, file=self.out)
             at_line_start = held.endswith("\n")
@@ -421,7 +421,6 @@ class Session:
         elif done.reason == "context":
             print(say("context_full", self.lang), file=self.out)
         self.messages += done.messages
-        last = done.messages[-1]
         return last["content"].removeprefix(self.lead()) if last["role"] == "assistant" else ""
 
     def probs(self) -> str:
