@@ -45,7 +45,7 @@ class Preset:
     sample_every: int
     save_every: int
     matrix_lr: float = 0.02
-    embedding_lr: float = 0.1   # 0.01 until 2026-12-01 (docs/pretrain.md, "The embedding's learning rate")
+    embedding_lr: float = 0.01
     unembedding_lr: float = 0.004
     warmup_steps: int = 10
     val_fraction: float = 0.05

@@ -48,7 +48,7 @@ class TrainConfig:
     max_minutes: float | None = None    # wall-clock budget; the schedule decays within it
     optimizer: str = "muon"             # "muon": Muon + AdamW groups; "adamw": AdamW for everything
     matrix_lr: float = 0.02             # Muon, hidden matrices (Jordan et al. 2024, modded-nanogpt: 0.02-0.05)
-    embedding_lr: float = 0.1           # AdamW, token embedding (nanochat's base_train: 0.2)
+    embedding_lr: float = 0.01          # AdamW, token embedding
     unembedding_lr: float = 0.004       # AdamW, lm_head (nanochat uses 0.004)
     scalar_lr: float = 0.01             # AdamW, RMSNorm gains
     adamw_lr: float = 1e-3              # optimizer="adamw": every parameter (3e-3 diverged at depth 4, docs/pretrain.md)
