@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from dentro.chat.assistant import geometric_mean  # noqa: E402  (the gate's own confidence)
+from dentro.eval.stats import auc  # noqa: E402
 
 SMALL_TALK = {"pt": ["Obrigado!", "E você, quem é?"], "en": ["Thanks!", "And who are you?"]}
 WORD = re.compile(r"\w+")
@@ -78,12 +79,6 @@ KINDS = {"least likely token": lambda r: math.exp(min(r["lp"])) if r["lp"] else 
              lambda r: geometric_mean([x for t, x in zip(r["ids"], r["lp"]) if t not in r["question_ids"]])
              or geometric_mean(r["lp"]),
          "agreement of 4 samples": agreement}
-
-
-def auc(pos: list[float], neg: list[float]) -> float | None:
-    if not pos or not neg:
-        return None
-    return sum((x > y) + 0.5 * (x == y) for x in pos for y in neg) / (len(pos) * len(neg))
 
 
 def scores(run: Path, model, tok, probe_items: list[dict]) -> dict:

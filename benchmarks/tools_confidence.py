@@ -28,12 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def auc(pos: list[float], neg: list[float]) -> float | None:
-    if not pos or not neg:
-        return None
-    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", type=Path, nargs="+")
@@ -48,6 +42,7 @@ def main():
     from dentro.chat.toolloop import tool_loop_batch
     from dentro.chat.tools import TOOLS_PROMPT
     from dentro.eval import knowledge as K
+    from dentro.eval.stats import auc
     from dentro.eval.tools import arithmetic_items, item_verdict
     from dentro.model.checkpoint import load_checkpoint
 

@@ -173,3 +173,12 @@ def test_dentro_arena_end_to_end(tmp_path, one_thread, capsys):
     battles = [json.loads(l) for l in (run / "arena" / "battles.jsonl").read_text().splitlines()]
     assert {b["prompt"] for b in battles} == {r["question"] for rs in rows.values() for r in rs}
     assert (run / "arena" / "leaderboard.png").is_file() and "dentro-sft" in capsys.readouterr().out
+
+
+def test_auc_counts_pairs_and_ties():
+    from dentro.eval.stats import auc
+
+    assert auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auc([0.1], [0.9]) == 0.0
+    assert auc([0.5, 0.9], [0.5, 0.1]) == (0.5 + 1 + 1 + 1) / 4  # the tie at 0.5 counts half
+    assert auc([], [0.3]) is None and auc([0.3], []) is None

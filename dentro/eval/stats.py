@@ -9,6 +9,8 @@
     centred    (accuracy - chance) / (1 - chance): 0 is guessing, 1 is perfect, below 0 is
                worse than guessing. nanochat's CORE metric centres each task this way before
                averaging, so that a 4-way task at 25% and a 2-way one at 50% both count 0.
+    auc        the area under the ROC curve of a score separating two groups: the chance that a
+               member of the first scores above one of the second (ties count half).
 """
 
 from __future__ import annotations
@@ -46,3 +48,10 @@ def centred(accuracy: float, chance: float) -> float:
     if not 0 <= chance < 1:
         raise ValueError(f"chance must be in [0, 1), got {chance}")
     return (accuracy - chance) / (1 - chance)
+
+
+def auc(pos: list[float], neg: list[float]) -> float | None:
+    """P(a score of pos > a score of neg), ties half; None when either group is empty."""
+    if not pos or not neg:
+        return None
+    return sum((x > y) + 0.5 * (x == y) for x in pos for y in neg) / (len(pos) * len(neg))
