@@ -4,11 +4,13 @@
 
 For each run (a folder with world/, sft/ and, for the tools columns, factuality/tools.jsonl from
 a speedrun): probe the run's SFT model on the stage's questions (facts outside the held-out
-split, k = 4 samples and one greedy answer, as `dentro factuality` does), calibrate the gate on
-the greedy answers, then ask the stage's held-out questions (frequent / medium / rare facts,
+split, k = 4 samples and one greedy answer, as `dentro factuality` does) and on questions about
+invented people, fit and calibrate the gate on the greedy answers (the answer's geometric mean and
+the name's familiarity, dentro.chat.gate), then ask the stage's held-out questions (frequent / medium / rare facts,
 absent people, questions that need no world knowledge) and route the tools sample through the
-run's own probed model where the gate says so. Prints one JSON line per run, and the pooled
-shares.
+run's own probed model where the gate says so. The same replies are also judged by the geometric
+mean alone, calibrated on the same probe (geometric_mean_alone: the gate before the familiarity).
+Prints one JSON line per run, and the pooled shares.
 
 --scores compares the candidate confidences (the least likely token, the three least likely,
 the whole answer's probability, the geometric mean, the geometric mean of the tokens not copied
@@ -140,7 +142,7 @@ def calibration_shift(run: Path, probe_items: list[dict], ev: list[dict], keep: 
     return out
 
 
-def followups(run: Path, model, tok, threshold: float) -> dict:
+def followups(run: Path, model, tok, gate: dict) -> dict:
     """The gate on the SFT stage's held-out follow-ups, as the stage reports them (its followup_items,
     gate_items, followup_figures), and on small talk after them (tools off)."""
     from dentro.chat import gate as G
@@ -148,15 +150,17 @@ def followups(run: Path, model, tok, threshold: float) -> dict:
     from dentro.commands import factuality as F
 
     follow = F.followup_items(run)
-    F.ask(model, tok, follow, "sft", confidence=True)
-    F.gate_items(follow, threshold)
+    F.ask(model, tok, follow, "sft", confidence=True, gate=gate)
+    F.gate_items(follow, gate["threshold"])
     fig = F.followup_figures(follow)
     out = {"right": fig["followup_right_n"], "right_kept": fig["followup_right_kept"],
            "wrong": fig["followup_wrong_n"], "wrong_refused": fig["followup_wrong_refused"]}
     small = [f["messages"][:2] + [{"role": "user", "content": q}] for f in follow for q in SMALL_TALK[f["lang"]]]
     replies = reply_batch(model, tok, small, max_tokens=48, confidence=True)
-    refused = [r["text"] for m, r in zip(small, replies)
-               if G.decide(m, r["text"], r["confidence"], threshold, tools=False) == "refuse"]
+    familiar = G.familiarity(model, tok, small, [r["text"] for r in replies])
+    refused = [r["text"] for m, r, f in zip(small, replies, familiar)
+               if G.decide(m, r["text"], G.score(gate.get("weights"), r["confidence"], f), gate["threshold"],
+                           tools=False) == "refuse"]
     out.update(small_talk=len(small), small_talk_refused=len(refused),
                small_talk_refused_replies=[t[:80] for t in refused[:5]])
     return out
@@ -169,29 +173,39 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
     from dentro.commands import sft as S
     from dentro.eval import tools as T
     from dentro.model.checkpoint import load_checkpoint
+    from dentro.world.conversations import read_world
 
     model, tok, _ = load_checkpoint(run / "sft" / "checkpoint", load_train_state=False)
     model.eval()
     split = json.loads((run / "sft" / "conversations" / "heldout.json").read_text(encoding="utf-8"))
     p = F.PRESETS["tiny"]
-    items = P.world_items(run / "world" / "truth", split, per_bucket=p.facts_per_bucket, seed=1337)
+    truth = run / "world" / "truth"
+    items = P.world_items(truth, split, per_bucket=p.facts_per_bucket, seed=1337)
     P.probe(model, tok, items, k=p.k, temperature=p.temperature, max_tokens=48, seed=1337)
-    right = [it["greedy_confidence"] for it in items if it["greedy_verdict"] == "correct"]
-    wrong = [it["greedy_confidence"] for it in items if it["greedy_verdict"] != "correct"]
-    gate = G.calibrate(right, wrong, keep)
+    for it, f in zip(items, G.familiarity(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
+                                          [it["greedy"] for it in items])):
+        it["greedy_familiarity"] = f
+    nobody = P.nobody_conversations(read_world(truth), truth, p.nobody, random.Random(7))
+    gate = F.gate_from_probe(items, run / "sft" / "checkpoint", None, F.probe_invented(model, tok, nobody), keep)
+    geo_t = gate["answer_threshold"]  # the gate on the geometric mean alone: the baseline, same run
     ev = F.eval_items(run, S.EVAL_PER_GROUP.get("tiny", 80), [])
     nonfact = F.nonfact_items(run)
-    F.ask(model, tok, ev + nonfact, "sft", confidence=True)
-    F.gate_items(ev + nonfact, gate["threshold"])
+    F.ask(model, tok, ev + nonfact, "sft", confidence=True, gate=gate)
+    F.gate_items(ev + nonfact, gate["threshold"], geo_t)  # and "gated_mean": the geometric mean alone
     h = F.headline(ev, "gated")
     share = lambda rows, key, v: (sum(r[key]["verdict"] == v for r in rows), len(rows))  # noqa: E731
     absent = [it for it in ev if it["bucket"] == "absent"]
     rare = [it for it in ev if it["bucket"] == "rare"]
     was_right = [it for it in ev if it["sft"]["verdict"] == "correct"]
-    out = {"run": str(run), "threshold": round(gate["threshold"], 4), "probe_right": len(right),
-           "probe_wrong_stopped": gate["wrong_stopped"], "absent_refused": share(absent, "gated", "refused"),
-           "sft_correct_kept": share(was_right, "gated", "correct"), "rare_wrong": share(rare, "gated", "wrong"),
-           "nonfact_refused": share(nonfact, "gated", "refused"), "headline": h}
+    out = {"run": str(run), "threshold": round(gate["threshold"], 4), "weights": gate.get("weights"),
+           "probe_right": gate["right"], "probe_wrong_stopped": gate["wrong_stopped"],
+           "absent_refused": share(absent, "gated", "refused"), "sft_correct_kept": share(was_right, "gated", "correct"),
+           "rare_wrong": share(rare, "gated", "wrong"), "nonfact_refused": share(nonfact, "gated", "refused"),
+           "geometric_mean_alone": {"threshold": round(geo_t, 4), "absent_refused": share(absent, "gated_mean", "refused"),
+                                    "sft_correct_kept": share(was_right, "gated_mean", "correct"),
+                                    "rare_wrong": share(rare, "gated_mean", "wrong"),
+                                    "nonfact_refused": share(nonfact, "gated_mean", "refused")},
+           "headline": h}
     for b in ("frequent", "medium"):
         g = [it for it in ev if it["bucket"] == b]
         out[f"{b}_correct"] = {"sft": share(g, "sft", "correct"), "gated": share(g, "gated", "correct")}
@@ -199,13 +213,16 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
     if tools.is_file():  # the run's own probed model through the tool loop, as the stage measured it
         ti = [json.loads(line) for line in tools.read_text(encoding="utf-8").splitlines() if line.strip()]
         T.measure(model, tok, ti, "sft_plain", context=None)  # the direct answers again, with their confidence
-        F.gate_tool_items(ti, gate["threshold"])
+        for it, f in zip(ti, G.familiarity(model, tok, [[{"role": "user", "content": it["question"]}] for it in ti],
+                                           [it["sft_plain"]["text"] for it in ti])):
+            it["sft_plain"]["familiarity"] = f
+        F.gate_tool_items(ti, gate["threshold"], gate["answer_threshold"], gate.get("weights"))
         tab = T.table(ti, "gated_tools")
         pool = lambda b, what: (sum(g[what] for (bb, _), g in tab.items() if bb == b),  # noqa: E731
                                 sum(g["n"] for (bb, _), g in tab.items() if bb == b))
         out["tools"] = {"arithmetic_correct": pool("arithmetic", "correct"), "frequent_called": pool("frequent", "called"),
                         "rare_correct": pool("rare", "correct"), "absent_refused": pool("absent", "refused")}
-    out["followups"] = followups(run, model, tok, gate["threshold"])
+    out["followups"] = followups(run, model, tok, gate)
     out["calibration_shift"] = calibration_shift(run, items, ev, keep)
     if with_scores:
         out["scores_auc"] = scores(run, model, tok, items)
@@ -223,9 +240,10 @@ def main() -> int:
         r = measure(run, args.keep, args.scores)
         print(json.dumps(r), flush=True)
         for k in ("absent_refused", "sft_correct_kept", "rare_wrong", "nonfact_refused"):
-            pooled.setdefault(k, [0, 0])
-            pooled[k][0] += r[k][0]
-            pooled[k][1] += r[k][1]
+            for name, src in ((k, r), ("geometric_mean_alone_" + k, r["geometric_mean_alone"])):
+                pooled.setdefault(name, [0, 0])
+                pooled[name][0] += src[k][0]
+                pooled[name][1] += src[k][1]
         for k, v in r["calibration_shift"]["split_half"].items():
             pooled.setdefault("split_half_" + k, [0, 0])
             pooled["split_half_" + k][0] += v[0]

@@ -410,10 +410,13 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     monkeypatch.setattr(S, "finetune", spy)
     real_gate = F.gate_from_probe
 
-    def some_gate(items, chat_dir, tool_model):  # a random model answers nothing right: gate at the median
-        conf = sorted(it["greedy_confidence"] for it in items)
-        return {**real_gate([{**it, "greedy_verdict": "correct"} for it in items], chat_dir, tool_model),
-                "threshold": conf[len(conf) // 2]}
+    def some_gate(items, chat_dir, tool_model, invented=None):  # a random model answers nothing right: the median
+        from dentro.chat.gate import score
+
+        gate = real_gate([{**it, "greedy_verdict": "correct"} for it in items], chat_dir, tool_model, invented)
+        assert gate["weights"] and gate["invented"] == len(invented)  # fitted on the names' familiarity too
+        conf = sorted(score(gate["weights"], it["greedy_confidence"], it["greedy_familiarity"]) for it in items)
+        return {**gate, "threshold": conf[len(conf) // 2]}
 
     monkeypatch.setattr(F, "gate_from_probe", some_gate)
     assert cli.main(["factuality", "--run", str(r2), "--preset", "micro", "--out", str(out)]) == 0
@@ -446,15 +449,24 @@ def test_factuality_trains_and_measures_tools_when_the_run_has_a_corpus(run, tmp
     assert rows and all({"sft_tools", "sft_plain", "probed_tools", "probed_plain"} <= set(r) for r in rows)
     f = ev["figures"]
     # behind the gate: the SFT model's direct answer where it is sure enough, else the tools' answer
-    from dentro.chat.gate import reasons
+    from dentro.chat.gate import after_tools, reasons, score
 
-    t = json.loads((out / "gate.json").read_text())["threshold"]  # (the figures round it)
+    gate = json.loads((out / "gate.json").read_text())
+    t = gate["threshold"]  # (the figures round it)
     assert f["gate_threshold"] == round(t, 4)
+    # beside it, the same replies judged on the geometric mean alone (the gate before the name's familiarity)
+    assert f["gate_mean_threshold"] == round(gate["answer_threshold"], 4)
+    assert {"absent_refused_gate_mean", "sft_correct_kept_gate_mean", "rare_wrong_gate_mean"} <= set(f)
     for r in rows:
         d = r["sft_plain"]
-        to_tools = (d["confidence"] < t or reasons(d["text"])) and len(r["question"].split()) <= 16
-        assert r["gated_tools"] == (r["probed_tools"] if to_tools else {"text": d["text"], "calls": [],
-                                                                          "verdict": d["verdict"]})
+        to_tools = (score(gate["weights"], d["confidence"], d["familiarity"]) < t or reasons(d["text"])) \
+            and len(r["question"].split()) <= 16
+        if not to_tools:
+            assert r["gated_tools"] == {"text": d["text"], "calls": [], "verdict": d["verdict"]}
+        elif after_tools(r["probed_tools"].get("confidence"), gate["answer_threshold"]):
+            assert r["gated_tools"] == r["probed_tools"]
+        else:  # the tool model's answer, below the geometric mean's threshold: refused
+            assert r["gated_tools"]["verdict"] == "refused" and r["gated_tools"]["calls"] == r["probed_tools"]["calls"]
     assert {"tools_needless_gate", "tools_arith_python_gate", "absent_refused_gate", "nonfact_refused_gate"} <= set(f)
     assert set(ev["tables"]["gated"]) == set(ev["tables"]["sft"])
     section = F.tools_section(ev["tools"], f, lambda x: "–" if x is None else f"{100 * x:.0f}%", lambda x, ok: "")

@@ -172,6 +172,15 @@ def test_chat_behind_the_gate_answers_refuses_or_leaves_alone(tiny):
     said = s.ask("Who is Maria's mother?")
     assert is_refusal(said) and "know" in said.lower()
 
+    # a gate with the regression (gate.json as `dentro factuality` writes it): the score decides
+    sure = {"threshold": 0.5, "answer_threshold": 0.9, "weights": {"bias": 50.0, "answer": 1.0, "name": 1.0}}
+    s = Session(model, tok, "pt", None, 0.0, None, 6, None, out=io.StringIO(), gate=sure)
+    assert s.ask(q) == greedy and s.gate == 0.5 and s.answer_gate == 0.9
+    unsure = {**sure, "weights": {"bias": -50.0, "answer": 1.0, "name": 1.0}}
+    out = io.StringIO()
+    s = Session(model, tok, "pt", None, 0.0, None, 6, None, out=out, gate=unsure)
+    assert is_refusal(s.ask(q)) and "0.000 < 0.500" in out.getvalue()
+
     passage = "Text: Maria's mother is Ana, and Ana was born in Lisbon. Who is Maria's mother?"  # 17 words
     s = Session(model, tok, "en", None, 0.0, None, 6, None, out=io.StringIO(), gate=1.01)
     assert not is_refusal(s.ask(passage))  # a text to read: answered as usual
@@ -186,7 +195,7 @@ def test_chat_reads_the_runs_gate_only_for_the_model_it_was_calibrated_on(tmp_pa
     G.write_gate(run / "factuality", {"threshold": 0.25, "checkpoint": str(run / "sft" / "checkpoint"),
                                       "tool_model": None})
     t, tool, note = load_gate(run, run / "sft" / "checkpoint", "cpu", "en", tools_on=True)
-    assert t == 0.25 and tool is None and "0.250" in note and "does not know" in note
+    assert t["threshold"] == 0.25 and tool is None and "0.250" in note and "does not know" in note
     assert load_gate(run, run / "factuality" / "checkpoint", "cpu", "en", tools_on=False)[0] is None
     (run / "factuality" / "gate.json").write_text("{not json", encoding="utf-8")
     assert G.read_gate(run) is None
@@ -215,3 +224,66 @@ def test_the_chat_model_reads_the_conversation_without_the_tool_models_turns(tin
     s.ask("Quem é a mãe de Maria?")
     assert [m["role"] for m in seen[-1]] == ["user", "assistant", "user"]
     assert seen[-1][1]["content"] == "A conta dá 4." and len(s.messages) == 6  # the history itself is kept whole
+
+
+def test_the_names_span_is_the_last_question_that_names_someone():
+    ask = [{"role": "user", "content": "Quem é a mãe de Maria Pereira Santos?"},
+           {"role": "assistant", "content": "A mãe de Maria Pereira Santos é Ana Lima."},
+           {"role": "user", "content": "E onde ela nasceu?"}]
+    i, text, a, b = G.named_span(ask)  # the follow-up names nobody: the question before it
+    assert i == 0 and text[a:b] == "Maria Pereira Santos"
+    assert G.named_span([{"role": "user", "content": "Quem é você?"}]) is None
+    assert G.named_span([{"role": "system", "content": "Seja breve, Ana Lima."}]) is None  # users' names only
+
+
+def test_familiarity_is_the_least_likely_name_token_after_the_first(tiny):
+    from dentro.chat.assistant import build_prompt
+
+    model, tok = tiny
+    conv = [{"role": "user", "content": "Quem é a mãe de Maria Ana Souza?"}]
+    ids = build_prompt(tok, conv, 256, 48).ids
+    with torch.no_grad():
+        lp = model(torch.tensor([ids]))[0].log_softmax(-1)
+    at = b"".join(tok.token_bytes(t) for t in ids).rfind("Maria Ana Souza".encode())
+    start, inside = 0, []
+    for t, tid in enumerate(ids):  # the tokens that begin inside the name
+        if at <= start < at + len("Maria Ana Souza") and t:
+            inside.append(lp[t - 1, tid].item())
+        start += len(tok.token_bytes(tid))
+    assert len(inside) >= 3
+    nobody = [{"role": "user", "content": "Bom dia!"}]
+    got = G.familiarity(model, tok, [conv, nobody, conv], ["A mãe de Maria é Ana.", "Bom dia!", "Não sei."])
+    assert got[0] == pytest.approx(min(inside[1:]), abs=1e-5) and got[0] < 0
+    assert got[1] == 0.0 and got[2] == 0.0  # no name; a reply not about the name asked
+    assert G.familiarity(model, tok, [conv])[0] == pytest.approx(got[0], abs=1e-6)  # without replies: measured
+    assert model.training is False
+
+
+def test_the_gates_regression_over_the_answer_and_the_name():
+    right = [(0.95, -1.0), (0.9, -0.5), (0.92, -2.0), (0.85, -1.5), (0.97, -0.2), (0.6, -1.0)]
+    others = [(0.95, -9.0), (0.9, -8.0), (0.5, -1.0), (0.4, -3.0), (0.93, -7.5), (0.88, -10.0)]
+    w = G.fit_weights(right, others)
+    assert w["answer"] > 0 and w["name"] > 0  # surer answers, more familiar names: more likely right
+    s = lambda pairs: [G.score(w, *p) for p in pairs]  # noqa: E731
+    assert min(s(right[:5])) > max(s([others[0], others[4], others[5]]))  # fluent answers about unknown names
+    assert all(0.0 < x < 1.0 for x in s(right + others))
+    assert G.score(None, 0.7, -5.0) == 0.7 and G.score(w, 0.7, None) == 0.7  # no weights, no measure: the mean
+
+
+def test_the_gate_from_the_probe_fits_the_regression_when_the_names_were_measured():
+    from dentro.commands.factuality import gate_from_probe
+
+    probe = [{"greedy_verdict": "correct", "greedy_confidence": c, "greedy_familiarity": f}
+             for c, f in ((0.95, -1.0), (0.9, -0.5), (0.92, -2.0), (0.85, -1.5), (0.97, -0.2), (0.6, -1.0))] + \
+        [{"greedy_verdict": "wrong", "greedy_confidence": c, "greedy_familiarity": f}
+         for c, f in ((0.5, -1.0), (0.4, -3.0))]
+    invented = [{"confidence": c, "familiarity": f} for c, f in ((0.95, -9.0), (0.93, -7.5), (0.88, -10.0))]
+    gate = gate_from_probe(probe, "sft", None, invented)
+    plain = G.calibrate([0.95, 0.9, 0.92, 0.85, 0.97, 0.6], [0.5, 0.4])
+    assert gate["answer_threshold"] == plain["threshold"]  # the tool model's answers: the mean's threshold
+    scores = [G.score(gate["weights"], it["greedy_confidence"], it["greedy_familiarity"]) for it in probe[:6]]
+    assert sum(x >= gate["threshold"] for x in scores) >= 0.9 * 6 and gate["invented"] == 3
+    assert all(G.score(gate["weights"], i["confidence"], i["familiarity"]) < gate["threshold"] for i in invented)
+    old = gate_from_probe([{k: v for k, v in it.items() if k != "greedy_familiarity"} for it in probe], "sft", None,
+                          invented)
+    assert "weights" not in old and old["threshold"] == plain["threshold"]  # an older probe: the mean alone

@@ -413,10 +413,12 @@ def test_confidence_gate(model, tok):
     same choice in one piece; a model without a gate, n > 1 and tools are 400s."""
     from dentro.chat.assistant import reply_batch
 
-    sched = [Scheduler(model, max_batch=4, max_queue=8).start() for _ in range(3)]
+    sched = [Scheduler(model, max_batch=4, max_queue=8).start() for _ in range(4)]
+    weights = {"bias": 1.0, "answer": 2.0, "name": 0.5}  # a gate with the regression (dentro.chat.gate.score)
     models = [ServedModel("strict", model, tok, sched[0], 0, gate=1.01),  # nothing reaches it
               ServedModel("lax", model, tok, sched[1], 0, gate=0.0),
-              ServedModel("plain", model, tok, sched[2], 0)]
+              ServedModel("plain", model, tok, sched[2], 0),
+              ServedModel("fitted", model, tok, sched[3], 0, gate=1.01, gate_weights=weights)]
     live = Live(create_app(models, Limits(max_tokens=16)))
     try:
         listed = {m["id"]: m for m in httpx.get(live.url + "/v1/models").json()["data"]}
@@ -438,6 +440,12 @@ def test_confidence_gate(model, tok):
         assert english.json()["choices"][0]["message"]["content"].startswith("I don't know")
         stands = chat("lax").json()["choices"][0]
         assert stands["gate"]["verdict"] == "stands" and stands["message"]["content"] == own["text"]
+        from dentro.chat.gate import familiarity, score
+
+        fitted = chat("fitted").json()["choices"][0]["gate"]
+        named = familiarity(model, tok, [asked], [own["text"]])[0]
+        assert fitted["familiarity"] == pytest.approx(named, abs=2e-4)
+        assert fitted["confidence"] == pytest.approx(score(weights, own["confidence"], named), abs=2e-4)
         small_talk = chat("strict", [{"role": "user", "content": "Bom dia, tudo bem?"}]).json()["choices"][0]
         assert small_talk["gate"]["verdict"] == "not_judged" and not small_talk["message"]["content"].startswith("Não sei")
 

@@ -212,12 +212,17 @@ class Session:
 
     def __init__(self, model, tok, lang: str, system: str | None, temperature: float, top_p, max_tokens: int,
                  seed, out=None, tools=None, corpus: Path | None = None, think: bool = True,
-                 gate: float | None = None, tool_model=None):
+                 gate: float | dict | None = None, tool_model=None):
         self.model, self.tok, self.lang, self.out = model, tok, lang, out or sys.stdout
         self.system, self.temperature, self.top_p = system, temperature, top_p
         self.max_tokens, self.seed, self.think = max_tokens, seed, think
         self.tools, self.corpus = tools, corpus
-        self.gate, self.tool_model = gate, tool_model  # threshold (dentro.chat.gate); (model, tok) or None
+        # the confidence gate (dentro.chat.gate): its gate.json, or a bare threshold on the geometric mean
+        gate = {"threshold": gate} if isinstance(gate, (int, float)) else gate
+        self.gate = None if gate is None else float(gate["threshold"])
+        self.gate_weights = None if gate is None else gate.get("weights")
+        self.answer_gate = None if gate is None else float(gate.get("answer_threshold", gate["threshold"]))
+        self.tool_model = tool_model  # (model, tok) or None
         self.messages: list[dict] = []
         self.last_steps: list = []
         self.refusals = random.Random(seed)
@@ -277,7 +282,7 @@ class Session:
         question goes to the tool model (tools on) or the model says it does not know. None: the
         gate does not judge this reply (a text to read, reasoning with tools off), ask as usual."""
         from dentro.chat.assistant import geometric_mean, stop_ids, stream_reply, track_logprobs
-        from dentro.chat.gate import decide, plain_turns, refusal_for
+        from dentro.chat.gate import decide, familiarity, plain_turns, refusal_for, score
         from dentro.model.engine import Sampling
 
         head = [{"role": "system", "content": self.system}] if self.system else []
@@ -300,6 +305,9 @@ class Session:
         answer = self.tok.decode(ids)
         tools_on = self.tools is not None and self.tool_model is not None
         confidence = geometric_mean(logs[0])
+        if self.gate_weights:  # the name's familiarity too (dentro.chat.gate.score)
+            familiar = familiarity(self.model, self.tok, [head + plain], [answer], max_tokens=self.max_tokens)[0]
+            confidence = score(self.gate_weights, confidence, familiar)
         route = decide(head + plain, answer, confidence, self.gate, tools=tools_on)
         if route == "as_usual":
             return None
@@ -317,7 +325,7 @@ class Session:
                 say("gate_reasons", self.lang)
             print(self.dim(why), file=self.out)
             model, tok = self.tool_model
-            return self.ask_with_tools(sampling, stream, model=model, tok=tok, judge=self.gate)
+            return self.ask_with_tools(sampling, stream, model=model, tok=tok, judge=self.answer_gate)
         question = self.messages[-1]["content"]
         said = refusal_for(question, answer, self.refusals, self.lang)
         print(self.dim(say("gate_low", self.lang, c=confidence, t=self.gate)), file=self.out)
@@ -468,8 +476,9 @@ class Session:
 
 
 def load_gate(run: Path, folder: Path, device: str, lang: str, *, tools_on: bool):
-    """(threshold, (tool model, tokenizer) or None, a line saying what the gate does) when the run's
-    confidence gate was calibrated for the chat model in `folder`; (None, None, None) otherwise."""
+    """(the gate, as gate.json holds it; (tool model, tokenizer) or None; a line saying what the gate
+    does) when the run's confidence gate was calibrated for the chat model in `folder`; (None, None,
+    None) otherwise."""
     from dentro.chat.gate import gate_for
     from dentro.model.checkpoint import load_checkpoint
 
@@ -482,7 +491,7 @@ def load_gate(run: Path, folder: Path, device: str, lang: str, *, tools_on: bool
         model, tok, _ = load_checkpoint(path, device, load_train_state=False)
         tool_model = (model, tok)
     then = say("gate_then_tools" if tool_model else "gate_then_refuse", lang)
-    return float(gate["threshold"]), tool_model, say("gate_on", lang, t=float(gate["threshold"]), then=then)
+    return gate, tool_model, say("gate_on", lang, t=float(gate["threshold"]), then=then)
 
 
 def main(args):
@@ -512,11 +521,11 @@ def main(args):
         tools = chat_context(Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
                              model.config.max_position_embeddings)
         corpus = None if args.search_index else run / "data" / "corpus"
-    threshold, tool_model, gate_note = None, None, None
+    gate, tool_model, gate_note = None, None, None
     if not args.no_gate:
-        threshold, tool_model, gate_note = load_gate(run, folder, device, lang, tools_on=tools is not None)
+        gate, tool_model, gate_note = load_gate(run, folder, device, lang, tools_on=tools is not None)
     s = Session(model, tok, lang, args.system, args.temperature, args.top_p, args.max_tokens, args.seed,
-                tools=tools, corpus=corpus, think=not args.no_think, gate=threshold, tool_model=tool_model)
+                tools=tools, corpus=corpus, think=not args.no_think, gate=gate, tool_model=tool_model)
 
     if message is not None:
         s.ask(message)

@@ -243,23 +243,51 @@ def nonfact_items(run: Path) -> list[dict]:
     return items
 
 
-def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidence: bool = False) -> None:
+def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidence: bool = False,
+        gate: dict | None = None, familiar: bool = False) -> None:
     """Greedy replies to every item (its "messages", else its "question"), scored in place:
-    item[key] = {"reply", "verdict"} (and "confidence", dentro.chat.gate, when asked for)."""
+    item[key] = {"reply", "verdict"} (and "confidence", dentro.chat.gate, when asked for). With a
+    gate that has weights (or familiar=True), the name's "familiarity" is measured too and the
+    answer's geometric mean kept as "answer_confidence"; with weights, "confidence" is the gate's
+    score of both."""
+    from dentro.chat import gate as G
     from dentro.chat.assistant import reply_batch
     from dentro.eval.knowledge import verdict
 
     model.eval()
     convs = [it.get("messages") or [{"role": "user", "content": it["question"]}] for it in items]
-    for it, r in zip(items, reply_batch(model, tok, convs, max_tokens=max_tokens, confidence=confidence)):
+    weights = (gate or {}).get("weights")
+    replies = reply_batch(model, tok, convs, max_tokens=max_tokens, confidence=confidence)
+    names = G.familiarity(model, tok, convs, [r["text"] for r in replies], max_tokens=max_tokens) \
+        if confidence and (weights or familiar) else None
+    for i, (it, r) in enumerate(zip(items, replies)):
         it[key] = {"reply": r["text"], "verdict": verdict(r["text"], it.get("answers") or [])}
         if confidence:
             it[key]["confidence"] = r["confidence"]
+            if names is not None:
+                it[key].update(answer_confidence=r["confidence"], familiarity=round(names[i], 6),
+                               confidence=round(G.score(weights, r["confidence"], names[i]), 6))
 
 
-def gate_from_probe(probe_items: list[dict], chat_dir: Path, tool_model: Path | None) -> dict | None:
+def probe_invented(model, tok, nobody: list[dict], max_tokens: int = 48) -> list[dict]:
+    """The chat model's greedy answers to the questions about invented people (the mix's nobody
+    conversations): [{"question", "confidence", "familiarity"}], what the gate's regression is
+    fitted against besides the probe's wrong answers."""
+    items = [{"question": next(m["content"] for m in c["messages"] if m["role"] == "user"), "answers": []}
+             for c in nobody]
+    ask(model, tok, items, "sft", max_tokens=max_tokens, confidence=True, familiar=True)
+    return [{"question": it["question"], "confidence": it["sft"]["answer_confidence"],
+             "familiarity": it["sft"]["familiarity"]} for it in items]
+
+
+def gate_from_probe(probe_items: list[dict], chat_dir: Path, tool_model: Path | None,
+                    invented: list[dict] | None = None, keep: float | None = None) -> dict | None:
     """The confidence gate calibrated on the probe's greedy answers (dentro.chat.gate): None when
-    the probe holds no right answer (or was written before the gate existed)."""
+    the probe holds no right answer (or was written before the gate existed). When the probe measured
+    the names' familiarity and invented people were asked, the gate's regression is fitted on the
+    right answers against the wrong ones and those about invented people, and its threshold keeps
+    KEEP of the right answers by that score; answer_threshold is what the geometric mean alone gets
+    (for the tool model's answers, after_tools). Otherwise the threshold is on the geometric mean."""
     from dentro.chat import gate as G
 
     scored = [it for it in probe_items if "greedy_confidence" in it]
@@ -267,37 +295,59 @@ def gate_from_probe(probe_items: list[dict], chat_dir: Path, tool_model: Path | 
     if not right:
         return None
     wrong = [it["greedy_confidence"] for it in scored if it["greedy_verdict"] != "correct"]
-    return {**G.calibrate(right, wrong), "checkpoint": str(chat_dir),
+    keep = G.KEEP if keep is None else keep
+    plain = G.calibrate(right, wrong, keep)
+    gate = {**plain, "answer_threshold": plain["threshold"], "checkpoint": str(chat_dir),
             "tool_model": str(tool_model) if tool_model else None}
+    pairs = lambda rows: [(it["greedy_confidence"], it["greedy_familiarity"]) for it in rows]  # noqa: E731
+    if invented and all("greedy_familiarity" in it for it in scored):
+        r = pairs([it for it in scored if it["greedy_verdict"] == "correct"])
+        w = pairs([it for it in scored if it["greedy_verdict"] == "wrong"])
+        others = w + [(it["confidence"], it["familiarity"]) for it in invented]
+        weights = G.fit_weights(r, others)
+        combined = G.calibrate([G.score(weights, *p) for p in r], [G.score(weights, *p) for p in others], keep)
+        gate.update({k: combined[k] for k in ("threshold", "right_kept", "wrong", "wrong_stopped")},
+                    weights=weights, invented=len(invented))
+    return gate
 
 
-def gate_items(items: list[dict], threshold: float) -> None:
-    """item["gated"] = the SFT reply as the gate leaves it (refused below the threshold)."""
+def gate_items(items: list[dict], threshold: float, answer_threshold: float | None = None) -> None:
+    """item["gated"] = the SFT reply as the gate leaves it (refused below the threshold). With
+    answer_threshold (a gate with weights), item["gated_mean"] too: the same reply judged on its
+    geometric mean alone ("answer_confidence") against that threshold, the gate before the name's
+    familiarity, for the report card's comparison."""
     from dentro.chat.gate import gated_verdict
 
     for it in items:
         it["gated"] = {"reply": it["sft"]["reply"], "verdict": gated_verdict(it, "sft", threshold)}
+        if answer_threshold is not None and "answer_confidence" in it["sft"]:
+            mean = {**it, "sft": {**it["sft"], "confidence": it["sft"]["answer_confidence"]}}
+            it["gated_mean"] = {"verdict": gated_verdict(mean, "sft", answer_threshold)}
 
 
-def gate_tool_items(items: list[dict], threshold: float) -> None:
-    """item["gated_tools"]: the SFT model's direct answer (item["sft_plain"], with its confidence)
-    where the gate lets it stand, else (unsure, or reasoning) the tool-trained model's answer
-    through the tool loop (item["probed_tools"]), which the gate judges in turn: below the same
-    threshold it is a refusal (dentro.chat.gate.after_tools), as `dentro chat` says it."""
+def gate_tool_items(items: list[dict], threshold: float, answer_threshold: float | None = None,
+                    weights: dict | None = None) -> None:
+    """item["gated_tools"]: the SFT model's direct answer (item["sft_plain"], with its confidence
+    and, for a gate with weights, its name's "familiarity") where the gate lets it stand, else
+    (unsure, or reasoning) the tool-trained model's answer through the tool loop
+    (item["probed_tools"]), which the gate judges in turn: below answer_threshold (the geometric
+    mean's; default: threshold) it is a refusal (dentro.chat.gate.after_tools), as `dentro chat`
+    says it."""
     import random
 
-    from dentro.chat.gate import after_tools, decide, refusal_for
+    from dentro.chat.gate import after_tools, decide, refusal_for, score
 
     rng = random.Random(0)
     for it in items:
         d = it["sft_plain"]
-        route = decide([{"role": "user", "content": it["question"]}], d["text"], d["confidence"], threshold,
-                       tools=True)
+        confidence = score(weights, d["confidence"], d.get("familiarity"))
+        route = decide([{"role": "user", "content": it["question"]}], d["text"], confidence, threshold, tools=True)
         if route != "tools":
             it["gated_tools"] = {"text": d["text"], "verdict": d["verdict"], "calls": []}
             continue
         r = it["probed_tools"]
-        it["gated_tools"] = dict(r) if after_tools(r.get("confidence"), threshold) else \
+        after = threshold if answer_threshold is None else answer_threshold
+        it["gated_tools"] = dict(r) if after_tools(r.get("confidence"), after) else \
             {"text": refusal_for(it["question"], r["text"], rng, "en"), "verdict": "refused", "calls": r["calls"]}
 
 
@@ -444,6 +494,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                probe_overrides=None, overrides=None, lr_frac=None, seed: int = 1337, resume: bool = False,
                device=None, log=print) -> dict:
     """Probe, fine-tune, evaluate; returns {"figures", "tables", "items", "probe", "checkpoint"}."""
+    from dentro.chat import gate as G
     from dentro.chat import probing as P
     from dentro.model.checkpoint import load_checkpoint, save_checkpoint
     from dentro.runs import atomic_write_json
@@ -510,6 +561,15 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         probed = P.probe_conversations(items, rng, world=None if data else world)
         avoid = "\n".join(m.get("content") or "" for c in replay for m in c["messages"])
         nobody = P.nobody_conversations(world, truth, p.nobody, rng, avoid) if p.nobody and world else []
+        t = time.time()  # the gate's second signal: the names' familiarity, on the probe and on invented people
+        familiar = G.familiarity(model, tok, [it.get("messages") or [{"role": "user", "content": it["question"]}]
+                                              for it in items], [it["greedy"] for it in items],
+                                 max_tokens=min(p.max_tokens, ctx // 2))
+        for it, f in zip(items, familiar):
+            it["greedy_familiarity"] = round(f, 6)
+        invented = probe_invented(model, tok, nobody, max_tokens=min(p.max_tokens, ctx // 2))
+        log(f"[factuality] the gate's signals: names' familiarity and {len(invented)} answers about invented "
+            f"people in {time.time() - t:.1f} s")
         unknown = {it["fact"] for it in items if it["decision"] == "unknown" and it["fact"]}
         tool_convs, tool_stats = [], {}
         if p.tools and world and not data:
@@ -526,10 +586,10 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         atomic_write_jsonl(conv_dir / "val.jsonl", val_convs)
         probe_report = {"config": {k: v for k, v in asdict(p).items() if k != "train"}, "checkpoint": str(chat_dir),
                         "seconds": round(t_probe, 2), "summary": P.summary(items), "mix": mix_stats,
-                        "items": items}
+                        "items": items, "invented": invented}
         atomic_write_json(out / "probe.json", probe_report)
         del model
-    gate = gate_from_probe(probe_report["items"], chat_dir, ckpt)
+    gate = gate_from_probe(probe_report["items"], chat_dir, ckpt, probe_report.get("invented"))
     if gate is not None:
         from dentro.chat.gate import write_gate
 
@@ -576,11 +636,11 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
     if items or nonfact:
         sft_model, sft_tok, _ = load_checkpoint(chat_dir, d.device, load_train_state=False)
         for m, tk, key in ((sft_model, sft_tok, "sft"), (model, tok, "probed")):
-            ask(m, tk, items, key, confidence=key == "sft")
-            ask(m, tk, nonfact, key, confidence=key == "sft")
+            ask(m, tk, items, key, confidence=key == "sft", gate=gate)
+            ask(m, tk, nonfact, key, confidence=key == "sft", gate=gate)
         if gate is not None:
-            ask(sft_model, sft_tok, follow, "sft", confidence=True)
-            gate_items(items + nonfact + follow, gate["threshold"])
+            ask(sft_model, sft_tok, follow, "sft", confidence=True, gate=gate)
+            gate_items(items + nonfact + follow, gate["threshold"], gate["answer_threshold"] if gate.get("weights") else None)
     t_eval = time.time() - t
     t = time.time()
     tool_items = [] if data or not (items or nonfact) else tools_eval(run, p, [(sft_model, sft_tok, "sft"), (model, tok, "probed")], train_convs, log)
@@ -594,6 +654,10 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         head.update({f"{k}_gate": v for k, v in headline(items, "gated").items()
                      if k in ("absent_refused", "sft_correct_kept", "rare_wrong")})
         head["gate_threshold"] = round(gate["threshold"], 4)
+        if gate.get("weights") and all("gated_mean" in it for it in items):  # the geometric mean alone, same replies
+            head.update({f"{k}_gate_mean": v for k, v in headline(items, "gated_mean").items()
+                         if k in ("absent_refused", "sft_correct_kept", "rare_wrong")})
+            head["gate_mean_threshold"] = round(gate["answer_threshold"], 4)
     verdict_keys = (("probed", ""), ("sft", "_sft")) + ((("gated", "_gate"),) if gated else ())
     for key, sfx in verdict_keys:  # refusing what needs no knowledge is never right
         head["nonfact_refused" + sfx] = \
@@ -615,7 +679,13 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         from dentro.eval import tools as T
 
         if gate is not None:
-            gate_tool_items(tool_items, gate["threshold"])
+            if gate.get("weights"):  # the direct answers' names, as the gate reads them
+                familiar = G.familiarity(sft_model, sft_tok, [[{"role": "user", "content": it["question"]}]
+                                                              for it in tool_items],
+                                         [it["sft_plain"]["text"] for it in tool_items])
+                for it, f in zip(tool_items, familiar):
+                    it["sft_plain"]["familiarity"] = round(f, 6)
+            gate_tool_items(tool_items, gate["threshold"], gate.get("answer_threshold"), gate.get("weights"))
         tool_tabs = {f"{m}/{k}": {f"{b}/{l}": v for (b, l), v in T.table(tool_items, f"{m}_{k}").items()}
                      for m in ("sft", "probed", "gated") for k in ("tools", "plain")
                      if m != "gated" or (k == "tools" and gate is not None)}
@@ -792,9 +862,19 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
              "should stay 0%", pct(f.get("nonfact_refused_gate")), ""]]),
     ]
     if f.get("gate_threshold") is not None:
+        how = (f"memory stands only when the gate's confidence, a regression over the geometric mean probability "
+               f"of its tokens and the familiarity of the name asked about (how well the model predicts the "
+               f"name's tokens after the first), is ≥ {f['gate_threshold']:.3f}"
+               if f.get("gate_mean_threshold") is not None else
+               f"memory stands only when the geometric mean probability of its tokens is ≥ {f['gate_threshold']:.3f}")
+        mean = (f" The geometric mean alone, calibrated on the same probe (≥ {f['gate_mean_threshold']:.3f}), would "
+                f"refuse {pct(f.get('absent_refused_gate_mean'))} of the people who do not exist, keep "
+                f"{pct(f.get('sft_correct_kept_gate_mean'))} of the right answers and leave "
+                f"{pct(f.get('rare_wrong_gate_mean'))} of the rare facts wrong (the gate: "
+                f"{pct(f.get('absent_refused_gate'))}, {pct(f.get('sft_correct_kept_gate'))}, "
+                f"{pct(f.get('rare_wrong_gate'))})." if f.get("gate_mean_threshold") is not None else "")
         lines += ["", f"**The confidence gate** (`dentro/chat/gate.py`): the SFT model answers, and its answer from "
-                      f"memory stands only when the geometric mean probability of its tokens is ≥ {f['gate_threshold']:.3f}; "
-                      f"below, it says it does not know (with tools on, the question goes to the tool-trained "
+                      f"{how}; below, it says it does not know (with tools on, the question goes to the tool-trained "
                       f"model). The threshold is the highest that keeps 90% of the right answers among the probe's "
                       f"greedy ones (`factuality/gate.json`), so no held-out question chose it. A question that "
                       f"brings a text to read is not judged, nor, without tools, a reply that reasons in "
@@ -804,7 +884,7 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
                           f"conversation named: of the SFT model's {f['followup_right_n']} right answers "
                           f"{pct(f.get('followup_right_kept_gate'))} stand, of its {f['followup_wrong_n']} "
                           f"wrong ones {pct(f.get('followup_wrong_refused_gate'))} are refused."
-                          if f.get("followup_n") else "")]
+                          if f.get("followup_n") else "") + mean]
     if r.get("tools"):
         lines += ["", tools_section(r["tools"], f, pct, goal)]
     frequent = [it for it in items if it["bucket"] == "frequent"]

@@ -95,7 +95,8 @@ def main(args):
         sched = Scheduler(model, max_batch=args.max_batch, max_queue=args.max_queue, name=mid).start()
         calibrated = gate_for(run, folder)  # `dentro factuality` calibrates one for the SFT model
         gate = float(calibrated["threshold"]) if calibrated else None
-        served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime), gate=gate))
+        served.append(ServedModel(mid, model, tok, sched, int(folder.stat().st_mtime), gate=gate,
+                                  gate_weights=(calibrated or {}).get("weights")))
         print(f"serving {mid}: {folder} ({model.num_params():,} parameters, context "
               f"{model.config.max_position_embeddings}, {device})"
               + (f"; confidence gate at {gate:.3f} (requests with gate: true)" if gate is not None else ""),

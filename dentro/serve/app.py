@@ -56,6 +56,7 @@ class ServedModel:
     created: int
     owned_by: str = "dentro"
     gate: float | None = None  # the confidence gate's threshold, when the run calibrated one for this model
+    gate_weights: dict | None = None  # its regression over the answer and the name's familiarity (dentro.chat.gate)
 
     @property
     def context(self) -> int:
@@ -278,7 +279,14 @@ def create_app(models: list[ServedModel], limits: Limits = Limits(), api_key: st
                 watcher.cancel()
             out = [final_choice(c, m.tokenizer, req, chat) for c in choices]
             if gated:
-                out = [gate_choice(o, c, m.gate, req) for o, c in zip(out, choices)]
+                familiar = [None] * len(out)
+                if m.gate_weights:  # one forward pass over the prompt, off the event loop
+                    from dentro.chat.gate import familiarity, plain_turns
+
+                    familiar = await asyncio.to_thread(familiarity, m.model, m.tokenizer,
+                                                       [plain_turns(req.messages)] * len(out),
+                                                       [o["message"]["content"] or "" for o in out])
+                out = [gate_choice(o, c, m.gate, req, m.gate_weights, f) for o, c, f in zip(out, choices, familiar)]
                 if req.stream:
                     return StreamingResponse(gated_stream(out, rid, created, m.id, req, P.usage(
                         prompt_tokens, sum(c.produced for c in choices))), media_type="text/event-stream",
@@ -414,21 +422,25 @@ def final_choice(c: Choice, tokenizer, req, chat: bool) -> dict:
     return {"index": c.seq.index, "message": msg, "logprobs": lp, "finish_reason": finish}
 
 
-def gate_choice(out: dict, c: Choice, threshold: float, req) -> dict:
+def gate_choice(out: dict, c: Choice, threshold: float, req, weights: dict | None = None,
+                familiar: float | None = None) -> dict:
     """A greedy chat choice judged by the confidence gate (dentro/chat/gate.py, with tools off): an
     answer from memory below the threshold becomes a refusal in the question's language; the
-    model's own answer and its confidence stay in the choice's "gate" object, for the client to show."""
+    model's own answer and its confidence stay in the choice's "gate" object, for the client to show.
+    With weights, the confidence is the gate's score of the answer and of the name's familiarity."""
     import random
 
     from dentro.chat.assistant import geometric_mean
-    from dentro.chat.gate import decide, plain_turns, refusal_for
+    from dentro.chat.gate import decide, plain_turns, refusal_for, score
 
     answer = out["message"]["content"] or ""
-    confidence = geometric_mean([t.logprob for t in c.tokens if t.logprob is not None])
+    confidence = score(weights, geometric_mean([t.logprob for t in c.tokens if t.logprob is not None]), familiar)
     plain = plain_turns(req.messages)
     route = decide(plain, answer, confidence, threshold, tools=False)
     verdict = {"as_usual": "not_judged", "stands": "stands", "refuse": "refused"}[route]
     out["gate"] = {"confidence": round(confidence, 4), "threshold": round(threshold, 4), "verdict": verdict}
+    if weights and familiar is not None:
+        out["gate"]["familiarity"] = round(familiar, 4)
     if route == "refuse":
         question = next(m["content"] for m in reversed(plain) if m["role"] == "user")
         out["gate"]["answer"] = answer
