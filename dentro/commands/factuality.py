@@ -596,7 +596,9 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         write_gate(out, gate)
         log(f"[factuality] confidence gate: threshold {gate['threshold']:.3f} keeps {gate['right_kept']:.0%} of "
             f"the probe's {gate['right']} right answers and stops {gate['wrong_stopped'] or 0:.0%} of its "
-            f"{gate['wrong']} others ({out / 'gate.json'})")
+            f"{gate['wrong']} others" + (f", answers about {gate['invented']} invented people among them; the "
+                                         f"confidence weighs the answer's geometric mean and the name's "
+                                         f"familiarity" if gate.get("weights") else "") + f" ({out / 'gate.json'})")
 
     # 6. fine-tune the chat model on the mix, with the SFT stage's loop
     if resume:
