@@ -167,7 +167,6 @@ def followups(run: Path, model, tok, gate: dict) -> dict:
 
 
 def measure(run: Path, keep: float, with_scores: bool) -> dict:
-    from dentro.chat import gate as G
     from dentro.chat import probing as P
     from dentro.commands import factuality as F
     from dentro.commands import sft as S
@@ -182,8 +181,7 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
     truth = run / "world" / "truth"
     items = P.world_items(truth, split, per_bucket=p.facts_per_bucket, seed=1337)
     P.probe(model, tok, items, k=p.k, temperature=p.temperature, max_tokens=48, seed=1337)
-    for it, f in zip(items, G.familiarity(model, tok, [[{"role": "user", "content": it["question"]}] for it in items],
-                                          [it["greedy"] for it in items])):
+    for it, f in zip(items, F.question_familiarity(model, tok, items, lambda it: it["greedy"])):
         it["greedy_familiarity"] = f
     nobody = P.nobody_conversations(read_world(truth), truth, p.nobody, random.Random(7))
     gate = F.gate_from_probe(items, run / "sft" / "checkpoint", None, F.probe_invented(model, tok, nobody), keep)
@@ -213,8 +211,7 @@ def measure(run: Path, keep: float, with_scores: bool) -> dict:
     if tools.is_file():  # the run's own probed model through the tool loop, as the stage measured it
         ti = [json.loads(line) for line in tools.read_text(encoding="utf-8").splitlines() if line.strip()]
         T.measure(model, tok, ti, "sft_plain", context=None)  # the direct answers again, with their confidence
-        for it, f in zip(ti, G.familiarity(model, tok, [[{"role": "user", "content": it["question"]}] for it in ti],
-                                           [it["sft_plain"]["text"] for it in ti])):
+        for it, f in zip(ti, F.question_familiarity(model, tok, ti, lambda it: it["sft_plain"]["text"])):
             it["sft_plain"]["familiarity"] = f
         F.gate_tool_items(ti, gate["threshold"], gate["answer_threshold"], gate.get("weights"))
         tab = T.table(ti, "gated_tools")

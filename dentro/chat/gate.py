@@ -146,7 +146,7 @@ def familiarity(model, tokenizer, conversations: list[list[dict]], replies: list
 
     context = model.config.max_position_embeddings
     out = [0.0] * len(conversations)
-    jobs = []  # (index, prompt ids, the names' byte span in the rendered prompt)
+    jobs = []  # (index, prompt ids, the positions of the names' tokens after the first)
     for i, conv in enumerate(conversations):
         span = named_span(conv)
         if span is None:
@@ -158,10 +158,17 @@ def familiarity(model, tokenizer, conversations: list[list[dict]], replies: list
         _, text, a, b = span
         if replies is not None and not names(text) & set(_WORD.findall(replies[i] or "")):
             continue
-        full = b"".join(tokenizer.token_bytes(t) for t in ids)
-        at = full.rfind(text.encode("utf-8"))
-        if at >= 0:
-            jobs.append((i, ids, at + len(text[:a].encode("utf-8")), at + len(text[:b].encode("utf-8"))))
+        pieces = [tokenizer.token_bytes(t) for t in ids]
+        at = b"".join(pieces).rfind(text.encode("utf-8"))
+        if at < 0:
+            continue
+        lo, hi, start, inside = at + len(text[:a].encode("utf-8")), at + len(text[:b].encode("utf-8")), 0, []
+        for t, piece in enumerate(pieces):  # the positions of the tokens that begin inside the names
+            if lo <= start < hi and t > 0:
+                inside.append(t)
+            start += len(piece)
+        if len(inside) > 1:  # a one-token name tells nothing
+            jobs.append((i, ids, inside[1:]))
     was_training = model.training  # (a served model is in eval mode already: left untouched)
     if was_training:
         model.eval()
@@ -169,18 +176,13 @@ def familiarity(model, tokenizer, conversations: list[list[dict]], replies: list
     with torch.no_grad():
         for k in range(0, len(jobs), batch_size):
             chunk = jobs[k:k + batch_size]
-            width = max(len(ids) for _, ids, _, _ in chunk)
+            width = max(len(ids) for _, ids, _ in chunk)
             x = torch.zeros((len(chunk), width), dtype=torch.long, device=device)
-            for r, (_, ids, _, _) in enumerate(chunk):  # padded on the right: causal, the pad is never read
+            for r, (_, ids, _) in enumerate(chunk):  # padded on the right: causal, the pad is never read
                 x[r, :len(ids)] = torch.tensor(ids, device=device)
             lp = model(x).log_softmax(-1)
-            for r, (i, ids, a, b) in enumerate(chunk):
-                start, inside = 0, []
-                for t, tid in enumerate(ids):
-                    if a <= start < b and t > 0:
-                        inside.append(lp[r, t - 1, tid].item())
-                    start += len(tokenizer.token_bytes(tid))
-                out[i] = min(inside[1:]) if len(inside) > 1 else 0.0
+            for r, (i, ids, at) in enumerate(chunk):
+                out[i] = min(lp[r, t - 1, ids[t]].item() for t in at)
     if was_training:
         model.train()
     return out

@@ -269,6 +269,15 @@ def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidenc
                                confidence=round(G.score(weights, r["confidence"], names[i]), 6))
 
 
+def question_familiarity(model, tok, items: list[dict], reply, max_tokens: int = 48) -> list[float]:
+    """The name's familiarity (dentro.chat.gate.familiarity) for items asked as one question each
+    (their "messages", else their "question"), reply(item) being the reply the gate judges."""
+    from dentro.chat.gate import familiarity
+
+    return familiarity(model, tok, [it.get("messages") or [{"role": "user", "content": it["question"]}]
+                                    for it in items], [reply(it) for it in items], max_tokens=max_tokens)
+
+
 def probe_invented(model, tok, nobody: list[dict], max_tokens: int = 48) -> list[dict]:
     """The chat model's greedy answers to the questions about invented people (the mix's nobody
     conversations): [{"question", "confidence", "familiarity"}], what the gate's regression is
@@ -494,7 +503,6 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
                probe_overrides=None, overrides=None, lr_frac=None, seed: int = 1337, resume: bool = False,
                device=None, log=print) -> dict:
     """Probe, fine-tune, evaluate; returns {"figures", "tables", "items", "probe", "checkpoint"}."""
-    from dentro.chat import gate as G
     from dentro.chat import probing as P
     from dentro.model.checkpoint import load_checkpoint, save_checkpoint
     from dentro.runs import atomic_write_json
@@ -562,9 +570,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
         avoid = "\n".join(m.get("content") or "" for c in replay for m in c["messages"])
         nobody = P.nobody_conversations(world, truth, p.nobody, rng, avoid) if p.nobody and world else []
         t = time.time()  # the gate's second signal: the names' familiarity, on the probe and on invented people
-        familiar = G.familiarity(model, tok, [it.get("messages") or [{"role": "user", "content": it["question"]}]
-                                              for it in items], [it["greedy"] for it in items],
-                                 max_tokens=min(p.max_tokens, ctx // 2))
+        familiar = question_familiarity(model, tok, items, lambda it: it["greedy"], min(p.max_tokens, ctx // 2))
         for it, f in zip(items, familiar):
             it["greedy_familiarity"] = round(f, 6)
         invented = probe_invented(model, tok, nobody, max_tokens=min(p.max_tokens, ctx // 2))
@@ -682,9 +688,7 @@ def factuality(run: Path, preset: str = "tiny", *, data=None, heldout_frac: floa
 
         if gate is not None:
             if gate.get("weights"):  # the direct answers' names, as the gate reads them
-                familiar = G.familiarity(sft_model, sft_tok, [[{"role": "user", "content": it["question"]}]
-                                                              for it in tool_items],
-                                         [it["sft_plain"]["text"] for it in tool_items])
+                familiar = question_familiarity(sft_model, sft_tok, tool_items, lambda it: it["sft_plain"]["text"])
                 for it, f in zip(tool_items, familiar):
                     it["sft_plain"]["familiarity"] = round(f, 6)
             gate_tool_items(tool_items, gate["threshold"], gate.get("answer_threshold"), gate.get("weights"))
