@@ -1,10 +1,12 @@
-"""How well a model calls `python` for arithmetic: held-out problems of four kinds, side by side.
+"""How well a model calls `python` for arithmetic: held-out problems of five kinds, side by side.
 
     .venv/bin/python benchmarks/python_calls.py RUN CHECKPOINT [CHECKPOINT ...] [--n 60] [--show]
+                                                [--also-avoid CONVERSATIONS.jsonl ...]
 
 RUN is a run folder after `dentro factuality` (its `factuality/conversations/train.jsonl`: no
-problem of its python conversations is asked); each CHECKPOINT a model to ask (e.g.
-RUN/factuality/checkpoint). Four sets of `--n` problems each, pt and en alternating, asked
+problem of its python conversations is asked, nor of --also-avoid's, e.g. another stage run's
+mix when its model is compared); each CHECKPOINT a model to ask (e.g.
+RUN/factuality/checkpoint). Five sets of `--n` problems each, pt and en alternating, asked
 through the tool loop as `dentro chat` runs it (greedy, the tools line in the system message,
 every call run in the sandbox):
 
@@ -12,6 +14,7 @@ every call run in the sandbox):
                operands of 4-5 digits (products 4 x 4);
   mixed sizes  operands of 1-6 digits drawn apart, one of them 3 or more ("48213 × 771",
                "1234 + 98"), what a user types as often;
+  small        two operands of 1-2 digits ("7 + 5", "34 × 12");
   division     a / b, b of 1-3 digits, a of at most 6, half of them exact; the program rounds the
                float to two decimals (`print( round( a / b, 2))`; the unrounded float also counts);
   separators   4-5 digit problems written as people write them ("48.213 + 7.719", "48,213 + 7,719");
@@ -40,6 +43,8 @@ def main():
     ap.add_argument("--n", type=int, default=60, help="problems per set")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--show", action="store_true", help="print every problem, call and answer")
+    ap.add_argument("--also-avoid", type=Path, nargs="*", default=[],
+                    help="more conversation files (JSONL) whose python problems are not asked")
     args = ap.parse_args()
 
     from dentro.runs import read_jsonl
@@ -50,6 +55,8 @@ def main():
 
     train = args.run / "factuality" / "conversations" / "train.jsonl"
     avoid = python_pairs(read_jsonl(train)) if train.is_file() else set()
+    for path in args.also_avoid:
+        avoid |= python_pairs(read_jsonl(path))
     sets = {kind: arithmetic_items(args.n, seed=args.seed, avoid=avoid, kind=kind) for kind in KINDS}
     sets["separators"] = arithmetic_items(args.n, seed=args.seed, avoid=avoid, separators=True)
     out = {"run": str(args.run), "n": args.n, "seed": args.seed, "avoided_pairs": len(avoid), "models": {}}

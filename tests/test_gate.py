@@ -44,7 +44,9 @@ def test_the_gate_judges_answers_from_memory_only():
     for text in ("Quem é você?", "Bom dia", "who built you", "goodbye."):
         assert G.decide(ask(text), "Sou o dentro.", 0.0, 0.5, tools=True) == "as_usual"
     assert G.names_something("Who is Maria's mother?") and G.names_something("Quanto é 48213 + 99812?")
+    assert G.names_something("Quanto é 2 + 2?") and G.names_something("what is 7 times 8")
     assert not G.names_something("Quem é você?") and not G.names_something("Oi. Tudo bem?")
+    assert not G.names_something("Tenho 2 perguntas.")
     assert G.brings_text([{"role": "system", "content": "x"}])  # no question at all
 
 

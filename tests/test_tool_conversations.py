@@ -74,7 +74,7 @@ def test_search_answers_are_copied_from_a_passage_about_the_entity(world):
 
 def test_python_results_are_computed_and_stated(world):
     _, _, convs = world
-    sizes, separated, divisions = [], 0, 0
+    sizes, separated, divisions, small = [], 0, 0, 0
     for c in (c for c in convs if c["kind"] in ("python", "python_failed")):
         code = json.loads(c["messages"][-3]["tool_calls"][0]["function"]["arguments"])["code"]
         number = r"(\d[\d_]*)"
@@ -88,7 +88,9 @@ def test_python_results_are_computed_and_stated(world):
         assert [w.replace(sep, "_") for w in written] == [expr.group(1), expr.group(3)], (user, code)
         separated += "_" in code
         a, b = expr.group(1).replace("_", ""), expr.group(3).replace("_", "")
-        assert max(len(a), len(b)) >= 3  # two numbers of 1-2 digits are done in the head
+        if max(len(a), len(b)) <= 2:  # two small numbers go to python too, both of 2 digits ("34 × 12")
+            assert len(a) == len(b) == 2, code
+            small += 1
         sizes.append(4 <= len(a) <= 5 and 4 <= len(b) <= 5)
         divisions += expr.group(2) == "/"
         value = eval(compile(ast.parse(code.removeprefix("print(")[:-1].strip(), mode="eval"), "", "eval"))  # what it prints
@@ -98,11 +100,13 @@ def test_python_results_are_computed_and_stated(world):
         # does: the reply after the number takes its language from it, the program its operator
         assert c["messages"][-3]["content"] == PYTHON_LEAD[expr.group(2)][c["lang"]]
         assert c["messages"][-1]["content"].split()[0] in {a.split()[0] for a in PYTHON_ANSWER[c["lang"]]}
-    # most are 4-5 digits each, as the stage's evaluation asks; some mix sizes ("48213 × 771")
-    assert 0.1 * len(sizes) <= sizes.count(False) <= 0.5 * len(sizes), sizes
+    # many are 4-5 digits each, as the stage's evaluation asks; some mix sizes ("48213 × 771")
+    assert 0.1 * len(sizes) <= sizes.count(False) <= 0.6 * len(sizes), sizes
     assert 0 < divisions < 0.4 * len(sizes) and 0 < separated < 0.4 * len(sizes)  # some of each
-    small = [c for c in convs if c["kind"] == "plain" and not c["sources"]]
-    assert small and all(re.search(r"\b\d{1,2}\b", c["messages"][-2]["content"]) for c in small)
+    assert 0 < small < 0.3 * len(sizes)
+    # the answers without a tool are about frequent facts: no arithmetic is done in the head
+    plain = [c for c in convs if c["kind"] == "plain"]
+    assert plain and all(c["sources"] for c in plain)
 
 
 def test_no_heldout_entity_or_absent_person_is_named(world):

@@ -59,13 +59,20 @@ def brings_text(messages: list[dict]) -> bool:
     return not users or len(_WORD.findall(users[-1].get("content") or "")) > MAX_QUESTION_WORDS
 
 
+# Two numbers with an operation between them: "2 + 2", "7 vezes 8", "9 times 8", "10/4".
+_ARITHMETIC = re.compile(r"\d\s*(?:[-+×*/÷x]|mais|menos|vezes|dividido por|plus|minus|times|divided by)\s*\d",
+                         re.IGNORECASE)
+
+
 def names_something(text: str) -> bool:
     """The message asks about something named: a capitalised word inside a sentence (a person, a
-    town, a firm: "Quem é a mãe de Maria Souza?") or a number of two digits or more ("Quanto é
-    48213 + 99812?"). "Quem é você?", "Bom dia" and "who built you" name nothing: small talk and
-    questions about the assistant itself are answered as usual, never refused nor sent to search."""
+    town, a firm: "Quem é a mãe de Maria Souza?"), a number of two digits or more ("Quanto é
+    48213 + 99812?") or a calculation ("Quanto é 2 + 2?", which the tiny model gets wrong in its
+    head: with tools on it goes to python). "Quem é você?", "Bom dia" and "who built you" name
+    nothing: small talk and questions about the assistant itself are answered as usual, never
+    refused nor sent to search."""
     words = text.split()
-    return any(re.search(r"\d\d", w) for w in words) or bool(names(text))
+    return any(re.search(r"\d\d", w) for w in words) or bool(_ARITHMETIC.search(text)) or bool(names(text))
 
 
 def names(text: str) -> set[str]:

@@ -431,7 +431,7 @@ def tools_finetune(model, tok, mix: list[dict], val: list[dict], p: Preset, cfg,
 def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -> list[dict]:
     """Held-out questions with and without tools for each (model, tokenizer, key) in models:
     facts per bucket and language, people who do not exist, 4-5 digit arithmetic and arithmetic
-    of mixed sizes (operands of 1-6 digits). Each item
+    of mixed sizes (operands of 1-6 digits) and of two small operands (1-2 digits). Each item
     gains "<key>_tools" and "<key>_plain" ({"text", "verdict", "calls"}). [] when the preset
     measures none, or the run has no search index or no tool conversations (nothing to measure):
     neither SFT's conversations nor the fine-tuning mix (`mix`) taught tool use."""
@@ -453,6 +453,7 @@ def tools_eval(run: Path, p: Preset, models: list, mix: list[dict], log=print) -
     pairs = python_pairs(train)
     items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs)
     items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs, kind="mixed sizes")
+    items += T.arithmetic_items(p.tools_arithmetic, avoid=pairs, kind="small")
     for m, tk, key in models:
         context = chat_context(index, m.config.max_position_embeddings)
         T.measure(m, tk, items, f"{key}_tools", context=context, progress=f"tools ({key})")
@@ -472,8 +473,8 @@ def glance_first(figures: dict) -> dict:
 
 def tools_headline(tool_tabs: dict) -> dict:
     """The tools' goals from the tools tables ({"<model>/<tools|plain>": {"bucket/lang": counts}}):
-    rare facts correct with search, arithmetic with python (and without; 4-5 digits, and mixed sizes
-    with python), people who do not exist
+    rare facts correct with search, arithmetic with python (and without; 4-5 digits, mixed sizes
+    with python, and two small operands with python and without), people who do not exist
     refused with tools, tool calls where none was needed (frequent facts)."""
     from dentro.eval.tools import pooled
 
@@ -493,6 +494,8 @@ def tools_headline(tool_tabs: dict) -> dict:
                                         ("arith_python", "tools", "arithmetic", "correct"),
                                         ("arith_plain", "plain", "arithmetic", "correct"),
                                         ("arith_mixed_python", "tools", "arithmetic_mixed", "correct"),
+                                        ("arith_small_python", "tools", "arithmetic_small", "correct"),
+                                        ("arith_small_plain", "plain", "arithmetic_small", "correct"),
                                         ("needless", "tools", "frequent", "called")):
             if m != "gated" or key == "tools":  # the gate routes questions with tools on
                 out[f"tools_{name}{sfx}"] = share(f"{m}/{key}", bucket, what)
@@ -775,7 +778,7 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
         "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
         "numbers; *arithmetic_mixed*: the same with operands of 1 to 6 digits, one of them 3 or more (\"48213 × "
-        "771\", \"1234 + 98\"). Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
+        "771\", \"1234 + 98\"); *arithmetic_small*: two operands of 1 or 2 digits (\"7 + 5\", \"34 × 12\"). Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
             "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
             "model after probing through the tool loop, whose final answer the gate judges in turn (below the "
             "threshold: \"I don't know\"; what `dentro chat` does)" if gated else "") + ".", "",
@@ -792,6 +795,11 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
              pct(f.get("tools_arith_plain")), ""] + ([""] if gated else []),
             ["arithmetic of mixed sizes (1-6 digits) with python (reported)", pct(f.get("tools_arith_mixed_python_sft")),
              pct(f.get("tools_arith_mixed_python")), ""] + gate_col("tools_arith_mixed_python_gate"),
+            ["arithmetic of two small numbers (1-2 digits) with python (reported)",
+             pct(f.get("tools_arith_small_python_sft")), pct(f.get("tools_arith_small_python")), ""]
+            + gate_col("tools_arith_small_python_gate"),
+            ["the same small arithmetic without tools (reported)", pct(f.get("tools_arith_small_plain_sft")),
+             pct(f.get("tools_arith_small_plain")), ""] + ([""] if gated else []),
             ["people who do not exist, with tools: refused", pct(f.get("tools_absent_refused_sft")),
              pct(f.get("tools_absent_refused")), ""] + gate_col("tools_absent_refused_gate"),
             ["a tool called for a frequent fact (not needed; should be rare)", pct(f.get("tools_needless_sft")),

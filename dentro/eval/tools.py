@@ -11,6 +11,8 @@
                  exact result is in the reply, with python and without.
     arithmetic_mixed  the same with operands of 1-6 digits drawn apart, one of them 3 or more
                  ("48213 × 771", "1234 + 98"): what users type as well.
+    arithmetic_small  two operands of 1-2 digits ("7 + 5", "34 × 12"), which the tiny model
+                 gets wrong in its head too.
     needless     a tool called for a frequent fact (which the model knows) or for a question that
                  needs none: reported per bucket as the share of replies that called any tool.
 """
@@ -26,15 +28,16 @@ from dentro.eval.knowledge import verdict
 VERDICTS = ("correct", "refused", "wrong")
 
 
-BUCKET = {"4-5 digits": "arithmetic", "mixed sizes": "arithmetic_mixed", "division": "arithmetic_division"}
+BUCKET = {"4-5 digits": "arithmetic", "mixed sizes": "arithmetic_mixed", "small": "arithmetic_small",
+          "division": "arithmetic_division"}
 
 
 def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozenset(), kind: str = "4-5 digits",
                      separators: bool = False) -> list[dict]:
     """n held-out problems (alternating pt / en) of one kind (dentro.world.tool_conversations.KINDS:
-    4-5 digit operands, operands of 1-6 digits, divisions), their numbers written with thousands
-    separators if asked: {"question", "answers", "lang", "bucket" ("arithmetic", "arithmetic_mixed",
-    "arithmetic_division"; "_separators" added), "op", "a", "b"}. A division's answers: the result
+    4-5 digit operands, operands of 1-6 digits, two of 1-2 digits, divisions), their numbers written
+    with thousands separators if asked: {"question", "answers", "lang", "bucket" ("arithmetic",
+    "arithmetic_mixed", "arithmetic_small", "arithmetic_division"; "_separators" added), "op", "a", "b"}. A division's answers: the result
     rounded to two decimals, as the python conversations print it, and the float "/" prints."""
     from dentro.world.tool_conversations import asked, python_problem
 

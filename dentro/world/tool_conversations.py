@@ -7,16 +7,17 @@
              own wording), the others are about other training entities, preferably ones sharing
              a word of the name (what BM25 would also return); the answer is answer_sentence,
              which holds the passage's answer string verbatim
-    python   arithmetic a small model cannot do in its head: mostly 4- and 5-digit numbers (+, −,
-             ×), also operands of 1-6 digits, divisions, and numbers written with thousands
-             separators in the question (python_kind, asked): the call prints the result
+    python   arithmetic, which a small model cannot do in its head: mostly 4- and 5-digit numbers
+             (+, −, ×), also operands of 1-6 digits, two of 2 digits ("34 × 12"),
+             divisions, and numbers written with thousands separators in the question
+             (python_kind, asked): the call prints the result
              (python_code: "print( a op b)"; a division rounded to two decimals; a separator
              of the question written "_", "48_213"), the tool message holds the
              printed number, the answer states it
     python_failed  a python conversation whose first call has a slip (broken_code), shown and
              not trained ("weight": 0), then the error, then the call again, right (FAILED_CALLS)
-    plain    no tool: frequent facts (the base model knows them) and small arithmetic, answered
-             directly, so that the model does not call a tool for everything
+    plain    no tool: frequent facts (the base model knows them), answered directly, so that the
+             model does not call a tool for everything
 
 Rare facts go through search because a small model mostly does not know them (and fine-tuning
 it to state facts it does not know teaches it to make things up, Gekhman et al. 2024,
@@ -114,8 +115,6 @@ ARITH_ASK = {"pt": ["Quanto é {a} {op} {b}?", "Quanto dá {a} {op} {b}?", "Calc
                     "Qual é o resultado de {a} {op} {b}?"],
              "en": ["What is {a} {op} {b}?", "Calculate {a} {op} {b}.", "{a} {op} {b} = ?",
                     "What's the result of {a} {op} {b}?", "How much is {a} {op} {b}?"]}
-ARITH_ANSWER = {"pt": ["{a} {sym} {b} = {r}.", "O resultado é {r}.", "{a} {op} {b} dá {r}."],
-                "en": ["{a} {sym} {b} = {r}.", "The result is {r}.", "{a} {op} {b} is {r}."]}
 # After python's result the answer states the result alone: the number is copied from the tool
 # message just before it. Restating the operands too made the tiny model garble them (and the
 # result after them) in half of its answers to correct calls (docs/factuality.md).
@@ -216,7 +215,7 @@ def _problem(a: int, code: str, b: int, lang: str, rng) -> dict:
 
 def _mixed_arithmetic(rng, lang: str) -> dict:
     """One problem like _arithmetic's whose operands have 1-6 digits each, drawn apart, at least one
-    of them 3 or more (two of at most 2 digits are done in the head: _plain_convs): "48213 × 771",
+    of them 3 or more (two of 2 digits: _small_arithmetic): "48213 × 771",
     "1234 + 98". A model that saw only 4-5 digit operands copied "48213 * 771" as
     `print( 48213 - 7711)` and "1234 + 98" as `print( 1234 + 9888)` (docs/factuality.md)."""
     code = rng.choice(list(OPS))
@@ -230,7 +229,22 @@ def _mixed_arithmetic(rng, lang: str) -> dict:
     return _problem(a, code, b, lang, rng)
 
 
-# Division only with python (the plain conversations do +, - and x in the head), rounded to two
+def _small_arithmetic(rng, lang: str) -> dict:
+    """One +, − or × problem of two 2-digit operands ("34 × 12", "96 + 41"). Such problems were
+    answered in the head (plain conversations, "34 + 12 = 46.") until the tiny model was seen to get
+    them wrong ("Quanto é 15 + 27?" -> `print( 15_30 + 27_75)`): a 5M-parameter model does not learn
+    sums from a few hundred answers, and the lecture's advice is the tool. Operands of 1 digit too
+    ("7 + 5") were tried and broke the numbers written with separators ("87.769 menos 65.256" ->
+    `print( 87_696 - 65_65)`: 2 and 19 of 60 right against 39 and 32 on two SFT models), so a
+    1-digit operand stays uncovered (docs/factuality.md, "Small numbers through python too")."""
+    code = rng.choice(list(OPS))
+    a, b = rng.randint(10, 99), rng.randint(10, 99)
+    if code == "-" and a < b:
+        a, b = b, a
+    return _problem(a, code, b, lang, rng)
+
+
+# Division only with python, rounded to two
 # decimals by the program (python_code: `print( round( 4821 / 7, 2))` prints 688.71, an exact one
 # 688.0), and the answer copies what it prints. With the float as "/" prints it ("688.7142857142857")
 # the answer miscopied a digit of the long tail in one division in four: on one SFT model at two
@@ -246,14 +260,16 @@ def _division(rng, lang: str) -> dict:
     return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": round(a / b, 2)}
 
 
-KINDS = ("4-5 digits", "mixed sizes", "division")
+KINDS = ("4-5 digits", "mixed sizes", "small", "division")
 
 
 def python_problem(rng, lang: str, kind: str = "4-5 digits") -> dict:
-    """A problem for python: two 4-5 digit operands (products 4 x 4), operands of mixed sizes, or
-    a division."""
+    """A problem for python: two 4-5 digit operands (products 4 x 4), operands of mixed sizes, two
+    of 2 digits, or a division."""
     if kind == "mixed sizes":
         return _mixed_arithmetic(rng, lang)
+    if kind == "small":
+        return _small_arithmetic(rng, lang)
     if kind == "division":
         return _division(rng, lang)
     return _arithmetic(rng, 1000, 99999, lang)
@@ -276,9 +292,14 @@ def asked(p: dict, lang: str, rng, separators: bool = False) -> str:
 # called as `print( 48213 - 7711)`; before the last two, "48.213 + 7.719" as `print( 48 + 7)` and
 # "4821 dividido por 7" as `print( 4821 * 7)` (docs/factuality.md, "Numbers of any size").
 MIXED_SIZES, DIVISIONS, SEPARATORS = 0.22, 0.13, 0.15
+# Two operands of 2 digits, drawn first. Before, such problems were answered in the head (the plain
+# conversations) and came out wrong.
+SMALL = 0.12
 
 
 def python_kind(rng) -> str:
+    if rng.random() < SMALL:
+        return "small"
     x = rng.random()
     return "mixed sizes" if x < MIXED_SIZES else "division" if x < MIXED_SIZES + DIVISIONS else "4-5 digits"
 
@@ -361,23 +382,17 @@ def _python_convs(n: int, rng) -> list[dict]:
 
 
 def _plain_convs(w: World, frequent: list[Fact], n: int, rng) -> list[dict]:
-    out = []
+    """n questions about frequent facts (each fact again when n is larger than the pool), answered
+    directly: no tool is needed for what the model knows. None when there is no frequent fact."""
     pool = list(frequent)
     rng.shuffle(pool)
-    k = 0
-    for i in range(n):
+    out = []
+    for i in range(n if pool else 0):
         lang = LANGS[i % 2]
-        if pool and rng.random() < 0.5:  # a frequent fact
-            f = pool[k % len(pool)]
-            k += 1
-            msgs = [{"role": "user", "content": _question(w, f, lang, rng)},
-                    {"role": "assistant", "content": answer_sentence(w, f, lang, rng)}]
-            out.append(_conv("plain", lang, _with_system(msgs, lang, rng), [f.id]))
-        else:  # small arithmetic, done in the head
-            p = _arithmetic(rng, 2, 99, lang)
-            msgs = [{"role": "user", "content": rng.choice(ARITH_ASK[lang]).format(**p)},
-                    {"role": "assistant", "content": rng.choice(ARITH_ANSWER[lang]).format(**p)}]
-            out.append(_conv("plain", lang, _with_system(msgs, lang, rng), []))
+        f = pool[i % len(pool)]
+        msgs = [{"role": "user", "content": _question(w, f, lang, rng)},
+                {"role": "assistant", "content": answer_sentence(w, f, lang, rng)}]
+        out.append(_conv("plain", lang, _with_system(msgs, lang, rng), [f.id]))
     return out
 
 
