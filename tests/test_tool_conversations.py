@@ -3,6 +3,7 @@ the chat template, answers are copied from the passage or the printed result, no
 
 import ast
 import json
+import random
 import re
 
 import pytest
@@ -199,3 +200,16 @@ def test_every_slip_is_an_error_in_python(slip):
         assert out.startswith("Error: SyntaxError") or out.startswith("(no output"), (bad, out)
     with pytest.raises(ValueError, match="not a program"):
         broken_code("print(1)", slip)
+
+
+def test_small_problems_trained_with_two_digits_measured_as_users_type_them():
+    from dentro.eval.tools import arithmetic_items
+    from dentro.world.tool_conversations import python_kind, python_problem
+
+    rng = random.Random(3)
+    drawn = [python_problem(rng, "pt", python_kind(rng)) for _ in range(400)]
+    small = [p for p in drawn if max(p["a"], p["b"]) < 100]
+    assert small and all(10 <= p["a"] <= 99 and 10 <= p["b"] <= 99 for p in small)  # training: 2 digits
+    held = arithmetic_items(40, seed=0, kind="small")
+    assert {it["bucket"] for it in held} == {"arithmetic_small"}
+    assert all(max(it["a"], it["b"]) <= 99 for it in held) and any(min(it["a"], it["b"]) <= 9 for it in held)

@@ -229,16 +229,21 @@ def _mixed_arithmetic(rng, lang: str) -> dict:
     return _problem(a, code, b, lang, rng)
 
 
-def _small_arithmetic(rng, lang: str) -> dict:
-    """One +, − or × problem of two 2-digit operands ("34 × 12", "96 + 41"). Such problems were
-    answered in the head (plain conversations, "34 + 12 = 46.") until the tiny model was seen to get
-    them wrong ("Quanto é 15 + 27?" -> `print( 15_30 + 27_75)`): a 5M-parameter model does not learn
+def _small_arithmetic(rng, lang: str, two_digits: bool = True) -> dict:
+    """One +, − or × problem of two 2-digit operands ("34 × 12", "96 + 41"); with two_digits=False
+    each operand has 1 or 2 digits, as users type them ("7 + 5", "3 mais 78"): the held-out
+    problems of the "small" kind (dentro.eval.tools), which measure what training leaves. Such
+    problems were answered in the head (plain conversations, "34 + 12 = 46.") until the tiny model
+    was seen to get them wrong ("Quanto é 15 + 27?" -> `print( 15_30 + 27_75)`): a 5M-parameter model does not learn
     sums from a few hundred answers, and the lecture's advice is the tool. Operands of 1 digit too
     ("7 + 5") were tried and broke the numbers written with separators ("87.769 menos 65.256" ->
     `print( 87_696 - 65_65)`: 2 and 19 of 60 right against 39 and 32 on two SFT models), so a
     1-digit operand stays uncovered (docs/factuality.md, "Small numbers through python too")."""
     code = rng.choice(list(OPS))
-    a, b = rng.randint(10, 99), rng.randint(10, 99)
+    if two_digits:
+        a, b = rng.randint(10, 99), rng.randint(10, 99)
+    else:
+        a, b = (rng.randint(1, 10 ** rng.randint(1, 2) - 1) for _ in range(2))
     if code == "-" and a < b:
         a, b = b, a
     return _problem(a, code, b, lang, rng)
@@ -260,16 +265,19 @@ def _division(rng, lang: str) -> dict:
     return {"a": a, "b": b, "code": "/", "op": rng.choice(DIVIDE[lang]), "sym": "÷", "r": round(a / b, 2)}
 
 
+# The kinds of problems measured (held-out; dentro.eval.tools, benchmarks/python_calls.py); training
+# draws "2 digits" where the measure draws "small" (python_kind).
 KINDS = ("4-5 digits", "mixed sizes", "small", "division")
 
 
 def python_problem(rng, lang: str, kind: str = "4-5 digits") -> dict:
     """A problem for python: two 4-5 digit operands (products 4 x 4), operands of mixed sizes, two
-    of 2 digits, or a division."""
+    of 1-2 digits ("small"), two of 2 digits ("2 digits", the training's small problems), or a
+    division."""
     if kind == "mixed sizes":
         return _mixed_arithmetic(rng, lang)
-    if kind == "small":
-        return _small_arithmetic(rng, lang)
+    if kind in ("small", "2 digits"):
+        return _small_arithmetic(rng, lang, two_digits=kind == "2 digits")
     if kind == "division":
         return _division(rng, lang)
     return _arithmetic(rng, 1000, 99999, lang)
@@ -299,7 +307,7 @@ SMALL = 0.12
 
 def python_kind(rng) -> str:
     if rng.random() < SMALL:
-        return "small"
+        return "2 digits"
     x = rng.random()
     return "mixed sizes" if x < MIXED_SIZES else "division" if x < MIXED_SIZES + DIVISIONS else "4-5 digits"
 
