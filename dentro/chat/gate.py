@@ -241,9 +241,10 @@ def after_tools(confidence: float | None, threshold: float) -> bool:
     """Whether the tool model's final answer, after the gate sent the question to the tools, stands:
     judged on its geometric mean (toolloop.Done.confidence) against the gate's answer_threshold, the
     threshold the geometric mean alone gets from the probe (the name's familiarity is left out: a
-    rare person's name is unfamiliar, and reading it in a search result is what the tools are for). After a search, the tiny tool model's wrong readings are less sure
-    than its right ones (benchmarks/tools_confidence.py: AUC 0.82; the runs' thresholds kept 155 of
-    168 right answers and stopped 235 of 452 wrong ones); its answers after python are all above it.
+    rare person's name is unfamiliar, and reading it in a search result is what the tools are for).
+    After a search, the tiny tool model's wrong readings are less sure than its right ones
+    (benchmarks/tools_confidence.py: AUC 0.82; the runs' thresholds kept 155 of 168 right answers
+    and stopped 235 of 452 wrong ones); its answers after python are all above it.
     None (no final answer of its own, or no measure): stands."""
     return confidence is None or confidence >= threshold
 

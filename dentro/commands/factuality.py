@@ -255,7 +255,7 @@ def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidenc
     from dentro.eval.knowledge import verdict
 
     model.eval()
-    convs = [it.get("messages") or [{"role": "user", "content": it["question"]}] for it in items]
+    convs = _conversations(items)
     weights = (gate or {}).get("weights")
     replies = reply_batch(model, tok, convs, max_tokens=max_tokens, confidence=confidence)
     names = G.familiarity(model, tok, convs, [r["text"] for r in replies], max_tokens=max_tokens) \
@@ -269,13 +269,17 @@ def ask(model, tok, items: list[dict], key: str, max_tokens: int = 48, confidenc
                                confidence=round(G.score(weights, r["confidence"], names[i]), 6))
 
 
+def _conversations(items: list[dict]) -> list[list[dict]]:
+    """What each item asks: its "messages", else its "question" as one user turn."""
+    return [it.get("messages") or [{"role": "user", "content": it["question"]}] for it in items]
+
+
 def question_familiarity(model, tok, items: list[dict], reply, max_tokens: int = 48) -> list[float]:
     """The name's familiarity (dentro.chat.gate.familiarity) for items asked as one question each
-    (their "messages", else their "question"), reply(item) being the reply the gate judges."""
+    (_conversations), reply(item) being the reply the gate judges."""
     from dentro.chat.gate import familiarity
 
-    return familiarity(model, tok, [it.get("messages") or [{"role": "user", "content": it["question"]}]
-                                    for it in items], [reply(it) for it in items], max_tokens=max_tokens)
+    return familiarity(model, tok, _conversations(items), [reply(it) for it in items], max_tokens=max_tokens)
 
 
 def probe_invented(model, tok, nobody: list[dict], max_tokens: int = 48) -> list[dict]:
@@ -778,7 +782,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
         "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
         "numbers; *arithmetic_mixed*: the same with operands of 1 to 6 digits, one of them 3 or more (\"48213 × "
-        "771\", \"1234 + 98\"); *arithmetic_small*: two operands of 1 or 2 digits (\"7 + 5\", \"34 × 12\"). Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
+        "771\", \"1234 + 98\"); *arithmetic_small*: two operands of 1 or 2 digits (\"7 + 5\", \"34 × 12\"). "
+        "Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
             "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
             "model after probing through the tool loop, whose final answer the gate judges in turn (below the "
             "threshold: \"I don't know\"; what `dentro chat` does)" if gated else "") + ".", "",

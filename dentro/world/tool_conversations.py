@@ -215,7 +215,7 @@ def _problem(a: int, code: str, b: int, lang: str, rng) -> dict:
 
 def _mixed_arithmetic(rng, lang: str) -> dict:
     """One problem like _arithmetic's whose operands have 1-6 digits each, drawn apart, at least one
-    of them 3 or more (two of 2 digits: _small_arithmetic): "48213 × 771",
+    of them 3 or more (two of 2 digits: SMALL): "48213 × 771",
     "1234 + 98". A model that saw only 4-5 digit operands copied "48213 * 771" as
     `print( 48213 - 7711)` and "1234 + 98" as `print( 1234 + 9888)` (docs/factuality.md)."""
     code = rng.choice(list(OPS))
@@ -229,21 +229,12 @@ def _mixed_arithmetic(rng, lang: str) -> dict:
     return _problem(a, code, b, lang, rng)
 
 
-def _small_arithmetic(rng, lang: str, two_digits: bool = True) -> dict:
-    """One +, − or × problem of two 2-digit operands ("34 × 12", "96 + 41"); with two_digits=False
-    each operand has 1 or 2 digits, as users type them ("7 + 5", "3 mais 78"): the held-out
-    problems of the "small" kind (dentro.eval.tools), which measure what training leaves. Such
-    problems were answered in the head (plain conversations, "34 + 12 = 46.") until the tiny model
-    was seen to get them wrong ("Quanto é 15 + 27?" -> `print( 15_30 + 27_75)`): a 5M-parameter model does not learn
-    sums from a few hundred answers, and the lecture's advice is the tool. Operands of 1 digit too
-    ("7 + 5") were tried and broke the numbers written with separators ("87.769 menos 65.256" ->
-    `print( 87_696 - 65_65)`: 2 and 19 of 60 right against 39 and 32 on two SFT models), so a
-    1-digit operand stays uncovered (docs/factuality.md, "Small numbers through python too")."""
+def _small_arithmetic(rng, lang: str) -> dict:
+    """One +, − or × problem of two operands of 1 or 2 digits each, as users type them ("7 + 5",
+    "3 mais 78"): the held-out problems of the "small" kind (dentro.eval.tools). Training draws two
+    2-digit numbers instead (python_problem's "2 digits"; SMALL says why)."""
     code = rng.choice(list(OPS))
-    if two_digits:
-        a, b = rng.randint(10, 99), rng.randint(10, 99)
-    else:
-        a, b = (rng.randint(1, 10 ** rng.randint(1, 2) - 1) for _ in range(2))
+    a, b = (rng.randint(1, 10 ** rng.randint(1, 2) - 1) for _ in range(2))
     if code == "-" and a < b:
         a, b = b, a
     return _problem(a, code, b, lang, rng)
@@ -276,8 +267,10 @@ def python_problem(rng, lang: str, kind: str = "4-5 digits") -> dict:
     division."""
     if kind == "mixed sizes":
         return _mixed_arithmetic(rng, lang)
-    if kind in ("small", "2 digits"):
-        return _small_arithmetic(rng, lang, two_digits=kind == "2 digits")
+    if kind == "small":
+        return _small_arithmetic(rng, lang)
+    if kind == "2 digits":
+        return _arithmetic(rng, 10, 99, lang)
     if kind == "division":
         return _division(rng, lang)
     return _arithmetic(rng, 1000, 99999, lang)
@@ -300,8 +293,13 @@ def asked(p: dict, lang: str, rng, separators: bool = False) -> str:
 # called as `print( 48213 - 7711)`; before the last two, "48.213 + 7.719" as `print( 48 + 7)` and
 # "4821 dividido por 7" as `print( 4821 * 7)` (docs/factuality.md, "Numbers of any size").
 MIXED_SIZES, DIVISIONS, SEPARATORS = 0.22, 0.13, 0.15
-# Two operands of 2 digits, drawn first. Before, such problems were answered in the head (the plain
-# conversations) and came out wrong.
+# Two operands of 2 digits ("34 × 12"), drawn first. Such problems were answered in the head (the
+# plain conversations, "34 + 12 = 46.") until the tiny model was seen to get them wrong ("Quanto é
+# 15 + 27?" -> `print( 15_30 + 27_75)`): a 5M-parameter model does not learn sums from a few hundred
+# answers, and the lecture's advice is the tool. Operands of 1 digit too ("7 + 5") were tried and
+# broke the numbers written with separators ("87.769 menos 65.256" -> `print( 87_696 - 65_65)`: 2
+# and 19 of 60 right against 39 and 32 on two SFT models), so a 1-digit operand stays uncovered
+# (docs/factuality.md, "Small numbers through python too").
 SMALL = 0.12
 
 
