@@ -64,7 +64,7 @@ class Preset:
 
 
 # tiny: ~3.1 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy)
-# replies (~22 s), the tools phase (47 s), fine-tuning on the mix for 1 minute, the held-out
+# replies (~22 s), the tools phase (1.25 minutes), fine-tuning on the mix for half a minute, the held-out
 # evaluation of both models (~15 s) and with tools (~27 s, every question through the batched tool
 # loop; one question at a time it took 70 s).
 # k=4 at T=0.7: at T=1.0 the tiny SFT model left 34 of its 71 greedy-correct frequent questions
@@ -73,7 +73,10 @@ class Preset:
 # best with the greedy answer `dentro chat` gives (86.9% of 498 questions, against 79.5% for 1 and
 # 82.5% for 3): known facts are 86% greedy-correct, and 71% of greedy-correct facts are known.
 # See docs/factuality.md.
-# The tools phase (tiny: 45 s at the SFT model's learning rates, before the minute on the mix):
+# The tools phase (tiny: 1.25 minutes at the SFT model's learning rates, before half a minute on
+# the mix; 0.75 and 1 until 2026-12-02, when on a machine at 5-7k tokens/s the split 1.25 / 0.5
+# computed 147 instead of 86 of 180 held-out 4-5 digit problems with python on three SFT models,
+# 80 instead of 36 of mixed sizes, 77 instead of 43 small ones, in the same time; docs/factuality.md):
 # copying from a search result and calling python right are skills the tiny model picks up only
 # after ~2,000 searches seen (docs/factuality.md: 0 of 30 held-out results that held the answer
 # were read with the tools in the mix alone; 1,200 searches in the mix at twice the rate, 0 again).
@@ -88,10 +91,10 @@ PRESETS = {
                     tools_arithmetic=4, tools_train=replace(S.PRESETS["micro"], max_steps=3, pretrain_replay=0.0),
                     tools_replay=4),
     "tiny": Preset(facts_per_bucket=100, k=4, temperature=0.7, min_correct=2, max_tokens=48, nobody=200,
-                   replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=1.0),
+                   replay_frac=1.0, train=replace(S.PRESETS["tiny"], max_minutes=0.5),
                    tools={"n_search": 1500, "n_python": 1800, "n_plain": 300, "n_nobody": 150}, tools_per_group=16,
                    tools_arithmetic=40,   # benchmarks/python_calls.py asks 60
-                   tools_train=replace(S.PRESETS["tiny"], max_minutes=0.75, pretrain_replay=0.0)),
+                   tools_train=replace(S.PRESETS["tiny"], max_minutes=1.25, pretrain_replay=0.0)),
     "small": Preset(facts_per_bucket=1000, k=8, temperature=0.7, min_correct=4, max_tokens=64, nobody=1000,
                     replay_frac=1.0, train=replace(S.PRESETS["small"], max_steps=300),
                     tools={"n_search": 4000, "n_python": 2000, "n_plain": 2000, "n_nobody": 1000}, tools_per_group=100,
