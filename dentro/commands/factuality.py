@@ -126,9 +126,9 @@ def add_arguments(p):
     p.add_argument("--no-tools", action="store_true", help="no tool conversations in the mix and no tools "
                    "measured (default: with the world, searches grounded in the run's corpus and python)")
     p.add_argument("--steps", type=positive_int, help="optimiser steps at most (the mix's fine-tuning)")
-    p.add_argument("--max-minutes", type=positive_float, help="time budget of the fine-tuning on the mix")
+    p.add_argument("--max-minutes", type=positive_float, help="time budget of the fine-tuning on the mix (tiny: 0.5)")
     p.add_argument("--tools-minutes", type=non_negative_float, help="time budget of the tools phase before it "
-                   "(tiny: 0.75; 0 leaves it out)")
+                   "(tiny: 1.25; 0 leaves it out)")
     p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of the SFT model's")
     p.add_argument("--save-every", type=positive_int, help="steps between checkpoints (default: at the end only)")
     p.add_argument("--seed", type=non_negative_int, default=1337, help="random seed (samples, mix, data order)")
