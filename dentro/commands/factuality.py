@@ -75,8 +75,8 @@ class Preset:
 # See docs/factuality.md.
 # The tools phase (tiny: 1.25 minutes at the SFT model's learning rates, before half a minute on
 # the mix; 0.75 and 1 until 2026-12-02, when on a machine at 5-7k tokens/s the split 1.25 / 0.5
-# computed 147 instead of 86 of 180 held-out 4-5 digit problems with python on three SFT models,
-# 80 instead of 36 of mixed sizes, 77 instead of 43 small ones, in the same time; docs/factuality.md):
+# computed 199 instead of 127 of 240 held-out 4-5 digit problems with python on four SFT models,
+# 121 instead of 58 of mixed sizes, 121 instead of 77 small ones, in the same time; docs/factuality.md):
 # copying from a search result and calling python right are skills the tiny model picks up only
 # after ~2,000 searches seen (docs/factuality.md: 0 of 30 held-out results that held the answer
 # were read with the tools in the mix alone; 1,200 searches in the mix at twice the rate, 0 again).
