@@ -71,8 +71,7 @@ def names_something(text: str) -> bool:
     head: with tools on it goes to python). "Quem é você?", "Bom dia" and "who built you" name
     nothing: small talk and questions about the assistant itself are answered as usual, never
     refused nor sent to search."""
-    words = text.split()
-    return any(re.search(r"\d\d", w) for w in words) or bool(_ARITHMETIC.search(text)) or bool(names(text))
+    return bool(re.search(r"\d\d", text) or _ARITHMETIC.search(text)) or bool(names(text))
 
 
 def names(text: str) -> set[str]:

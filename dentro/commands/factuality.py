@@ -64,8 +64,8 @@ class Preset:
 
 
 # tiny: ~3.1 minutes of a 2-core CPU in all: probing 249 facts x 2 languages x (k + 1 greedy)
-# replies (~22 s), the tools phase (1.25 minutes), fine-tuning on the mix for half a minute, the held-out
-# evaluation of both models (~15 s) and with tools (~27 s, every question through the batched tool
+# replies (~22 s), the tools phase (1.25 minutes), fine-tuning on the mix for half a minute, the
+# held-out evaluation of both models (~15 s) and with tools (~27 s, every question through the batched tool
 # loop; one question at a time it took 70 s).
 # k=4 at T=0.7: at T=1.0 the tiny SFT model left 34 of its 71 greedy-correct frequent questions
 # (of 300 probed) with 0 or 1 correct sample in 4, too noisy to look consistent; at 0.7, 20 of 80.
@@ -76,7 +76,8 @@ class Preset:
 # The tools phase (tiny: 1.25 minutes at the SFT model's learning rates, before half a minute on
 # the mix; 0.75 and 1 until 2026-12-02, when on a machine at 5-7k tokens/s the split 1.25 / 0.5
 # computed 199 instead of 127 of 240 held-out 4-5 digit problems with python on four SFT models,
-# 121 instead of 58 of mixed sizes, 121 instead of 77 small ones, in the same time; docs/factuality.md):
+# 121 instead of 58 of mixed sizes, 121 instead of 77 small ones, in the same time;
+# docs/factuality.md):
 # copying from a search result and calling python right are skills the tiny model picks up only
 # after ~2,000 searches seen (docs/factuality.md: 0 of 30 held-out results that held the answer
 # were read with the tools in the mix alone; 1,200 searches in the mix at twice the rate, 0 again).
@@ -126,7 +127,8 @@ def add_arguments(p):
     p.add_argument("--no-tools", action="store_true", help="no tool conversations in the mix and no tools "
                    "measured (default: with the world, searches grounded in the run's corpus and python)")
     p.add_argument("--steps", type=positive_int, help="optimiser steps at most (the mix's fine-tuning)")
-    p.add_argument("--max-minutes", type=positive_float, help="time budget of the fine-tuning on the mix (tiny: 0.5)")
+    p.add_argument("--max-minutes", type=positive_float,
+                   help="time budget of the fine-tuning on the mix (tiny: 0.5)")
     p.add_argument("--tools-minutes", type=non_negative_float, help="time budget of the tools phase before it "
                    "(tiny: 1.25; 0 leaves it out)")
     p.add_argument("--lr-frac", type=positive_float, help="learning rates as a fraction of the SFT model's")

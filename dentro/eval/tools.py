@@ -37,8 +37,9 @@ def arithmetic_items(n: int, seed: int = 0, avoid: set[tuple[int, int]] = frozen
     """n held-out problems (alternating pt / en) of one kind (dentro.world.tool_conversations.KINDS:
     4-5 digit operands, operands of 1-6 digits, two of 1-2 digits, divisions), their numbers written
     with thousands separators if asked: {"question", "answers", "lang", "bucket" ("arithmetic",
-    "arithmetic_mixed", "arithmetic_small", "arithmetic_division"; "_separators" added), "op", "a", "b"}. A division's answers: the result
-    rounded to two decimals, as the python conversations print it, and the float "/" prints."""
+    "arithmetic_mixed", "arithmetic_small", "arithmetic_division"; "_separators" added), "op", "a",
+    "b"}. A division's answers: the result rounded to two decimals, as the python conversations
+    print it, and the float "/" prints."""
     from dentro.world.tool_conversations import asked, python_problem
 
     tag = BUCKET[kind].removeprefix("arithmetic").replace("_", "-") + ("-sep" if separators else "")
