@@ -64,6 +64,30 @@ def test_loss_at_init_is_near_uniform_and_ignores_minus_one():
     assert abs(loss.item() - math.log(101)) < 0.1  # small init: near-uniform predictions
 
 
+@pytest.mark.parametrize("trained", ["some", "none"])
+def test_loss_over_trained_positions_only_matches_the_head_everywhere(trained):
+    """Fine-tuning's loss: without return_logits the head runs only where a target is (not -1);
+    the loss and every gradient are the ones of the head over every position."""
+    m = tiny().train()
+    idx = torch.randint(0, 101, (4, 24))
+    targets = torch.randint(0, 101, (4, 24))
+    targets[torch.rand(4, 24) < (0.6 if trained == "some" else 2.0)] = -1
+    grads = []
+    for everywhere in (True, False):
+        m.zero_grad(set_to_none=True)
+        loss = m(idx, targets, return_logits=True)[0] if everywhere else m(idx, targets)
+        if trained == "none":  # nothing to train: no number, either way
+            assert torch.isnan(loss)
+            continue
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in m.parameters()]))
+    if trained == "none":
+        return
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-6)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_init_weights_scales_residual_projections():
     m = GPT(ModelConfig(vocab_size=512, hidden_size=256, num_hidden_layers=8, num_attention_heads=4,
                         num_key_value_heads=2, head_dim=64, intermediate_size=704))

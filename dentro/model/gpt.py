@@ -312,6 +312,14 @@ class GPT(nn.Module):
             x, _ = block(x, cos, sin, kv_cache, mask)
         if kv_cache is not None:
             kv_cache.pos += T
+        if targets is not None and not return_logits and not torch.compiler.is_compiling():
+            # Fine-tuning trains a minority of the positions (the assistant's tokens): the head and
+            # the softmax only where a target is, the same mean loss (docs/sft.md, "Training").
+            t = targets.reshape(-1)
+            keep = t != -1
+            if not bool(keep.all()):
+                h = self.norm(x).reshape(-1, x.size(-1))[keep]
+                return F.cross_entropy(self.lm_head(h).float(), t[keep])
         logits = self.lm_head(self.norm(x)).float()  # (B, T, V)
         if targets is None:
             return logits
