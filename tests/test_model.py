@@ -115,6 +115,41 @@ def test_causal_future_tokens_do_not_change_the_past():
     assert not torch.allclose(la[:, 8:], lb[:, 8:], atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_training_attention_on_cpu_matches_sdpa(dtype):
+    """Eager training on CPU takes causal_attention_matmul (GQA heads shared as enable_gqa shares
+    them); its outputs and gradients are SDPA's."""
+    from dentro.model.gpt import causal_attention_matmul, use_matmul_attention
+
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, 10, 16, dtype=dtype, requires_grad=True)
+    k = torch.randn(2, 2, 10, 16, dtype=dtype, requires_grad=True)
+    v = torch.randn(2, 2, 10, 16, dtype=dtype, requires_grad=True)
+    assert use_matmul_attention(q)
+    with torch.no_grad():
+        assert not use_matmul_attention(q)  # inference keeps SDPA
+    out, grads = [], []
+    for f in (causal_attention_matmul,
+              lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                                               enable_gqa=True)):
+        y = f(q, k, v)
+        y.float().square().sum().backward()
+        out.append(y.detach().float())
+        grads.append([t.grad.float().clone() for t in (q, k, v)])
+        for t in (q, k, v):
+            t.grad = None
+    tol = 1e-5 if dtype == torch.float32 else 3e-2
+    assert torch.allclose(out[0], out[1], atol=tol)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=tol * 4)
+    k2, v2 = k.detach().clone(), v.detach().clone()
+    k2[:, :, 6:] += 1.0  # later keys and values do not change earlier outputs
+    v2[:, :, 6:] += 1.0
+    first = causal_attention_matmul(q, k2, v2)
+    assert torch.equal(first[:, :, :6], causal_attention_matmul(q, k, v)[:, :, :6])
+    assert not torch.allclose(first[:, :, 6:].float(), causal_attention_matmul(q, k, v)[:, :, 6:].float())
+
+
 def test_explicit_attention_path_matches_sdpa_and_is_causal():
     m = tiny()
     idx = torch.randint(0, 101, (2, 10))

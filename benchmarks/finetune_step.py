@@ -1,23 +1,27 @@
-"""Fine-tuning steps with the output head only where a target is, against the head everywhere.
+"""A fine-tuning step on CPU, side by side: before and after its two speed-ups, and each alone.
 
-    .venv/bin/python benchmarks/finetune_head.py RUN [--batches 12] [--rounds 3]
+    .venv/bin/python benchmarks/finetune_step.py RUN [--batches 12] [--rounds 3]
 
 RUN is a run folder after `dentro factuality` (its sft/ and factuality/ conversations, its
-pretraining tokens and its SFT checkpoint). Fine-tuning trains the assistant's tokens only: the
-other targets are -1. GPT.forward then puts only the trained positions through the final norm's
-output, the lm_head (width x vocabulary) and the softmax; the baseline is the same forward with the
-head over every position (`return_logits=True`, the path before). Both get the same batches, in
+pretraining tokens and its SFT checkpoint). The two speed-ups of dentro.model.gpt:
+  head where trained   fine-tuning trains the assistant's tokens only (the other targets are -1):
+                       only those positions go through the lm_head (width x vocabulary) and its
+                       softmax; off, the head runs over every position (`return_logits=True`)
+  matmul attention     eager training on CPU computes causal attention as two matmuls and a
+                       softmax (causal_attention_matmul); off (MATMUL_ATTENTION_MAX_T = 0), SDPA's
+                       CPU flash kernel
+Variants: "before" (neither), "head only", "after" (both). All get the same batches, in
 alternation, forward and backward under bf16 autocast as the training loop runs on CPU (the
-optimiser step, the same for both, is left out). Two sets of rows, built as the stages build them
+optimiser step, the same for all, is left out). Two sets of rows, built as the stages build them
 (dentro.train.sft's loader, 8 rows of 256 tokens, 30% of the rows pretraining text with every
 token trained):
 
   sft          the SFT stage's training conversations (sft/conversations/train.jsonl)
   tools phase  stage 6's tool conversations (TOOL_KINDS) and 300 of its other ones
 
-Prints per set: the share of positions trained, the median milliseconds per step of each path,
-their ratio, and the largest difference in loss and gradient between the two on the first batch
-(the two must agree: the same mean over the same targets).
+Prints per set: the share of positions trained, the median milliseconds per step of each variant,
+the ratios to "before", and the largest difference in loss and gradient between "before" and
+"after" on the first batch (the same maths: bf16 rounding only).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def rows_for(run: Path, tok, name: str, seq_len: int):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
-    ap.add_argument("--batches", type=int, default=12, help="batches per round (each timed with both paths)")
+    ap.add_argument("--batches", type=int, default=12, help="batches per round (each timed with every variant)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
@@ -70,9 +74,15 @@ def main():
     seq_len = model.config.max_position_embeddings
     out = {"run": str(args.run), "torch_threads": torch.get_num_threads(), "sets": {}}
 
-    def step(x, y, head_everywhere: bool):
+    import dentro.model.gpt as gpt
+
+    # variant -> (the head over every position, MATMUL_ATTENTION_MAX_T)
+    variants = {"before": (True, 0), "head only": (False, 0), "after": (False, gpt.MATMUL_ATTENTION_MAX_T)}
+
+    def step(x, y, variant: str):
+        everywhere, gpt.MATMUL_ATTENTION_MAX_T = variants[variant]
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(x, y, return_logits=True)[0] if head_everywhere else model(x, y)
+            loss = model(x, y, return_logits=True)[0] if everywhere else model(x, y)
         loss.backward()
         return loss
 
@@ -82,29 +92,30 @@ def main():
         trained = sum(int((y != -1).sum()) for _, y in batches) / sum(y.numel() for _, y in batches)
         x, y = batches[0]
         grads = []
-        for everywhere in (True, False):
+        for variant in ("before", "after"):
             model.zero_grad(set_to_none=True)
-            loss = step(x, y, everywhere)
+            loss = step(x, y, variant)
             grads.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
         loss_diff = abs(grads[0][0] - grads[1][0])
         grad_diff = max(float((a - b).abs().max()) for a, b in zip(grads[0][1], grads[1][1]))
-        times = {"head everywhere": [], "head where trained": []}
+        times = {v: [] for v in variants}
         for _ in range(args.rounds):
             for x, y in batches:
-                for label, everywhere in (("head everywhere", True), ("head where trained", False)):
+                for variant in variants:
                     model.zero_grad(set_to_none=True)
                     t = time.perf_counter()
-                    step(x, y, everywhere)
-                    times[label].append(time.perf_counter() - t)
+                    step(x, y, variant)
+                    times[variant].append(time.perf_counter() - t)
         med = {k: statistics.median(v[2:]) * 1000 for k, v in times.items()}
-        res = {"trained_share": round(trained, 3), "ms_everywhere": round(med["head everywhere"], 1),
-               "ms_trained": round(med["head where trained"], 1),
-               "speedup": round(med["head everywhere"] / med["head where trained"], 3),
+        res = {"trained_share": round(trained, 3), **{f"ms_{k.replace(' ', '_')}": round(v, 1) for k, v in med.items()},
+               "speedup_head_only": round(med["before"] / med["head only"], 3),
+               "speedup_after": round(med["before"] / med["after"], 3),
                "loss_diff": loss_diff, "max_grad_diff": grad_diff}
         out["sets"][name] = res
-        print(f"{name}: {trained:.1%} of positions trained; {med['head everywhere']:.0f} ms -> "
-              f"{med['head where trained']:.0f} ms per forward+backward ({res['speedup']:.2f}x); "
-              f"loss differs by {loss_diff:.2e}, gradients by at most {grad_diff:.2e}", flush=True)
+        print(f"{name}: {trained:.1%} of positions trained; ms per forward+backward: before {med['before']:.0f}, "
+              f"head only {med['head only']:.0f} ({res['speedup_head_only']:.2f}x), after {med['after']:.0f} "
+              f"({res['speedup_after']:.2f}x); before/after: loss differs by {loss_diff:.2e}, gradients by "
+              f"at most {grad_diff:.2e}", flush=True)
     print(json.dumps(out, indent=1))
 
 
