@@ -54,7 +54,7 @@ class Preset:
 # micro: seconds, for the end-to-end test. tiny: a 5.05M-parameter model (depth 4: width 256,
 # 4 heads; 1M of them in each of the embedding and lm_head at vocabulary 4096) on the tiny
 # world's ~1.1M training tokens: ~5M tokens (~4.5 epochs; 4.96M measured, bf16 and compiled) in
-# 11.75 minutes of a 2-core CPU (13 until 2026-11-30, when stage 6's tools phase took 15 s of it;
+# 11.6 minutes of a 2-core CPU (13 until 2026-11-30, when stage 6's tools phase took 15 s of it;
 # 12.75 until later that day, when a fresh-clone speedrun on a slow day took 19.7 of its 20 minutes;
 # 12.5 until 2026-12-01, when on a slower machine, 6.8-7.7k tokens/s against 11-14k, the stages
 # after pretraining took 7.1 minutes and the speedrun 19.7 again; 12.25 until later that day, when on
@@ -62,7 +62,8 @@ class Preset:
 # 11.75 until later that day, when stage 6's tools evaluation went batched, 70 -> 27 s; 12.25 until
 # later still, when a fresh clone on a slow hour took 19.97 minutes, stage 6 and the evaluation 18 s
 # slower than the hour before; 12 until 2026-12-02, when a fresh clone at 6.0k tokens/s took 19.9
-# minutes, 6 s short of the budget).
+# minutes, 6 s short of the budget; 11.75 until later that day, when a fresh clone at 5.4k tokens/s,
+# the slowest hour yet, took 20.2 minutes).
 # 13, not 8: the base model must know what the world repeats.
 # Measured at 840 steps (3.44M tokens): 89.6% of the frequent facts completed in a greedy cloze
 # (pt and en), against 27.6% after the 1.1M tokens a contended 8-minute run trained
@@ -75,7 +76,7 @@ PRESETS = {
                     max_minutes=None, eval_every=4, eval_tokens=256, sample_every=0, save_every=0,
                     warmup_steps=2, val_fraction=0.1),
     "tiny": Preset(depth=4, seq_len=256, device_batch_size=16, total_batch_tokens=4096, max_steps=5000,
-                   max_minutes=11.75, eval_every=25, eval_tokens=16 * 256, sample_every=100, save_every=100),
+                   max_minutes=11.6, eval_every=25, eval_tokens=16 * 256, sample_every=100, save_every=100),
     "small": Preset(depth=12, seq_len=1024, device_batch_size=32, total_batch_tokens=524_288, max_steps=5000,
                     max_minutes=None, eval_every=250, eval_tokens=32 * 1024 * 16, sample_every=1000,
                     save_every=1000, warmup_steps=50),

@@ -338,7 +338,7 @@ class GPT(nn.Module):
         if kv_cache is not None:
             kv_cache.pos += T
         if targets is not None and not return_logits and not torch.compiler.is_compiling():
-            # Fine-tuning trains a minority of the positions (the assistant's tokens): the head and
+            # Fine-tuning trains part of the positions (the assistant's tokens): the head and
             # the softmax only where a target is, the same mean loss (docs/sft.md, "Training").
             t = targets.reshape(-1)
             keep = t != -1
