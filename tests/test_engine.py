@@ -154,6 +154,23 @@ def test_top_k_and_top_p_filters():
     assert torch.allclose(hot, torch.tensor([0.25, 0.09, 0.0225, 0.0025]) / 0.365, atol=1e-5)  # p^2 renormalised
 
 
+def test_sampling_draws_the_distribution_and_never_a_filtered_token():
+    """sample_next's inverse-CDF draw: frequencies follow the probabilities, a token at
+    probability 0 (filtered out) never comes, the same seed gives the same draws."""
+    probs = torch.tensor([0.4, 0.0, 0.25, 0.2, 0.1, 0.05, 0.0])
+    logits = torch.log(probs)[None].expand(20_000, 7)  # log 0 = -inf: never drawn
+    draws = sample_next(logits, Sampling(temperature=1.0), torch.Generator().manual_seed(3))
+    freq = torch.bincount(draws, minlength=7).double() / len(draws)
+    assert freq[1] == 0 and freq[6] == 0
+    assert 0.5 * (freq - probs.double()).abs().sum() < 0.02  # total variation: sampling noise only
+    again = sample_next(logits, Sampling(temperature=1.0), torch.Generator().manual_seed(3))
+    assert torch.equal(draws, again)
+    edge = torch.tensor([[0.0, 0.0, float("-inf")], [float("-inf"), float("-inf"), 5.0]])
+    for _ in range(50):  # the last token, and a row whose whole mass is on its last token
+        d = sample_next(edge, Sampling(temperature=0.7)).tolist()
+        assert d[0] in (0, 1) and d[1] == 2
+
+
 def test_show_top_gives_the_models_distribution(model):
     step = next(generate(model, [1, 2], max_tokens=1, show_top=5, sampling=Sampling(temperature=0)))
     top = step.top[0]
