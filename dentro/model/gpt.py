@@ -201,7 +201,7 @@ class Attention(nn.Module):
 
 
 # Eager training on CPU at short contexts: causal attention as two matmuls and a softmax instead of
-# SDPA's CPU flash kernel, 1.15-1.2x faster per forward+backward step of the tiny model (8 x 256,
+# SDPA's CPU flash kernel, 1.1-1.2x faster per forward+backward step of the tiny model (8 x 256,
 # bf16; docs/sft.md, "Training"). The (B, H, T, T) scores are materialised, hence the bound on T.
 # Compiled graphs (inductor lowers SDPA itself: no difference measured), GPUs and inference keep SDPA.
 MATMUL_ATTENTION_MAX_T = 512
