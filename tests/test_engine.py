@@ -165,6 +165,9 @@ def test_sampling_draws_the_distribution_and_never_a_filtered_token():
     assert 0.5 * (freq - probs.double()).abs().sum() < 0.02  # total variation: sampling noise only
     again = sample_next(logits, Sampling(temperature=1.0), torch.Generator().manual_seed(3))
     assert torch.equal(draws, again)
+    half = sample_next(logits.bfloat16(), Sampling(temperature=1.0), torch.Generator().manual_seed(3))
+    hf = torch.bincount(half, minlength=7).double() / len(half)  # bf16 logits: drawn in float32
+    assert hf[1] == 0 and hf[6] == 0 and 0.5 * (hf - probs.double()).abs().sum() < 0.02
     edge = torch.tensor([[0.0, 0.0, float("-inf")], [float("-inf"), float("-inf"), 5.0]])
     for _ in range(50):  # the last token, and a row whose whole mass is on its last token
         d = sample_next(edge, Sampling(temperature=0.7)).tolist()

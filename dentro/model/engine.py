@@ -86,7 +86,7 @@ def sample_next(logits: torch.Tensor, s: Sampling, generator: torch.Generator | 
     # torch.multinomial draws an exponential for every vocabulary entry, a quarter of a sampled
     # decode step of the tiny model on CPU (docs/model.md, "The engine"). A token of probability 0
     # (filtered out) is never the first whose cumulative sum exceeds the draw.
-    cdf = filter_logits(logits, s).softmax(dim=-1).cumsum(dim=-1)  # (B, V)
+    cdf = filter_logits(logits.float(), s).softmax(dim=-1).cumsum(dim=-1)  # (B, V), float32 whatever the model's dtype
     u = torch.rand(cdf.size(0), 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.size(-1) - 1)
 
