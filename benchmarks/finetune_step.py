@@ -8,7 +8,7 @@ pretraining tokens and its SFT checkpoint). The two speed-ups of dentro.model.gp
                        only those positions go through the lm_head (width x vocabulary) and its
                        softmax; off, the head runs over every position (`return_logits=True`)
   matmul attention     eager training on CPU computes causal attention as two matmuls and a
-                       softmax (causal_attention_matmul); off (MATMUL_ATTENTION_MAX_T = 0), SDPA's
+                       softmax (matmul_attention); off (MATMUL_ATTENTION_MAX_T = 0), SDPA's
                        CPU flash kernel
 Variants: "before" (neither), "head only", "after" (both). All get the same batches, in
 alternation, forward and backward under bf16 autocast as the training loop runs on CPU (the

@@ -117,9 +117,12 @@ def test_causal_future_tokens_do_not_change_the_past():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_training_attention_on_cpu_matches_sdpa(dtype):
-    """Eager training on CPU takes causal_attention_matmul (GQA heads shared as enable_gqa shares
+    """Eager training on CPU takes matmul_attention with the causal mask (GQA heads shared as enable_gqa shares
     them); its outputs and gradients are SDPA's."""
-    from dentro.model.gpt import causal_attention_matmul, use_matmul_attention
+    from dentro.model.gpt import attention_mask, matmul_attention, use_matmul_attention
+
+    def causal_attention_matmul(q, k, v):
+        return matmul_attention(q, k, v, attention_mask(q.size(2), k.size(2), 0, None, q.device))[0]
 
     torch.manual_seed(0)
     q = torch.randn(2, 4, 10, 16, dtype=dtype, requires_grad=True)

@@ -180,17 +180,13 @@ class Attention(nn.Module):
             k, v = k.to(q.dtype), v.to(q.dtype)  # the cache may be kept in another dtype
         Tk = k.size(2)
         weights = None
-        if explicit:
-            rep = self.n_head // self.n_kv
-            kr, vr = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)  # (B, H, Tk, D)
-            scores = (q.float() @ kr.float().transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, Tk)
-            scores = scores.masked_fill(~attention_mask(T, Tk, past, pad, x.device), float("-inf"))
-            weights = scores.softmax(dim=-1)
-            y = (weights @ vr.float()).to(q.dtype)
+        if explicit:  # in float32, keeping the weights (B, H, T, Tk)
+            y, weights = matmul_attention(q.float(), k.float(), v.float(), attention_mask(T, Tk, past, pad, x.device))
+            y = y.to(q.dtype)
         elif mask is not None:  # new tokens after a filled cache (query i sits at index past + i), or left padding
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
         elif past == 0 and use_matmul_attention(q):  # training on CPU, eager
-            y = causal_attention_matmul(q, k, v)
+            y, _ = matmul_attention(q, k, v, attention_mask(T, Tk, 0, None, x.device))
         elif past == 0:  # training or prefill from an empty cache
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         else:  # one new token attends to everything before it: no mask needed
@@ -212,15 +208,17 @@ def use_matmul_attention(q: torch.Tensor) -> bool:
             and not torch.compiler.is_compiling())
 
 
-def causal_attention_matmul(q, k, v):
-    """softmax(QK^T / sqrt(d) + causal mask) V for q (B, H, T, D), k and v (B, Hkv, T, D), the key
-    and value heads shared by H / Hkv query heads each (GQA, as SDPA's enable_gqa)."""
-    rep, T = q.size(1) // k.size(1), q.size(2)
+def matmul_attention(q, k, v, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention written out: softmax(QK^T / sqrt(d), -inf where not allowed) V, for q (B, H, T, D),
+    k and v (B, Hkv, Tk, D), the key and value heads shared by H / Hkv query heads each (GQA, as
+    SDPA's enable_gqa); allowed: attention_mask()'s (T, Tk) or (B, 1, T, Tk). -> (y (B, H, T, D),
+    the weights (B, H, T, Tk))."""
+    rep = q.size(1) // k.size(1)
     if rep > 1:
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
-    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
-    return scores.masked_fill(future, float("-inf")).softmax(dim=-1) @ v
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+    weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+    return weights @ v, weights
 
 
 def attention_mask(T: int, Tk: int, past: int, pad: torch.Tensor | None, device) -> torch.Tensor:
