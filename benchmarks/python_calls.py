@@ -43,6 +43,9 @@ def main():
     ap.add_argument("--n", type=int, default=60, help="problems per set")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--show", action="store_true", help="print every problem, call and answer")
+    ap.add_argument("--free-copy", action="store_true",
+                    help="quoted names and numbers as the model writes them (ToolContext.copy_quotes and "
+                         "copy_numbers off; dentro.chat.copying)")
     ap.add_argument("--also-avoid", type=Path, nargs="*", default=[],
                     help="more conversation files (JSONL) whose python problems are not asked")
     args = ap.parse_args()
@@ -64,6 +67,7 @@ def main():
         model, tok, _ = load_checkpoint(ckpt, load_train_state=False)
         model.eval()
         ctx = chat_context(args.run / "tools" / "search.sqlite", model.config.max_position_embeddings)
+        ctx.copy_quotes = ctx.copy_numbers = not args.free_copy
         res = {}
         for name, items in sets.items():
             t0 = time.time()

@@ -7,9 +7,11 @@ tools/search.sqlite); CHECKPOINT the model to ask (e.g. RUN/factuality/checkpoin
 `--per-group` held-out rare facts per language (the knowledge evaluation's draw, seed 77), the
 question goes through the tool loop as `dentro chat` runs it (greedy, chat_context's result size)
 and the first search call is kept. Counted: questions that searched, queries whose quoted name is
-the question's name verbatim, results that hold the answer string, replies scored correct (the
+the question's name verbatim, queries that end with the word the tool conversations use for the
+relation asked (QUERY_WORD), results that hold the answer string, replies scored correct (the
 knowledge evaluation's verdict), and correct replies among those whose result held the answer.
-`--show` prints each question, query, whether the result held the answer, and the reply.
+`--free-copy` lets the model write quoted names and numbers as it recalls them (without the
+copy constraints of dentro.chat.copying). `--show` prints each question, the lead before the call, query, whether the result held the answer, and the reply.
 
 `--user-turn` asks instead without tools: the result of the query the tool conversations would
 write (search_query) goes into the user turn before the question, as SFT's reading conversations
@@ -35,6 +37,9 @@ def main():
     ap.add_argument("--per-group", type=int, default=20)
     ap.add_argument("--show", action="store_true")
     ap.add_argument("--user-turn", action="store_true", help="the passage in the user turn, no tool loop")
+    ap.add_argument("--free-copy", action="store_true",
+                    help="quoted names and numbers as the model writes them (ToolContext.copy_quotes and "
+                         "copy_numbers off; dentro.chat.copying)")
     args = ap.parse_args()
 
     from dentro.chat.assistant import build_prompt
@@ -54,9 +59,11 @@ def main():
     items = K.load_items(args.run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=77,
                          buckets=("rare",))
     ctx = chat_context(index, model.config.max_position_embeddings)
+    ctx.copy_quotes = ctx.copy_numbers = not args.free_copy
     if args.user_turn:
         return user_turn(args.run, model, tok, items, ctx)
-    n = {"questions": 0, "searched": 0, "name_verbatim": 0, "result_has_answer": 0, "correct": 0,
+    from dentro.world.tool_conversations import QUERY_WORD
+    n = {"questions": 0, "searched": 0, "name_verbatim": 0, "word_asked": 0, "result_has_answer": 0, "correct": 0,
          "correct_when_result_has_answer": 0}
     prompts = [build_prompt(tok, [{"role": "system", "content": TOOLS_PROMPT},
                                   {"role": "user", "content": it["question"]}],
@@ -75,11 +82,14 @@ def main():
         n["questions"] += 1
         n["searched"] += query is not None
         n["name_verbatim"] += bool(quoted) and quoted.group(1) in it["question"]
+        word = QUERY_WORD.get(it.get("relation"), {}).get(it["lang"])
+        n["word_asked"] += bool(query and word) and query.rstrip().endswith(" " + word)
         n["result_has_answer"] += has
         n["correct"] += v == "correct"
         n["correct_when_result_has_answer"] += has and v == "correct"
         if args.show:
-            print(f"{it['lang']} | {it['question']} | {query} | {'has' if has else 'no'} | {text[:100]} | {v}")
+            lead = done.messages[0].get("content", "") if done.messages and searches else ""
+            print(f"{it['lang']} | {it['question']} | {lead} | {query} | {'has' if has else 'no'} | {text[:100]} | {v}")
     print(json.dumps(n))
 
 

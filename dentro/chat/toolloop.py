@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dentro.chat.assistant import geometric_mean
+from dentro.chat.copying import NumberCopy, QuoteCopy
 from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, generate_batch, sample_next
@@ -156,7 +157,7 @@ class Reply:
     ends with finish(). `pos`: the tokens of the sequence so far (the prompt's, at the start)."""
 
     def __init__(self, tokenizer, pos: int, *, window: int, context: ToolContext, max_tokens: int, max_calls: int,
-                 run_tool: Callable[..., str], think: bool):
+                 run_tool: Callable[..., str], think: bool, source: bytes = b""):
         special = tokenizer.special_id
         self.tok, self.pos, self.window, self.context = tokenizer, pos, window, context
         self.max_tokens, self.max_calls, self.run_tool, self.think = max_tokens, max_calls, run_tool, think
@@ -169,6 +170,11 @@ class Reply:
         self.result = ""
         self.sampled = self.n_calls = 0
         self.state, self.reason = WRITING, None
+        # source: the conversation before the reply, which a search's quoted phrase copies (copying.py)
+        self.copy = QuoteCopy(tokenizer, source) if context.copy_quotes else None
+        self.numbers = NumberCopy(tokenizer, source) if context.copy_numbers else None  # a copied number ends whole
+        self.thinking = False  # inside a <think> block the model wrote: its numbers are its own
+        self.think_ids = (special("<think>"), special("</think>"))
         self._new_turn()
 
     def _new_turn(self) -> None:
@@ -184,9 +190,27 @@ class Reply:
             self.state, self.reason = DONE, "max_tokens"
         return self.state in (WRITING, IN_CALL)
 
+    def constrain(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """logits (1, V) of the next token with what the reply may not write at -inf
+        (dentro.chat.copying): inside a search's quoted phrase, only copies of the conversation;
+        in a call, or in text after a tool's result (not in <think>), a number that started as a
+        copy of one of its numbers, only that copy. None when nothing is forbidden."""
+        out = None
+        if self.state == IN_CALL and self.copy is not None:
+            out = self.copy.constrain(self.call, logits)
+        if self.numbers is not None and not self.thinking and (self.state == IN_CALL or
+                                                               (self.state == WRITING and self.n_calls)):
+            numbers = self.numbers.constrain(logits if out is None else out)
+            out = out if numbers is None else numbers
+        return out
+
     def push(self, t: int, step: Step | None = None) -> Token:
         """A sampled token. Unless the reply is then DONE, it joins the sequence (the driver feeds it)."""
         self.sampled += 1
+        if t in self.think_ids:
+            self.thinking = t == self.think_ids[0]
+        if self.numbers is not None:
+            self.numbers.push(t)
         if self.state == WRITING:
             if t == self.tool_call and self.n_calls >= self.max_calls:
                 self.state, self.reason = DONE, "tool_limit"
@@ -235,6 +259,10 @@ class Reply:
             name, arguments = parsed
             call = ToolCall(name, arguments, raw)
             self.result = self.run_tool(name, arguments, context=self.context)
+            if self.copy is not None:  # what a result names, a later call may quote
+                self.copy.add(self.result)
+            if self.numbers is not None:  # and a number it prints, the answer copies
+                self.numbers.add(self.result)
             cid = f"call_{self.n_calls}"
             self.messages.append({"role": "assistant", "content": self.lead + content.removesuffix("\n"),  # the template's \n
                                   "tool_calls": [{"id": cid, "type": "function", "function": {
@@ -253,6 +281,8 @@ class Reply:
             self.state, self.reason = DONE, "context"
             return []
         self.pos += len(ids)
+        if self.numbers is not None:
+            self.numbers.reset()
         self._new_turn()
         self.between_turns = False
         self.state = WRITING
@@ -286,7 +316,7 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
     if len(prompt) >= window:
         raise ValueError(f"the prompt has {len(prompt)} tokens; the model's context window is {window}")
     reply = Reply(tokenizer, len(prompt), window=window, context=context or ToolContext(), max_tokens=max_tokens,
-                  max_calls=max_calls, run_tool=run_tool, think=think)
+                  max_calls=max_calls, run_tool=run_tool, think=think, source=tokenizer.decode_bytes(prompt))
     weight = next(model.parameters())
     cache = KVCache(model.config, 1, window, device=weight.device, dtype=weight.dtype)
     generator = torch.Generator(device=weight.device).manual_seed(seed) if seed is not None else None
@@ -297,7 +327,8 @@ def tool_loop(model, tokenizer, prompt: list[int], *, context: ToolContext | Non
     logits = feed(prompt)
     while True:
         if reply.wants_token():
-            t = int(sample_next(logits, sampling, generator)[0])
+            allowed = reply.constrain(logits)
+            t = int(sample_next(logits if allowed is None else allowed, sampling, generator)[0])
             top = None
             if show_top:
                 p, i = logits.softmax(-1).topk(min(show_top, logits.size(-1)), dim=-1)
@@ -336,7 +367,7 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
             raise ValueError(f"a prompt has {len(p)} tokens; the model's context window is {window}")
     context = context or ToolContext()
     replies = [Reply(tokenizer, len(p), window=window, context=context, max_tokens=max_tokens, max_calls=max_calls,
-                     run_tool=run_tool, think=think) for p in prompts]
+                     run_tool=run_tool, think=think, source=tokenizer.decode_bytes(p)) for p in prompts]
     seqs = [list(p) for p in prompts]
     if not replies:
         return []
@@ -344,6 +375,16 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
     special = tokenizer.special_id  # a turn stops where a call closes or it ends
     stops = sorted({special("</tool_call>"), special("<|im_end|>"), tokenizer.eot_id})
     reported = 0  # replies ended, as the bar shows them
+
+    def constrain(chunk: list[int], logits: torch.Tensor) -> torch.Tensor:  # each row's Reply.constrain
+        out = logits
+        for b, i in enumerate(chunk):
+            row = replies[i].constrain(logits[b:b + 1])
+            if row is not None:
+                out = out.clone() if out is logits else out
+                out[b] = row[0]
+        return out
+
     for round_ in itertools.count():
         for i, r in enumerate(replies):
             while r.state in (RUNNING, FORCED):
@@ -362,15 +403,17 @@ def tool_loop_batch(model, tokenizer, prompts: list[list[int]], *, context: Tool
         for k in range(0, len(full), batch_size):
             chunk = full[k:k + batch_size]
             logits = model(torch.tensor([seqs[i] for i in chunk], device=device))[:, -1]
+            allowed = constrain(chunk, logits)
             for b, i in enumerate(chunk):
-                t = int(sample_next(logits[b:b + 1], sampling)[0])
+                t = int(sample_next(allowed[b:b + 1], sampling)[0])
                 replies[i].push(t, Step([t], [False], logits[b:b + 1]))  # at a full window: DONE, by the stop or the context
         rest = sorted((i for i in live if len(seqs[i]) < window), key=lambda i: len(seqs[i]))
         for k in range(0, len(rest), batch_size):
             chunk = rest[k:k + batch_size]
             steps = generate_batch(model, [seqs[i] for i in chunk], sampling=sampling,
                                    seed=None if seed is None else seed + round_, stop_ids=stops,
-                                   max_tokens=max(replies[i].max_tokens - replies[i].sampled for i in chunk))
+                                   max_tokens=max(replies[i].max_tokens - replies[i].sampled for i in chunk),
+                                   constrain=lambda logits, chunk=chunk: constrain(chunk, logits))
             for step in steps:
                 writing = False
                 for b, i in enumerate(chunk):

@@ -127,6 +127,9 @@ def add_arguments(p):
     p.add_argument("--no-gate", action="store_true",
                    help="no confidence gate: every answer from memory stands, however unsure the model was "
                         "(the gate is the stage-6 calibration in <run>/factuality/gate.json; docs/factuality.md)")
+    p.add_argument("--free-copy", action="store_true",
+                   help="let the model write names in its search queries and numbers in its programs and answers "
+                        "as it recalls them, instead of copying the conversation's exactly (docs/tools.md)")
     p.add_argument("--search-index", metavar="PATH", default=None,
                    help="search index for the search tool (default: <run>/tools/search.sqlite, built from "
                         "<run>/data/corpus on first use)")
@@ -520,6 +523,7 @@ def main(args):
         # Search results share the window with the conversation (the size stage 6 trains with).
         tools = chat_context(Path(args.search_index) if args.search_index else run / "tools" / "search.sqlite",
                              model.config.max_position_embeddings)
+        tools.copy_quotes = tools.copy_numbers = not args.free_copy
         corpus = None if args.search_index else run / "data" / "corpus"
     gate, tool_model, gate_note = None, None, None
     if not args.no_gate:

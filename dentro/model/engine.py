@@ -29,7 +29,7 @@ sampling (Holtzman et al. 2019, arXiv:1904.09751), from a seeded torch.Generator
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -93,11 +93,14 @@ def sample_next(logits: torch.Tensor, s: Sampling, generator: torch.Generator | 
 
 @torch.no_grad()
 def generate_batch(model: GPT, prompts: list[list[int]], *, max_tokens: int = 64, sampling: Sampling = Sampling(),
-                   seed: int | None = None, stop_ids=(), show_top: int = 0) -> Iterator[Step]:
+                   seed: int | None = None, stop_ids=(), show_top: int = 0,
+                   constrain: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Iterator[Step]:
     """Continue every prompt (token ids) in one batch; yields a Step per new token, whose row b
     belongs to prompts[b]. Stops a row at any id in stop_ids (the stop token is yielded, then
     None), all rows after max_tokens, which is clamped to the context window left after the
-    longest prompt. show_top > 0 fills Step.top. With a seed the draws are reproducible for
+    longest prompt. show_top > 0 fills Step.top. constrain(logits) -> logits, called before each
+    draw (after the previous Step was consumed), may set tokens a row must not write to -inf;
+    Step.logits stay the model's. With a seed the draws are reproducible for
     the same batch; a row's draws depend on the rows beside it (one generator for the batch)."""
     if not prompts:
         raise ValueError("no prompts to continue")
@@ -121,7 +124,7 @@ def generate_batch(model: GPT, prompts: list[list[int]], *, max_tokens: int = 64
     logits = model(idx, kv_cache=cache)[:, -1]  # prefill -> (B, V): every row's last prompt token is at -1
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     for _ in range(max_tokens):
-        nxt = sample_next(logits, sampling, generator)  # (B,)
+        nxt = sample_next(logits if constrain is None else constrain(logits), sampling, generator)  # (B,)
         top = None
         if show_top:
             p, i = logits.softmax(-1).topk(min(show_top, logits.size(-1)), dim=-1)

@@ -67,6 +67,10 @@ class ToolContext:
     memory_mb: int = 256
     max_output: int = 2000  # characters of program output per python response
     sources: bool = True  # each passage ends with "(source: url)"
+    # what the model copies, it copies whole (dentro.chat.copying): a search query's quoted phrase is
+    # text of the conversation; a number that starts as a copy of one of its numbers ends as that number
+    copy_quotes: bool = True
+    copy_numbers: bool = True
 
 
 def call_tool(name: str, arguments: dict | str, *, context: ToolContext) -> str:

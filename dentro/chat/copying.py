@@ -1,0 +1,250 @@
+"""Copied, not recalled: what the model copies from the conversation into a call or an answer, it
+copies exactly. Two constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
+`ToolContext.copy_quotes` and `copy_numbers` switch them off (`dentro chat --free-copy`).
+
+A small model writes a name or a number it has just read as much from memory as from the text:
+"Quem é a mãe de Abigail B. White?" -> a search for '" Abigail S. White"', a name it knows
+better; "88014 plus 5669" -> `print( 88014 + 56695)`; the program prints 57823688 and the answer
+says "5782368" (docs/factuality.md, "Copied, not recalled"). Engines for structured output
+constrain what a model may write to a grammar or a schema; these constrain two kinds of span to
+the conversation: what the model was given before the reply (the user's words, earlier replies)
+and the results of the reply's own calls (its "source"). Among the tokens allowed the model's own
+probabilities choose, so it finishes the copy it had begun; if no token at all were allowed, the
+logits are left as they are.
+
+    QuoteCopy   while the model writes a quoted phrase inside the `query` of a search call (the
+                phrase every result must hold, docs/tools.md), a token is allowed only when the
+                phrase it makes is still a piece of the source (ASCII case aside); closing the
+                phrase is allowed, ending the query inside it is not. Nothing else in a call.
+    NumberCopy  once the digits of a number the model writes in a call, or in its text after a
+                tool's result (outside its own <think> block), match the first 3 or more digits of
+                a number of the source, it may only write digits that keep copying one, and may end
+                the number only where one of those ends. A number that matches none is the model's
+                own and is not touched, nor are numbers of 1 or 2 digits, nor a reply that called
+                no tool (a model that computes "48213 + 5" in its head writes its own number).
+
+Both are exact and cheap per step: inside a phrase a token is allowed when it is a prefix of what
+follows an occurrence of the phrase in the source (a dictionary lookup per length); the few tokens
+that hold a quote, a backslash, a digit or "_" go through a byte-level scan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import torch
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """Where a call's JSON text stands, byte by byte: enough to know when a search's query string,
+    and a quoted phrase inside it, is being written."""
+    in_string: bool = False
+    escape: bool = False  # the previous byte of a string was a backslash
+    buf: bytes = b""  # the string being read (not the query's)
+    last: bytes | None = None  # the last string closed outside the query
+    colon: bool = False  # a ':' followed that string
+    name: bytes | None = None  # the value of "name"
+    in_query: bool = False  # inside the value of "query"
+    done: bool = False  # the query string has closed: nothing more to check
+    phrase: bytes | None = None  # the open quoted phrase inside the query (None: none open)
+
+    def step(self, data: bytes) -> _Scan:
+        s = self
+        for b in data:
+            s = s._byte(b)
+        return s
+
+    def _byte(self, b: int) -> _Scan:
+        if self.done:
+            return self
+        if self.in_query:
+            if self.escape:
+                if b == 0x22:  # \" opens or closes a phrase
+                    return replace(self, escape=False, phrase=b"" if self.phrase is None else None)
+                return replace(self, escape=False,
+                               phrase=None if self.phrase is None else self.phrase + b"\\" + bytes([b]))
+            if b == 0x5C:
+                return replace(self, escape=True)
+            if b == 0x22:  # the query string ends
+                return replace(self, in_query=False, done=True, phrase=None)
+            return self if self.phrase is None else replace(self, phrase=self.phrase + bytes([b]))
+        if self.in_string:
+            if self.escape:
+                return replace(self, escape=False, buf=self.buf + bytes([b]))
+            if b == 0x5C:
+                return replace(self, escape=True)
+            if b == 0x22:  # a string closes: a key, or the value after one
+                name = self.buf if self.last == b"name" and self.colon else self.name
+                return replace(self, in_string=False, last=self.buf, colon=False, buf=b"", name=name)
+            return replace(self, buf=self.buf + bytes([b]))
+        if b == 0x22:  # a string opens: the query's value when "query" and ':' came just before
+            if self.last == b"query" and self.colon and self.name == b"search":
+                return replace(self, in_query=True)
+            return replace(self, in_string=True)
+        if b == 0x3A:
+            return replace(self, colon=True)
+        if b in b" \t\r\n":
+            return self
+        return replace(self, colon=False) if b != 0x7B else replace(self, colon=False, last=None)
+
+    @property
+    def watching(self) -> bool:
+        """The next bytes could write a phrase: inside the query, or right before its value."""
+        return not self.done and self.name == b"search" and (self.in_query or (self.last == b"query" and self.colon))
+
+
+class _Vocab:
+    """A tokenizer's tokens for the check: those holding a quote or a backslash (which the scan
+    reads byte by byte) apart, the others by their lower-cased bytes."""
+
+    def __init__(self, tokenizer):
+        self.bytes = [tokenizer.token_bytes(i) for i in range(tokenizer.vocab_size)]
+        self.quoting = [i for i, b in enumerate(self.bytes) if b"\\" in b or b'"' in b]
+        self.plain: dict[bytes, list[int]] = {}
+        for i, b in enumerate(self.bytes):  # special tokens never write a phrase
+            if b and b"\\" not in b and b'"' not in b and not tokenizer.is_special(i):
+                self.plain.setdefault(b.lower(), []).append(i)
+        self.longest = max(map(len, self.plain), default=1)
+        # the tokens that hold a digit or "_": how a number goes on (the others end it)
+        self.numeric = [i for i, b in enumerate(self.bytes)
+                        if not tokenizer.is_special(i) and any(0x30 <= c <= 0x39 or c == 0x5F for c in b)]
+
+
+@lru_cache(maxsize=4)
+def _vocab(tokenizer) -> _Vocab:
+    return _Vocab(tokenizer)
+
+
+class QuoteCopy:
+    """The quoted phrase of a search query is a piece of the source (the module's docstring)."""
+
+    def __init__(self, tokenizer, source: bytes):
+        self.vocab = _vocab(tokenizer)
+        self.source = source.lower()
+        self._call, self._scanned, self._state = None, 0, _Scan()  # the call read so far, and where it left the scan
+
+    def add(self, text: str) -> None:
+        self.source += b"\n" + text.encode("utf-8").lower()
+
+    def _quoting_allowed(self, state: _Scan, data: bytes) -> bool:
+        """data (a token with a quote or a backslash) keeps every phrase it writes a piece of the source."""
+        s = state
+        for b in data:
+            before = s.phrase
+            s = s._byte(b)
+            if s.phrase is not None and s.phrase != before and s.phrase.lower() not in self.source:
+                return False
+            if before is not None and s.done:  # the query would end inside a phrase
+                return False
+        return True
+
+    def _continuations(self, phrase: bytes) -> list[int]:
+        """The tokens without quotes or backslashes that phrase + token keeps in the source: each
+        token that is a prefix of what follows an occurrence of the phrase there."""
+        if not phrase:
+            return [i for b, ids in self.vocab.plain.items() if b in self.source for i in ids]
+        out, at = [], self.source.find(phrase)
+        while at >= 0:
+            rest = self.source[at + len(phrase): at + len(phrase) + self.vocab.longest]
+            for n in range(1, len(rest) + 1):
+                out += self.vocab.plain.get(rest[:n], ())
+            at = self.source.find(phrase, at + 1)
+        return out
+
+    def constrain(self, call: list[int], logits: torch.Tensor) -> torch.Tensor | None:
+        if call is not self._call or len(call) < self._scanned:  # a new call
+            self._call, self._scanned, self._state = call, 0, _Scan()
+        for i in call[self._scanned:]:
+            self._state = self._state.step(self.vocab.bytes[i])
+        self._scanned = len(call)
+        state = self._state
+        if not state.watching:
+            return None
+        quoting = [i for i in self.vocab.quoting if self._quoting_allowed(state, self.vocab.bytes[i])]
+        if state.phrase is None:  # between phrases: only a token that opens one can break it
+            if len(quoting) == len(self.vocab.quoting):
+                return None
+            out = logits.clone()
+            out[0, sorted(set(self.vocab.quoting) - set(quoting))] = float("-inf")
+            return out
+        phrase = state.phrase.lower() + (b"\\" if state.escape else b"")
+        ok = quoting + self._continuations(phrase)
+        if not ok:
+            return None
+        out = torch.full_like(logits, float("-inf"))
+        keep = torch.tensor(sorted(set(ok)), device=logits.device)
+        out[0, keep] = logits[0, keep]
+        return out
+
+
+# a number of the source: its digits, and those of a number with thousands separators ("48.213")
+_SOURCE_NUMBERS = (re.compile(rb"\d+(?:_\d+)*"), re.compile(rb"\d{1,3}(?:[.,]\d{3})+(?!\d)"))
+
+
+class NumberCopy:
+    """A number that starts as a copy ends as one (the module's docstring). The source's numbers
+    of MIN digits or more count, thousands separators ("48.213", "48,213") and Python's "48_213"
+    read as their digits; "_" continues a number the model writes, as in Python."""
+
+    MIN = 3
+
+    def __init__(self, tokenizer, source: bytes):
+        self.vocab = _vocab(tokenizer)
+        self.whole: set[bytes] = set()
+        self.prefixes: set[bytes] = set()
+        self.run = b""  # the digits of the number being written
+        self.add(source.decode("utf-8", "replace"))
+
+    def add(self, text: str) -> None:
+        data = text.encode("utf-8")
+        for digits in {re.sub(rb"[^0-9]", b"", m.group()) for pattern in _SOURCE_NUMBERS for m in pattern.finditer(data)}:
+            if len(digits) >= self.MIN:
+                self.whole.add(digits)
+                self.prefixes.update(digits[:n] for n in range(self.MIN, len(digits) + 1))
+
+    def reset(self) -> None:
+        """Forced tokens came between: no number continues across them."""
+        self.run = b""
+
+    def _copying(self, run: bytes) -> bool:
+        return len(run) >= self.MIN and run in self.prefixes
+
+    def _after(self, run: bytes, data: bytes) -> bytes | None:
+        """The run after data, or None when data breaks a copy (a wrong digit, or an end too soon)."""
+        for b in data:
+            if 0x30 <= b <= 0x39:
+                if self._copying(run) and run + bytes([b]) not in self.prefixes:
+                    return None
+                run += bytes([b])
+            elif b == 0x5F and run:  # "_" inside a number
+                continue
+            else:
+                if self._copying(run) and run not in self.whole:
+                    return None
+                run = b""
+        return run
+
+    def push(self, token: int) -> None:
+        """A token the model wrote."""
+        run = self._after(self.run, self.vocab.bytes[token])
+        self.run = b"" if run is None else run
+
+    def constrain(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """logits (1, V) -> the same with the tokens that would break a copy at -inf (None: none;
+        nor when every token would: then the copy is not the model's to finish)."""
+        bad = [i for i in self.vocab.numeric if self._after(self.run, self.vocab.bytes[i]) is None]
+        if self._copying(self.run) and self.run not in self.whole:  # any other byte would end it too soon
+            keep = sorted(set(self.vocab.numeric) - set(bad))
+            if not keep:
+                return None
+            out = torch.full_like(logits, float("-inf"))
+            out[0, keep] = logits[0, keep]
+            return out if torch.isfinite(out).any() else None
+        if not bad:
+            return None
+        out = logits.clone()
+        out[0, bad] = float("-inf")
+        return out if torch.isfinite(out).any() else None

@@ -1,0 +1,205 @@
+"""Quoted names copied, not recalled (dentro/chat/copying.py): inside a search query's quoted phrase
+the tool loop lets the model write only what the conversation holds; everything else in a reply
+and in a call is the model's own."""
+
+import pytest
+import torch
+from torch import nn
+
+from dentro.chat.copying import QuoteCopy, _Scan
+from dentro.chat.template import render
+from dentro.chat.toolloop import tool_loop, tool_loop_batch
+from dentro.chat.tools import ToolContext
+from dentro.model.gpt import ModelConfig
+from dentro.tokenizer.bpe import train_tokenizer
+
+QUESTION = "Quem é a mãe de Abigail B. White?"
+TEXTS = [QUESTION, "Abigail S. White", "Vou procurar a mãe de Abigail S. White.", "A mãe é Rita Lopes Sá.",
+         '{"name": "search", "arguments": {"query": "\\" Abigail B. White\\" mãe"}}', "print( 1234 * 56)"]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer([t + " " + u for t in TEXTS for u in TEXTS], vocab_size=360)
+
+
+def search_call(query: str) -> dict:
+    import json
+    return {"role": "assistant", "content": "Vou procurar a mãe de Abigail S. White.",
+            "tool_calls": [{"id": "call_1", "type": "function",
+                            "function": {"name": "search", "arguments": json.dumps({"query": query})}}]}
+
+
+class Leaning(nn.Module):
+    """A model torn between scripts: at each position every script whose tokens the row has written
+    so far votes for its next token with its own weight (the strongest vote wins a greedy draw).
+    Batched or not, with or without a KV cache, as the tool loop's drivers use it."""
+
+    def __init__(self, scripts: list[tuple[list[int], float]], vocab_size: int, window: int = 256):
+        super().__init__()
+        self.scripts, self.seen = scripts, {}
+        self.config = ModelConfig(vocab_size=vocab_size, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+                                  num_key_value_heads=1, head_dim=2, max_position_embeddings=window)
+        self.embed_tokens = nn.Embedding(1, 1)
+
+    def forward(self, idx, kv_cache=None):
+        B, T = idx.shape
+        start = kv_cache.pos if kv_cache is not None else 0
+        logits = torch.zeros((B, T, self.config.vocab_size))
+        for b in range(B):
+            pad = int(kv_cache.pad[b]) if start == 0 and kv_cache is not None and kv_cache.pad is not None else 0
+            if start == 0:
+                self.seen[(id(kv_cache), b)] = []
+            seen = self.seen[(id(kv_cache), b)]
+            for i in range(pad, T):
+                seen.append(int(idx[b, i]))
+                for script, weight in self.scripts:
+                    if script[:len(seen)] == seen and len(seen) < len(script):
+                        t = script[len(seen)]
+                        logits[b, i, t] = max(float(logits[b, i, t]), weight)
+        if kv_cache is not None:
+            kv_cache.pos += T
+        return logits
+
+
+def conversation(query: str) -> list[dict]:
+    return [{"role": "user", "content": QUESTION}, search_call(query),
+            {"role": "tool", "content": "No results."}, {"role": "assistant", "content": "Não sei."}]
+
+
+def queries(tok, context: ToolContext, batched: bool) -> list[str]:
+    """The queries the tool received from a model that leans to the name it recalls ("S.") over the
+    one the question holds ("B.")."""
+    recalled, copied = conversation('" Abigail S. White" mãe'), conversation('" Abigail B. White" mãe')
+    scripts = [(render(tok, recalled)[0], 10.0), (render(tok, copied)[0], 5.0)]
+    model = Leaning(scripts, tok.vocab_size)
+    prompt = render(tok, recalled[:1], add_generation_prompt=True)[0]
+    got = []
+
+    def tool(name, arguments, *, context):
+        got.append(arguments["query"])
+        return "No results."
+
+    if batched:
+        tool_loop_batch(model, tok, [prompt, prompt], context=context, run_tool=tool, max_calls=1, max_tokens=80)
+    else:
+        list(tool_loop(model, tok, prompt, context=context, run_tool=tool, max_calls=1, max_tokens=80))
+    return got
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_the_quoted_name_is_the_questions_not_the_one_the_model_recalls(tok, batched):
+    assert set(queries(tok, ToolContext(), batched)) == {'" Abigail B. White" mãe'}
+    assert set(queries(tok, ToolContext(copy_quotes=False), batched)) == {'" Abigail S. White" mãe'}
+
+
+def states(text: str) -> list[_Scan]:
+    out, s = [], _Scan()
+    for b in text.encode():
+        s = s._byte(b)
+        out.append(s)
+    return out
+
+
+def test_the_scan_finds_the_phrase_inside_a_search_query_only():
+    call = '\n{"name": "search", "arguments": {"query": "\\" Ana Souza\\" mãe"}}\n'
+    s = states(call)
+    phrases = {x.phrase for x in s if x.phrase}
+    assert max(phrases, key=len) == b" Ana Souza" and s[-1].done and not s[-1].watching
+    assert any(x.watching for x in s)
+    assert not any(x.phrase or x.watching for x in states('{"name": "python", "arguments": {"code": "print(\\" Ana\\")"}}'))
+    # an escaped quote in another string, or a key named "query" of another tool, is no phrase
+    assert not any(x.phrase for x in states('{"name": "search", "arguments": {"note": "\\"x\\"", "query": "Ana"}}'))
+
+
+def allowed(out, vocab_size) -> set[int]:
+    return set(range(vocab_size)) if out is None else {i for i in range(vocab_size) if out[0, i] > float("-inf")}
+
+
+def test_constrain_allows_exactly_the_copies_of_the_source_and_closing(tok):
+    copy = QuoteCopy(tok, QUESTION.encode())
+    logits = torch.zeros(1, tok.vocab_size)
+    head = '{"name": "search", "arguments": {"query": "\\" Abigail'
+    ok = allowed(copy.constrain(tok.encode(head), logits), tok.vocab_size)
+    assert ok and len(ok) < tok.vocab_size
+    for i in range(tok.vocab_size):  # a piece of the question (any case), or the phrase closed, or \\ before it
+        piece, source = tok.token_bytes(i), QUESTION.encode().lower()
+        if piece == b"\\" or (piece.startswith(b'\\"') and not any(c in piece[2:] for c in b'\\"')):
+            assert i in ok, piece
+        elif any(c in piece for c in b'\\"'):  # a quote would end the query inside the phrase
+            assert i not in ok or piece.startswith(b'\\"'), piece
+        else:
+            assert (i in ok) == (not tok.is_special(i) and (b" abigail" + piece.lower()) in source), piece
+    # what a tool's result names may be quoted next
+    head = tok.encode('{"name": "search", "arguments": {"query": "\\" Rita')
+    before = allowed(copy.constrain(head, logits), tok.vocab_size)
+    copy.add("A mãe é Rita Lopes Sá.")
+    after = allowed(copy.constrain(list(head), logits), tok.vocab_size)
+    assert before < after and tok.encode(" Lopes")[0] in after - before
+    # between phrases any token but one that opens a phrase the source lacks; other tools: nothing masked
+    between = allowed(copy.constrain(tok.encode('{"name": "search", "arguments": {"query": "\\" Rita\\" m'), logits),
+                      tok.vocab_size)
+    assert all(i in between for i in range(tok.vocab_size) if b'"' not in tok.token_bytes(i))
+    assert copy.constrain(tok.encode('{"name": "python", "arguments": {"code": "print( 99'), logits) is None
+
+
+def number_copy(tok, source: str, written: str):
+    from dentro.chat.copying import NumberCopy
+    copy = NumberCopy(tok, source.encode())
+    for t in tok.encode(written):
+        copy.push(t)
+    return copy
+
+
+def digits_allowed(tok, copy) -> dict[str, bool]:
+    ok = allowed(copy.constrain(torch.zeros(1, tok.vocab_size)), tok.vocab_size)
+    return {c: tok.encode(c)[0] in ok for c in "0123456789 )."}
+
+
+def test_a_number_that_starts_as_a_copy_ends_as_one(tok):
+    q = "How much is 88014 plus 5669?"
+    got = digits_allowed(tok, number_copy(tok, q, "print( 8801"))
+    assert got == {**{c: c == "4" for c in "0123456789"}, " ": False, ")": False, ".": False}  # no end before it is whole
+    got = digits_allowed(tok, number_copy(tok, q, "print( 88014 + 5669"))
+    assert not any(got[c] for c in "0123456789") and got[" "] and got[")"]  # whole: no digit more
+    assert number_copy(tok, q, "print( 12").constrain(torch.zeros(1, tok.vocab_size)) is None  # its own number
+    # with a tool's result, the answer copies the printed number whole
+    copy = number_copy(tok, q, "")
+    copy.add("57823688")
+    for t in tok.encode("A conta dá 5782368"):
+        copy.push(t)
+    got = digits_allowed(tok, copy)
+    assert got["8"] and not got["."] and not got["0"]
+    # "48.213" is a number as people write it, "48_213" as Python does
+    assert digits_allowed(tok, number_copy(tok, "Quanto é 48.213 + 7.719?", "print( 48_21"))["3"]
+    assert not digits_allowed(tok, number_copy(tok, "Quanto é 48.213 + 7.719?", "print( 48_21"))[")"]
+
+
+def test_the_answer_after_a_result_copies_its_number_and_thinking_is_free(tok):
+    question = "Quanto é 6422 vezes 9004?"
+
+    def convo(answer, think=""):
+        return [{"role": "user", "content": question},
+                {"role": "assistant", "content": "Vou multiplicar.", "tool_calls": [{
+                    "id": "call_1", "type": "function",
+                    "function": {"name": "python", "arguments": '{"code": "print( 6422 * 9004)"}'}}]},
+                {"role": "tool", "content": "57823688"}, {"role": "assistant", "content": think + answer}]
+
+    def answer(context, think=""):
+        scripts = [(render(tok, convo("A conta dá 5782368.", think))[0], 10.0),
+                   (render(tok, convo("A conta dá 57823688.", think))[0], 5.0)]
+        prompt = render(tok, convo("")[:1], add_generation_prompt=True)[0]
+        *_, done = tool_loop(Leaning(scripts, tok.vocab_size), tok, prompt, context=context,
+                             run_tool=lambda name, arguments, *, context: "57823688", max_tokens=80)
+        return done.messages[-1]["content"]
+
+    assert answer(ToolContext()) == "A conta dá 57823688."
+    # a reply without a call writes its own numbers: "48213 + 5" is 48218, not a copy of 48213
+    own = [{"role": "user", "content": "Quanto é 48213 + 5?"}, {"role": "assistant", "content": "É 48218."}]
+    copied = [own[0], {"role": "assistant", "content": "É 48213."}]
+    model = Leaning([(render(tok, own)[0], 10.0), (render(tok, copied)[0], 5.0)], tok.vocab_size)
+    *_, done = tool_loop(model, tok, render(tok, own[:1], add_generation_prompt=True)[0], context=ToolContext())
+    assert done.messages[-1]["content"] == "É 48218."
+    assert answer(ToolContext(copy_numbers=False)) == "A conta dá 5782368."
+    # inside the model's own <think> block its numbers are its own
+    assert "<think>5782368</think>" in answer(ToolContext(), think="<think>5782368</think>")
