@@ -785,7 +785,8 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
     return "\n".join([
         "**With tools** (`search` over the run's corpus, `python` in the sandbox): the same kind of held-out "
         "questions, greedy, through the tool loop as `dentro chat` runs it (the system message says the tools are "
-        "there), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
+        "there; the names a search quotes and the numbers a call or an answer copies are copied exactly, "
+        "docs/tools.md), and without tools; *arithmetic*: held-out sums, differences and products of 4- and 5-digit "
         "numbers; *arithmetic_mixed*: the same with operands of 1 to 6 digits, one of them 3 or more (\"48213 × "
         "771\", \"1234 + 98\"); *arithmetic_small*: two operands of 1 or 2 digits (\"7 + 5\", \"34 × 12\"). "
         "Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
