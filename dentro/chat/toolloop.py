@@ -30,6 +30,11 @@ messages: [assistant with tool_calls, tool, ..., assistant]. A call the loop cou
 kept as the assistant's text (render() gives back the tokens the model wrote) followed by the
 tool message with the error, so those messages too render as what the model saw.
 
+What the model copies, it copies exactly (dentro.chat.copying, ToolContext.copy_quotes and
+copy_numbers): before each sampled token the driver asks Reply.constrain for the logits with the
+tokens at -inf that would write a search's quoted phrase the conversation does not hold, or end a
+copied number before it is whole; both drivers sample from those (Step.logits stay the model's).
+
 think=False (thinking switched off, the prompt built with it): every assistant turn after a
 tool's answer opens with the empty <think> block too, as a request rendered with
 enable_thinking=False would, and each assistant message of Done starts with it (THINK_OFF).
@@ -170,7 +175,8 @@ class Reply:
         self.result = ""
         self.sampled = self.n_calls = 0
         self.state, self.reason = WRITING, None
-        # source: the conversation before the reply, which a search's quoted phrase copies (copying.py)
+        # source: the conversation before the reply, which a search's quoted phrase and a copied number copy
+        # (dentro.chat.copying); the results of the reply's calls join it
         self.copy = QuoteCopy(tokenizer, source) if context.copy_quotes else None
         self.numbers = NumberCopy(tokenizer, source) if context.copy_numbers else None  # a copied number ends whole
         self.thinking = False  # inside a <think> block the model wrote: its numbers are its own
