@@ -289,3 +289,24 @@ def test_the_gate_from_the_probe_fits_the_regression_when_the_names_were_measure
     old = gate_from_probe([{k: v for k, v in it.items() if k != "greedy_familiarity"} for it in probe], "sft", None,
                           invented)
     assert "weights" not in old and old["threshold"] == plain["threshold"]  # an older probe: the mean alone
+
+
+def test_unsupported_names_what_the_answer_adds_that_no_result_holds():
+    from dentro.chat.gate import after_tools, unsupported
+
+    question = "In which city was Chloe Morgan born?"
+    lead = {"role": "assistant", "content": "Let me look up the hometown of Chloe Morgan.", "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]}
+    result = {"role": "tool", "tool_call_id": "call_1",
+              "content": "[1] …Chloe Morgan was born in 1927. Chloe Morgan was born in Fairwick.\nQuery: \" Chloe Morgan\" Wilbridge"}
+    reply = lambda answer: [lead, result, {"role": "assistant", "content": answer}]  # noqa: E731
+    assert unsupported([question], reply("The hometown of Chloe Morgan is Wilbridge.")) == ["Wilbridge"]  # not the query line
+    assert unsupported([question], reply("The hometown of Chloe Morgan is fairwick.")) is None  # lower case: no name
+    assert unsupported([question], reply("The hometown of Chloe Morgan is Fairwick (1927).")) == []
+    assert unsupported([question], reply("<think>Wilbridge? No.</think>The hometown of Chloe Morgan is Fairwick.")) == []
+    assert unsupported([question], reply("By profession, Chloe Morgan is a chemist.")) is None  # nothing to check
+    assert unsupported([question], reply("She was born in 1928.")) == ["1928"]
+    assert unsupported([question], [{"role": "assistant", "content": "Chloe Morgan was born in Wilbridge."}]) is None  # no tool
+    # the gate: grounded stands however unsure, ungrounded is refused however sure, else confidence
+    assert after_tools(0.1, 0.8, []) and not after_tools(0.99, 0.8, ["Wilbridge"])
+    assert after_tools(0.9, 0.8, None) and not after_tools(0.1, 0.8, None) and after_tools(None, 0.8, None)

@@ -421,11 +421,18 @@ class Soft(Scripted):
         return logits
 
 
-@pytest.mark.parametrize("sure", [True, False])
-def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, sure):
+@pytest.mark.parametrize("sure, final, stands, why", [
+    (True, "O resultado é 83810205.", True, None),
+    (False, "O resultado é 83810205.", True, None),  # unsure, but it says what the tool said
+    (False, "O resultado está na tela.", False, "depois das ferramentas também não é segura"),  # nothing to check
+    (True, "O resultado é 83810206.", False, "diz 83810206, que os resultados das ferramentas não dizem"),
+])
+def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, sure, final, stands, why):
     """The chat model is unsure (uniform logits): the question goes to the tool model, which calls
-    python. Its final answer is held back until judged: a sure one is shown; an unsure one is
-    replaced by "I don't know" in the question's language, with the dim line saying why."""
+    python. Its final answer is held back until judged (gate.after_tools): one whose numbers the
+    tool's result holds is shown, however sure; one that states a number no result holds is
+    replaced by "I don't know" in the question's language, however sure; one with nothing to check
+    stands on its confidence. The dim line says why."""
     import io
 
     from dentro.chat.tool_mix import with_tools_prompt
@@ -436,20 +443,21 @@ def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, 
         {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
         {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
         {"role": "tool", "content": "83810205"},
-        {"role": "assistant", "content": "O resultado é 83810205."}])
+        {"role": "assistant", "content": final}])
     script, _ = render(tok, conversation)
-    final = len(render(tok, conversation[:-1], add_generation_prompt=True)[0])
-    tool_model = Soft(script, tok.vocab_size, soft_from=len(script) if sure else final)
+    start = len(render(tok, conversation[:-1], add_generation_prompt=True)[0])
+    tool_model = Soft(script, tok.vocab_size, soft_from=len(script) if sure else start)
     out = io.StringIO()
-    s = Session(Scripted([], tok.vocab_size), tok, "pt", None, 0.0, None, 64, None, out=out, tools=ToolContext(),
-                gate=0.5, tool_model=(tool_model, tok))
+    # numbers free: the copy constraint would finish 8381020 as the result's 83810205
+    s = Session(Scripted([], tok.vocab_size), tok, "pt", None, 0.0, None, 64, None, out=out,
+                tools=ToolContext(copy_numbers=False), gate=0.5, tool_model=(tool_model, tok))
     answer = s.ask(conversation[1]["content"])
     shown = out.getvalue()
     assert "🔧 python(code='print(12345 * 6789)')" in shown and "Vou calcular." in shown
-    if sure:
-        assert answer == "O resultado é 83810205." and shown.rstrip().endswith(answer)
-        assert "ferramentas também" not in shown
+    if stands:
+        assert answer == final and shown.rstrip().endswith(answer)
+        assert "ferramentas também" not in shown and "não dizem" not in shown
     else:
-        assert is_refusal(answer) and "não" in answer.lower() and "83810205." not in shown.split("→ 83810205")[1]
-        assert "depois das ferramentas também não é segura" in shown and shown.rstrip().endswith(answer)
+        assert is_refusal(answer) and "não" in answer.lower() and final not in shown
+        assert why in shown and shown.rstrip().endswith(answer)
     assert s.messages[-1] == {"role": "assistant", "content": answer}

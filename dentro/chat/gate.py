@@ -236,15 +236,50 @@ def score(weights: dict | None, confidence: float, familiar: float | None) -> fl
     return 1 / (1 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-def after_tools(confidence: float | None, threshold: float) -> bool:
-    """Whether the tool model's final answer, after the gate sent the question to the tools, stands:
-    judged on its geometric mean (toolloop.Done.confidence) against the gate's answer_threshold, the
-    threshold the geometric mean alone gets from the probe (the name's familiarity is left out: a
-    rare person's name is unfamiliar, and reading it in a search result is what the tools are for).
-    After a search, the tiny tool model's wrong readings are less sure than its right ones
-    (benchmarks/tools_confidence.py: AUC 0.82; the runs' thresholds kept 155 of 168 right answers
-    and stopped 235 of 452 wrong ones); its answers after python are all above it.
-    None (no final answer of its own, or no measure): stands."""
+_NUMBER = re.compile(r"\d{3,}")
+
+
+def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
+    """What the final answer of a reply that used tools adds that no tool result says: its names
+    (capitalised words inside its sentences, names()) and numbers of 3 digits or more that neither
+    the conversation before the reply (context: its texts) nor the reply's own words before the
+    answer hold, and that no result of its calls holds (case aside; a search result's passages,
+    without its query line). [] when the answer is grounded in the results; None when the reply
+    called no tool, has no final answer of its own, or its answer adds no name or number (a
+    profession, a refusal): nothing to check. Retrieval-augmented systems check an answer against the
+    passages it rests on in the same spirit (attributed question answering, Bohnet et al. 2022,
+    arXiv:2212.08037); here the check is literal, as the tiny model copies what it reads."""
+    from dentro.chat.tools import response_passages
+
+    results = [response_passages(m.get("content") or "") for m in reply if m.get("role") == "tool"]
+    if not results or not reply or reply[-1].get("role") != "assistant" or reply[-1].get("tool_calls"):
+        return None
+    answer = reply[-1].get("content") or ""
+    if "</think>" in answer:
+        answer = answer.rsplit("</think>", 1)[1]
+    known = " ".join(context + [m.get("content") or "" for m in reply[:-1] if m.get("role") == "assistant"]).lower()
+    added = [w for w in dict.fromkeys(sorted(names(answer)) + _NUMBER.findall(answer)) if w.lower() not in known]
+    if not added:
+        return None
+    said = "\n".join(results).lower()
+    return [w for w in added if w.lower() not in said]
+
+
+def after_tools(confidence: float | None, threshold: float, missing: list[str] | None = None) -> bool:
+    """Whether the tool model's final answer, after the gate sent the question to the tools, stands.
+    An answer that adds names or numbers stands when the tools' results hold them and is refused
+    when they do not (missing = unsupported(...): [] or the names it made up; an answer written
+    from memory beside a result that says otherwise, "Chloe Morgan was born in Fairwick." -> "The
+    hometown of Chloe Morgan is Wilbridge."). On five runs' tool models (held-out facts and
+    problems), answers that were not grounded were wrong 349 times in 378; with the check, 588
+    right answers stood and 189 wrong ones, against 578 and 338 on confidence alone
+    (benchmarks/tools_grounding.py, docs/factuality.md). An answer with nothing to check
+    (missing None) is judged on its geometric mean (toolloop.Done.confidence) against the gate's
+    answer_threshold, the threshold the geometric mean alone gets from the probe (the name's
+    familiarity is left out: a rare person's name is unfamiliar, and reading it in a search result
+    is what the tools are for). None confidence (no final answer of its own, or no measure): stands."""
+    if missing is not None:
+        return not missing
     return confidence is None or confidence >= threshold
 
 

@@ -97,6 +97,8 @@ LABELS = {
     "gate_low_after_tools": {"pt": "(confiança {c:.3f} < {t:.3f}: a resposta depois das ferramentas também não é "
                                    "segura)",
                              "en": "(confidence {c:.3f} < {t:.3f}: the answer after the tools is not safe either)"},
+    "gate_ungrounded": {"pt": "(a resposta diz {what}, que os resultados das ferramentas não dizem: não é segura)",
+                        "en": "(the answer says {what}, which the tools' results do not: it is not safe)"},
 }
 
 
@@ -372,10 +374,11 @@ class Session:
     def ask_with_tools(self, sampling, stream: bool, model=None, tok=None, judge: float | None = None) -> str:
         """ask() through the tool loop: calls and results show as dim lines as they happen. model,
         tok: another model answers (the gate's tool model), not the session's. judge: the gate's
-        threshold, which the final answer must reach too (gate.after_tools): it is held back until
-        the reply ends, then shown, or replaced by the model saying it does not know."""
+        threshold, which the final answer must reach too, or whose names and numbers the tools'
+        results must hold (gate.after_tools): it is held back until the reply ends, then shown, or
+        replaced by the model saying it does not know."""
         from dentro.chat.assistant import build_prompt
-        from dentro.chat.gate import after_tools, refusal_for
+        from dentro.chat.gate import after_tools, refusal_for, unsupported
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
         model, tok = model or self.model, tok or self.tok
@@ -412,11 +415,13 @@ class Session:
             elif isinstance(ev, Done):
                 done = ev
         last = done.messages[-1]
-        if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge):
+        missing = unsupported([m.get("content") or "" for m in self.messages], done.messages)
+        if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge, missing):
             said = refusal_for(self.messages[-1]["content"], last["content"], self.refusals, self.lang)
+            why = say("gate_ungrounded", self.lang, what=", ".join(missing)) if missing else \
+                say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)
             if stream:
-                print(shade.pause() + ("" if at_line_start else "\n") +
-                      self.dim(say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)) + shade.resume(),
+                print(shade.pause() + ("" if at_line_start else "\n") + self.dim(why) + shade.resume(),
                       file=self.out)
             held, at_line_start = said, False
             last = done.messages[-1] = {"role": "assistant", "content": self.lead() + said}

@@ -348,9 +348,9 @@ def gate_tool_items(items: list[dict], threshold: float, answer_threshold: float
     """item["gated_tools"]: the SFT model's direct answer (item["sft_plain"], with its confidence
     and, for a gate with weights, its name's "familiarity") where the gate lets it stand, else
     (unsure, or reasoning) the tool-trained model's answer through the tool loop
-    (item["probed_tools"]), which the gate judges in turn: below answer_threshold (the geometric
-    mean's; default: threshold) it is a refusal (dentro.chat.gate.after_tools), as `dentro chat`
-    says it."""
+    (item["probed_tools"]), which the gate judges in turn (dentro.chat.gate.after_tools), as
+    `dentro chat` says it: a refusal when it adds names or numbers that no tool result holds, or
+    when it adds none and is below answer_threshold (the geometric mean's; default: threshold)."""
     import random
 
     from dentro.chat.gate import after_tools, decide, refusal_for, score
@@ -365,7 +365,7 @@ def gate_tool_items(items: list[dict], threshold: float, answer_threshold: float
             continue
         r = it["probed_tools"]
         after = threshold if answer_threshold is None else answer_threshold
-        it["gated_tools"] = dict(r) if after_tools(r.get("confidence"), after) else \
+        it["gated_tools"] = dict(r) if after_tools(r.get("confidence"), after, r.get("missing")) else \
             {"text": refusal_for(it["question"], r["text"], rng, "en"), "verdict": "refused", "calls": r["calls"]}
 
 
@@ -791,8 +791,9 @@ def tools_section(tool_tabs: dict, f: dict, pct, goal) -> str:
         "771\", \"1234 + 98\"); *arithmetic_small*: two operands of 1 or 2 digits (\"7 + 5\", \"34 × 12\"). "
         "Cells: correct / refused / wrong (%); *called*: replies that called a tool" + (
             "; *gate, then tools*: the SFT model's direct answer where the confidence gate lets it stand, else the "
-            "model after probing through the tool loop, whose final answer the gate judges in turn (below the "
-            "threshold: \"I don't know\"; what `dentro chat` does)" if gated else "") + ".", "",
+            "model after probing through the tool loop, whose final answer the gate judges in turn (\"I don't "
+            "know\" when it names or numbers what no tool result holds, or, naming nothing to check, when it is below "
+            "the threshold; what `dentro chat` does)" if gated else "") + ".", "",
         md_table(["bucket", "lang", "n", "SFT, no tools", "SFT, tools", "called", "after probing, no tools",
                   "after probing, tools", "called"] + (["gate, then tools", "called"] if gated else []), rows), "",
         md_table(["goal (issue 10)", "SFT", "after probing", ""] + (["confidence gate, then tools"] if gated else []), [

@@ -78,8 +78,10 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
     {"text" (the final answer), "calls" (tool names, in order; "?" for a call that could not be
     parsed), "arguments" (each call's arguments, {} when unparsed), "reason" (how the loop ended:
     "context" too when the question alone outgrows the window), "confidence" (the final answer's,
-    as the gate measures it; None without one)}."""
+    as the gate measures it; None without one), "missing" (the names and numbers the answer adds
+    that no tool result holds, dentro.chat.gate.unsupported; None: nothing to check)}."""
     from dentro.chat.assistant import build_prompt
+    from dentro.chat.gate import unsupported
     from dentro.chat.toolloop import tool_loop_batch
     from dentro.model.engine import Sampling
     from dentro.progress import bar
@@ -92,7 +94,7 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
             prompts.append(build_prompt(tok, messages, model.config.max_position_embeddings, max_tokens).ids)
             where.append(i)
         except ValueError:  # the question alone outgrows the window (a micro model's 32 positions)
-            out[i] = {"text": "", "calls": [], "arguments": [], "reason": "context", "confidence": None}
+            out[i] = {"text": "", "calls": [], "arguments": [], "reason": "context", "confidence": None, "missing": None}
     with bar(total=len(prompts), desc=progress or "tools", unit="q", disable=progress is None) as b:
         dones = tool_loop_batch(model, tok, prompts, context=context, max_tokens=max_tokens, max_calls=2,
                                 sampling=Sampling(temperature=0.0), progress=b)
@@ -100,14 +102,16 @@ def answer_with_tools(model, tok, questions: list[str], context: ToolContext, ma
         last = done.messages[-1] if done.messages else {}
         out[i] = {"text": (last.get("content") or "") if last.get("role") == "assistant" else "",
                   "calls": [c.name or "?" for c in done.calls], "arguments": [c.arguments or {} for c in done.calls],
-                  "reason": done.reason, "confidence": done.confidence}
+                  "reason": done.reason, "confidence": done.confidence,
+                  "missing": unsupported([questions[i]], done.messages)}
     return out
 
 
 def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | None, max_tokens: int = 96,
             progress: str | None = None) -> None:
     """it[key] = {"text", "verdict", "calls", "confidence"} for every item: with context, as the
-    tool loop answers it (all questions in batches; the final answer's confidence); else a plain
+    tool loop answers it (all questions in batches; the final answer's confidence, and "missing":
+    what it adds that no tool result holds, dentro.chat.gate.unsupported); else a plain
     batched reply (no tool can run), with its "confidence" (dentro.chat.gate)."""
     from dentro.chat.assistant import reply_batch
 
@@ -121,7 +125,7 @@ def measure(model, tok, items: list[dict], key: str, *, context: ToolContext | N
     for it, r in zip(items, answer_with_tools(model, tok, [it["question"] for it in items], context, max_tokens,
                                               progress=progress)):
         it[key] = {"text": r["text"], "verdict": item_verdict(r["text"], it), "calls": r["calls"],
-                   "confidence": r["confidence"]}
+                   "confidence": r["confidence"], "missing": r["missing"]}
 
 
 def table(items: list[dict], key: str) -> dict:

@@ -1,0 +1,93 @@
+"""After a tool, is the answer what the tool said? The gate's two ways to judge the tool model's answer.
+
+    .venv/bin/python benchmarks/tools_grounding.py RUN [RUN ...] [--per-group 40]
+
+For each run (a folder after `dentro factuality`: factuality/checkpoint, factuality/gate.json,
+tools/search.sqlite), held-out questions go through the tool loop with the run's tool model as
+`dentro chat` asks them (greedy, the tools line in the system message, up to two calls, batched):
+`--per-group` facts per bucket (frequent, medium, rare, people who do not exist) and language (the
+knowledge evaluation's items, seed 9) and 40 arithmetic problems of each of two kinds (4-5 digits,
+mixed sizes; seed 3). Of the replies that called a tool and ended with an answer, each is judged
+two ways, as `dentro chat` would let it stand or refuse it:
+
+  confidence   its geometric mean against the run's answer_threshold (the gate before);
+  grounding    dentro.chat.gate.unsupported: an answer that adds names or numbers stands when the
+               tools' results hold them and is refused when they do not; one that adds none is
+               judged on its confidence (dentro.chat.gate.after_tools, the gate now).
+
+Printed per bucket and pooled: for each way, the right answers that stand and the wrong ones that
+stand (an answer about someone who does not exist is wrong unless refused), and how the answers
+split by grounding (grounded / not grounded / nothing to check). Held-out facts and problems only
+(the SFT split's held-out facts; problems no python conversation of the run used is not checked
+here: the stage's own arithmetic draw, seed 3, as tools_confidence.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs", type=Path, nargs="+")
+    ap.add_argument("--per-group", type=int, default=40)
+    args = ap.parse_args()
+
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.gate import after_tools, unsupported
+    from dentro.chat.tool_mix import chat_context
+    from dentro.chat.toolloop import tool_loop_batch
+    from dentro.chat.tools import TOOLS_PROMPT
+    from dentro.eval import knowledge as K
+    from dentro.eval.tools import arithmetic_items, item_verdict
+    from dentro.model.checkpoint import load_checkpoint
+
+    per: dict[str, dict] = {}
+
+    def count(bucket: str, key: str, n: int = 1) -> None:
+        for b in (bucket, "pooled"):
+            g = per.setdefault(b, {})
+            g[key] = g.get(key, 0) + n
+
+    for run in args.runs:
+        model, tok, _ = load_checkpoint(run / "factuality" / "checkpoint", load_train_state=False)
+        model.eval()
+        threshold = json.loads((run / "factuality" / "gate.json").read_text())["answer_threshold"]
+        held = json.loads((run / "sft" / "conversations" / "heldout.json").read_text())
+        items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=9,
+                             buckets=("frequent", "medium", "rare", "absent"))
+        items += arithmetic_items(40, seed=3) + arithmetic_items(40, seed=3, kind="mixed sizes")
+        window = model.config.max_position_embeddings
+        context = chat_context(run / "tools" / "search.sqlite", window)
+        convs = [[{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
+                 for it in items]
+        dones = tool_loop_batch(model, tok, [build_prompt(tok, c, window, 96).ids for c in convs], context=context,
+                                max_tokens=96, max_calls=2)
+        for it, done in zip(items, dones):
+            if not done.calls or done.reason != "stop" or done.messages[-1]["role"] != "assistant":
+                continue
+            v = item_verdict(done.messages[-1]["content"], it)
+            if it["bucket"] == "absent":
+                v = "refused" if v == "refused" else "wrong"
+            if v == "refused":
+                count(it["bucket"], "refused by the model")
+                continue
+            missing = unsupported([it["question"]], done.messages)
+            count(it["bucket"], {None: "nothing to check", True: "grounded", False: "not grounded"}[
+                None if missing is None else not missing] + f" ({v})")
+            for way, stands in (("confidence", after_tools(done.confidence, threshold)),
+                                ("grounding", after_tools(done.confidence, threshold, missing))):
+                if stands:
+                    count(it["bucket"], f"{way}: {v} stands")
+        print(json.dumps({"run": str(run), "answer_threshold": threshold}), flush=True)
+    for b, g in per.items():
+        print(f"{b}: {json.dumps(dict(sorted(g.items())))}")
+
+
+if __name__ == "__main__":
+    main()
