@@ -28,6 +28,35 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def asked(run: Path, per_group: int):
+    """The run's tool model, its gate.json, and the held-out questions (facts: `per_group` per bucket
+    and language, seed 9; 40 arithmetic problems of each of two kinds, seed 3) as conversations and
+    the tool loop's replies to them (greedy, up to two calls, batched): (model, tok, gate, items,
+    convs, dones). Shared with tools_grounding.py."""
+    from dentro.chat.assistant import build_prompt
+    from dentro.chat.tool_mix import chat_context
+    from dentro.chat.toolloop import tool_loop_batch
+    from dentro.chat.tools import TOOLS_PROMPT
+    from dentro.eval import knowledge as K
+    from dentro.eval.tools import arithmetic_items
+    from dentro.model.checkpoint import load_checkpoint
+
+    model, tok, _ = load_checkpoint(run / "factuality" / "checkpoint", load_train_state=False)
+    model.eval()
+    gate = json.loads((run / "factuality" / "gate.json").read_text())
+    held = json.loads((run / "sft" / "conversations" / "heldout.json").read_text())
+    items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=per_group, seed=9,
+                         buckets=("frequent", "medium", "rare", "absent"))
+    items += arithmetic_items(40, seed=3) + arithmetic_items(40, seed=3, kind="mixed sizes")
+    window = model.config.max_position_embeddings
+    context = chat_context(run / "tools" / "search.sqlite", window)
+    convs = [[{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
+             for it in items]
+    dones = tool_loop_batch(model, tok, [build_prompt(tok, c, window, 96).ids for c in convs], context=context,
+                            max_tokens=96, max_calls=2)
+    return model, tok, gate, items, convs, dones
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", type=Path, nargs="+")
@@ -36,32 +65,17 @@ def main():
 
     import torch
 
-    from dentro.chat.assistant import build_prompt, geometric_mean
+    from dentro.chat.assistant import geometric_mean
     from dentro.chat.template import render
-    from dentro.chat.tool_mix import chat_context
-    from dentro.chat.toolloop import tool_loop_batch
-    from dentro.chat.tools import TOOLS_PROMPT
-    from dentro.eval import knowledge as K
     from dentro.eval.stats import auc
-    from dentro.eval.tools import arithmetic_items, item_verdict
-    from dentro.model.checkpoint import load_checkpoint
+    from dentro.eval.tools import item_verdict
 
     scores: dict[str, list[float]] = {"correct": [], "wrong": [], "refused": []}
     per: dict[str, dict] = {}
     for run in args.runs:
-        model, tok, _ = load_checkpoint(run / "factuality" / "checkpoint", load_train_state=False)
-        model.eval()
-        threshold = json.loads((run / "factuality" / "gate.json").read_text())["threshold"]
-        held = json.loads((run / "sft" / "conversations" / "heldout.json").read_text())
-        items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=9,
-                             buckets=("frequent", "medium", "rare", "absent"))
-        items += arithmetic_items(40, seed=3) + arithmetic_items(40, seed=3, kind="mixed sizes")
+        model, tok, gate, items, convs, dones = asked(run, args.per_group)
+        threshold = gate["threshold"]
         window = model.config.max_position_embeddings
-        context = chat_context(run / "tools" / "search.sqlite", window)
-        convs = [[{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
-                 for it in items]
-        dones = tool_loop_batch(model, tok, [build_prompt(tok, c, window, 96).ids for c in convs], context=context,
-                                max_tokens=96, max_calls=2)
         im_end = tok.special_id("<|im_end|>")
         for it, conv, done in zip(items, convs, dones):
             if not done.calls or done.reason != "stop" or done.messages[-1]["role"] != "assistant":

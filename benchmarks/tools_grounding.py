@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main():
@@ -38,14 +39,9 @@ def main():
     ap.add_argument("--per-group", type=int, default=40)
     args = ap.parse_args()
 
-    from dentro.chat.assistant import build_prompt
     from dentro.chat.gate import after_tools, unsupported
-    from dentro.chat.tool_mix import chat_context
-    from dentro.chat.toolloop import tool_loop_batch
-    from dentro.chat.tools import TOOLS_PROMPT
-    from dentro.eval import knowledge as K
-    from dentro.eval.tools import arithmetic_items, item_verdict
-    from dentro.model.checkpoint import load_checkpoint
+    from dentro.eval.tools import item_verdict
+    from tools_confidence import asked  # the same questions, asked the same way
 
     per: dict[str, dict] = {}
 
@@ -55,19 +51,8 @@ def main():
             g[key] = g.get(key, 0) + n
 
     for run in args.runs:
-        model, tok, _ = load_checkpoint(run / "factuality" / "checkpoint", load_train_state=False)
-        model.eval()
-        threshold = json.loads((run / "factuality" / "gate.json").read_text())["answer_threshold"]
-        held = json.loads((run / "sft" / "conversations" / "heldout.json").read_text())
-        items = K.load_items(run / "world" / "truth", set(held["facts"]), per_group=args.per_group, seed=9,
-                             buckets=("frequent", "medium", "rare", "absent"))
-        items += arithmetic_items(40, seed=3) + arithmetic_items(40, seed=3, kind="mixed sizes")
-        window = model.config.max_position_embeddings
-        context = chat_context(run / "tools" / "search.sqlite", window)
-        convs = [[{"role": "system", "content": TOOLS_PROMPT}, {"role": "user", "content": it["question"]}]
-                 for it in items]
-        dones = tool_loop_batch(model, tok, [build_prompt(tok, c, window, 96).ids for c in convs], context=context,
-                                max_tokens=96, max_calls=2)
+        _, _, gate, items, _, dones = asked(run, args.per_group)
+        threshold = gate["answer_threshold"]
         for it, done in zip(items, dones):
             if not done.calls or done.reason != "stop" or done.messages[-1]["role"] != "assistant":
                 continue

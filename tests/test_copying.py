@@ -1,17 +1,18 @@
-"""Quoted names copied, not recalled (dentro/chat/copying.py): inside a search query's quoted phrase
-the tool loop lets the model write only what the conversation holds; everything else in a reply
-and in a call is the model's own."""
+"""Copied, not recalled (dentro/chat/copying.py): inside a search query's quoted phrase the tool loop
+lets the model write only what the conversation holds, and a number it starts copying (in a call,
+or in the answer after a tool's result) it must finish as the number it copies; everything else
+in a reply and in a call is the model's own."""
 
 import pytest
 import torch
-from torch import nn
 
 from dentro.chat.copying import QuoteCopy, _Scan
 from dentro.chat.template import render
 from dentro.chat.toolloop import tool_loop, tool_loop_batch
 from dentro.chat.tools import ToolContext
-from dentro.model.gpt import ModelConfig
 from dentro.tokenizer.bpe import train_tokenizer
+
+from test_toolloop import ByContent  # the tool loop tests' scripted model (pytest puts tests/ on sys.path)
 
 QUESTION = "Quem é a mãe de Abigail B. White?"
 TEXTS = [QUESTION, "Abigail S. White", "Vou procurar a mãe de Abigail S. White.", "A mãe é Rita Lopes Sá.",
@@ -30,36 +31,21 @@ def search_call(query: str) -> dict:
                             "function": {"name": "search", "arguments": json.dumps({"query": query})}}]}
 
 
-class Leaning(nn.Module):
+class Leaning(ByContent):
     """A model torn between scripts: at each position every script whose tokens the row has written
     so far votes for its next token with its own weight (the strongest vote wins a greedy draw).
     Batched or not, with or without a KV cache, as the tool loop's drivers use it."""
 
     def __init__(self, scripts: list[tuple[list[int], float]], vocab_size: int, window: int = 256):
-        super().__init__()
-        self.scripts, self.seen = scripts, {}
-        self.config = ModelConfig(vocab_size=vocab_size, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
-                                  num_key_value_heads=1, head_dim=2, max_position_embeddings=window)
-        self.embed_tokens = nn.Embedding(1, 1)
+        super().__init__([s for s, _ in scripts], vocab_size, window)
+        self.weighted = scripts
 
-    def forward(self, idx, kv_cache=None):
-        B, T = idx.shape
-        start = kv_cache.pos if kv_cache is not None else 0
-        logits = torch.zeros((B, T, self.config.vocab_size))
-        for b in range(B):
-            pad = int(kv_cache.pad[b]) if start == 0 and kv_cache is not None and kv_cache.pad is not None else 0
-            if start == 0:
-                self.seen[(id(kv_cache), b)] = []
-            seen = self.seen[(id(kv_cache), b)]
-            for i in range(pad, T):
-                seen.append(int(idx[b, i]))
-                for script, weight in self.scripts:
-                    if script[:len(seen)] == seen and len(seen) < len(script):
-                        t = script[len(seen)]
-                        logits[b, i, t] = max(float(logits[b, i, t]), weight)
-        if kv_cache is not None:
-            kv_cache.pos += T
-        return logits
+    def votes(self, seen: list[int]) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for script, weight in self.weighted:
+            if script[:len(seen)] == seen and len(seen) < len(script):
+                out[script[len(seen)]] = max(out.get(script[len(seen)], weight), weight)
+        return out
 
 
 def conversation(query: str) -> list[dict]:

@@ -295,12 +295,18 @@ class ByContent(nn.Module):
             seen = self.seen[(id(kv_cache), b)]
             for i in range(pad, T):
                 seen.append(int(idx[b, i]))
-                script = next((s for s in self.scripts if s[:len(seen)] == seen), None)
-                if script is not None and len(seen) < len(script):  # sure, then less sure: a confidence to measure
-                    logits[b, i, script[len(seen)]] = 10.0 if len(seen) % 2 else 3.0
+                for t, logit in self.votes(seen).items():
+                    logits[b, i, t] = logit
         if kv_cache is not None:
             kv_cache.pos += T
         return logits
+
+    def votes(self, seen: list[int]) -> dict[int, float]:
+        """The next token's logits that are not 0, after the row's tokens `seen`."""
+        script = next((s for s in self.scripts if s[:len(seen)] == seen), None)
+        if script is not None and len(seen) < len(script):  # sure, then less sure: a confidence to measure
+            return {script[len(seen)]: 10.0 if len(seen) % 2 else 3.0}
+        return {}
 
 
 def agree(tok, conversations, model_class=None, **kw):
