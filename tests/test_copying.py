@@ -189,3 +189,30 @@ def test_the_answer_after_a_result_copies_its_number_and_thinking_is_free(tok):
     assert answer(ToolContext(copy_numbers=False)) == "A conta dá 5782368."
     # inside the model's own <think> block its numbers are its own
     assert "<think>5782368</think>" in answer(ToolContext(), think="<think>5782368</think>")
+
+
+def test_a_short_copy_is_broken_only_by_a_token_the_model_is_sure_of(tok):
+    """"2 mais 3" -> `print( 22` is the tiny model's slip (the second 2 at 0.49); a model that means
+    the constant 60 after copying the question's 6 is sure of its 0 (NumberCopy.SURE)."""
+    from dentro.chat.copying import NumberCopy
+
+    copy = number_copy(tok, "Quanto é 2 mais 3?", "print( 2")
+    two, space = tok.encode("2")[0], tok.encode(" ")[0]
+    unsure = torch.zeros(1, tok.vocab_size)
+    unsure[0, two], unsure[0, space] = 5.0, 4.9
+    out = copy.constrain(unsure)
+    assert out[0, two] == float("-inf") and out[0, space] == 4.9  # the copy of 2 ends whole
+    sure = torch.full((1, tok.vocab_size), -20.0)
+    sure[0, two] = 10.0  # p ~ 1
+    assert copy.constrain(sure)[0, two] == 10.0  # "22" stands: the model is sure of it
+    # a copy of 3 digits or more is never broken, however sure (the 4-5 digit slips)
+    long = number_copy(tok, "How much is 88014 plus 5669?", "print( 88014 + 5669")
+    sure = torch.full((1, tok.vocab_size), -20.0)
+    sure[0, tok.encode("5")[0]] = 10.0
+    assert long.constrain(sure)[0, tok.encode("5")[0]] == float("-inf")
+    # without SURE (the rule before it), a short copy is the model's to break
+    NumberCopy.SURE, saved = None, NumberCopy.SURE
+    try:
+        assert number_copy(tok, "Quanto é 2 mais 3?", "print( 2").constrain(unsure) is None
+    finally:
+        NumberCopy.SURE = saved

@@ -19,9 +19,12 @@ logits are left as they are.
     NumberCopy  once the digits of a number the model writes in a call, or in its text after a
                 tool's result (outside its own <think> block), match the first 3 or more digits of
                 a number of the source, it may only write digits that keep copying one, and may end
-                the number only where one of those ends. A number that matches none is the model's
-                own and is not touched, nor are numbers of 1 or 2 digits, nor a reply that called
-                no tool (a model that computes "48213 + 5" in its head writes its own number).
+                the number only where one of those ends. A copy of 1 or 2 digits so far ("2" of
+                "2 mais 3") may be broken only by a token the model gives 90% or more (SURE): the
+                tiny model's `print( 22 + 33)` goes, a constant a model means (60 after a 6)
+                stays. A number that matches none is the model's own and is not touched, nor is a
+                reply that called no tool (a model that computes "48213 + 5" in its head writes its
+                own number).
 
 Both are exact and cheap per step: inside a phrase a token is allowed when it is a prefix of what
 follows an occurrence of the phrase in the source (a dictionary lookup per length); the few tokens
@@ -186,65 +189,78 @@ _SOURCE_NUMBERS = (re.compile(rb"\d+(?:_\d+)*"), re.compile(rb"\d{1,3}(?:[.,]\d{
 
 class NumberCopy:
     """A number that starts as a copy ends as one (the module's docstring). The source's numbers
-    of MIN digits or more count, thousands separators ("48.213", "48,213") and Python's "48_213"
-    read as their digits; "_" continues a number the model writes, as in Python."""
+    count whatever their length, thousands separators ("48.213", "48,213") and Python's "48_213"
+    read as their digits; "_" continues a number the model writes, as in Python, while a number of
+    the source goes on after it. Once MIN digits of a copy match, breaking it is not allowed; before
+    that (a copy of "2" or "15" begun), a token that breaks it is allowed only when the model gives
+    it at least SURE probability: the tiny model writes "2 mais 3" as `print( 22 + 33)`, drawing the
+    second 2 at 0.49, while a model that means the constant 60 after copying a 6 is sure of its 0."""
 
     MIN = 3
+    SURE = 0.9  # None: breaking a copy of fewer than MIN digits is always allowed
 
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
         self.whole: set[bytes] = set()
         self.prefixes: set[bytes] = set()
+        self.longer: set[bytes] = set()  # the prefixes a number of the source goes on after
         self.run = b""  # the digits of the number being written
         self.add(source.decode("utf-8", "replace"))
 
     def add(self, text: str) -> None:
         data = text.encode("utf-8")
         for digits in {re.sub(rb"[^0-9]", b"", m.group()) for pattern in _SOURCE_NUMBERS for m in pattern.finditer(data)}:
-            if len(digits) >= self.MIN:
+            if digits:
                 self.whole.add(digits)
-                self.prefixes.update(digits[:n] for n in range(self.MIN, len(digits) + 1))
+                self.prefixes.update(digits[:n] for n in range(1, len(digits) + 1))
+                self.longer.update(digits[:n] for n in range(1, len(digits)))
 
     def reset(self) -> None:
         """Forced tokens came between: no number continues across them."""
         self.run = b""
 
-    def _copying(self, run: bytes) -> bool:
-        return len(run) >= self.MIN and run in self.prefixes
-
-    def _after(self, run: bytes, data: bytes) -> bytes | None:
-        """The run after data, or None when data breaks a copy (a wrong digit, or an end too soon)."""
+    def _after(self, run: bytes, data: bytes) -> tuple[bytes, int]:
+        """(the run after data, how hard data breaks a copy: 0 not at all, 1 a copy of fewer than
+        MIN digits, 2 a copy of MIN or more), breaking by a wrong digit or an end too soon."""
+        broke = 0
         for b in data:
+            copying = bool(run) and run in self.prefixes
             if 0x30 <= b <= 0x39:
-                if self._copying(run) and run + bytes([b]) not in self.prefixes:
-                    return None
+                if copying and run + bytes([b]) not in self.prefixes:
+                    broke = max(broke, 1 + (len(run) >= self.MIN))
                 run += bytes([b])
-            elif b == 0x5F and run:  # "_" inside a number
-                continue
+            elif b == 0x5F and run:  # "_" inside a number: fine while a number of the source goes on
+                if copying and run not in self.longer:
+                    broke = max(broke, 1 + (len(run) >= self.MIN))
             else:
-                if self._copying(run) and run not in self.whole:
-                    return None
+                if copying and run not in self.whole:
+                    broke = max(broke, 1 + (len(run) >= self.MIN))
                 run = b""
-        return run
+        return run, broke
 
     def push(self, token: int) -> None:
         """A token the model wrote."""
-        run = self._after(self.run, self.vocab.bytes[token])
-        self.run = b"" if run is None else run
+        self.run = self._after(self.run, self.vocab.bytes[token])[0]
 
     def constrain(self, logits: torch.Tensor) -> torch.Tensor | None:
         """logits (1, V) -> the same with the tokens that would break a copy at -inf (None: none;
         nor when every token would: then the copy is not the model's to finish)."""
-        bad = [i for i in self.vocab.numeric if self._after(self.run, self.vocab.bytes[i]) is None]
-        if self._copying(self.run) and self.run not in self.whole:  # any other byte would end it too soon
-            keep = sorted(set(self.vocab.numeric) - set(bad))
-            if not keep:
-                return None
-            out = torch.full_like(logits, float("-inf"))
-            out[0, keep] = logits[0, keep]
-            return out if torch.isfinite(out).any() else None
-        if not bad:
+        breaks = {i: how for i in self.vocab.numeric if (how := self._after(self.run, self.vocab.bytes[i])[1])}
+        copying = bool(self.run) and self.run in self.prefixes
+        ending = 0 if not copying or self.run in self.whole else 1 + (len(self.run) >= self.MIN)  # by any other token
+        if self.SURE is None:  # only the hard breaks
+            breaks, ending = {i: how for i, how in breaks.items() if how == 2}, ending * (ending == 2)
+        if not breaks and not ending:
             return None
+        sure = logits[0].float().softmax(-1) >= (self.SURE or 1.0)
         out = logits.clone()
-        out[0, bad] = float("-inf")
-        return out if torch.isfinite(out).any() else None
+        if ending:  # the tokens that hold no digit nor "_" would end the number here
+            others = torch.ones(logits.size(-1), dtype=torch.bool, device=logits.device)
+            others[self.vocab.numeric] = False
+            out[0, others & ~sure if ending == 1 else others] = float("-inf")
+        bad = [i for i, how in breaks.items() if how == 2 or not bool(sure[i])]
+        if bad:
+            out[0, bad] = float("-inf")
+        if torch.equal(out, logits) or not torch.isfinite(out).any():
+            return None
+        return out
