@@ -17,7 +17,9 @@ two ways, as `dentro chat` would let it stand or refuse it:
 
 Printed per bucket and pooled: for each way, the right answers that stand and the wrong ones that
 stand (an answer about someone who does not exist is wrong unless refused), and how the answers
-split by grounding (grounded / not grounded / nothing to check). Held-out facts and problems only
+split by grounding (grounded / not grounded / nothing to check). Replies that called no tool (the
+tool model answering from memory) are counted apart: their verdicts, and those that stand on
+their confidence (both ways judge them alike). Held-out facts and problems only
 (the SFT split's held-out facts; problems no python conversation of the run used is not checked
 here: the stage's own arithmetic draw, seed 3, as tools_confidence.py).
 """
@@ -54,11 +56,16 @@ def main():
         _, _, gate, items, _, dones = asked(run, args.per_group)
         threshold = gate["answer_threshold"]
         for it, done in zip(items, dones):
-            if not done.calls or done.reason != "stop" or done.messages[-1]["role"] != "assistant":
+            if done.reason != "stop" or done.messages[-1]["role"] != "assistant":
                 continue
             v = item_verdict(done.messages[-1]["content"], it)
             if it["bucket"] == "absent":
                 v = "refused" if v == "refused" else "wrong"
+            if not done.calls:  # answered from memory: the gate judges it on its confidence alone
+                count(it["bucket"], f"no call ({v})")
+                if v != "refused" and after_tools(done.confidence, threshold):
+                    count(it["bucket"], f"no call: {v} stands")
+                continue
             if v == "refused":
                 count(it["bucket"], "refused by the model")
                 continue
