@@ -415,7 +415,7 @@ class Session:
             elif isinstance(ev, Done):
                 done = ev
         last = done.messages[-1]
-        missing = unsupported([m.get("content") or "" for m in self.messages], done.messages)
+        missing = None if judge is None else unsupported([m.get("content") or "" for m in self.messages], done.messages)
         if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge, missing):
             said = refusal_for(self.messages[-1]["content"], last["content"], self.refusals, self.lang)
             why = say("gate_ungrounded", self.lang, what=", ".join(missing)) if missing else \
