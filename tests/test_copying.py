@@ -216,3 +216,65 @@ def test_a_short_copy_is_broken_only_by_a_token_the_model_is_sure_of(tok):
         assert number_copy(tok, "Quanto é 2 mais 3?", "print( 2").constrain(unsure) is None
     finally:
         NumberCopy.SURE = saved
+
+
+def python_call(code: str) -> dict:
+    import json
+    return {"role": "assistant", "content": "Vou somar.", "tool_calls": [{
+        "id": "call_1", "type": "function", "function": {"name": "python", "arguments": json.dumps({"code": code})}}]}
+
+
+def test_a_program_that_holds_every_number_of_the_question_stops_unless_sure(tok):
+    """"2 mais 3" -> `print( 2 + 3 + 3)` is the tiny model going on past its problem: once the
+    program holds each of the question's numbers, another operator needs SURE (CallOperands)."""
+    from dentro.chat.copying import CallOperands
+
+    source = render(tok, [{"role": "system", "content": "Tools: search, python. 7"},
+                          {"role": "user", "content": "Quanto é 2 mais 3?"}], add_generation_prompt=True)[0]
+    ops = CallOperands(tok, tok.decode_bytes(source))
+    call = lambda code: tok.encode('{"name": "python", "arguments": {"code": "' + code)  # noqa: E731
+    plus, close = tok.encode("+")[0], tok.encode(")")[0]
+    unsure = torch.zeros(1, tok.vocab_size)
+    unsure[0, plus], unsure[0, close] = 5.0, 4.9
+    out = ops.constrain(call("print( 2 + 3"), unsure)
+    assert out[0, plus] == float("-inf") and out[0, close] == 4.9
+    sure = torch.full((1, tok.vocab_size), -20.0)
+    sure[0, plus] = 10.0
+    assert ops.constrain(call("print( 2 + 3"), sure)[0, plus] == 10.0  # a model sure of one more operation writes it
+    assert ops.constrain(call("print( 2"), unsure) is None  # the 3 is not written yet
+    assert ops.constrain(call("print( 2 + 3)"), unsure) is None  # no longer right after a number
+    assert ops.constrain(call("print( 2 + 3 + 7"), unsure)[0, plus] == float("-inf")
+    # "3 vezes 3": the question's 3 twice; a search call, or a question of one number, is never touched
+    twice = CallOperands(tok, "Quanto é 3 vezes 3?".encode())
+    assert twice.constrain(call("print( 3 * 3"), unsure) is not None and twice.constrain(call("print( 3"), unsure) is None
+    assert ops.constrain(tok.encode('{"name": "search", "arguments": {"query": "2 3'), unsure) is None
+    assert CallOperands(tok, "Quanto é 2?".encode()).constrain(call("print( 2"), unsure) is None
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_the_program_ends_with_the_questions_numbers(tok, batched):
+    question = {"role": "user", "content": "Quanto é 2 mais 3?"}
+
+    def convo(code, result):
+        return [question, python_call(code), {"role": "tool", "content": result},
+                {"role": "assistant", "content": f"A conta dá {result}."}]
+
+    def program(context):
+        scripts = [(render(tok, convo("print( 2 + 3 + 3)", "8"))[0], 5.0),
+                   (render(tok, convo("print( 2 + 3)", "5"))[0], 4.9)]
+        model = Leaning(scripts, tok.vocab_size)
+        prompt = render(tok, [question], add_generation_prompt=True)[0]
+        got = []
+
+        def tool(name, arguments, *, context):
+            got.append(arguments["code"])
+            return "5" if arguments["code"] == "print( 2 + 3)" else "8"
+
+        if batched:
+            tool_loop_batch(model, tok, [prompt], context=context, run_tool=tool, max_calls=1, max_tokens=80)
+        else:
+            list(tool_loop(model, tok, prompt, context=context, run_tool=tool, max_calls=1, max_tokens=80))
+        return got
+
+    assert program(ToolContext()) == ["print( 2 + 3)"]
+    assert program(ToolContext(copy_numbers=False)) == ["print( 2 + 3 + 3)"]

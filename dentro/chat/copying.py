@@ -1,5 +1,5 @@
 """Copied, not recalled: what the model copies from the conversation into a call or an answer, it
-copies exactly. Two constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
+copies exactly. Three constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
 `ToolContext.copy_quotes` and `copy_numbers` switch them off (`dentro chat --free-copy`).
 
 A small model writes a name or a number it has just read as much from memory as from the text:
@@ -25,8 +25,12 @@ logits are left as they are.
                 stays. A number that matches none is the model's own and is not touched, nor is a
                 reply that called no tool (a model that computes "48213 + 5" in its head writes its
                 own number).
+    CallOperands  once a python program holds every number of the question (as many times as it
+                has them, two at least), another operator right after the last number (or the
+                spaces before one) needs SURE: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)` was
+                the tiny model's way with small numbers. Switched with copy_numbers.
 
-Both are exact and cheap per step: inside a phrase a token is allowed when it is a prefix of what
+All are exact and cheap per step: inside a phrase a token is allowed when it is a prefix of what
 follows an occurrence of the phrase in the source (a dictionary lookup per length); the few tokens
 that hold a quote, a backslash, a digit or "_" go through a byte-level scan.
 """
@@ -34,6 +38,7 @@ that hold a quote, a backslash, a digit or "_" go through a byte-level scan.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -114,6 +119,10 @@ class _Vocab:
         # the tokens that hold a digit or "_": how a number goes on (the others end it)
         self.numeric = [i for i, b in enumerate(self.bytes)
                         if not tokenizer.is_special(i) and any(0x30 <= c <= 0x39 or c == 0x5F for c in b)]
+        # the tokens that open another operation in a program: an arithmetic operator, after spaces
+        # or not, and the spaces alone (a tokenizer may write " " and "+" apart)
+        self.operators = [i for i, b in enumerate(self.bytes)
+                          if not tokenizer.is_special(i) and b and b.lstrip(b" ")[:1] in (b"+", b"-", b"*", b"/", b"")]
 
 
 @lru_cache(maxsize=4)
@@ -263,4 +272,49 @@ class NumberCopy:
             out[0, bad] = float("-inf")
         if torch.equal(out, logits) or not torch.isfinite(out).any():
             return None
+        return out
+
+
+_CODE = re.compile(rb'"name"\s*:\s*"python".*"code"\s*:\s*"(.*)', re.S)  # a python call's program so far
+
+
+def _digits(data: bytes) -> list[bytes]:
+    """The whole numbers of a text as their digits ("48.213", "48,213" and "48_213" are 48213)."""
+    out = [re.sub(rb"[^0-9]", b"", m.group()) for m in _SOURCE_NUMBERS[1].finditer(data)]
+    rest = _SOURCE_NUMBERS[1].sub(b" ", data)
+    return out + [m.group().replace(b"_", b"") for m in _SOURCE_NUMBERS[0].finditer(rest)]
+
+
+class CallOperands:
+    """A program that has written every number of the question stops there, unless the model is
+    sure: once a python call's program holds each of the conversation's numbers (as many times as
+    the conversation has it; two at least), an arithmetic operator that would open one more
+    operation is allowed only at SURE probability or more. The tiny model goes on past its
+    problem: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)`, "8 + 7 = ?" -> `print( 8 + 7 + 7)`
+    (docs/tools.md, "Copied, not recalled")."""
+
+    SURE = 0.9
+
+    def __init__(self, tokenizer, source: bytes):
+        self.vocab = _vocab(tokenizer)
+        turns = source.split(b"<|im_start|>")  # the system message's numbers are not the question's
+        self.asked = Counter(_digits(b"\n".join(t for t in turns if not t.startswith(b"system"))))
+
+    def constrain(self, call: list[int], logits: torch.Tensor) -> torch.Tensor | None:
+        if sum(self.asked.values()) < 2:
+            return None
+        m = _CODE.search(b"".join(self.vocab.bytes[i] for i in call))
+        if m is None or not m.group(1)[-1:].isdigit():  # right after a number
+            return None
+        written = Counter(_digits(m.group(1)))
+        if any(written[n] < k for n, k in self.asked.items()):
+            return None
+        sure = logits[0].float().softmax(-1) >= self.SURE
+        ops = torch.zeros(logits.size(-1), dtype=torch.bool, device=logits.device)
+        ops[self.vocab.operators] = True
+        blocked = ops & ~sure
+        if not bool(blocked.any()):
+            return None
+        out = logits.clone()
+        out[0, blocked] = float("-inf")
         return out

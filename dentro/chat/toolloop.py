@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dentro.chat.assistant import geometric_mean
-from dentro.chat.copying import NumberCopy, QuoteCopy
+from dentro.chat.copying import CallOperands, NumberCopy, QuoteCopy
 from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, generate_batch, sample_next
@@ -179,6 +179,7 @@ class Reply:
         # (dentro.chat.copying); the results of the reply's calls join it
         self.copy = QuoteCopy(tokenizer, source) if context.copy_quotes else None
         self.numbers = NumberCopy(tokenizer, source) if context.copy_numbers else None  # a copied number ends whole
+        self.operands = CallOperands(tokenizer, source) if context.copy_numbers else None  # a program stops at its problem
         self.thinking = False  # inside a <think> block the model wrote: its numbers are its own
         self.think_ids = (special("<think>"), special("</think>"))
         self._new_turn()
@@ -200,7 +201,8 @@ class Reply:
         """logits (1, V) of the next token with what the reply may not write at -inf
         (dentro.chat.copying): inside a search's quoted phrase, only copies of the conversation;
         in a call, or in text after a tool's result (not in <think>), a number that started as a
-        copy of one of its numbers, only that copy. None when nothing is forbidden."""
+        copy of one of its numbers, only that copy; in a python program that holds every number of
+        the question, no further operator unless sure. None when nothing is forbidden."""
         out = None
         if self.state == IN_CALL and self.copy is not None:
             out = self.copy.constrain(self.call, logits)
@@ -208,6 +210,9 @@ class Reply:
                                                                (self.state == WRITING and self.n_calls)):
             numbers = self.numbers.constrain(logits if out is None else out)
             out = out if numbers is None else numbers
+        if self.operands is not None and self.state == IN_CALL:
+            operands = self.operands.constrain(self.call, logits if out is None else out)
+            out = out if operands is None else operands
         return out
 
     def push(self, t: int, step: Step | None = None) -> Token:
