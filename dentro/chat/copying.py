@@ -121,8 +121,19 @@ class _Vocab:
                         if not tokenizer.is_special(i) and any(0x30 <= c <= 0x39 or c == 0x5F for c in b)]
         # the tokens that open another operation in a program: an arithmetic operator, after spaces
         # or not, and the spaces alone (a tokenizer may write " " and "+" apart)
-        self.operators = [i for i, b in enumerate(self.bytes)
-                          if not tokenizer.is_special(i) and b and b.lstrip(b" ")[:1] in (b"+", b"-", b"*", b"/", b"")]
+        self.operators = torch.tensor([not tokenizer.is_special(i) and bool(b) and b.lstrip(b" ")[:1] in
+                                       (b"+", b"-", b"*", b"/", b"") for i, b in enumerate(self.bytes)])
+        self.not_numeric = torch.ones(len(self.bytes), dtype=torch.bool)  # the tokens that end a number
+        self.not_numeric[self.numeric] = False
+
+
+def _sized(mask: torch.Tensor, logits: torch.Tensor, pad: bool) -> torch.Tensor:
+    """A per-token mask of the tokenizer's vocabulary as long as the logits (a model may have more
+    rows than its tokenizer has tokens: those get `pad`), on their device."""
+    n = logits.size(-1)
+    if len(mask) < n:
+        mask = torch.cat([mask, torch.full((n - len(mask),), pad, dtype=torch.bool)])
+    return mask[:n].to(logits.device)
 
 
 @lru_cache(maxsize=4)
@@ -264,8 +275,7 @@ class NumberCopy:
         sure = logits[0].float().softmax(-1) >= (self.SURE or 1.0)
         out = logits.clone()
         if ending:  # the tokens that hold no digit nor "_" would end the number here
-            others = torch.ones(logits.size(-1), dtype=torch.bool, device=logits.device)
-            others[self.vocab.numeric] = False
+            others = _sized(self.vocab.not_numeric, logits, True)
             out[0, others & ~sure if ending == 1 else others] = float("-inf")
         bad = [i for i, how in breaks.items() if how == 2 or not bool(sure[i])]
         if bad:
@@ -310,9 +320,7 @@ class CallOperands:
         if any(written[n] < k for n, k in self.asked.items()):
             return None
         sure = logits[0].float().softmax(-1) >= self.SURE
-        ops = torch.zeros(logits.size(-1), dtype=torch.bool, device=logits.device)
-        ops[self.vocab.operators] = True
-        blocked = ops & ~sure
+        blocked = _sized(self.vocab.operators, logits, False) & ~sure
         if not bool(blocked.any()):
             return None
         out = logits.clone()
