@@ -19,9 +19,9 @@ Printed per bucket and pooled: for each way, the right answers that stand and th
 stand (an answer about someone who does not exist is wrong unless refused), and how the answers
 split by grounding (grounded / not grounded / nothing to check). Replies that called no tool (the
 tool model answering from memory) are counted apart: their verdicts, and those that stand on
-their confidence (both ways judge them alike). Held-out facts and problems only
-(the SFT split's held-out facts; problems no python conversation of the run used is not checked
-here: the stage's own arithmetic draw, seed 3, as tools_confidence.py).
+their confidence (both ways judge them alike). The facts are held out (the SFT split's held-out
+facts); the problems are the stage's own arithmetic draw (seed 3, as tools_confidence.py), and
+whether a python conversation of the run used one of them is not checked here.
 """
 
 from __future__ import annotations
