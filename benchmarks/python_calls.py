@@ -23,6 +23,9 @@ every call run in the sandbox):
 Counted per set: replies whose final answer holds the exact result as a whole number (not
 inside a longer one), replies that called python, and calls whose program is the problem as
 the training conversations write it (`print( a op b)`: both numbers and the operator copied).
+With the run's factuality/gate.json, also the right and the wrong answers that the gate lets
+stand after the tools, as `dentro chat` judges them (dentro.chat.gate.after_tools: grounded in the
+results, or else the answer_threshold).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def main():
     args = ap.parse_args()
 
     from dentro.runs import read_jsonl
+    from dentro.chat.gate import after_tools
     from dentro.chat.tool_mix import chat_context, python_pairs
     from dentro.eval.tools import answer_with_tools, arithmetic_items, number_in
     from dentro.model.checkpoint import load_checkpoint
@@ -63,6 +67,8 @@ def main():
     sets = {kind: arithmetic_items(args.n, seed=args.seed, avoid=avoid, kind=kind) for kind in KINDS}
     sets["separators"] = arithmetic_items(args.n, seed=args.seed, avoid=avoid, separators=True)
     out = {"run": str(args.run), "n": args.n, "seed": args.seed, "avoided_pairs": len(avoid), "models": {}}
+    gate_file = args.run / "factuality" / "gate.json"
+    judge = json.loads(gate_file.read_text())["answer_threshold"] if gate_file.is_file() else None
     for ckpt in args.checkpoints:
         model, tok, _ = load_checkpoint(ckpt, load_train_state=False)
         model.eval()
@@ -72,6 +78,8 @@ def main():
         for name, items in sets.items():
             t0 = time.time()
             n = {"problems": len(items), "correct": 0, "called_python": 0, "program_exact": 0}
+            if judge is not None:
+                n.update(right_stands=0, wrong_stands=0)
             for it, r in zip(items, answer_with_tools(model, tok, [it["question"] for it in items], ctx)):
                 r["codes"] = [str(a.get("code", "")) for c, a in zip(r["calls"], r["arguments"]) if c == "python"]
                 right = any(number_in(r["text"], a) for a in it["answers"])
@@ -79,6 +87,8 @@ def main():
                 n["correct"] += right
                 n["called_python"] += bool(r["codes"])
                 n["program_exact"] += exact
+                if judge is not None and after_tools(r["confidence"], judge, r["missing"]):
+                    n["right_stands" if right else "wrong_stands"] += 1
                 if args.show:
                     print(f"{name} | {it['question']} | {r['codes'][:1]} | {r['text'][:60]!r} | "
                           f"{'right' if right else 'WRONG'}")

@@ -307,6 +307,16 @@ def test_unsupported_names_what_the_answer_adds_that_no_result_holds():
     assert unsupported([question], reply("By profession, Chloe Morgan is a chemist.")) is None  # nothing to check
     assert unsupported([question], reply("She was born in 1928.")) == ["1928"]
     assert unsupported([question], [{"role": "assistant", "content": "Chloe Morgan was born in Wilbridge."}]) is None  # no tool
+    # after a python call every number counts, matched whole: "5" grounds "5", not "55"
+    program = [{"role": "assistant", "content": "Vou somar.", "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "python", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "5"}]
+    asked = ["Quanto é 2 mais 3?"]
+    assert unsupported(asked, program + [{"role": "assistant", "content": "A conta dá 5."}]) == []
+    assert unsupported(asked, program + [{"role": "assistant", "content": "A conta dá 55."}]) == ["55"]
+    assert unsupported(asked, program + [{"role": "assistant", "content": "A conta dá 2."}]) is None  # the question's
+    assert unsupported(["Quanto é 15 mais 3?"], program[:1] + [{"role": "tool", "content": "18"},
+                                                              {"role": "assistant", "content": "É 5."}]) == ["5"]
     # the gate: grounded stands however unsure, ungrounded is refused however sure, else confidence
     assert after_tools(0.1, 0.8, []) and not after_tools(0.99, 0.8, ["Wilbridge"])
     assert after_tools(0.9, 0.8, None) and not after_tools(0.1, 0.8, None) and after_tools(None, 0.8, None)

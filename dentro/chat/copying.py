@@ -17,14 +17,16 @@ logits are left as they are.
                 phrase it makes is still a piece of the source (ASCII case aside); closing the
                 phrase is allowed, ending the query inside it is not. Nothing else in a call.
     NumberCopy  once the digits of a number the model writes in a call, or in its text after a
-                tool's result (outside its own <think> block), match the first 3 or more digits of
+                tool's result (outside its own <think> block), match the first 2 or more digits of
                 a number of the source, it may only write digits that keep copying one, and may end
-                the number only where one of those ends. A copy of 1 or 2 digits so far ("2" of
+                the number only where one of those ends. A copy of 1 digit so far ("2" of
                 "2 mais 3") may be broken only by a token the model gives 90% or more (SURE): the
                 tiny model's `print( 22 + 33)` goes, a constant a model means (60 after a 6)
-                stays. A number that matches none is the model's own and is not touched, nor is a
-                reply that called no tool (a model that computes "48213 + 5" in its head writes its
-                own number).
+                stays. "49.231" is one number, 49231: `print( 99_280 - 49)` is not a copy. In the answer, a number a python call printed is copied whole however short
+                and however sure the model (`print( 2 + 3)` -> 5 and "A conta dá 55." at 0.97 was
+                the tiny model's slip). A number that matches none is the model's own and is not
+                touched, nor is a reply that called no tool (a model that computes "48213 + 5" in
+                its head writes its own number).
     CallOperands  once a python program holds every number of the question (as many times as it
                 has them, two at least), another operator right after the last number (or the
                 spaces before one) needs SURE: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)` was
@@ -125,6 +127,9 @@ class _Vocab:
                                        (b"+", b"-", b"*", b"/", b"") for i, b in enumerate(self.bytes)])
         self.not_numeric = torch.ones(len(self.bytes), dtype=torch.bool)  # the tokens that end a number
         self.not_numeric[self.numeric] = False
+        # of those, the ones that go on with a separator ("." or ","): after "49" of "49.231"
+        self.separating = self.not_numeric & torch.tensor([b[:1] in (b".", b",") for b in self.bytes])
+        self.separating_ids = self.separating.nonzero().flatten().tolist()
 
 
 def _sized(mask: torch.Tensor, logits: torch.Tensor, pad: bool) -> torch.Tensor:
@@ -203,8 +208,11 @@ class QuoteCopy:
         return out
 
 
-# a number of the source: its digits, and those of a number with thousands separators ("48.213")
-_SOURCE_NUMBERS = (re.compile(rb"\d+(?:_\d+)*"), re.compile(rb"\d{1,3}(?:[.,]\d{3})+(?!\d)"))
+# a number of the source: a number with thousands separators ("48.213") as its digits, and the
+# others (Python's "48_213" too)
+_SEPARATED = re.compile(rb"(?<!\d)\d{1,3}(?:[.,]\d{3})+(?!\d)")
+_PLAIN = re.compile(rb"\d+(?:_\d+)*")
+_DECIMAL = re.compile(rb"(?<![\d.])(\d+)\.(\d+)(?![\d.])")  # a float a program printed
 
 
 class NumberCopy:
@@ -214,9 +222,14 @@ class NumberCopy:
     the source goes on after it. Once MIN digits of a copy match, breaking it is not allowed; before
     that (a copy of "2" or "15" begun), a token that breaks it is allowed only when the model gives
     it at least SURE probability: the tiny model writes "2 mais 3" as `print( 22 + 33)`, drawing the
-    second 2 at 0.49, while a model that means the constant 60 after copying a 6 is sure of its 0."""
+    second 2 at 0.49, while a model that means the constant 60 after copying a 6 is sure of its 0.
+    A number a program printed (add(..., printed=True)) is held to MIN from its first digit in the
+    answer (constrain(..., answer=True)): the program computed it, and the answer only reports it.
+    The pieces of "49.231" are not numbers of their own: `print( 99_280 - 49)` ends a copy, while
+    "49" then "." (a decimal, or the separator copied) goes on. A float a program printed
+    ("5214.43") is one number: "5214." does not end it."""
 
-    MIN = 3
+    MIN = 2
     SURE = 0.9  # None: breaking a copy of fewer than MIN digits is always allowed
 
     def __init__(self, tokenizer, source: bytes):
@@ -224,37 +237,54 @@ class NumberCopy:
         self.whole: set[bytes] = set()
         self.prefixes: set[bytes] = set()
         self.longer: set[bytes] = set()  # the prefixes a number of the source goes on after
+        self.printed: set[bytes] = set()  # the prefixes of the numbers a program printed
+        self.heads: set[bytes] = set()  # "49" of "49.231": may end where a separator follows
+        self.points: set[bytes] = set()  # "5214" of a printed "5214.43": goes on after its "."
         self.run = b""  # the digits of the number being written
         self.add(source.decode("utf-8", "replace"))
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, printed: bool = False) -> None:
+        """The numbers of text join the source; printed: text is what a program printed."""
         data = text.encode("utf-8")
-        for digits in {re.sub(rb"[^0-9]", b"", m.group()) for pattern in _SOURCE_NUMBERS for m in pattern.finditer(data)}:
+        if printed:  # a printed "5214.43" is one number: its answer copies it whole, decimals too
+            self.points.update(m.group(1) for m in _DECIMAL.finditer(data))
+            data = _DECIMAL.sub(rb"\1\2", data)
+        self.heads.update(re.match(rb"\d+", m.group()).group() for m in _SEPARATED.finditer(data))
+        for digits in set(_digits(data)):
             if digits:
                 self.whole.add(digits)
                 self.prefixes.update(digits[:n] for n in range(1, len(digits) + 1))
                 self.longer.update(digits[:n] for n in range(1, len(digits)))
+                if printed:
+                    self.printed.update(digits[:n] for n in range(1, len(digits) + 1))
 
     def reset(self) -> None:
         """Forced tokens came between: no number continues across them."""
         self.run = b""
 
-    def _after(self, run: bytes, data: bytes) -> tuple[bytes, int]:
-        """(the run after data, how hard data breaks a copy: 0 not at all, 1 a copy of fewer than
-        MIN digits, 2 a copy of MIN or more), breaking by a wrong digit or an end too soon."""
+    def _hard(self, run: bytes, answer: bool) -> bool:
+        """Breaking the copy `run` has begun is never allowed."""
+        return len(run) >= self.MIN or (answer and run in self.printed)
+
+    def _after(self, run: bytes, data: bytes, answer: bool = False) -> tuple[bytes, int]:
+        """(the run after data, how hard data breaks a copy: 0 not at all, 1 a short copy, 2 a copy
+        of MIN digits or more, or of a printed number in the answer), breaking by a wrong digit or
+        an end too soon."""
         broke = 0
         for b in data:
             copying = bool(run) and run in self.prefixes
             if 0x30 <= b <= 0x39:
                 if copying and run + bytes([b]) not in self.prefixes:
-                    broke = max(broke, 1 + (len(run) >= self.MIN))
+                    broke = max(broke, 1 + self._hard(run, answer))
                 run += bytes([b])
+            elif b == 0x2E and run in self.points:  # the decimal point of a printed number: it goes on
+                pass
             elif b == 0x5F and run:  # "_" inside a number: fine while a number of the source goes on
                 if copying and run not in self.longer:
-                    broke = max(broke, 1 + (len(run) >= self.MIN))
+                    broke = max(broke, 1 + self._hard(run, answer))
             else:
-                if copying and run not in self.whole:
-                    broke = max(broke, 1 + (len(run) >= self.MIN))
+                if copying and run not in self.whole and not (b in b".," and run in self.heads):
+                    broke = max(broke, 1 + self._hard(run, answer))
                 run = b""
         return run, broke
 
@@ -262,12 +292,15 @@ class NumberCopy:
         """A token the model wrote."""
         self.run = self._after(self.run, self.vocab.bytes[token])[0]
 
-    def constrain(self, logits: torch.Tensor) -> torch.Tensor | None:
+    def constrain(self, logits: torch.Tensor, answer: bool = False) -> torch.Tensor | None:
         """logits (1, V) -> the same with the tokens that would break a copy at -inf (None: none;
-        nor when every token would: then the copy is not the model's to finish)."""
-        breaks = {i: how for i in self.vocab.numeric if (how := self._after(self.run, self.vocab.bytes[i])[1])}
+        nor when every token would: then the copy is not the model's to finish). answer: the
+        text after a tool's result, where a printed number is copied whole."""
+        goes_on = self.run in self.heads or self.run in self.points  # a separator or a point may follow
+        scan = self.vocab.numeric + (self.vocab.separating_ids if goes_on else [])
+        breaks = {i: how for i in scan if (how := self._after(self.run, self.vocab.bytes[i], answer)[1])}
         copying = bool(self.run) and self.run in self.prefixes
-        ending = 0 if not copying or self.run in self.whole else 1 + (len(self.run) >= self.MIN)  # by any other token
+        ending = 0 if not copying or self.run in self.whole else 1 + self._hard(self.run, answer)  # by any other token
         if self.SURE is None:  # only the hard breaks
             breaks, ending = {i: how for i, how in breaks.items() if how == 2}, ending * (ending == 2)
         if not breaks and not ending:
@@ -276,6 +309,8 @@ class NumberCopy:
         out = logits.clone()
         if ending:  # the tokens that hold no digit nor "_" would end the number here
             others = _sized(self.vocab.not_numeric, logits, True)
+            if goes_on:  # those are judged above, byte by byte
+                others = others & ~_sized(self.vocab.separating, logits, False)
             out[0, others & ~sure if ending == 1 else others] = float("-inf")
         bad = [i for i, how in breaks.items() if how == 2 or not bool(sure[i])]
         if bad:
@@ -290,9 +325,9 @@ _CODE = re.compile(rb'"name"\s*:\s*"python".*"code"\s*:\s*"(.*)', re.S)  # a pyt
 
 def _digits(data: bytes) -> list[bytes]:
     """The whole numbers of a text as their digits ("48.213", "48,213" and "48_213" are 48213)."""
-    out = [re.sub(rb"[^0-9]", b"", m.group()) for m in _SOURCE_NUMBERS[1].finditer(data)]
-    rest = _SOURCE_NUMBERS[1].sub(b" ", data)
-    return out + [m.group().replace(b"_", b"") for m in _SOURCE_NUMBERS[0].finditer(rest)]
+    out = [re.sub(rb"[^0-9]", b"", m.group()) for m in _SEPARATED.finditer(data)]
+    rest = _SEPARATED.sub(b" ", data)
+    return out + [m.group().replace(b"_", b"") for m in _PLAIN.finditer(rest)]
 
 
 class CallOperands:

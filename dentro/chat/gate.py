@@ -237,6 +237,7 @@ def score(weights: dict | None, confidence: float, familiar: float | None) -> fl
 
 
 _NUMBER = re.compile(r"\d{3,}")
+_ANY_NUMBER = re.compile(r"\d+")
 
 
 def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
@@ -244,7 +245,9 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     (capitalised words inside its sentences, names()) and numbers of 3 digits or more that neither
     the conversation before the reply (context: its texts) nor the reply's own words before the
     answer hold, and that no result of its calls holds (case aside; a search result's passages,
-    without its query line). [] when the answer is grounded in the results; None when the reply
+    without its query line). After a python call every number counts, short ones too, each
+    matched whole ("5" is not held by "15"): a program's "5" grounds "A conta dá 5." and leaves
+    "A conta dá 55." ungrounded. [] when the answer is grounded in the results; None when the reply
     called no tool, has no final answer of its own, or its answer adds no name or number (a
     profession, a refusal): nothing to check. Retrieval-augmented systems check an answer against the
     passages it rests on in the same spirit (attributed question answering, Bohnet et al. 2022,
@@ -257,12 +260,20 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     answer = reply[-1].get("content") or ""
     if "</think>" in answer:
         answer = answer.rsplit("</think>", 1)[1]
+    program = any((c.get("function") or {}).get("name") == "python" for m in reply for c in m.get("tool_calls") or [])
+    numbers = (_ANY_NUMBER if program else _NUMBER).findall(answer)
+
+    def holds(text: str, w: str) -> bool:
+        if program and w.isdigit():
+            return re.search(rf"(?<!\d){w}(?!\d)", text) is not None
+        return w.lower() in text
+
     known = " ".join(context + [m.get("content") or "" for m in reply[:-1] if m.get("role") == "assistant"]).lower()
-    added = [w for w in dict.fromkeys(sorted(names(answer)) + _NUMBER.findall(answer)) if w.lower() not in known]
+    added = [w for w in dict.fromkeys(sorted(names(answer)) + numbers) if not holds(known, w)]
     if not added:
         return None
     said = "\n".join(results).lower()
-    return [w for w in added if w.lower() not in said]
+    return [w for w in added if not holds(said, w)]
 
 
 def after_tools(confidence: float | None, threshold: float, missing: list[str] | None = None) -> bool:

@@ -208,7 +208,7 @@ class Reply:
             out = self.copy.constrain(self.call, logits)
         if self.numbers is not None and not self.thinking and (self.state == IN_CALL or
                                                                (self.state == WRITING and self.n_calls)):
-            numbers = self.numbers.constrain(logits if out is None else out)
+            numbers = self.numbers.constrain(logits if out is None else out, answer=self.state == WRITING)
             out = out if numbers is None else numbers
         if self.operands is not None and self.state == IN_CALL:
             operands = self.operands.constrain(self.call, logits if out is None else out)
@@ -272,8 +272,8 @@ class Reply:
             self.result = self.run_tool(name, arguments, context=self.context)
             if self.copy is not None:  # what a result names, a later call may quote
                 self.copy.add(self.result)
-            if self.numbers is not None:  # and a number it prints, the answer copies
-                self.numbers.add(self.result)
+            if self.numbers is not None:  # and a number it prints, the answer copies (a program's, whole)
+                self.numbers.add(self.result, printed=name == "python" and not self.result.startswith("Error"))
             cid = f"call_{self.n_calls}"
             self.messages.append({"role": "assistant", "content": self.lead + content.removesuffix("\n"),  # the template's \n
                                   "tool_calls": [{"id": cid, "type": "function", "function": {
