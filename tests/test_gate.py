@@ -317,6 +317,19 @@ def test_unsupported_names_what_the_answer_adds_that_no_result_holds():
     assert unsupported(asked, program + [{"role": "assistant", "content": "A conta dá 2."}]) is None  # the question's
     assert unsupported(["Quanto é 15 mais 3?"], program[:1] + [{"role": "tool", "content": "18"},
                                                               {"role": "assistant", "content": "É 5."}]) == ["5"]
+    # a number of the question that the program left out: the result answers another problem
+    from dentro.chat.gate import left_out
+    three = [{"role": "assistant", "content": "Vou somar.", "tool_calls": [{"id": "call_1", "type": "function",
+              "function": {"name": "python", "arguments": '{"code": "print( 3 + 5)"}'}}]},
+             {"role": "tool", "tool_call_id": "call_1", "content": "8"}, {"role": "assistant", "content": "A conta dá 8."}]
+    assert left_out("Quanto é 3 mais 4 mais 5?", three) == ["4"]
+    assert unsupported(["Quanto é 3 mais 4 mais 5?"], three) == ["4"] and not after_tools(0.99, 0.8, ["4"])
+    assert unsupported(["Quanto é 3 mais 5?"], three) == []
+    assert left_out("Quanto é 5 vezes 5?", three) == ["5"]  # the question's 5 twice, the program's once
+    assert left_out("Quanto é 48.213 + 7.719?", [{"role": "assistant", "content": "", "tool_calls": [{
+        "id": "call_1", "type": "function", "function": {"name": "python", "arguments": {
+            "code": "print( 48_213 + 7_719)"}}}]}]) == []  # separators read as the copy constraint reads them
+    assert left_out("Quanto é 3 mais 4?", reply("It is 7.")) == []  # no program: nothing left out
     # the gate: grounded stands however unsure, ungrounded is refused however sure, else confidence
     assert after_tools(0.1, 0.8, []) and not after_tools(0.99, 0.8, ["Wilbridge"])
     assert after_tools(0.9, 0.8, None) and not after_tools(0.1, 0.8, None) and after_tools(None, 0.8, None)

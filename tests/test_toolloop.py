@@ -427,13 +427,17 @@ class Soft(Scripted):
         return logits
 
 
-@pytest.mark.parametrize("sure, final, stands, why", [
-    (True, "O resultado é 83810205.", True, None),
-    (False, "O resultado é 83810205.", True, None),  # unsure, but it says what the tool said
-    (False, "O resultado está na tela.", False, "depois das ferramentas também não é segura"),  # nothing to check
-    (True, "O resultado é 83810206.", False, "diz 83810206, que os resultados das ferramentas não dizem"),
+@pytest.mark.parametrize("sure, final, stands, why, code", [
+    (True, "O resultado é 83810205.", True, None, "print(12345 * 6789)"),
+    (False, "O resultado é 83810205.", True, None, "print(12345 * 6789)"),  # unsure, but it says what the tool said
+    (False, "O resultado está na tela.", False, "depois das ferramentas também não é segura",
+     "print(12345 * 6789)"),  # nothing to check
+    (True, "O resultado é 83810206.", False, "diz 83810206, que os resultados das ferramentas não dizem",
+     "print(12345 * 6789)"),
+    (True, "O resultado é 83810205.", False, "o programa deixou de fora 6789 da pergunta",
+     "print(12345 * 12345)"),  # the program answered another problem
 ])
-def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, sure, final, stands, why):
+def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, sure, final, stands, why, code):
     """The chat model is unsure (uniform logits): the question goes to the tool model, which calls
     python. Its final answer is held back until judged (gate.after_tools): one whose numbers the
     tool's result holds is shown, however sure; one that states a number no result holds is
@@ -447,7 +451,7 @@ def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, 
 
     conversation = with_tools_prompt([
         {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
-        {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
+        {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": code})]},
         {"role": "tool", "content": "83810205"},
         {"role": "assistant", "content": final}])
     script, _ = render(tok, conversation)
@@ -459,7 +463,7 @@ def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, 
                 tools=ToolContext(copy_numbers=False), gate=0.5, tool_model=(tool_model, tok))
     answer = s.ask(conversation[1]["content"])
     shown = out.getvalue()
-    assert "🔧 python(code='print(12345 * 6789)')" in shown and "Vou calcular." in shown
+    assert f"🔧 python(code='{code}')" in shown and "Vou calcular." in shown
     if stands:
         assert answer == final and shown.rstrip().endswith(answer)
         assert "ferramentas também" not in shown and "não dizem" not in shown

@@ -240,6 +240,39 @@ _NUMBER = re.compile(r"\d{3,}")
 _ANY_NUMBER = re.compile(r"\d+")
 
 
+def left_out(question: str, reply: list[dict]) -> list[str]:
+    """The numbers of the question that the reply's python programs do not hold (as many times as
+    the question has them; the program that holds the most of each counts), read as
+    dentro.chat.copying reads them ("48.213" and `48_213` are 48213). [] when the reply ran no
+    program. "Quanto é 3 mais 4 mais 5?" -> `print( 3 + 5)` -> ["4"]: the program answered another
+    problem, and its result, grounded as it is, is not the answer (the tiny model's python
+    conversations have two operands). A question that carries a number no operation needs
+    ("Responda em 1 frase") is refused with it too."""
+    from collections import Counter
+
+    from dentro.chat.copying import _digits
+
+    held: Counter = Counter()
+    for m in reply:
+        for c in m.get("tool_calls") or []:
+            f = c.get("function") or {}
+            if f.get("name") != "python":
+                continue
+            arguments = f.get("arguments")
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except json.JSONDecodeError:
+                    continue
+            code = arguments.get("code") if isinstance(arguments, dict) else None
+            if isinstance(code, str):
+                held |= Counter(_digits(code.encode("utf-8")))
+    if not held:
+        return []
+    asked = Counter(_digits(question.encode("utf-8")))
+    return [n.decode() for n, k in asked.items() if held[n] < k]
+
+
 def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     """What the final answer of a reply that used tools adds that no tool result says: its names
     (capitalised words inside its sentences, names()) and numbers of 3 digits or more that neither
@@ -247,7 +280,8 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     answer hold, and that no result of its calls holds (case aside; a search result's passages,
     without its query line). After a python call every number counts, short ones too, each
     matched whole ("5" is not held by "15"): a program's "5" grounds "A conta dá 5." and leaves
-    "A conta dá 55." ungrounded. [] when the answer is grounded in the results; None when the reply
+    "A conta dá 55." ungrounded; and a number of the question (context's last text) that the
+    programs left out is unsupported too (left_out). [] when the answer is grounded in the results; None when the reply
     called no tool, has no final answer of its own, or its answer adds no name or number (a
     profession, a refusal): nothing to check. Retrieval-augmented systems check an answer against the
     passages it rests on in the same spirit (attributed question answering, Bohnet et al. 2022,
@@ -262,6 +296,7 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
         answer = answer.rsplit("</think>", 1)[1]
     program = any((c.get("function") or {}).get("name") == "python" for m in reply for c in m.get("tool_calls") or [])
     numbers = (_ANY_NUMBER if program else _NUMBER).findall(answer)
+    skipped = left_out(context[-1], reply) if program and context else []
 
     def holds(text: str, w: str) -> bool:
         if program and w.isdigit():
@@ -271,9 +306,9 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     known = " ".join(context + [m.get("content") or "" for m in reply[:-1] if m.get("role") == "assistant"]).lower()
     added = [w for w in dict.fromkeys(sorted(names(answer)) + numbers) if not holds(known, w)]
     if not added:
-        return None
+        return skipped or None
     said = "\n".join(results).lower()
-    return [w for w in added if not holds(said, w)]
+    return [w for w in added if not holds(said, w)] + skipped
 
 
 def after_tools(confidence: float | None, threshold: float, missing: list[str] | None = None) -> bool:

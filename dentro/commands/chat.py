@@ -99,6 +99,8 @@ LABELS = {
                              "en": "(confidence {c:.3f} < {t:.3f}: the answer after the tools is not safe either)"},
     "gate_ungrounded": {"pt": "(a resposta diz {what}, que os resultados das ferramentas não dizem: não é segura)",
                         "en": "(the answer says {what}, which the tools' results do not: it is not safe)"},
+    "gate_left_out": {"pt": "(o programa deixou de fora {what} da pergunta: a resposta não é segura)",
+                      "en": "(the program left out {what} of the question: the answer is not safe)"},
 }
 
 
@@ -378,7 +380,7 @@ class Session:
         results must hold (gate.after_tools): it is held back until the reply ends, then shown, or
         replaced by the model saying it does not know."""
         from dentro.chat.assistant import build_prompt
-        from dentro.chat.gate import after_tools, refusal_for, unsupported
+        from dentro.chat.gate import after_tools, left_out, refusal_for, unsupported
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
         model, tok = model or self.model, tok or self.tok
@@ -418,7 +420,9 @@ class Session:
         missing = None if judge is None else unsupported([m.get("content") or "" for m in self.messages], done.messages)
         if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge, missing):
             said = refusal_for(self.messages[-1]["content"], last["content"], self.refusals, self.lang)
-            why = say("gate_ungrounded", self.lang, what=", ".join(missing)) if missing else \
+            skipped = left_out(self.messages[-1].get("content") or "", done.messages)
+            why = say("gate_left_out", self.lang, what=", ".join(skipped)) if skipped else \
+                say("gate_ungrounded", self.lang, what=", ".join(missing)) if missing else \
                 say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)
             if stream:
                 print(shade.pause() + ("" if at_line_start else "\n") + self.dim(why) + shade.resume(),
