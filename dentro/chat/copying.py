@@ -22,11 +22,12 @@ logits are left as they are.
                 the number only where one of those ends. A copy of 1 digit so far ("2" of
                 "2 mais 3") may be broken only by a token the model gives 90% or more (SURE): the
                 tiny model's `print( 22 + 33)` goes, a constant a model means (60 after a 6)
-                stays. "49.231" is one number, 49231: `print( 99_280 - 49)` is not a copy. In the answer, a number a python call printed is copied whole however short
-                and however sure the model (`print( 2 + 3)` -> 5 and "A conta dá 55." at 0.97 was
-                the tiny model's slip). A number that matches none is the model's own and is not
-                touched, nor is a reply that called no tool (a model that computes "48213 + 5" in
-                its head writes its own number).
+                stays. "49.231" is one number, 49231: `print( 99_280 - 49)` is not a copy. In
+                the answer, a number a python call printed is copied whole however short and
+                however sure the model (`print( 2 + 3)` -> 5 and "A conta dá 55." at 0.97 was the
+                tiny model's slip), decimals too. A number that matches none is the model's own
+                and is not touched, nor is a reply that called no tool (a model that computes
+                "48213 + 5" in its head writes its own number).
     CallOperands  once a python program holds every number of the question (as many times as it
                 has them, two at least), another operator right after the last number (or the
                 spaces before one) needs SURE: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)` was
@@ -250,7 +251,7 @@ class NumberCopy:
             self.points.update(m.group(1) for m in _DECIMAL.finditer(data))
             data = _DECIMAL.sub(rb"\1\2", data)
         self.heads.update(re.match(rb"\d+", m.group()).group() for m in _SEPARATED.finditer(data))
-        for digits in set(_digits(data)):
+        for digits in set(whole_numbers(data)):
             if digits:
                 self.whole.add(digits)
                 self.prefixes.update(digits[:n] for n in range(1, len(digits) + 1))
@@ -323,7 +324,7 @@ class NumberCopy:
 _CODE = re.compile(rb'"name"\s*:\s*"python".*"code"\s*:\s*"(.*)', re.S)  # a python call's program so far
 
 
-def _digits(data: bytes) -> list[bytes]:
+def whole_numbers(data: bytes) -> list[bytes]:
     """The whole numbers of a text as their digits ("48.213", "48,213" and "48_213" are 48213)."""
     out = [re.sub(rb"[^0-9]", b"", m.group()) for m in _SEPARATED.finditer(data)]
     rest = _SEPARATED.sub(b" ", data)
@@ -343,7 +344,7 @@ class CallOperands:
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
         turns = source.split(b"<|im_start|>")  # the system message's numbers are not the question's
-        self.asked = Counter(_digits(b"\n".join(t for t in turns if not t.startswith(b"system"))))
+        self.asked = Counter(whole_numbers(b"\n".join(t for t in turns if not t.startswith(b"system"))))
 
     def constrain(self, call: list[int], logits: torch.Tensor) -> torch.Tensor | None:
         if sum(self.asked.values()) < 2:
@@ -351,7 +352,7 @@ class CallOperands:
         m = _CODE.search(b"".join(self.vocab.bytes[i] for i in call))
         if m is None or not m.group(1)[-1:].isdigit():  # right after a number
             return None
-        written = Counter(_digits(m.group(1)))
+        written = Counter(whole_numbers(m.group(1)))
         if any(written[n] < k for n, k in self.asked.items()):
             return None
         sure = logits[0].float().softmax(-1) >= self.SURE

@@ -250,7 +250,7 @@ def left_out(question: str, reply: list[dict]) -> list[str]:
     ("Responda em 1 frase") is refused with it too."""
     from collections import Counter
 
-    from dentro.chat.copying import _digits
+    from dentro.chat.copying import whole_numbers
 
     held: Counter = Counter()
     for m in reply:
@@ -266,10 +266,10 @@ def left_out(question: str, reply: list[dict]) -> list[str]:
                     continue
             code = arguments.get("code") if isinstance(arguments, dict) else None
             if isinstance(code, str):
-                held |= Counter(_digits(code.encode("utf-8")))
+                held |= Counter(whole_numbers(code.encode("utf-8")))
     if not held:
         return []
-    asked = Counter(_digits(question.encode("utf-8")))
+    asked = Counter(whole_numbers(question.encode("utf-8")))
     return [n.decode() for n, k in asked.items() if held[n] < k]
 
 
@@ -281,11 +281,12 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     without its query line). After a python call every number counts, short ones too, each
     matched whole ("5" is not held by "15"): a program's "5" grounds "A conta dá 5." and leaves
     "A conta dá 55." ungrounded; and a number of the question (context's last text) that the
-    programs left out is unsupported too (left_out). [] when the answer is grounded in the results; None when the reply
-    called no tool, has no final answer of its own, or its answer adds no name or number (a
-    profession, a refusal): nothing to check. Retrieval-augmented systems check an answer against the
-    passages it rests on in the same spirit (attributed question answering, Bohnet et al. 2022,
-    arXiv:2212.08037); here the check is literal, as the tiny model copies what it reads."""
+    programs left out is unsupported too (left_out). [] when the answer is grounded in the
+    results; None when the reply called no tool, has no final answer of its own, or its answer
+    adds no name or number (a profession, a refusal): nothing to check. Retrieval-augmented
+    systems check an answer against the passages it rests on in the same spirit (attributed
+    question answering, Bohnet et al. 2022, arXiv:2212.08037); here the check is literal, as the
+    tiny model copies what it reads."""
     from dentro.chat.tools import response_passages
 
     results = [response_passages(m.get("content") or "") for m in reply if m.get("role") == "tool"]
