@@ -241,10 +241,18 @@ def test_a_short_copy_is_broken_only_by_a_token_the_model_is_sure_of(tok):
     for t in tok.encode("O resultado é 5214"):
         flt.push(t)
     assert digits_allowed(tok, flt)["."] and flt.constrain(torch.zeros(1, tok.vocab_size), answer=True) is not None
+    got = {c: tok.encode(c)[0] in allowed(flt.constrain(torch.zeros(1, tok.vocab_size), answer=True), tok.vocab_size)
+           for c in "0123456789."}
+    assert got == {c: c == "." for c in "0123456789."}  # not "52144": the point is part of the copy
     flt.push(tok.encode(".")[0])
     got = {c: tok.encode(c)[0] in allowed(flt.constrain(torch.zeros(1, tok.vocab_size), answer=True), tok.vocab_size)
            for c in "0123456789"}
     assert got == {c: c == "4" for c in "0123456789"}
+    for t in tok.encode("43"):
+        flt.push(t)
+    got = {c: tok.encode(c)[0] in allowed(flt.constrain(torch.zeros(1, tok.vocab_size), answer=True), tok.vocab_size)
+           for c in "0123456789. "}
+    assert got == {c: c in ". " for c in "0123456789. "}  # whole: it ends, with the sentence's full stop or not
     # without SURE (the rule before it), a short copy is the model's to break
     NumberCopy.SURE, saved = None, NumberCopy.SURE
     try:

@@ -240,24 +240,26 @@ class NumberCopy:
         self.longer: set[bytes] = set()  # the prefixes a number of the source goes on after
         self.printed: set[bytes] = set()  # the prefixes of the numbers a program printed
         self.heads: set[bytes] = set()  # "49" of "49.231": may end where a separator follows
-        self.points: set[bytes] = set()  # "5214" of a printed "5214.43": goes on after its "."
-        self.run = b""  # the digits of the number being written
+        self.points: set[bytes] = set()  # "5214" of a printed "5214.43": goes on with its "."
+        self.run = b""  # the digits of the number being written (and a printed float's point)
         self.add(source.decode("utf-8", "replace"))
 
     def add(self, text: str, printed: bool = False) -> None:
         """The numbers of text join the source; printed: text is what a program printed."""
         data = text.encode("utf-8")
-        if printed:  # a printed "5214.43" is one number: its answer copies it whole, decimals too
+        found = set()
+        if printed:  # a printed "5214.43" is one number, its point included: the answer copies it whole
+            found = {m.group() for m in _DECIMAL.finditer(data)}
             self.points.update(m.group(1) for m in _DECIMAL.finditer(data))
-            data = _DECIMAL.sub(rb"\1\2", data)
+            data = _DECIMAL.sub(b" ", data)
         self.heads.update(re.match(rb"\d+", m.group()).group() for m in _SEPARATED.finditer(data))
-        for digits in set(whole_numbers(data)):
-            if digits:
-                self.whole.add(digits)
-                self.prefixes.update(digits[:n] for n in range(1, len(digits) + 1))
-                self.longer.update(digits[:n] for n in range(1, len(digits)))
+        for number in found | set(whole_numbers(data)):
+            if number:
+                self.whole.add(number)
+                self.prefixes.update(number[:n] for n in range(1, len(number) + 1))
+                self.longer.update(number[:n] for n in range(1, len(number)))
                 if printed:
-                    self.printed.update(digits[:n] for n in range(1, len(digits) + 1))
+                    self.printed.update(number[:n] for n in range(1, len(number) + 1))
 
     def reset(self) -> None:
         """Forced tokens came between: no number continues across them."""
@@ -279,7 +281,7 @@ class NumberCopy:
                     broke = max(broke, 1 + self._hard(run, answer))
                 run += bytes([b])
             elif b == 0x2E and run in self.points:  # the decimal point of a printed number: it goes on
-                pass
+                run += b"."
             elif b == 0x5F and run:  # "_" inside a number: fine while a number of the source goes on
                 if copying and run not in self.longer:
                     broke = max(broke, 1 + self._hard(run, answer))
