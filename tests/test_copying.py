@@ -294,6 +294,39 @@ def test_a_program_that_holds_every_number_of_the_question_stops_unless_sure(tok
     assert CallOperands(tok, "Quanto é 2?".encode()).constrain(call("print( 2"), unsure) is None
 
 
+def test_the_programs_operation_is_the_one_the_question_names(tok):
+    """"96249 vezes 176" -> `print( 96249 + 176)` was the tiny model's most common slip on a fresh
+    clone: when the question names one kind of operation, another operator right after a number of
+    the program is not allowed (CallOperator); two kinds, or none, leave the program alone."""
+    from dentro.chat.copying import CallOperator, operations
+    from dentro.world.tool_conversations import DIVIDE, OPS
+
+    # every way the world's conversations name an operation is read as that operation
+    for sym, words in [*((s, w) for s, by in OPS.items() for w in by["pt"] + by["en"]), *(("/", w) for by in
+                                                                                        DIVIDE.values() for w in by)]:
+        assert operations(f"Quanto é 12 {words} 7?") == {sym}, words
+    assert operations("7-5 = ?") == {"-"} and operations("Bem-vindo! Quem é você?") == set()
+    assert operations("Quanto é 2 vezes 3 mais 1?") == {"*", "+"}
+
+    def program(question: str, code: str, logits) -> torch.Tensor | None:
+        source = render(tok, [{"role": "system", "content": "Tools: search, python. 2 + 2"},
+                              {"role": "user", "content": question}], add_generation_prompt=True)[0]
+        op = CallOperator(tok, tok.decode_bytes(source))
+        return op.constrain(tok.encode('{"name": "python", "arguments": {"code": "' + code), logits)
+
+    plus, times = tok.encode("+")[0], tok.encode("*")[0]
+    sure = torch.full((1, tok.vocab_size), -20.0)
+    sure[0, plus] = 10.0
+    out = program("Qual é o resultado de 96249 vezes 176?", "print( 96249 ", sure)
+    assert out[0, plus] == float("-inf") and out[0, times] == -20.0  # however sure of "+"
+    assert program("Qual é o resultado de 96249 vezes 176?", "print( 96249", sure)[0, plus] == float("-inf")
+    out = program("Qual é o resultado de 96249 mais 176?", "print( 96249 ", sure)
+    assert out[0, plus] == 10.0 and out[0, times] == float("-inf")  # its operation, and no other
+    assert program("Quanto é 2 vezes 3 mais 1?", "print( 2 ", sure) is None  # two kinds: the model's
+    assert program("Quanto é 7 dividido por 2?", "print( round( 7 / 2", sure)[0, plus] == float("-inf")
+    assert program("Quanto é 7 dividido por 2?", "print( round( 7 / 2, ", sure) is None  # not after a number
+
+
 @pytest.mark.parametrize("batched", [False, True])
 def test_the_program_ends_with_the_questions_numbers(tok, batched):
     question = {"role": "user", "content": "Quanto é 2 mais 3?"}

@@ -1,5 +1,5 @@
 """Copied, not recalled: what the model copies from the conversation into a call or an answer, it
-copies exactly. Three constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
+copies exactly. Four constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
 `ToolContext.copy_quotes` and `copy_numbers` switch them off (`dentro chat --free-copy`).
 
 A small model writes a name or a number it has just read as much from memory as from the text:
@@ -32,6 +32,10 @@ logits are left as they are.
                 has them, two at least), another operator right after the last number (or the
                 spaces before one) needs SURE: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)` was
                 the tiny model's way with small numbers. Switched with copy_numbers.
+    CallOperator  when the question names one kind of operation ("vezes", "×", "plus", "dividido
+                por"...: OPERATION_WORDS), an operator of another kind right after a number of a
+                python program is not allowed: "96249 vezes 176" -> `print( 96249 + 176)` was the
+                tiny model's most common slip. Switched with copy_numbers.
 
 All are exact and cheap per step: inside a phrase a token is allowed when it is a prefix of what
 follows an occurrence of the phrase in the source (a dictionary lookup per length); the few tokens
@@ -126,6 +130,10 @@ class _Vocab:
         # or not, and the spaces alone (a tokenizer may write " " and "+" apart)
         self.operators = torch.tensor([not tokenizer.is_special(i) and bool(b) and b.lstrip(b" ")[:1] in
                                        (b"+", b"-", b"*", b"/", b"") for i, b in enumerate(self.bytes)])
+        # for each operator, the tokens that open another one (after spaces or not): "*" and "**" are one kind
+        lead = [b.lstrip(b" ")[:1] if not tokenizer.is_special(i) else b"" for i, b in enumerate(self.bytes)]
+        self.wrong_operator = {sym: torch.tensor([c in (b"+", b"-", b"*", b"/") and c != sym.encode() for c in lead])
+                               for sym in ("+", "-", "*", "/")}
         self.not_numeric = torch.ones(len(self.bytes), dtype=torch.bool)  # the tokens that end a number
         self.not_numeric[self.numeric] = False
         # of those, the ones that go on with a separator ("." or ","): after "49" of "49.231"
@@ -331,6 +339,52 @@ def whole_numbers(data: bytes) -> list[bytes]:
     out = [re.sub(rb"[^0-9]", b"", m.group()) for m in _SEPARATED.finditer(data)]
     rest = _SEPARATED.sub(b" ", data)
     return out + [m.group().replace(b"_", b"") for m in _PLAIN.finditer(rest)]
+
+
+# How a question names each operation, in the languages dentro speaks (the world's arithmetic
+# conversations use these words: dentro.world.tool_conversations OPS and DIVIDE)
+OPERATION_WORDS = {"+": ("+", "mais", "plus"), "-": ("-", "−", "menos", "minus"),
+                   "*": ("×", "*", "vezes", "times", "multiplicado por", "multiplied by"),
+                   "/": ("÷", "/", "dividido por", "divided by")}
+_OPERATION = {sym: re.compile("|".join(rf"(?<!\w){re.escape(w)}(?!\w)" if w[0].isalpha() else
+                                       rf"(?<=[\d\s]){re.escape(w)}(?=[\s\d])" for w in words), re.I)
+              for sym, words in OPERATION_WORDS.items()}
+
+
+def operations(text: str) -> set[str]:
+    """The operations a question names, as Python writes them: "Quanto é 96249 vezes 176?" ->
+    {"*"}; a symbol counts between numbers or spaces ("7-5", "7 - 5"; not "bem-vindo")."""
+    return {sym for sym, pattern in _OPERATION.items() if pattern.search(text)}
+
+
+class CallOperator:
+    """A program's operation is the question's: when the question names one operation (one kind:
+    "3 mais 4 mais 5" too), an arithmetic operator other than it, right after a number of a python
+    call's program, is allowed only at SURE probability or more (None: never). The tiny model
+    confuses them: "Qual é o resultado de 96249 vezes 176?" -> `print( 96249 + 176)`."""
+
+    SURE = None
+
+    def __init__(self, tokenizer, source: bytes):
+        self.vocab = _vocab(tokenizer)
+        turns = [t for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
+        named = operations(turns[-1].decode("utf-8", "replace")) if turns else set()
+        self.expected = next(iter(named)) if len(named) == 1 else None
+
+    def constrain(self, call: list[int], logits: torch.Tensor) -> torch.Tensor | None:
+        if self.expected is None:
+            return None
+        m = _CODE.search(b"".join(self.vocab.bytes[i] for i in call))
+        if m is None or not re.search(rb"\d *$", m.group(1)):  # right after a number
+            return None
+        blocked = _sized(self.vocab.wrong_operator[self.expected], logits, False)
+        if self.SURE is not None:
+            blocked = blocked & ~(logits[0].float().softmax(-1) >= self.SURE)
+        if not bool(blocked.any()):
+            return None
+        out = logits.clone()
+        out[0, blocked] = float("-inf")
+        return out
 
 
 class CallOperands:

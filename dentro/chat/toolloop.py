@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dentro.chat.assistant import geometric_mean
-from dentro.chat.copying import CallOperands, NumberCopy, QuoteCopy
+from dentro.chat.copying import CallOperands, CallOperator, NumberCopy, QuoteCopy
 from dentro.chat.template import THINK_OFF
 from dentro.chat.tools import ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, generate_batch, sample_next
@@ -180,6 +180,7 @@ class Reply:
         self.copy = QuoteCopy(tokenizer, source) if context.copy_quotes else None
         self.numbers = NumberCopy(tokenizer, source) if context.copy_numbers else None  # a copied number ends whole
         self.operands = CallOperands(tokenizer, source) if context.copy_numbers else None  # a program stops at its problem
+        self.operator = CallOperator(tokenizer, source) if context.copy_numbers else None  # with the question's operation
         self.thinking = False  # inside a <think> block the model wrote: its numbers are its own
         self.think_ids = (special("<think>"), special("</think>"))
         self._new_turn()
@@ -202,7 +203,8 @@ class Reply:
         (dentro.chat.copying): inside a search's quoted phrase, only copies of the conversation;
         in a call, or in text after a tool's result (not in <think>), a number that started as a
         copy of one of its numbers, only that copy; in a python program that holds every number of
-        the question, no further operator unless sure. None when nothing is forbidden."""
+        the question, no further operator unless sure, and no operator of another kind than the
+        one the question names. None when nothing is forbidden."""
         out = None
         if self.state == IN_CALL and self.copy is not None:
             out = self.copy.constrain(self.call, logits)
@@ -213,6 +215,9 @@ class Reply:
         if self.operands is not None and self.state == IN_CALL:
             operands = self.operands.constrain(self.call, logits if out is None else out)
             out = out if operands is None else operands
+        if self.operator is not None and self.state == IN_CALL:
+            operator = self.operator.constrain(self.call, logits if out is None else out)
+            out = out if operator is None else operator
         return out
 
     def push(self, t: int, step: Step | None = None) -> Token:

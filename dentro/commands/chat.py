@@ -133,7 +133,8 @@ def add_arguments(p):
                         "(the gate is the stage-6 calibration in <run>/factuality/gate.json; docs/factuality.md)")
     p.add_argument("--free-copy", action="store_true",
                    help="let the model write names in its search queries and numbers in its programs and answers "
-                        "as it recalls them, instead of copying the conversation's exactly (docs/tools.md)")
+                        "as it recalls them, instead of copying the conversation's exactly, and its programs' "
+                        "operators as it likes (docs/tools.md)")
     p.add_argument("--search-index", metavar="PATH", default=None,
                    help="search index for the search tool (default: <run>/tools/search.sqlite, built from "
                         "<run>/data/corpus on first use)")
