@@ -127,11 +127,10 @@ class _Vocab:
         self.numeric = [i for i, b in enumerate(self.bytes)
                         if not tokenizer.is_special(i) and any(0x30 <= c <= 0x39 or c == 0x5F for c in b)]
         # the tokens that open another operation in a program: an arithmetic operator, after spaces
-        # or not, and the spaces alone (a tokenizer may write " " and "+" apart)
-        self.operators = torch.tensor([not tokenizer.is_special(i) and bool(b) and b.lstrip(b" ")[:1] in
-                                       (b"+", b"-", b"*", b"/", b"") for i, b in enumerate(self.bytes)])
-        # for each operator, the tokens that open another one (after spaces or not): "*" and "**" are one kind
-        lead = [b.lstrip(b" ")[:1] if not tokenizer.is_special(i) else b"" for i, b in enumerate(self.bytes)]
+        # or not, and the spaces alone (a tokenizer may write " " and "+" apart); and for each
+        # operator, the tokens that open one of another kind ("*" and "**" are one kind)
+        lead = [None if tokenizer.is_special(i) or not b else b.lstrip(b" ")[:1] for i, b in enumerate(self.bytes)]
+        self.operators = torch.tensor([c in (b"+", b"-", b"*", b"/", b"") for c in lead])
         self.wrong_operator = {sym: torch.tensor([c in (b"+", b"-", b"*", b"/") and c != sym.encode() for c in lead])
                                for sym in ("+", "-", "*", "/")}
         self.not_numeric = torch.ones(len(self.bytes), dtype=torch.bool)  # the tokens that end a number
@@ -139,6 +138,15 @@ class _Vocab:
         # of those, the ones that go on with a separator ("." or ","): after "49" of "49.231"
         self.separating = self.not_numeric & torch.tensor([b[:1] in (b".", b",") for b in self.bytes])
         self.separating_ids = self.separating.nonzero().flatten().tolist()
+
+
+def _forbid(logits: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor | None:
+    """logits with the `blocked` tokens at -inf; None when none is."""
+    if not bool(blocked.any()):
+        return None
+    out = logits.clone()
+    out[0, blocked] = float("-inf")
+    return out
 
 
 def _sized(mask: torch.Tensor, logits: torch.Tensor, pad: bool) -> torch.Tensor:
@@ -360,10 +368,8 @@ def operations(text: str) -> set[str]:
 class CallOperator:
     """A program's operation is the question's: when the question names one operation (one kind:
     "3 mais 4 mais 5" too), an arithmetic operator other than it, right after a number of a python
-    call's program, is allowed only at SURE probability or more (None: never). The tiny model
-    confuses them: "Qual é o resultado de 96249 vezes 176?" -> `print( 96249 + 176)`."""
-
-    SURE = None
+    call's program, is not allowed, however sure the model. The tiny model confuses them: "Qual é o
+    resultado de 96249 vezes 176?" -> `print( 96249 + 176)`."""
 
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
@@ -377,14 +383,7 @@ class CallOperator:
         m = _CODE.search(b"".join(self.vocab.bytes[i] for i in call))
         if m is None or not re.search(rb"\d *$", m.group(1)):  # right after a number
             return None
-        blocked = _sized(self.vocab.wrong_operator[self.expected], logits, False)
-        if self.SURE is not None:
-            blocked = blocked & ~(logits[0].float().softmax(-1) >= self.SURE)
-        if not bool(blocked.any()):
-            return None
-        out = logits.clone()
-        out[0, blocked] = float("-inf")
-        return out
+        return _forbid(logits, _sized(self.vocab.wrong_operator[self.expected], logits, False))
 
 
 class CallOperands:
@@ -412,9 +411,4 @@ class CallOperands:
         if any(written[n] < k for n, k in self.asked.items()):
             return None
         sure = logits[0].float().softmax(-1) >= self.SURE
-        blocked = _sized(self.vocab.operators, logits, False) & ~sure
-        if not bool(blocked.any()):
-            return None
-        out = logits.clone()
-        out[0, blocked] = float("-inf")
-        return out
+        return _forbid(logits, _sized(self.vocab.operators, logits, False) & ~sure)

@@ -251,22 +251,12 @@ def left_out(question: str, reply: list[dict]) -> list[str]:
     from collections import Counter
 
     from dentro.chat.copying import whole_numbers
+    from dentro.chat.tools import tool_calls
 
     held: Counter = Counter()
-    for m in reply:
-        for c in m.get("tool_calls") or []:
-            f = c.get("function") or {}
-            if f.get("name") != "python":
-                continue
-            arguments = f.get("arguments")
-            if isinstance(arguments, str):
-                try:
-                    arguments = json.loads(arguments)
-                except json.JSONDecodeError:
-                    continue
-            code = arguments.get("code") if isinstance(arguments, dict) else None
-            if isinstance(code, str):
-                held |= Counter(whole_numbers(code.encode("utf-8")))
+    for _, name, arguments in tool_calls(reply):
+        if name == "python" and isinstance(arguments.get("code"), str):
+            held |= Counter(whole_numbers(arguments["code"].encode("utf-8")))
     if not held:
         return []
     asked = Counter(whole_numbers(question.encode("utf-8")))
@@ -287,7 +277,7 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     systems check an answer against the passages it rests on in the same spirit (attributed
     question answering, Bohnet et al. 2022, arXiv:2212.08037); here the check is literal, as the
     tiny model copies what it reads."""
-    from dentro.chat.tools import response_passages
+    from dentro.chat.tools import response_passages, tool_calls
 
     results = [response_passages(m.get("content") or "") for m in reply if m.get("role") == "tool"]
     if not results or not reply or reply[-1].get("role") != "assistant" or reply[-1].get("tool_calls"):
@@ -295,7 +285,7 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     answer = reply[-1].get("content") or ""
     if "</think>" in answer:
         answer = answer.rsplit("</think>", 1)[1]
-    program = any((c.get("function") or {}).get("name") == "python" for m in reply for c in m.get("tool_calls") or [])
+    program = any(name == "python" for _, name, _ in tool_calls(reply))
     numbers = (_ANY_NUMBER if program else _NUMBER).findall(answer)
     skipped = left_out(context[-1], reply) if program and context else []
 

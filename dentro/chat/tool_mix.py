@@ -30,7 +30,7 @@ import random
 import re
 from pathlib import Path
 
-from dentro.chat.tools import NO_RESULTS, TOOLS_PROMPT, ToolContext, call_tool, response_passages
+from dentro.chat.tools import NO_RESULTS, TOOLS_PROMPT, ToolContext, call_tool, response_passages, tool_calls
 
 NOT_FOUND = {
     "pt": ["Não sei: a busca não encontrou nada sobre {name}.",
@@ -47,17 +47,9 @@ def with_tools_prompt(messages: list[dict]) -> list[dict]:
     return [{"role": "system", "content": TOOLS_PROMPT}] + messages
 
 
-def _tool_calls(messages: list[dict]):
-    """(index of the message, tool name, arguments as a dict) of every tool call, in order."""
-    for i, m in enumerate(messages):
-        for call in m.get("tool_calls") or []:
-            args = call["function"]["arguments"]
-            yield i, call["function"]["name"], json.loads(args) if isinstance(args, str) else args
-
-
 def _search_turn(messages: list[dict]) -> tuple[int, dict] | None:
     """(index of the tool message, the search call's arguments) of a search conversation."""
-    return next(((i + 1, args) for i, name, args in _tool_calls(messages) if name == "search"), None)
+    return next(((i + 1, args) for i, name, args in tool_calls(messages) if name == "search"), None)
 
 
 def ground(convs: list[dict], context: ToolContext, answers: dict[str, dict]) -> tuple[list[dict], dict]:
@@ -91,7 +83,7 @@ def run_failed_calls(convs: list[dict], context: ToolContext, workers: int = 4) 
     -> (conversations, how many were dropped)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    codes = [next(args["code"] for _, name, args in _tool_calls(c["messages"]) if name == "python")
+    codes = [next(args["code"] for _, name, args in tool_calls(c["messages"]) if name == "python")
              for c in convs if c.get("kind") == "python_failed"]
     with ThreadPoolExecutor(workers) as pool:  # each call is its own sandboxed process
         results = iter(list(pool.map(lambda code: call_tool("python", {"code": code}, context=context), codes)))
@@ -142,7 +134,7 @@ def python_pairs(convs: list[dict]) -> set[tuple[int, int]]:
     held-out arithmetic of the evaluation avoids them."""
     pairs = set()
     for c in convs:
-        for _, name, args in _tool_calls(c["messages"]):
+        for _, name, args in tool_calls(c["messages"]):
             nums = [int(x.replace("_", "")) for x in re.findall(r"\d[\d_]*", args.get("code", ""))] if name == "python" else []
             if len(nums) >= 2:
                 pairs.add((nums[0], nums[1]))

@@ -74,6 +74,15 @@ class ToolContext:
     copy_numbers: bool = True
 
 
+def tool_calls(messages: list[dict]):
+    """(index of the message, tool name, arguments as a dict) of every tool call of OpenAI-format
+    messages, in order."""
+    for i, m in enumerate(messages):
+        for call in m.get("tool_calls") or []:
+            args = call["function"]["arguments"]
+            yield i, call["function"]["name"], json.loads(args) if isinstance(args, str) else args
+
+
 def call_tool(name: str, arguments: dict | str, *, context: ToolContext) -> str:
     """Run one tool call; return the text for <tool_response>. Never raises."""
     try:
