@@ -69,7 +69,8 @@ class ToolContext:
     sources: bool = True  # each passage ends with "(source: url)"
     # what the model copies, it copies whole (dentro.chat.copying): a search query's quoted phrase is
     # text of the conversation; a number that starts as a copy of one of its numbers ends as that number
-    # (and a python program that holds the question's numbers stops there, unless the model is sure)
+    # (and a python program that holds the question's numbers stops there, unless the model is sure;
+    # its operator is the one the question names)
     copy_quotes: bool = True
     copy_numbers: bool = True
 
