@@ -143,6 +143,30 @@ def test_each_claimed_fact_is_in_the_page_text(world):
     assert n > 100
 
 
+
+def test_some_pages_restate_facts_they_stated_before(world):
+    """The recap (content.recap): a paragraph that opens with a recap lead and says again facts the
+    page has already stated, so that a pretraining row holds them twice."""
+    from dentro.world.content import RECAP_LEAD
+
+    out, _ = world
+    facts = {f["id"]: f for f in load(out, "facts.jsonl")}
+    leads = tuple(lead for leads in RECAP_LEAD.values() for lead in leads)
+    single = [p for p in load(out, "pages.jsonl") if p["kind"] in ("encyclopedia", "news", "profile")]
+    with_recap = 0
+    for p in single:
+        paras = p["main_text"].split("\n")
+        at = [i for i, line in enumerate(paras) if line.startswith(leads)]
+        if not at:
+            continue
+        assert len(at) == 1, p["url"]
+        with_recap += 1
+        recap, before = paras[at[0]], "\n".join(paras[:at[0]])
+        said = [fid for fid in p["facts"] if facts[fid]["answer"][p["lang"]] in recap]
+        assert said, (p["url"], recap)  # it restates at least one of the page's facts...
+        assert any(facts[fid]["answer"][p["lang"]] in before for fid in said), (p["url"], recap)  # ...said before
+    assert 0.25 * len(single) < with_recap < 0.6 * len(single), (with_recap, len(single))
+
 def test_frequency_buckets_are_honoured(world):
     out, _ = world
     cfg = config_for("micro")

@@ -13,12 +13,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from dentro.world import prose
+from dentro.world import checks, prose
 from dentro.world.entities import City, Fact, Org, Person, World
 from dentro.world.phrasing import _org_forms, fact_sentence, is_directional
 
 MIN_WORDS = 200  # content pages are padded with fact-free prose up to this many words (a longer page
 # also dilutes the subject's name under Gopher's top-n-gram share; see checks.py)
+RECAP = 0.5  # the share of encyclopedia, news and profile pages that restate some of their facts (recap)
+RECAP_LEAD = {"pt": ["Em resumo:", "Resumindo:", "Para recapitular:", "Em poucas palavras:"],
+              "en": ["In short:", "To sum up:", "In brief:", "At a glance:"]}
 
 
 @dataclass
@@ -167,6 +170,41 @@ def _mix(facts: list[str], fillers: list[str], rng: random.Random) -> list[str]:
     return facts[:1] + rest
 
 
+def recap(w: World, slot: Slot, blocks: list, share: float = RECAP) -> None:
+    """On `share` of the pages, a short paragraph that says again, in other words, 1 to 3 facts the
+    page has just stated ("Em resumo: O ano de nascimento de Ana Reis é 1948."), inserted after the
+    second paragraph (unless the page would then fail the quality rules), so that in pretraining rows (documents cut from their start into pieces of
+    the context's length) a fact is often written twice within one row. Real pages repeat
+    themselves (a lead and the body, an infobox and the prose); a corpus that never does gives no
+    reason to look back at the text, and its model cannot read: the tiny base model read 5 of 84
+    facts from a passage put just before the question (docs/world.md, "Pages that repeat
+    themselves"). Its own random stream (seeded by the blocks), so the world's other draws stay
+    as they were."""
+    rng = random.Random(repr(blocks))
+    if rng.random() >= share:
+        return
+    paras = [i for i, b in enumerate(blocks) if b[0] == "p"]
+    if not paras:
+        return
+    at = paras[min(1, len(paras) - 1)] + 1
+    before = " ".join(b[1] for b in blocks[:at] if isinstance(b[1], str))
+    # stated before: the value, or for a fact about someone else (a parent's page) that one's name
+    stated = [f for f in slot.facts if f.answer.get(slot.lang) and
+              (f.answer[slot.lang] if f.subject == slot.entity else w.name(f.subject, slot.lang)) in before]
+    if not stated:
+        return
+    sents = []
+    for f in rng.sample(stated, min(len(stated), rng.randint(1, 3))):
+        for _ in range(4):  # in other words than the page's own, where the templates allow
+            s = fact_sentence(w, f, slot.lang, rng)
+            if s not in before:
+                break
+        sents.append(s)
+    with_recap = blocks[:at] + [("p", " ".join([rng.choice(RECAP_LEAD[slot.lang])] + sents))] + blocks[at:]
+    if checks.keepable(main_text(with_recap), slot.lang):  # a name said once more may tip the n-gram rules
+        blocks[:] = with_recap
+
+
 def _pad(blocks: list, w: World, slot: Slot, rng: random.Random, used: set, min_words: int = MIN_WORDS) -> None:
     """Add fact-free paragraphs until the page has min_words words."""
     for _ in range(12):
@@ -199,6 +237,7 @@ def encyclopedia(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_
             blocks.append(("h2", heads[i // 2]))
         blocks.append(("p", p))
     _pad(blocks, w, slot, rng, used, min_words)
+    recap(w, slot, blocks)
     return name, blocks
 
 
@@ -215,6 +254,7 @@ def profile(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS
     blocks = [("h1", title), ("p", rng.choice(intro).format(n=name) + " " + prose.generic(slot.lang, rng, used))]
     blocks += [("p", p) for p in _paragraphs(sents, rng)]
     _pad(blocks, w, slot, rng, used, min_words)
+    recap(w, slot, blocks)
     return title, blocks
 
 
@@ -233,6 +273,7 @@ def news(w: World, slot: Slot, rng: random.Random, min_words: int = MIN_WORDS) -
     blocks += [("p", p) for p in _paragraphs(body, rng)]
     blocks.append(("p", rng.choice(prose.QUOTE[slot.lang]) + " " + rng.choice(prose.NEWS_CLOSE[slot.lang])))
     _pad(blocks, w, slot, rng, used, min_words)
+    recap(w, slot, blocks)
     return blocks[0][1], blocks
 
 
