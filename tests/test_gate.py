@@ -333,3 +333,24 @@ def test_unsupported_names_what_the_answer_adds_that_no_result_holds():
     # the gate: grounded stands however unsure, ungrounded is refused however sure, else confidence
     assert after_tools(0.1, 0.8, []) and not after_tools(0.99, 0.8, ["Wilbridge"])
     assert after_tools(0.9, 0.8, None) and not after_tools(0.1, 0.8, None) and after_tools(None, 0.8, None)
+
+
+def test_a_search_for_what_the_conversation_never_named_is_not_an_answer():
+    from dentro.chat.gate import searched_elsewhere, unsupported
+
+    def searched(query: str, answer: str) -> list[dict]:
+        return [{"role": "assistant", "content": "Vou procurar.", "tool_calls": [{"id": "call_1", "type": "function",
+                 "function": {"name": "search", "arguments": {"query": query}}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "[1] A profissão de Jorge Falcão Correia é "
+                 "advogado.\nQuery: " + query},
+                {"role": "assistant", "content": answer}]
+
+    off = searched('"S" profissão', "A profissão de Jorge Falcão Correia é advogado.")
+    assert searched_elsewhere(["Quanto é 2 mais 3?"], off) == ["S"]  # "s" of "mais" is no word of it
+    assert unsupported(["Quanto é 2 mais 3?"], off) == ["S"]  # grounded in its result, about someone else
+    on = searched('" jorge falcão  correia" profissão', "A profissão de Jorge Falcão Correia é advogado.")
+    assert searched_elsewhere(["Qual é a profissão de Jorge Falcão Correia?"], on) == []  # case and spaces aside
+    assert unsupported(["Qual é a profissão de Jorge Falcão Correia?"], on) is None  # adds nothing to check
+    # a follow-up: the name is in an earlier turn of the conversation
+    assert searched_elsewhere(["Quem é Jorge Falcão Correia?", "Ele é de 1926.", "E a profissão dele?"], on) == []
+    assert searched_elsewhere(["Qual é a profissão de Jorge Falcão?"], on) == ["jorge falcão  correia"]

@@ -263,6 +263,26 @@ def left_out(question: str, reply: list[dict]) -> list[str]:
     return [n.decode() for n, k in asked.items() if held[n] < k]
 
 
+def searched_elsewhere(context: list[str], reply: list[dict]) -> list[str]:
+    """The quoted phrases of the reply's search queries that the conversation (context: its texts)
+    never names, as whole words, case aside. The search copies its phrase from the conversation
+    (dentro.chat.copying.QuoteCopy), but a piece of a word is a piece too: "Quanto é 2 mais 3?" ->
+    "Vou procurar a profissão de Leonor Bastos Figueiredo." -> search('"S" profissão') -> a
+    passage about someone, and an answer about that someone that its result grounds. [] when
+    every search looked up what the conversation named (or the reply made none)."""
+    from dentro.chat.tools import tool_calls
+
+    said = " ".join(context)
+    out = []
+    for _, name, arguments in tool_calls(reply):
+        query = arguments.get("query") if name == "search" else None
+        for phrase in re.findall(r'"([^"]*)"', query) if isinstance(query, str) else []:
+            words = phrase.split()
+            if not words or not re.search(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", said, re.I):
+                out.append(phrase.strip())
+    return out
+
+
 def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     """What the final answer of a reply that used tools adds that no tool result says: its names
     (capitalised words inside its sentences, names()) and numbers of 3 digits or more that neither
@@ -271,7 +291,8 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     without its query line). After a python call every number counts, short ones too, each
     matched whole ("5" is not held by "15"): a program's "5" grounds "A conta dá 5." and leaves
     "A conta dá 55." ungrounded; and a number of the question (context's last text) that the
-    programs left out is unsupported too (left_out). [] when the answer is grounded in the
+    programs left out is unsupported too (left_out), as is the phrase of a search that looked up
+    what the conversation never named (searched_elsewhere). [] when the answer is grounded in the
     results; None when the reply called no tool, has no final answer of its own, or its answer
     adds no name or number (a profession, a refusal): nothing to check. Retrieval-augmented
     systems check an answer against the passages it rests on in the same spirit (attributed
@@ -288,6 +309,7 @@ def unsupported(context: list[str], reply: list[dict]) -> list[str] | None:
     program = any(name == "python" for _, name, _ in tool_calls(reply))
     numbers = (_ANY_NUMBER if program else _NUMBER).findall(answer)
     skipped = left_out(context[-1], reply) if program and context else []
+    skipped += searched_elsewhere(context, reply)
 
     def holds(text: str, w: str) -> bool:
         if program and w.isdigit():

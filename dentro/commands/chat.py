@@ -101,6 +101,9 @@ LABELS = {
                         "en": "(the answer says {what}, which the tools' results do not: it is not safe)"},
     "gate_left_out": {"pt": "(o programa deixou de fora {what} da pergunta: a resposta não é segura)",
                       "en": "(the program left out {what} of the question: the answer is not safe)"},
+    "gate_elsewhere": {"pt": "(a busca procurou {what}, que a conversa não nomeia: a resposta não é sobre a pergunta)",
+                       "en": "(the search looked up {what}, which the conversation does not name: the answer is not "
+                             "about the question)"},
 }
 
 
@@ -381,7 +384,7 @@ class Session:
         results must hold (gate.after_tools): it is held back until the reply ends, then shown, or
         replaced by the model saying it does not know."""
         from dentro.chat.assistant import build_prompt
-        from dentro.chat.gate import after_tools, left_out, refusal_for, unsupported
+        from dentro.chat.gate import after_tools, left_out, refusal_for, searched_elsewhere, unsupported
         from dentro.chat.toolloop import Done, Token, ToolCall, ToolResult, tool_loop
 
         model, tok = model or self.model, tok or self.tok
@@ -422,7 +425,9 @@ class Session:
         if judge is not None and last["role"] == "assistant" and not after_tools(done.confidence, judge, missing):
             said = refusal_for(self.messages[-1]["content"], last["content"], self.refusals, self.lang)
             skipped = left_out(self.messages[-1].get("content") or "", done.messages)
+            elsewhere = searched_elsewhere([m.get("content") or "" for m in self.messages], done.messages)
             why = say("gate_left_out", self.lang, what=", ".join(skipped)) if skipped else \
+                say("gate_elsewhere", self.lang, what=", ".join(f'"{w}"' for w in elsewhere)) if elsewhere else \
                 say("gate_ungrounded", self.lang, what=", ".join(missing)) if missing else \
                 say("gate_low_after_tools", self.lang, c=done.confidence, t=judge)
             if stream:
