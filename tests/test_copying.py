@@ -354,3 +354,53 @@ def test_the_program_ends_with_the_questions_numbers(tok, batched):
 
     assert program(ToolContext()) == ["print( 2 + 3)"]
     assert program(ToolContext(copy_numbers=False)) == ["print( 2 + 3 + 3)"]
+
+
+def test_after_a_search_that_found_nothing_the_answer_names_the_question(tok):
+    """NameCopy: the refusal after "No results." names the person asked about, not the one the
+    model recalls; with a result to read, or with copy_quotes off, the model's own names stand."""
+    call = search_call('" Abigail B. White" mãe')
+
+    def convo(answer, result):
+        return [{"role": "user", "content": QUESTION}, call, {"role": "tool", "content": result},
+                {"role": "assistant", "content": answer}]
+
+    def answer(context, result="No results."):
+        scripts = [(render(tok, convo("Não sei: a busca não encontrou nada sobre Abigail S. White.", result))[0], 10.0),
+                   (render(tok, convo("Não sei: a busca não encontrou nada sobre Abigail B. White.", result))[0], 5.0)]
+        prompt = render(tok, convo("", result)[:1], add_generation_prompt=True)[0]
+        *_, done = tool_loop(Leaning(scripts, tok.vocab_size), tok, prompt, context=context, max_calls=1,
+                             run_tool=lambda name, arguments, *, context: result, max_tokens=200)
+        return done.messages[-1]["content"]
+
+    assert answer(ToolContext()) == "Não sei: a busca não encontrou nada sobre Abigail B. White."
+    assert answer(ToolContext(copy_quotes=False)) == "Não sei: a busca não encontrou nada sobre Abigail S. White."
+    # a result to read: the answer's names are not forced (docs/LOG.md, "Reading a search result")
+    assert answer(ToolContext(), result="[1] Abigail S. White nasceu em 1950.").endswith("Abigail S. White.")
+
+
+def test_name_copy_reads_names_as_words(tok):
+    from dentro.chat.copying import NameCopy
+
+    source = b"<|im_start|>system\nTools: search, python.<|im_end|>\n<|im_start|>user\nWho is Callum Williams's mother?" \
+        b"<|im_end|>\n<|im_start|>assistant\n"
+    names = NameCopy(tok, source)
+    said = "I don't know. The search results say nothing about "
+    ok = lambda text: names._ok(text, len(said))  # noqa: E731
+    assert ok(said + "Callum") and ok(said + "Callum Will") and ok(said + "Callum Williams.")  # a period ends it
+    assert ok(said + "Callum Williams's mother.")
+    assert not ok(said + "Callum Coleman") and not ok(said + "Callum Wil.") and not ok(said + "Call ")
+    assert not ok(said + "Tools")  # the system message's words are not the user's
+    assert ok("Callum Coleman is not in the results.")  # a sentence's first word is not checked
+    assert ok(said.replace("about ", "about him. ") + "Coleman says")
+    assert not ok(said + "Callum“Foi")  # a name glued to what follows it still ends there
+    # a character cut by a token boundary ends a name: inside one, only whole characters
+    assert NameCopy._read("Ara".encode() + "ú".encode()[:1]) == "Ara…"
+    assert ok("I don't know what I learned about Callum Williams.")  # "I" is no name
+    accented = NameCopy(tok, "<|im_start|>user\nQual é a profissão de Lúcia Araújo?<|im_end|>\n".encode())
+    said = "Não sei nada sobre "
+    assert accented._ok(said + "Lú", len(said)) and accented._ok(said + "Lúcia Araú", len(said))
+    assert not accented._ok(said + "Lu", len(said)) and not accented._ok(said + "Lúcia Ara…", len(said))
+    assert accented._ok(said + "Lúcia Araújo.", len(said))
+    assert NameCopy._read(b"George A" + "“".encode()[:2]) == "George A…"
+    assert NameCopy._read(b"George A\x80") == "George A\ufffd"

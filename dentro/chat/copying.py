@@ -1,5 +1,5 @@
 """Copied, not recalled: what the model copies from the conversation into a call or an answer, it
-copies exactly. Four constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
+copies exactly. Constraints on decoding, applied by the tool loop (dentro.chat.toolloop);
 `ToolContext.copy_quotes` and `copy_numbers` switch them off (`dentro chat --free-copy`).
 
 A small model writes a name or a number it has just read as much from memory as from the text:
@@ -32,6 +32,10 @@ logits are left as they are.
                 has them, two at least), another operator right after the last number (or the
                 spaces before one) needs SURE: "Quanto é 2 mais 3?" -> `print( 2 + 3 + 3)` was
                 the tiny model's way with small numbers. Switched with copy_numbers.
+    NameCopy    after searches that all found nothing ("No results."), a run of capitalised words
+                inside a sentence of the answer is a piece of a name the user's turns write, whole
+                words: "Olivia Byrne" -> "...não falam de Olivia Perry." was the tiny model's
+                refusal. Switched with copy_quotes.
     CallOperator  when the question names one kind of operation ("vezes", "×", "plus", "dividido
                 por"...: OPERATION_WORDS), an operator of another kind right after a number of a
                 python program is not allowed: "96249 vezes 176" -> `print( 96249 + 176)` was the
@@ -412,3 +416,135 @@ class CallOperands:
             return None
         sure = logits[0].float().softmax(-1) >= self.SURE
         return _forbid(logits, _sized(self.vocab.operators, logits, False) & ~sure)
+
+
+# a name: capitalised words ("Olivia", "G.", "MacLeod", "D'Ávila") joined by single spaces
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’.-]*"
+_NAMES = re.compile(rf"{_CAP}(?: {_CAP})*")
+_PRONOUN = re.compile(r"I(?:['’](?:d|m|ve|ll))?")  # English "I" is no name
+_STARTS = re.compile(r"\s*[A-ZÀ-ÖØ-Þ]")  # a piece that may open a name
+
+
+class NameCopy:
+    """After a search that found nothing, a name in the answer is a name of the question: inside a
+    sentence (not its first word), a run of capitalised words is allowed only while it is a piece of
+    a name the user's turns write, starting where one of its words starts, and may end only where
+    one of its words ends (a period after it ends the sentence). The tiny model's refusal names
+    someone it knows better than the person asked about: "Qual é a profissão de Olivia Byrne?" ->
+    "No results." -> "Não sei. Os resultados da busca não falam de Olivia Perry." (12 of fresh77's
+    60 refusals after an empty search). Only there: with a result to read, names forced to copies
+    made wrong answers pass as read (docs/LOG.md, "Reading a search result")."""
+
+    TAIL = 80  # characters of the answer a name is looked for in
+    MEANS = 0.5  # the model means to open a name when it gives the pieces that open one this much
+
+    def __init__(self, tokenizer, source: bytes):
+        self.vocab = _vocab(tokenizer)
+        self.texts = [b.decode("utf-8", "replace") for b in self.vocab.bytes]
+        self.opening = [i for i, t in enumerate(self.texts) if _STARTS.match(t)]
+        # the pieces that end a name whatever it is (a comma, " de"): one verdict for all of them
+        self.ending = [i for i, t in enumerate(self.texts) if t and t != " " and "\ufffd" not in t
+                       and not re.match(r"[\w'’.-]| +[^\w\s]| *[A-ZÀ-ÖØ-Þ]", t) and not re.search(r"[A-ZÀ-ÖØ-Þ]", t)]
+        self._is_ending = set(self.ending)
+        turns = [t[4:].decode("utf-8", "replace") for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
+        found = {m.group() for t in turns for m in _NAMES.finditer(t)}
+        found |= {re.sub(r"['’]s?$", "", n) for n in found}  # "Callum Williams's" -> "Callum Williams"
+        self.names = [" " + n + " " for n in found if n]  # padded: pieces start and end at words
+        self.data = b""  # the answer's tail as bytes (a character may span tokens)
+        self._opening_bad: dict[str, list[int]] = {}  # the pieces that may not open a name, by what precedes
+
+    def reset(self) -> None:
+        self.data = b""
+
+    def push(self, token: int) -> None:
+        self.data = (self.data + self.vocab.bytes[token])[-4 * self.TAIL:]
+
+    @staticmethod
+    def _read(data: bytes) -> str:
+        """The text of data, where a character cut at the end by a token boundary reads as one
+        that ends a name ("…"), as do bytes that are no character: inside a name, only whole
+        characters ("ú" of "Araújo" is a token of its own); a model torn from the name it meant
+        otherwise wanders off one stray byte at a time."""
+        text = data.decode("utf-8", "replace")
+        if not text.endswith("\ufffd"):
+            return text
+        k = len(data) - 1
+        while k > 0 and 0x80 <= data[k] < 0xC0:
+            k -= 1
+        if data[k] < 0xC0:  # stray continuation bytes, not a cut character: "\ufffd" ends a name
+            return text
+        return data[:k].decode("utf-8", "replace") + "\u2026"
+
+    def _words(self, run: str) -> bool:
+        """run is whole words of a name of the question, in order."""
+        return any(" " + run + " " in n for n in self.names)
+
+    def _ends(self, run: str) -> bool:
+        """run is a name of the question or its last words ("Castro Sampaio" of "Rafaela Castro
+        Sampaio"): a name may end there."""
+        return any(n.endswith(" " + run + " ") for n in self.names)
+
+    def _ok(self, new: str, at: int) -> bool:
+        """new (the answer's tail and a candidate piece from position at) keeps each name the piece
+        touches a piece of a name of the question, ended only where that name ends."""
+        at = min(at, len(new))  # (a cut character read differently may shorten the text)
+        for m in _NAMES.finditer(new):
+            if m.end() < at - 1 or (m.end() == at - 1 and new[at - 1] != " "):
+                continue  # it ended before this piece, and was judged then
+            before = new[:m.start()].rstrip()
+            if not before or before[-1] in ".!?:\n" or (m.start() == len(before) and m.start() < at - 1):
+                continue  # a sentence's first word, or glued to the text before the piece: not a name here
+            run, rest = m.group(), new[m.end():]
+            if _PRONOUN.fullmatch(run):
+                continue
+            if run.endswith(".") and self._ends(run[:-1]):  # "…sobre Ana Reis." ends the sentence
+                continue
+            if rest == "":  # the name may still grow
+                ok = any(" " + run in n for n in self.names)
+            elif rest == " ":  # another word of it may follow
+                ok = self._words(run)
+            else:  # it ends here
+                ok = self._ends(run)
+            if not ok:
+                return False
+        return True
+
+    def constrain(self, logits: torch.Tensor) -> torch.Tensor | None:
+        if not self.names:
+            return None
+        text = self._read(self.data)
+        at, last = len(text) - text.endswith("\u2026"), None  # a cut character is the next piece's to finish
+        for last in _NAMES.finditer(text):
+            pass
+        # inside a name, or a space after one: any piece may go on or end it; else only a piece that opens one
+        touching = last is not None and (last.end() >= at or (last.end() == at - 1 and text.endswith(" ")))
+        n = logits.size(-1)
+        if touching:
+            bad = [i for i in range(min(len(self.texts), n)) if i not in self._is_ending and self.vocab.bytes[i]
+                   and not self._ok(self._read(self.data + self.vocab.bytes[i]), at)]
+            if not self._ok(text[:at] + ";", at):  # the name cannot end here
+                bad += [i for i in self.ending if i < n]
+        else:  # a piece that opens a name is judged by the piece alone, and whether a space comes before it
+            head = text.rstrip()
+            if not head or head[-1] in ".!?:\n":  # a sentence's first word
+                return None
+            glue = " " if text.endswith(" ") else ""
+            if glue not in self._opening_bad:
+                base = "de" + glue  # a word inside a sentence
+                self._opening_bad[glue] = [i for i in self.opening
+                                           if not self._ok(self._read(base.encode() + self.vocab.bytes[i]), len(base))]
+            bad = [i for i in self._opening_bad[glue] if i < n]
+        if not bad:
+            return None
+        blocked = torch.zeros(n, dtype=torch.bool)
+        blocked[bad] = True
+        if not touching:  # the model means to write a name here: then one of the question's
+            p = logits[0].float().softmax(-1)
+            opening = torch.zeros(n, dtype=torch.bool)
+            opening[[i for i in self.opening if i < n]] = True
+            good = opening & ~blocked
+            if float(p[opening.to(p.device)].sum()) >= self.MEANS and bool(good.any()):
+                blocked = ~good
+        if bool(blocked.all()):
+            return None
+        return _forbid(logits, blocked.to(logits.device))

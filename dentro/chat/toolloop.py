@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 import torch
 
 from dentro.chat.assistant import geometric_mean
-from dentro.chat.copying import CallOperands, CallOperator, NumberCopy, QuoteCopy
+from dentro.chat.copying import CallOperands, CallOperator, NameCopy, NumberCopy, QuoteCopy
 from dentro.chat.template import THINK_OFF
-from dentro.chat.tools import ToolContext, call_tool
+from dentro.chat.tools import NO_RESULTS, ToolContext, call_tool
 from dentro.model.engine import Sampling, Step, generate_batch, sample_next
 from dentro.model.gpt import KVCache
 
@@ -181,6 +181,8 @@ class Reply:
         self.numbers = NumberCopy(tokenizer, source) if context.copy_numbers else None  # a copied number ends whole
         self.operands = CallOperands(tokenizer, source) if context.copy_numbers else None  # a program stops at its problem
         self.operator = CallOperator(tokenizer, source) if context.copy_numbers else None  # with the question's operation
+        self.names = NameCopy(tokenizer, source) if context.copy_quotes else None  # after nothing found: the question's names
+        self.found_nothing = False  # every call so far was a search that found nothing
         self.thinking = False  # inside a <think> block the model wrote: its numbers are its own
         self.think_ids = (special("<think>"), special("</think>"))
         self._new_turn()
@@ -204,7 +206,8 @@ class Reply:
         in a call, or in text after a tool's result (not in <think>), a number that started as a
         copy of one of its numbers, only that copy; in a python program that holds every number of
         the question, no further operator unless sure, and no operator of another kind than the
-        one the question names. None when nothing is forbidden."""
+        one the question names; after searches that found nothing, no name the question does not
+        write. None when nothing is forbidden."""
         out = None
         if self.state == IN_CALL and self.copy is not None:
             out = self.copy.constrain(self.call, logits)
@@ -218,6 +221,9 @@ class Reply:
         if self.operator is not None and self.state == IN_CALL:
             operator = self.operator.constrain(self.call, logits if out is None else out)
             out = out if operator is None else operator
+        if self.names is not None and self.found_nothing and self.state == WRITING and not self.thinking:
+            names = self.names.constrain(logits if out is None else out)
+            out = out if names is None else names
         return out
 
     def push(self, t: int, step: Step | None = None) -> Token:
@@ -227,6 +233,8 @@ class Reply:
             self.thinking = t == self.think_ids[0]
         if self.numbers is not None:
             self.numbers.push(t)
+        if self.names is not None and self.state == WRITING:
+            self.names.push(t)
         if self.state == WRITING:
             if t == self.tool_call and self.n_calls >= self.max_calls:
                 self.state, self.reason = DONE, "tool_limit"
@@ -275,6 +283,8 @@ class Reply:
             name, arguments = parsed
             call = ToolCall(name, arguments, raw)
             self.result = self.run_tool(name, arguments, context=self.context)
+            self.found_nothing = (self.n_calls == 1 or self.found_nothing) and name == "search" and \
+                self.result.strip() == NO_RESULTS
             if self.copy is not None:  # what a result names, a later call may quote
                 self.copy.add(self.result)
             if self.numbers is not None:  # and a number it prints, the answer copies (a program's, whole)
@@ -299,6 +309,8 @@ class Reply:
         self.pos += len(ids)
         if self.numbers is not None:
             self.numbers.reset()
+        if self.names is not None:
+            self.names.reset()
         self._new_turn()
         self.between_turns = False
         self.state = WRITING

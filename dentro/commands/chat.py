@@ -135,7 +135,8 @@ def add_arguments(p):
                    help="no confidence gate: every answer from memory stands, however unsure the model was "
                         "(the gate is the stage-6 calibration in <run>/factuality/gate.json; docs/factuality.md)")
     p.add_argument("--free-copy", action="store_true",
-                   help="let the model write names in its search queries and numbers in its programs and answers "
+                   help="let the model write names in its search queries (and in its answer after a search that "
+                        "found nothing) and numbers in its programs and answers "
                         "as it recalls them, instead of copying the conversation's exactly, and its programs' "
                         "operators as it likes (docs/tools.md)")
     p.add_argument("--search-index", metavar="PATH", default=None,

@@ -68,7 +68,8 @@ class ToolContext:
     max_output: int = 2000  # characters of program output per python response
     sources: bool = True  # each passage ends with "(source: url)"
     # what the model copies, it copies whole (dentro.chat.copying): a search query's quoted phrase is
-    # text of the conversation; a number that starts as a copy of one of its numbers ends as that number
+    # text of the conversation (and after searches that found nothing, the answer's names are the
+    # question's); a number that starts as a copy of one of its numbers ends as that number
     # (and a python program that holds the question's numbers stops there, unless the model is sure;
     # its operator is the one the question names)
     copy_quotes: bool = True
