@@ -425,27 +425,37 @@ _PRONOUN = re.compile(r"I(?:['’](?:d|m|ve|ll))?")  # English "I" is no name
 _STARTS = re.compile(r"\s*[A-ZÀ-ÖØ-Þ]")  # a piece that may open a name
 
 
+@lru_cache(maxsize=4)
+def _name_pieces(tokenizer) -> tuple[list[str], list[int], list[int], frozenset[int]]:
+    """(each token's text, the tokens that may open a name, the tokens that end one whatever it is
+    (a comma, " de"; one verdict serves them all), the same as a set)."""
+    texts = [b.decode("utf-8", "replace") for b in _vocab(tokenizer).bytes]
+    opening = [i for i, t in enumerate(texts) if _STARTS.match(t)]
+    ending = [i for i, t in enumerate(texts) if t and t != " " and "\ufffd" not in t
+              and not re.match(r"[\w'’.-]| +[^\w\s]", t) and not re.search(r"[A-ZÀ-ÖØ-Þ]", t)]
+    return texts, opening, ending, frozenset(ending)
+
+
 class NameCopy:
     """After a search that found nothing, a name in the answer is a name of the question: inside a
-    sentence (not its first word), a run of capitalised words is allowed only while it is a piece of
-    a name the user's turns write, starting where one of its words starts, and may end only where
-    one of its words ends (a period after it ends the sentence). The tiny model's refusal names
-    someone it knows better than the person asked about: "Qual é a profissão de Olivia Byrne?" ->
-    "No results." -> "Não sei. Os resultados da busca não falam de Olivia Perry." (12 of fresh77's
-    60 refusals after an empty search). Only there: with a result to read, names forced to copies
-    made wrong answers pass as read (docs/LOG.md, "Reading a search result")."""
+    sentence (not its first word; English "I" aside), a run of capitalised words is allowed only
+    while it is a piece of a name the user's turns write, starting where one of its words starts,
+    and may end only where that name ends (its last words: "Castro Sampaio" of "Rafaela Castro
+    Sampaio"; a period after it ends the sentence). Inside a name only whole characters; where the
+    model gives the tokens that open a name MEANS of its probability or more, only one of the
+    question's may open (torn from the name it meant, the model wrote "George knowist"). The tiny
+    model's refusal names someone it knows better than the person asked about: "Qual é a profissão
+    de Olivia Byrne?" -> "No results." -> "Não sei. Os resultados da busca não falam de Olivia
+    Perry." (12 of fresh77's 60 refusals after an empty search). Only there: with a result to
+    read, names forced to copies made wrong answers pass as read (docs/LOG.md, "Reading a search
+    result")."""
 
     TAIL = 80  # characters of the answer a name is looked for in
     MEANS = 0.5  # the model means to open a name when it gives the pieces that open one this much
 
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
-        self.texts = [b.decode("utf-8", "replace") for b in self.vocab.bytes]
-        self.opening = [i for i, t in enumerate(self.texts) if _STARTS.match(t)]
-        # the pieces that end a name whatever it is (a comma, " de"): one verdict for all of them
-        self.ending = [i for i, t in enumerate(self.texts) if t and t != " " and "\ufffd" not in t
-                       and not re.match(r"[\w'’.-]| +[^\w\s]| *[A-ZÀ-ÖØ-Þ]", t) and not re.search(r"[A-ZÀ-ÖØ-Þ]", t)]
-        self._is_ending = set(self.ending)
+        self.texts, self.opening, self.ending, self._is_ending = _name_pieces(tokenizer)
         turns = [t[4:].decode("utf-8", "replace") for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
         found = {m.group() for t in turns for m in _NAMES.finditer(t)}
         found |= {re.sub(r"['’]s?$", "", n) for n in found}  # "Callum Williams's" -> "Callum Williams"
