@@ -471,3 +471,36 @@ def test_dentro_chat_behind_the_gate_judges_the_answer_after_the_tools_too(tok, 
         assert is_refusal(answer) and "não" in answer.lower() and final not in shown
         assert why in shown and shown.rstrip().endswith(answer)
     assert s.messages[-1] == {"role": "assistant", "content": answer}
+
+
+def test_a_refusal_that_replaces_a_cut_reply_is_not_called_cut(tok):
+    """The tool model's reply runs past max_tokens after an answer the gate refuses (a number no
+    result holds): `dentro chat` shows the refusal, and no "(resposta cortada…)" line after it, for
+    the reply the refusal replaced. A reply cut and not refused still says so."""
+    import io
+
+    from dentro.chat.tool_mix import with_tools_prompt
+    from dentro.commands.chat import Session, say
+
+    def shown_for(final: str, cut_after: str) -> tuple[str, str]:
+        conversation = with_tools_prompt([
+            {"role": "user", "content": "Qual é o resultado de 12345 vezes 6789?"},
+            {"role": "assistant", "content": "Vou calcular.", "tool_calls": [call("python", {"code": "print(12345 * 6789)"})]},
+            {"role": "tool", "content": "83810205"},
+            {"role": "assistant", "content": final}])
+        script, _ = render(tok, conversation)
+        asked = len(render(tok, conversation[:2], add_generation_prompt=True)[0])
+        end_call = script.index(tok.special_id("</tool_call>"), asked)
+        start = len(render(tok, conversation[:-1], add_generation_prompt=True)[0])
+        upto = len(render(tok, conversation[:-1] + [{"role": "assistant", "content": cut_after}])[0]) - 2  # before <|im_end|>\n
+        budget = (end_call - asked + 1) + (upto - start) + 2  # sampled tokens: the call's turn, the answer, 2 more
+        out = io.StringIO()
+        s = Session(Scripted([], tok.vocab_size), tok, "pt", None, 0.0, None, budget, None, out=out,
+                    tools=ToolContext(copy_numbers=False), gate=0.5, tool_model=(Soft(script, tok.vocab_size, len(script)), tok))
+        return s.ask(conversation[1]["content"]), out.getvalue()
+
+    cut = say("cut", "pt", n=0).split("{")[0][:20]  # "(resposta cortada no"
+    answer, shown = shown_for("O resultado é 83810206. E depois disso vem ainda muito mais texto.", "O resultado é 83810206.")
+    assert "não dizem" in shown and shown.rstrip().endswith(answer) and cut not in shown
+    answer, shown = shown_for("O resultado é 83810205. E depois disso vem ainda muito mais texto.", "O resultado é 83810205.")
+    assert answer.startswith("O resultado é 83810205.") and cut in shown  # it stands, cut: said so

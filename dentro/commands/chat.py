@@ -436,6 +436,7 @@ class Session:
                       file=self.out)
             held, at_line_start = said, False
             last = done.messages[-1] = {"role": "assistant", "content": self.lead() + said}
+            done.reason = "stop"  # the refusal replaced the reply: where the model's reply was cut is moot
         if stream and held:
             print(shade.push(held), end="", flush=True, file=self.out)
             at_line_start = held.endswith("\n")
