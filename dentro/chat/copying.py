@@ -144,6 +144,11 @@ class _Vocab:
         self.separating_ids = self.separating.nonzero().flatten().tolist()
 
 
+def _user_turns(source: bytes) -> list[str]:
+    """The texts of the user's turns of a rendered conversation (ChatML), in order."""
+    return [t[4:].decode("utf-8", "replace") for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
+
+
 def _forbid(logits: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor | None:
     """logits with the `blocked` tokens at -inf; None when none is."""
     if not bool(blocked.any()):
@@ -377,8 +382,8 @@ class CallOperator:
 
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
-        turns = [t for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
-        named = operations(turns[-1].decode("utf-8", "replace")) if turns else set()
+        turns = _user_turns(source)
+        named = operations(turns[-1]) if turns else set()
         self.expected = next(iter(named)) if len(named) == 1 else None
 
     def constrain(self, call: list[int], logits: torch.Tensor) -> torch.Tensor | None:
@@ -426,14 +431,16 @@ _STARTS = re.compile(r"\s*[A-ZÀ-ÖØ-Þ]")  # a piece that may open a name
 
 
 @lru_cache(maxsize=4)
-def _name_pieces(tokenizer) -> tuple[list[str], list[int], list[int], frozenset[int]]:
-    """(each token's text, the tokens that may open a name, the tokens that end one whatever it is
-    (a comma, " de"; one verdict serves them all), the same as a set)."""
+def _name_pieces(tokenizer) -> tuple[list[str], list[int], torch.Tensor, list[int], frozenset[int]]:
+    """(each token's text, the tokens that may open a name, the same as a mask, the tokens that end
+    one whatever it is (a comma, " de"; one verdict serves them all), the same as a set)."""
     texts = [b.decode("utf-8", "replace") for b in _vocab(tokenizer).bytes]
     opening = [i for i, t in enumerate(texts) if _STARTS.match(t)]
     ending = [i for i, t in enumerate(texts) if t and t != " " and "\ufffd" not in t
               and not re.match(r"[\w'’.-]| +[^\w\s]", t) and not re.search(r"[A-ZÀ-ÖØ-Þ]", t)]
-    return texts, opening, ending, frozenset(ending)
+    mask = torch.zeros(len(texts), dtype=torch.bool)
+    mask[opening] = True
+    return texts, opening, mask, ending, frozenset(ending)
 
 
 class NameCopy:
@@ -455,9 +462,8 @@ class NameCopy:
 
     def __init__(self, tokenizer, source: bytes):
         self.vocab = _vocab(tokenizer)
-        self.texts, self.opening, self.ending, self._is_ending = _name_pieces(tokenizer)
-        turns = [t[4:].decode("utf-8", "replace") for t in source.split(b"<|im_start|>") if t.startswith(b"user")]
-        found = {m.group() for t in turns for m in _NAMES.finditer(t)}
+        self.texts, self.opening, self.opening_mask, self.ending, self._is_ending = _name_pieces(tokenizer)
+        found = {m.group() for t in _user_turns(source) for m in _NAMES.finditer(t)}
         found |= {re.sub(r"['’]s?$", "", n) for n in found}  # "Callum Williams's" -> "Callum Williams"
         self.names = [" " + n + " " for n in found if n]  # padded: pieces start and end at words
         self.data = b""  # the answer's tail as bytes (a character may span tokens)
@@ -549,11 +555,9 @@ class NameCopy:
         blocked = torch.zeros(n, dtype=torch.bool)
         blocked[bad] = True
         if not touching:  # the model means to write a name here: then one of the question's
-            p = logits[0].float().softmax(-1)
-            opening = torch.zeros(n, dtype=torch.bool)
-            opening[[i for i in self.opening if i < n]] = True
+            opening = _sized(self.opening_mask, logits, False).cpu()
             good = opening & ~blocked
-            if float(p[opening.to(p.device)].sum()) >= self.MEANS and bool(good.any()):
+            if float(logits[0].float().softmax(-1)[opening.to(logits.device)].sum()) >= self.MEANS and bool(good.any()):
                 blocked = ~good
         if bool(blocked.all()):
             return None

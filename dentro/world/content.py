@@ -173,13 +173,13 @@ def _mix(facts: list[str], fillers: list[str], rng: random.Random) -> list[str]:
 def recap(w: World, slot: Slot, blocks: list, share: float = RECAP) -> None:
     """On `share` of the pages, a short paragraph that says again, in other words, 1 to 3 facts the
     page has just stated ("Em resumo: O ano de nascimento de Ana Reis é 1948."), inserted after the
-    second paragraph (unless the page would then fail the quality rules), so that in pretraining rows (documents cut from their start into pieces of
-    the context's length) a fact is often written twice within one row. Real pages repeat
-    themselves (a lead and the body, an infobox and the prose); a corpus that never does gives no
-    reason to look back at the text, and its model cannot read: the tiny base model read 5 of 84
-    facts from a passage put just before the question (docs/world.md, "Pages that repeat
-    themselves"). Its own random stream (seeded by the blocks), so the world's other draws stay
-    as they were."""
+    second paragraph (unless the page would then fail the quality rules), so that in pretraining
+    rows (documents cut from their start into pieces of the context's length) a fact is often
+    written twice within one row. Real pages repeat themselves (a lead and the body, an infobox and
+    the prose). Meant to give the base model a reason to read the text before it, which it did not
+    learn (docs/LOG.md); it stores more of the frequent facts in the same budget (docs/world.md,
+    "Pages that repeat themselves"). Its own random stream (seeded by the blocks), so the world's
+    other draws stay as they were."""
     rng = random.Random(repr(blocks))
     if rng.random() >= share:
         return
