@@ -21,6 +21,7 @@ The protocol, so that neither loop is scored on the other's kind of rows:
     .venv/bin/python benchmarks/pretrain_cpu.py --run ~/.cache/dentro/runs/tiny   # the tiny world
     .venv/bin/python benchmarks/pretrain_cpu.py --smoke   # seconds: a synthetic corpus, a depth-1 model
     options: --minutes 2 --rounds 2 --depth 4 --seq-len 256 --ref-lrs 3e-4,1e-3,3e-3
+             --fp32-too --compile-too --adamw-too --torch-muon-too --ref-bf16-too (more loops beside)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from dentro.train.data import BatchLoader, DocumentIndex, ShardSpec, token_byte_
 from dentro.model.gpt import GPT, ModelConfig  # noqa: E402
 from dentro.tokenizer.bpe import Tokenizer, train_tokenizer  # noqa: E402
 from dentro.train.loop import Dist, TrainConfig, _nullcontext, evaluate_bpb, train  # noqa: E402
+from dentro.train import loop as loop_module  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 
@@ -213,6 +215,9 @@ def parse_args(argv):
     ap.add_argument("--fp32-too", action="store_true", help="also run dentro's loop in fp32 (dentro-fp32)")
     ap.add_argument("--compile-too", action="store_true", help="also run dentro's loop under torch.compile "
                     "(dentro-compile; its compile time is inside its budget and reported)")
+    ap.add_argument("--torch-muon-too", action="store_true",
+                    help="also run dentro's loop with torch.optim.Muon, which orthogonalises in bf16 whatever the "
+                    "matmul dtype (dentro-torch-muon: the loop before dentro/train/muon.py)")
     ap.add_argument("--ref-bf16-too", action="store_true",
                     help="also run the reference under bf16 autocast (reference-bf16), at the swept lr")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
@@ -283,7 +288,13 @@ def main(argv=None) -> dict:
                           compile=name == "dentro-compile")
         torch.manual_seed(cfg.seed)
         model = GPT(ModelConfig.from_depth(args.depth, tok.vocab_size, T))
-        res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), packed, cfg)
+        saved = loop_module.Muon
+        if name == "dentro-torch-muon":  # torch's Muon: its Newton-Schulz in bf16 on every machine
+            loop_module.Muon = lambda params, ns_dtype=None, **kw: torch.optim.Muon(params, **kw)
+        try:
+            res = train(model, tok, BatchLoader(train_idx, B, T, seed=r), packed, cfg)
+        finally:
+            loop_module.Muon = saved
         return {"tok_s": res.tokens_per_second, "tokens": res.tokens, **score(model)}
     # (tokens/s is the loop's own figure: tokens over the steps' time, which for dentro-compile
     # includes the first step's compilation; "tokens in budget" is the fair total either way)
@@ -311,7 +322,7 @@ def main(argv=None) -> dict:
     # dentro-adamw: dentro's model and loop with plain AdamW, to separate the optimiser's cost;
     # dentro-fp32: before bf16 autocast; reference-bf16: the same autocast given to the reference
     loops = (["dentro"] + (["dentro-fp32"] if args.fp32_too else []) + (["dentro-compile"] if args.compile_too else [])
-             + (["dentro-adamw"] if args.adamw_too else []))
+             + (["dentro-adamw"] if args.adamw_too else []) + (["dentro-torch-muon"] if args.torch_muon_too else []))
     refs = ["reference"] + (["reference-bf16"] if args.ref_bf16_too else [])
     runs = {k: [] for k in loops + refs}
     for r in range(args.rounds):

@@ -59,16 +59,19 @@ def test_cpu_benchmark_neutral_windows_are_fixed_slices_of_the_held_out_stream()
 
 def test_cpu_benchmark_smoke_sweeps_the_reference_and_scores_both_on_neutral_windows(capsys):
     bench = load_benchmark("pretrain_cpu")
-    out = bench.main(["--smoke"])
+    out = bench.main(["--smoke", "--torch-muon-too"])
     assert sorted(out["sweep"]) == [3e-4, 1e-3, 3e-3]
     assert out["ref_lr"] == min(out["sweep"], key=lambda lr: out["sweep"][lr]["val_bpb"])
-    for loop in ("dentro", "reference"):
+    for loop in ("dentro", "dentro-torch-muon", "reference"):
         m = out["median"][loop]
         assert m["tok_s"] > 0 and m["tokens"] > 0 and m["params"] > 0
         assert 0 < m["val_bpb"] < 20 and 0 < m["packed_bpb"] < 20, m
     printed = capsys.readouterr().out
     assert f"reference (AdamW lr {out['ref_lr']:g}, best of 3)" in printed and "(best, used below)" in printed
     assert "on neutral windows" in printed and "on packed rows" in printed
+    import dentro.train.loop as L
+    from dentro.train.muon import Muon
+    assert L.Muon is Muon  # the loop's own Muon is back after the torch.optim.Muon run
 
 
 def test_arithmetic_benchmark_masks_the_prompt_and_scores_exact_answers():

@@ -74,6 +74,51 @@ def test_every_parameter_in_exactly_one_explicit_group():
         assert isinstance(muon, torch.optim.Muon) and len(muon.param_groups[0]["params"]) == len(g["matrices"]) == 14
 
 
+def _muon_trajectory(make, steps=3):
+    torch.manual_seed(0)
+    ps = [torch.nn.Parameter(torch.randn(48, 16)), torch.nn.Parameter(torch.randn(16, 40))]
+    opt = make(ps)
+    for s in range(steps):
+        for i, p in enumerate(ps):
+            p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(10 * s + i))
+        opt.step()
+    return [p.detach().clone() for p in ps], opt
+
+
+def test_muon_is_torchs_to_the_bit_in_bf16_and_close_in_fp32():
+    """dentro's Muon orthogonalises in the training's matmul dtype. In bf16 it must be exactly
+    torch.optim.Muon (so runs on CPUs with native bf16 and on GPUs are unchanged); in fp32 it is the
+    same update computed more precisely (a tall and a wide matrix, Nesterov, weight decay, 3 steps)."""
+    from dentro.train.muon import Muon
+    kw = dict(lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn="original")
+    ref, ref_opt = _muon_trajectory(lambda ps: torch.optim.Muon(ps, **kw))
+    ours, ours_opt = _muon_trajectory(lambda ps: Muon(ps, ns_dtype=torch.bfloat16, **kw))
+    fp32, _ = _muon_trajectory(lambda ps: Muon(ps, ns_dtype=torch.float32, **kw))
+    start, _ = _muon_trajectory(lambda ps: Muon(ps, ns_dtype=torch.float32, **kw), steps=0)
+    for r, o, f, s in zip(ref, ours, fp32, start):
+        assert torch.equal(r, o)
+        moved = (r - s).norm()
+        assert moved > 0.05 and (f - r).norm() < 0.05 * moved   # bf16 rounding only
+    # the same optimiser state as torch's: a checkpoint moves between the two
+    ref_state, our_state = ref_opt.state_dict(), ours_opt.state_dict()
+    assert ref_state["state"].keys() == our_state["state"].keys()
+    assert all(torch.equal(ref_state["state"][k]["momentum_buffer"], our_state["state"][k]["momentum_buffer"])
+               for k in ref_state["state"])
+
+
+def test_muon_orthogonalises_in_the_matmul_dtype(monkeypatch):
+    """--precision fp32, or auto on a CPU without native bf16: fp32 (bf16 is emulated there, ~100x
+    slower); bf16 when asked, or auto on a CPU that has it."""
+    model = GPT(ModelConfig.from_depth(2, 300, 32))
+    muon = lambda cfg: T.build_optimizers(model, cfg)[1]  # noqa: E731
+    assert muon(T.TrainConfig(precision="fp32")).ns_dtype == torch.float32
+    assert muon(T.TrainConfig(precision="bf16")).ns_dtype == torch.bfloat16
+    monkeypatch.setattr(T, "native_bf16_cpu", lambda: False)
+    assert muon(T.TrainConfig(precision="auto")).ns_dtype == torch.float32
+    monkeypatch.setattr(T, "native_bf16_cpu", lambda: True)
+    assert muon(T.TrainConfig(precision="auto")).ns_dtype == torch.bfloat16
+
+
 def test_bits_per_byte_of_a_uniform_model_is_log2_vocab_over_bytes_per_token(run):
     """A model that outputs equal logits loses ln V nats on every token: bpb = ln V x (text tokens) /
     (ln 2 x their bytes). Checks the sums, the byte table and that <|endoftext|> targets are left out."""

@@ -245,7 +245,8 @@ def pretrain(run: Path, preset: str = "tiny", *, corpus=None, tokenizer=None, ou
               f"{model.config.hidden_size}), vocab {tok.vocab_size}, context {cfg.seq_len}; "
               f"{meta['splits']['train']['tokens']:,} training tokens in {meta['splits']['train']['docs']:,} documents; "
               f"{cfg.total_batch_tokens:,} tokens/step = {cfg.device_batch_size} rows x {cfg.seq_len} x "
-              f"{d.world_size} rank(s) x {accum} accumulation; {d.device}, {cfg.optimizer}")
+              f"{d.world_size} rank(s) x {accum} accumulation; {d.device}, {cfg.optimizer}, "
+              f"{_matmul_words(d.device, cfg.precision)}")
 
     def save_fn(m, train_state):
         extra = {"step": train_state["step"], "tokens": train_state["tokens"], "preset": preset}
@@ -325,3 +326,18 @@ def run_stage(run: Path, preset: str) -> tuple[dict, str]:
 def _short(s: str, n: int = 80) -> str:
     s = " ".join(s.split()).replace("|", "\\|")
     return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def _matmul_words(device, precision: str) -> str:
+    """What the matmuls run in, and why, for the first line of the log."""
+    import torch
+
+    from dentro.train.loop import training_dtype
+
+    dtype = training_dtype(device, precision)
+    if precision != "auto":
+        return f"{'bf16' if dtype == torch.bfloat16 else 'fp32'} matmuls (--precision {precision})"
+    if dtype == torch.bfloat16:
+        return "bf16 matmuls"
+    return "fp32 matmuls (this CPU has no native bf16)" if device.type == "cpu" else "fp32 matmuls"
+

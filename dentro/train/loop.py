@@ -1,7 +1,8 @@
 """The training loop shared by pretraining and fine-tuning.
 
-    optimisers  Muon (torch.optim.Muon) for the 2D matrices inside the blocks, AdamW for the
-                embedding, the lm_head and the RMSNorm gains; or AdamW for everything.
+    optimisers  Muon for the 2D matrices inside the blocks (torch.optim.Muon, orthogonalising in
+                the matmul dtype: dentro/train/muon.py), AdamW for the embedding, the lm_head
+                and the RMSNorm gains; or AdamW for everything.
     schedule    linear warmup, constant, then linear decay to final_lr_frac over the last
                 warmdown_frac of the run (warmup-stable-decay, WSD: Hu et al. 2024,
                 MiniCPM, arXiv:2404.06395, section 4). "The run" ends at max_steps or at
@@ -37,6 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dentro.errors import UserError
+from dentro.train.muon import Muon
 
 
 @dataclass
@@ -174,8 +176,11 @@ def build_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Opt
     ], **adam)
     # Muon (Jordan et al. 2024, https://kellerjordan.github.io/posts/muon/): momentum, then the
     # update orthogonalised by 5 Newton-Schulz steps; "original" scales it by sqrt(max(1, A/B)).
-    muon = torch.optim.Muon(g["matrices"], lr=cfg.matrix_lr, weight_decay=cfg.weight_decay,
-                            momentum=0.95, nesterov=True, adjust_lr_fn="original")
+    # The orthogonalisation runs in the training's matmul dtype: bf16 emulated on a CPU without
+    # native bf16 made every step ~100x slower (dentro/train/muon.py).
+    device = g["matrices"][0].device if g["matrices"] else torch.device("cpu")
+    muon = Muon(g["matrices"], lr=cfg.matrix_lr, weight_decay=cfg.weight_decay, momentum=0.95,
+                nesterov=True, adjust_lr_fn="original", ns_dtype=training_dtype(device, cfg.precision))
     return [adamw, muon]
 
 
