@@ -18,7 +18,7 @@ from dentro.errors import UserError
 COMMANDS = {
     "world": ("dentro.commands.world", "stage 0  generate the tiny world: a crawl with ground truth"),
     "data": ("dentro.commands.data", "stage 1  process the internet: WARC -> clean corpus (FineWeb-style)"),
-    "tokenizer": ("dentro.commands.tokenizer", "stage 2  train, show and measure the BPE tokenizer"),
+    "tokenizer": ("dentro.commands.tokenizer", "stage 2  train, show, measure and export the BPE tokenizer"),
     "pretrain": ("dentro.commands.pretrain", "stage 3  pretrain a Transformer on next-token prediction"),
     "sample": ("dentro.commands.sample", "stage 4  sample from the base model, see its probabilities"),
     "sft": ("dentro.commands.sft", "stage 5  fine-tune the base model on conversations into an assistant"),

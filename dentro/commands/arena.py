@@ -21,7 +21,7 @@ intervals. Writes <run>/arena/battles.jsonl, leaderboard.json, leaderboard.md, l
 
 examples:
   dentro arena                        # automatic battles + votes
-  dentro arena --per-group 20         # fewer questions (faster)
+  dentro arena --per-group 10         # fewer questions (faster)
   dentro arena --votes-only           # only people's votes"""
 
 

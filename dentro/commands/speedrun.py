@@ -1,7 +1,7 @@
 HELP = """Run every built stage in order into one run folder and write its report card (report.md).
 
 Stages already finished in that run folder are skipped, so a killed speedrun resumes
-where it stopped. Presets: tiny (2-core CPU, ~18 min), small (one GPU)."""
+where it stopped. Presets: tiny (2-core CPU, ~19 min), small (one GPU)."""
 
 
 def add_arguments(p):
