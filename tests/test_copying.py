@@ -116,6 +116,13 @@ def test_constrain_allows_exactly_the_copies_of_the_source_and_closing(tok):
             assert i not in ok or piece.startswith(b'\\"'), piece
         else:
             assert (i in ok) == (not tok.is_special(i) and (b" abigail" + piece.lower()) in source), piece
+    # the phrase closes where a word of the source ends, not inside one ('" Michael Wal"' for Michael Walsh)
+    closing = {i for i in range(tok.vocab_size) if tok.token_bytes(i).startswith(b'\\')}  # \" or \ then "
+    assert closing
+    for written, closes in ((" Abigail B. Whi", False), (" Abigail B. White", True), (" Abigail B", True),
+                            (" Abig", False)):
+        head = tok.encode('{"name": "search", "arguments": {"query": "\\"' + written)
+        assert bool(closing & allowed(copy.constrain(head, logits), tok.vocab_size)) == closes, written
     # what a tool's result names may be quoted next
     head = tok.encode('{"name": "search", "arguments": {"query": "\\" Rita')
     before = allowed(copy.constrain(head, logits), tok.vocab_size)

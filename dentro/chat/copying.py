@@ -15,7 +15,9 @@ logits are left as they are.
     QuoteCopy   while the model writes a quoted phrase inside the `query` of a search call (the
                 phrase every result must hold, docs/tools.md), a token is allowed only when the
                 phrase it makes is still a piece of the source (ASCII case aside); closing the
-                phrase is allowed, ending the query inside it is not. Nothing else in a call.
+                phrase is allowed where a word of the source ends ('" Michael Wal"' for Michael
+                Walsh was the tiny model's), ending the query inside it is not. Nothing else in
+                a call.
     NumberCopy  once the digits of a number the model writes in a call, or in its text after a
                 tool's result (outside its own <think> block), match the first 2 or more digits of
                 a number of the source, it may only write digits that keep copying one, and may end
@@ -193,7 +195,25 @@ class QuoteCopy:
                 return False
             if before is not None and s.done:  # the query would end inside a phrase
                 return False
+            if before is not None and s.phrase is None and before.strip() and not self._ends_a_word(before):
+                return False  # the phrase would close inside a word: '" Michael Wal"' for Michael Walsh
+        if s.escape and s.phrase is not None and s.phrase.strip() and not self._ends_a_word(s.phrase):
+            return False  # a backslash whose quote could not close the phrase there
         return True
+
+    def _ends_a_word(self, phrase: bytes) -> bool:
+        """Some occurrence of phrase in the source ends where a word ends (what follows is no
+        letter or digit, ASCII or not); True for a phrase the source lacks (no copy to finish)."""
+        phrase = phrase.lower()
+        at = self.source.find(phrase)
+        if at < 0:
+            return True
+        while at >= 0:
+            nxt = self.source[at + len(phrase): at + len(phrase) + 1]
+            if not nxt or not (nxt.isalnum() or nxt[0] >= 0x80):
+                return True
+            at = self.source.find(phrase, at + 1)
+        return False
 
     def _continuations(self, phrase: bytes) -> list[int]:
         """The tokens without quotes or backslashes that phrase + token keeps in the source: each
