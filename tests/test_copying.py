@@ -123,6 +123,10 @@ def test_constrain_allows_exactly_the_copies_of_the_source_and_closing(tok):
                             (" Abig", False)):
         head = tok.encode('{"name": "search", "arguments": {"query": "\\"' + written)
         assert bool(closing & allowed(copy.constrain(head, logits), tok.vocab_size)) == closes, written
+    # a letter beyond ASCII goes on the word, a curly apostrophe ends it ("Walsh’s")
+    other = QuoteCopy(tok, "Quem é Ana Sá? E Walsh’s".encode())
+    assert other._ends_a_word(b" ana s\xc3\xa1") and not other._ends_a_word(b" ana s")
+    assert not other._ends_a_word(b" ana s\xc3") and other._ends_a_word(b" walsh")
     # what a tool's result names may be quoted next
     head = tok.encode('{"name": "search", "arguments": {"query": "\\" Rita')
     before = allowed(copy.constrain(head, logits), tok.vocab_size)

@@ -202,15 +202,17 @@ class QuoteCopy:
         return True
 
     def _ends_a_word(self, phrase: bytes) -> bool:
-        """Some occurrence of phrase in the source ends where a word ends (what follows is no
-        letter or digit, ASCII or not); True for a phrase the source lacks (no copy to finish)."""
+        """Some occurrence of phrase in the source ends where a word ends (the next character is
+        no letter or digit, ASCII or not; the phrase does not end inside a character); True for a
+        phrase the source lacks (no copy to finish)."""
         phrase = phrase.lower()
         at = self.source.find(phrase)
         if at < 0:
             return True
         while at >= 0:
-            nxt = self.source[at + len(phrase): at + len(phrase) + 1]
-            if not nxt or not (nxt.isalnum() or nxt[0] >= 0x80):
+            end = at + len(phrase)
+            nxt = self.source[end: end + 4]
+            if not nxt or (not 0x80 <= nxt[0] < 0xC0 and not nxt.decode("utf-8", "ignore")[:1].isalnum()):
                 return True
             at = self.source.find(phrase, at + 1)
         return False
